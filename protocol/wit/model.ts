@@ -43,6 +43,8 @@ export interface Named {
   readonly name?: string
   /** Where it was declared: `ns:pkg/iface@ver`, or `ns:pkg/world@ver` for world-level types. */
   readonly owner?: string
+  /** Doc comments written on the definition (`///` lines or a doc block), without the comment markers. */
+  readonly docs?: string
 }
 
 export interface Field { readonly name: string, readonly type: Type }
@@ -105,7 +107,12 @@ export interface Interface {
   /** Freestanding functions and every resource's functions, by component-model name. */
   readonly functions: ReadonlyMap<string, Func>
   readonly docs?: string
+  /** Type names brought in with `use`: local name -> the interface id it comes from and its name there. */
+  readonly uses?: ReadonlyMap<string, UsedName>
 }
+
+/** Where a `use`d type name comes from. */
+export interface UsedName { readonly from: string, readonly name: string }
 
 export type WorldItem =
   | { readonly kind: 'interface', readonly interface: Interface }
@@ -121,6 +128,8 @@ export interface World {
   readonly imports: ReadonlyMap<string, WorldItem>
   readonly exports: ReadonlyMap<string, WorldItem>
   readonly docs?: string
+  /** World-level type names brought in with `use`: local name -> the interface id and its name there. */
+  readonly uses?: ReadonlyMap<string, UsedName>
 }
 
 export interface Package {
