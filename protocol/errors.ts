@@ -13,6 +13,7 @@ export type ProtocolErrorCode =
   | 'limit-exceeded'        // maxValueBytes, maxListLength, maxDepth, maxFrameBytes, path depth
   | 'invalid-leb128'        // an over-long or overflowing LEB128 integer
   | 'async-unsupported'     // a pending future/stream where no session can carry it
+  | 'unsupported-type'      // a type wRPC has no encoding for (error-context)
   // WAVE
   | 'wave-syntax'
   // framing and sessions
@@ -22,16 +23,20 @@ export type ProtocolErrorCode =
   | 'idle-timeout'
   | 'closed'
   | 'remote-error'
+  | 'aborted'               // the caller aborted (AbortSignal) or a local async value failed
 
 export class ProtocolError extends Error {
   override readonly name: string = 'ProtocolError'
   readonly code: ProtocolErrorCode
   /** Human path to the offending value, e.g. `params[1].items[3].name`. */
   readonly path?: string
+  /** For `truncated`: the least total input length that could decode, so a buffering reader knows how long to wait. */
+  readonly needBytes?: number
 
-  constructor (code: ProtocolErrorCode, message: string, path?: string) {
+  constructor (code: ProtocolErrorCode, message: string, path?: string, details?: { needBytes?: number }) {
     super(path != null && path !== '' ? `${message} at ${path}` : message)
     this.code = code
     if (path != null) this.path = path
+    if (details?.needBytes != null) this.needBytes = details.needBytes
   }
 }
