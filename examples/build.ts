@@ -1,0 +1,442 @@
+// Builds the example components offline and in-process, cached by a hash of their inputs: `node examples/build.ts [name...] [--force]`.
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+/** How an example is turned into a component. */
+export type ExampleEngine =
+  | 'starlingmonkey' // @bytecodealliance/componentize-js (SpiderMonkey)
+  | 'quickjs'        // componentize-qjs, its non-async (plain WASI 0.2) runtime
+  | 'wat'            // a hand-written core module, embedded and wrapped with wasm-tools
+
+export interface ExampleSpec {
+  /** Output file is `examples/build/<name>.wasm`. */
+  readonly name: string
+  /** Folder under `examples/` holding the sources; every file in it is hashed. */
+  readonly dir: string
+  /** Entry file inside `dir`. */
+  readonly entry: string
+  /** World of the `wasmesh:examples` package the component targets. */
+  readonly world: string
+  readonly engine: ExampleEngine
+}
+
+export const examples: readonly ExampleSpec[] = [
+  { name: 'hello', dir: 'hello', entry: 'hello.js', world: 'hello', engine: 'starlingmonkey' },
+  { name: 'hello-quickjs', dir: 'hello', entry: 'hello.js', world: 'hello', engine: 'quickjs' },
+  { name: 'upper', dir: 'upper', entry: 'upper.js', world: 'upper', engine: 'starlingmonkey' },
+  { name: 'upper-quickjs', dir: 'upper', entry: 'upper.js', world: 'upper', engine: 'quickjs' },
+  { name: 'shout', dir: 'shout', entry: 'shout.js', world: 'shout', engine: 'starlingmonkey' },
+  { name: 'types', dir: 'types', entry: 'types.js', world: 'echo-types', engine: 'starlingmonkey' },
+  { name: 'types-quickjs', dir: 'types', entry: 'types.js', world: 'echo-types', engine: 'quickjs' },
+  { name: 'counter', dir: 'counter', entry: 'counter.js', world: 'keyvalue-counter', engine: 'starlingmonkey' },
+  { name: 'counter-quickjs', dir: 'counter', entry: 'counter.js', world: 'keyvalue-counter', engine: 'quickjs' },
+  // QuickJS only: componentize-js 0.23 defines no JS binding for the resource-only
+  // wasi:sockets/network interface, so its guests cannot call instance-network.
+  { name: 'sandbox-probe', dir: 'sandbox-probe', entry: 'probe.js', world: 'sandbox-probe', engine: 'quickjs' },
+  // StarlingMonkey only: its fetch() is the engine's own wasi:http import, which QuickJS lacks.
+  { name: 'sandbox-fetch', dir: 'sandbox-fetch', entry: 'fetch.js', world: 'sandbox-fetch', engine: 'starlingmonkey' },
+  { name: 'arith', dir: 'arith', entry: 'arith.wat', world: 'wat-arith', engine: 'wat' }
+]
+
+export const examplesDir: string = dirname(fileURLToPath(import.meta.url))
+export const buildDir: string = join(examplesDir, 'build')
+const repoDir = dirname(examplesDir)
+
+/** Bump when the way a component is produced changes, so cached outputs are rebuilt. */
+const RECIPE_VERSION = 1
+/** The WASI version the guest engines import; the probe world imports the same one. */
+const WASI_VERSION = '0.2.12'
+const LOCK_WAIT_MS = 15 * 60_000
+const LOCK_POLL_MS = 250
+
+export type ExampleBuildErrorCode =
+  | 'unknown-example'   // a name that is not in `examples`
+  | 'toolchain-missing' // componentize-js, componentize-qjs or jco is not installed (dev dependencies)
+  | 'build-failed'      // the engine rejected the sources or the WIT
+  | 'lock-timeout'      // another build held examples/build/.lock for too long
+
+export class ExampleBuildError extends Error {
+  override readonly name: string = 'ExampleBuildError'
+  readonly code: ExampleBuildErrorCode
+
+  constructor (code: ExampleBuildErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.code = code
+  }
+}
+
+export interface BuildReport {
+  name: string
+  engine: ExampleEngine
+  path: string
+  bytes: number
+  /** Wall time of the build; 0 when the cached output was still valid. */
+  ms: number
+  cached: boolean
+}
+
+export interface BuildOptions {
+  /** Rebuild even when the cached output's hash matches. */
+  force?: boolean
+  /** Receives one line per example; defaults to stdout. */
+  log?: (line: string) => void
+}
+
+export interface EnsureOptions {
+  /** Only these examples (default: all). */
+  names?: readonly string[]
+}
+
+function specsFor (names: readonly string[] | undefined): ExampleSpec[] {
+  if (names == null || names.length === 0) return [...examples]
+  return names.map(name => {
+    const spec = examples.find(e => e.name === name)
+    if (spec == null) {
+      throw new ExampleBuildError('unknown-example', `no example named "${name}"; known: ${examples.map(e => e.name).join(', ')}`)
+    }
+    return spec
+  })
+}
+
+function outputPath (spec: ExampleSpec): string {
+  return join(buildDir, `${spec.name}.wasm`)
+}
+
+function hashPath (spec: ExampleSpec): string {
+  return join(buildDir, `${spec.name}.hash`)
+}
+
+/**
+ * The directory of an installed package, looked up the way Node does (node_modules of this folder
+ * and its parents) rather than through import.meta.resolve, which vitest's global set-up lacks
+ * and which some of these packages' export maps would refuse.
+ */
+function packageDir (pkg: string): string {
+  let dir = repoDir
+  for (;;) {
+    const candidate = join(dir, 'node_modules', pkg)
+    if (existsSync(join(candidate, 'package.json'))) return candidate
+    if (dir === dirname(dir)) {
+      throw new ExampleBuildError('toolchain-missing', `${pkg} is not installed; building the examples needs the dev dependencies (npm install)`)
+    }
+    dir = dirname(dir)
+  }
+}
+
+async function packageVersion (pkg: string): Promise<string> {
+  const manifest = JSON.parse(await readFile(join(packageDir(pkg), 'package.json'), 'utf8')) as { version?: string }
+  return `${pkg}@${manifest.version ?? '?'}`
+}
+
+const enginePackages: Record<ExampleEngine, string> = {
+  starlingmonkey: '@bytecodealliance/componentize-js',
+  quickjs: 'componentize-qjs',
+  wat: '@bytecodealliance/jco-transpile'
+}
+
+/** One WIT input: where the staged copy goes (relative to the stage root) and its text. */
+interface WitFile {
+  stagePath: string
+  text: string
+}
+
+function packageOf (text: string, file: string): string {
+  const match = /^\s*package\s+([a-z0-9-]+:[a-z0-9-]+(?:@[^\s;{]+)?)\s*;/m.exec(text)
+  if (match == null) throw new ExampleBuildError('build-failed', `${file} declares no package`)
+  return match[1]
+}
+
+async function witFilesIn (dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter(f => f.endsWith('.wit')).sort()
+}
+
+/**
+ * Every WIT file a build sees, laid out as one resolvable directory: `wasmesh:examples` at the
+ * root and every other package under `deps/` (local:demo, wasi:keyvalue, and WASI itself, which
+ * comes with jco rather than being copied into the repository).
+ */
+async function witInputs (): Promise<WitFile[]> {
+  const files: WitFile[] = []
+  const examplesWit = join(repoDir, 'wit', 'examples')
+  for (const file of await witFilesIn(examplesWit)) {
+    const text = await readFile(join(examplesWit, file), 'utf8')
+    const pkg = packageOf(text, file)
+    const stagePath = pkg === 'wasmesh:examples' ? file : join('deps', pkg.replace(/[:@]/g, '-'), file)
+    files.push({ stagePath, text })
+  }
+  const keyvalue = join(repoDir, 'wit', 'deps', 'wasi-keyvalue-0.2.0-draft')
+  for (const file of await witFilesIn(keyvalue)) {
+    files.push({ stagePath: join('deps', 'wasi-keyvalue-0.2.0-draft', file), text: await readFile(join(keyvalue, file), 'utf8') })
+  }
+  const wasi = join(packageDir('@bytecodealliance/jco'), 'lib', 'wit', 'builtin', WASI_VERSION)
+  if (!existsSync(wasi)) {
+    throw new ExampleBuildError('toolchain-missing', `the installed jco no longer ships the WASI ${WASI_VERSION} WIT (${wasi})`)
+  }
+  for (const pkg of (await readdir(wasi)).sort()) {
+    for (const file of await witFilesIn(join(wasi, pkg))) {
+      files.push({ stagePath: join('deps', `${pkg}-${WASI_VERSION}`, file), text: await readFile(join(wasi, pkg, file), 'utf8') })
+    }
+  }
+  return files
+}
+
+async function sourceHash (spec: ExampleSpec, wit: readonly WitFile[]): Promise<string> {
+  const hash = createHash('sha256')
+  const field = (s: string | Uint8Array): void => {
+    hash.update(String(s.length)).update(':').update(s)
+  }
+  field(`recipe ${RECIPE_VERSION}`)
+  field(JSON.stringify(spec))
+  field(await packageVersion(enginePackages[spec.engine]))
+  const dir = join(examplesDir, spec.dir)
+  for (const file of (await readdir(dir)).sort()) {
+    field(file)
+    field(await readFile(join(dir, file)))
+  }
+  for (const w of wit) {
+    field(w.stagePath)
+    field(w.text)
+  }
+  return hash.digest('hex')
+}
+
+async function isFresh (spec: ExampleSpec, hash: string): Promise<boolean> {
+  if (!existsSync(outputPath(spec))) return false
+  try {
+    return (await readFile(hashPath(spec), 'utf8')).trim() === hash
+  } catch {
+    return false
+  }
+}
+
+/** Writes through a temporary file and a rename, so a killed build never leaves a partial file. */
+async function writeAtomic (path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
+  try {
+    await writeFile(tmp, data)
+    await rename(tmp, path)
+  } catch (err) {
+    await rm(tmp, { force: true })
+    throw err
+  }
+}
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Serialises builds across processes (parallel test workers) with a lock directory; a dead holder's lock is taken over. */
+async function withBuildLock<T> (fn: () => Promise<T>): Promise<T> {
+  await mkdir(buildDir, { recursive: true })
+  const lock = join(buildDir, '.lock')
+  const deadline = Date.now() + LOCK_WAIT_MS
+  for (;;) {
+    try {
+      await mkdir(lock)
+      await writeFile(join(lock, 'pid'), String(process.pid))
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+    const holder = Number.parseInt(await readFile(join(lock, 'pid'), 'utf8').catch(() => ''), 10)
+    if (Number.isInteger(holder) && !isAlive(holder)) {
+      await rm(lock, { recursive: true, force: true })
+      continue
+    }
+    if (Date.now() > deadline) {
+      throw new ExampleBuildError('lock-timeout', `examples/build/.lock held by process ${holder} for over ${LOCK_WAIT_MS / 60_000} minutes; remove it if that process is gone`)
+    }
+    await sleep(LOCK_POLL_MS)
+  }
+  try {
+    return await fn()
+  } finally {
+    await rm(lock, { recursive: true, force: true })
+  }
+}
+
+/** Temporary files and WIT stages of killed builds; safe to remove while holding the lock. */
+async function removeLeftovers (): Promise<void> {
+  for (const entry of await readdir(buildDir)) {
+    if (entry.endsWith('.tmp') || entry.startsWith('.wit-')) await rm(join(buildDir, entry), { recursive: true, force: true })
+  }
+}
+
+async function stage (wit: readonly WitFile[]): Promise<string> {
+  const dir = join(buildDir, `.wit-${process.pid}`)
+  await rm(dir, { recursive: true, force: true })
+  for (const w of wit) {
+    await mkdir(dirname(join(dir, w.stagePath)), { recursive: true })
+    await writeFile(join(dir, w.stagePath), w.text)
+  }
+  return dir
+}
+
+let preopensSet = false
+
+/**
+ * componentize-js's splicer and jco's wasm-tools run on preview2-shim, which starts with no
+ * preopens, so they cannot read the WIT or the sources. Opening `/` widens the shim's global
+ * filesystem for the whole process, which is why ensureExamples() builds in a child process.
+ */
+async function openFilesystem (): Promise<void> {
+  if (preopensSet) return
+  // TypeScript resolves the browser typings of this module, whose _setPreopens takes file data.
+  const { _setPreopens } = await import('@bytecodealliance/preview2-shim/filesystem') as unknown as { _setPreopens: (preopens: Record<string, string>) => void }
+  _setPreopens({ '/': '/' })
+  preopensSet = true
+}
+
+async function buildStarlingMonkey (spec: ExampleSpec, witDir: string): Promise<Uint8Array> {
+  const { componentize } = await import('@bytecodealliance/componentize-js')
+  const { component } = await componentize({
+    sourcePath: join(examplesDir, spec.dir, spec.entry),
+    witPath: witDir,
+    worldName: spec.world
+  })
+  return component
+}
+
+async function buildQuickJs (spec: ExampleSpec, witDir: string): Promise<Uint8Array> {
+  const entry = join(examplesDir, spec.dir, spec.entry)
+  // componentize-qjs is installed as a dependency of jco, not of this project.
+  const { componentize } = await import('componentize-qjs')
+  const { component } = await componentize({
+    witPath: witDir,
+    jsSource: await readFile(entry, 'utf8'),
+    jsPath: entry,
+    world: spec.world,
+    // The non-async runtime: components that also run on hosts without component-model async
+    // support (the default runtime's output works under jco too, measured; it is just less portable).
+    sync: true
+  })
+  return new Uint8Array(component)
+}
+
+async function buildWat (spec: ExampleSpec, witDir: string): Promise<Uint8Array> {
+  const tools = await import('@bytecodealliance/jco-transpile/wasm-tools')
+  const core = await tools.parse(await readFile(join(examplesDir, spec.dir, spec.entry), 'utf8'))
+  const embedded = await tools.componentEmbed({ binary: core, witPath: witDir, world: spec.world, stringEncoding: 'utf8' })
+  return await tools.componentNew(embedded)
+}
+
+const builders: Record<ExampleEngine, (spec: ExampleSpec, witDir: string) => Promise<Uint8Array>> = {
+  starlingmonkey: buildStarlingMonkey,
+  quickjs: buildQuickJs,
+  wat: buildWat
+}
+
+function formatLine (r: BuildReport): string {
+  const size = `${(r.bytes / 1024).toFixed(0)} KiB`
+  const time = r.cached ? 'cached' : `${(r.ms / 1000).toFixed(1)} s`
+  return `${r.name.padEnd(16)} ${r.engine.padEnd(15)} ${time.padStart(8)} ${size.padStart(10)}`
+}
+
+/**
+ * Builds the named examples (default: all) in this process, one after another, skipping those
+ * whose cached output is current. Sets preview2-shim's global preopens to `/` (componentize-js
+ * needs it), so call it from a build process, not from one that runs components.
+ */
+export async function buildExamples (names?: readonly string[], options: BuildOptions = {}): Promise<BuildReport[]> {
+  const specs = specsFor(names)
+  const log = options.log ?? ((line: string) => { process.stdout.write(`${line}\n`) })
+  return await withBuildLock(async () => {
+    await removeLeftovers()
+    const wit = await witInputs()
+    let witDir: string | undefined
+    const reports: BuildReport[] = []
+    try {
+      for (const spec of specs) {
+        const hash = await sourceHash(spec, wit)
+        const path = outputPath(spec)
+        if (options.force !== true && await isFresh(spec, hash)) {
+          const bytes = (await readFile(path)).length
+          reports.push({ name: spec.name, engine: spec.engine, path, bytes, ms: 0, cached: true })
+        } else {
+          witDir ??= await stage(wit)
+          await openFilesystem()
+          const started = performance.now()
+          let component: Uint8Array
+          try {
+            component = await builders[spec.engine](spec, witDir)
+          } catch (err) {
+            if (err instanceof ExampleBuildError) throw err
+            throw new ExampleBuildError('build-failed', `building example "${spec.name}" (${spec.engine}) failed: ${(err as Error).message ?? String(err)}`, { cause: err })
+          }
+          const ms = performance.now() - started
+          await writeAtomic(path, component)
+          // The hash is written last: a build killed in between is seen as stale, never as current.
+          await writeAtomic(hashPath(spec), `${hash}\n`)
+          reports.push({ name: spec.name, engine: spec.engine, path, bytes: component.length, ms, cached: false })
+        }
+        log(formatLine(reports[reports.length - 1]))
+      }
+    } finally {
+      if (witDir != null) await rm(witDir, { recursive: true, force: true })
+    }
+    return reports
+  })
+}
+
+/** Names of the given examples whose built output is missing or older than their inputs. */
+export async function staleExamples (names?: readonly string[]): Promise<string[]> {
+  const specs = specsFor(names)
+  const wit = await witInputs()
+  const stale: string[] = []
+  for (const spec of specs) {
+    if (!await isFresh(spec, await sourceHash(spec, wit))) stale.push(spec.name)
+  }
+  return stale
+}
+
+/**
+ * Returns name -> absolute path of each built example (default: all), first building what is
+ * missing or stale. The build runs in a child process so that the toolchain's global WASI state
+ * (and its memory) never touches the caller, which may be running components.
+ */
+export async function ensureExamples (options: EnsureOptions = {}): Promise<Record<string, string>> {
+  const specs = specsFor(options.names)
+  const stale = await staleExamples(specs.map(s => s.name))
+  if (stale.length > 0) {
+    const script = fileURLToPath(import.meta.url)
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, [script, ...stale], { stdio: ['ignore', 'inherit', 'inherit'] })
+      child.once('error', reject)
+      child.once('exit', (code, signal) => {
+        if (code === 0) resolve()
+        else reject(new ExampleBuildError('build-failed', `building examples ${stale.join(', ')} failed (${signal ?? `exit code ${code}`}); run \`npm run build:examples\` to see why`))
+      })
+    })
+    const still = await staleExamples(stale)
+    if (still.length > 0) throw new ExampleBuildError('build-failed', `examples ${still.join(', ')} are still missing after a build`)
+  }
+  return Object.fromEntries(specs.map(spec => [spec.name, outputPath(spec)]))
+}
+
+async function main (args: string[]): Promise<void> {
+  const force = args.includes('--force')
+  const names = args.filter(a => !a.startsWith('--'))
+  const started = performance.now()
+  const reports = await buildExamples(names, { force })
+  const built = reports.filter(r => !r.cached).length
+  process.stdout.write(`${built} built, ${reports.length - built} cached, ${((performance.now() - started) / 1000).toFixed(1)} s in all -> ${buildDir}\n`)
+}
+
+if (process.argv[1] != null && pathToFileURL(resolve(process.argv[1])).href === import.meta.url) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    const e = err as Error & { code?: string }
+    process.stderr.write(`build:examples: ${e.code != null ? `[${e.code}] ` : ''}${e.message ?? String(err)}\n`)
+    process.exitCode = 1
+  })
+}
