@@ -1,0 +1,175 @@
+// Loads and inspects a component: checks the bytes, digests them, and resolves its imports and exports from its WIT.
+import { createHash } from 'node:crypto'
+import { readFile, readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { componentWit } from '@bytecodealliance/jco-transpile/wasm-tools'
+import { parseWit } from '../../protocol/wit/index.ts'
+import type { Func, Interface, World } from '../../protocol/wit/model.ts'
+import { RuntimeError } from './errors.ts'
+import type { PlanInterface } from './messages.ts'
+import type { TranspilePlan } from './transpile-cache.ts'
+
+/** One side (imports or exports) of a component. */
+export interface ComponentSurface {
+  /** Interfaces other than WASI, resolved, with every function's signature. */
+  readonly interfaces: readonly Interface[]
+  /** Bare world functions (`export hello-world: func() -> string`). */
+  readonly functions: readonly Func[]
+  /** WASI interfaces the sandbox serves (`wasi:cli/environment@0.2.3`), not resolved here. */
+  readonly wasi: readonly string[]
+}
+
+export interface ComponentInfo {
+  /** sha256 of the bytes, lowercase hex: the component's id. */
+  readonly digest: string
+  readonly size: number
+  /** The component's world as `componentWit` prints it. */
+  readonly wit: string
+  readonly world: World
+  readonly imports: ComponentSurface
+  readonly exports: ComponentSurface
+}
+
+const MAGIC = [0x00, 0x61, 0x73, 0x6d]
+
+/** Rejects what is not a component before any decoder sees it. */
+export function checkComponentBytes (bytes: Uint8Array, maxComponentBytes: number): void {
+  if (bytes.byteLength > maxComponentBytes) {
+    throw new RuntimeError('component-too-large', `component is ${bytes.byteLength} bytes, over maxComponentBytes (${maxComponentBytes})`)
+  }
+  if (bytes.byteLength < 8 || MAGIC.some((b, i) => bytes[i] !== b)) {
+    throw new RuntimeError('not-a-component', 'not WebAssembly: the file does not start with \\0asm')
+  }
+  const version = bytes[4] | (bytes[5] << 8)
+  const layer = bytes[6] | (bytes[7] << 8)
+  if (layer === 0) {
+    throw new RuntimeError('not-a-component', `a core WebAssembly module (version ${version}), not a component: wrap it with \`wasm-tools component new\``)
+  }
+  if (layer !== 1) throw new RuntimeError('not-a-component', `unknown WebAssembly layer ${layer}`)
+}
+
+/** Reads a component from a path (checking its size first) or takes the bytes given. */
+export async function readComponentSource (source: string | Uint8Array, maxComponentBytes: number): Promise<Uint8Array> {
+  if (typeof source !== 'string') return source
+  const info = await stat(source)
+  if (info.size > maxComponentBytes) {
+    throw new RuntimeError('component-too-large', `${source} is ${info.size} bytes, over maxComponentBytes (${maxComponentBytes})`)
+  }
+  const buf = await readFile(source)
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
+}
+
+/** Every `*.wit` file under the given folders, keyed by path, for `witSources`. */
+export async function readWitDirs (dirs: readonly string[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {}
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name)
+      if (entry.isDirectory()) await walk(path)
+      else if (entry.name.endsWith('.wit')) out[path] = await readFile(path, 'utf8')
+    }
+  }
+  for (const d of dirs) await walk(d)
+  return out
+}
+
+export function digestOf (bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex')
+}
+
+/** The WASI packages preview2-shim serves in the sandbox; other `wasi:` packages (keyvalue, config...) are ordinary imports. */
+const wasiLine = /^\s*(import|export)\s+(wasi:(?:cli|clocks|filesystem|io|random|sockets|http)\/[^\s;]+)\s*;\s*$/
+
+/**
+ * `componentWit` prints the component's world but not the packages it names,
+ * so interfaces are resolved against `witSources` (the WIT the component was
+ * built from, shared packages). WASI is served by the sandbox and needs no WIT.
+ */
+export async function inspectComponent (bytes: Uint8Array, opts: { maxComponentBytes: number, witSources?: Readonly<Record<string, string>> }): Promise<ComponentInfo> {
+  checkComponentBytes(bytes, opts.maxComponentBytes)
+  const digest = digestOf(bytes)
+  let wit: string
+  try {
+    wit = await componentWit(bytes)
+  } catch (err) {
+    throw new RuntimeError('invalid-component', `the component does not decode: ${firstLine(err)}`, { cause: err })
+  }
+  const wasiImports: string[] = []
+  const wasiExports: string[] = []
+  const stripped = withoutWasi(wit, wasiImports, wasiExports)
+  // The sandbox serves WASI without its WIT: worlds in the sources that import WASI are read without those lines.
+  const sources: Record<string, string> = {}
+  for (const [file, text] of Object.entries(opts.witSources ?? {})) sources[file] = withoutWasi(text, [])
+  let world: World | undefined
+  try {
+    const resolved = parseWit({ ...sources, '<component>.wit': stripped })
+    world = resolved.findWorld('root:component/root')
+  } catch (err) {
+    throw new RuntimeError('invalid-component', `the component's WIT does not resolve (are the packages it uses in witSources?): ${firstLine(err)}`, { cause: err })
+  }
+  if (world === undefined) throw new RuntimeError('invalid-component', 'the component has no root world')
+  return {
+    digest,
+    size: bytes.byteLength,
+    wit,
+    world,
+    imports: surface(world.imports, wasiImports),
+    exports: surface(world.exports, wasiExports)
+  }
+}
+
+/** Blanks `import wasi:...;` / `export wasi:...;` lines (keeping line numbers), collecting their ids. */
+function withoutWasi (text: string, imports: string[], exports: string[] = imports): string {
+  return text.split('\n').map(line => {
+    const m = wasiLine.exec(line)
+    if (m === null) return line
+    ;(m[1] === 'import' ? imports : exports).push(m[2])
+    return ''
+  }).join('\n')
+}
+
+function firstLine (err: unknown): string {
+  const msg = err instanceof Error ? err.message : typeof err === 'object' && err !== null && 'payload' in err ? String(err.payload) : String(err)
+  return msg.split('\n').filter(l => l.trim() !== '').slice(0, 3).join(' ')
+}
+
+function surface (items: World['imports'], wasi: string[]): ComponentSurface {
+  const interfaces: Interface[] = []
+  const functions: Func[] = []
+  for (const item of items.values()) {
+    if (item.kind === 'interface') interfaces.push(item.interface)
+    else if (item.kind === 'function') functions.push(item.func)
+  }
+  return { interfaces, functions, wasi }
+}
+
+function planOf (s: ComponentSurface): PlanInterface[] {
+  const plans: PlanInterface[] = s.interfaces.map(i => ({
+    id: i.id,
+    funcs: [...i.functions.values()],
+    resources: [...i.types.entries()].filter(([, t]) => t.kind === 'resource').map(([name]) => name)
+  }))
+  if (s.functions.length > 0) plans.push({ id: '', funcs: [...s.functions], resources: [] })
+  return plans
+}
+
+/** What the worker needs to call exports and serve imports. */
+export function workerPlan (info: ComponentInfo): { exports: PlanInterface[], imports: PlanInterface[] } {
+  return { exports: planOf(info.exports), imports: planOf(info.imports) }
+}
+
+function jspiNames (s: ComponentSurface): string[] {
+  const names: string[] = []
+  for (const i of s.interfaces) {
+    // Constructors stay synchronous: a JS `new` cannot be awaited.
+    for (const f of i.functions.values()) if (f.kind !== 'constructor') names.push(`${i.id}#${f.name}`)
+  }
+  for (const f of s.functions) names.push(f.name)
+  return names.sort()
+}
+
+/** Every non-WASI import and every export is async under JSPI. */
+export function transpilePlan (info: ComponentInfo): TranspilePlan {
+  return { asyncImports: jspiNames(info.imports), asyncExports: jspiNames(info.exports) }
+}
+

@@ -1,0 +1,13 @@
+// Public entry of the component runtime.
+export { createRuntime } from './runtime.ts'
+export type { Runtime, RuntimeInit, RuntimeLogger, ComponentConfig, LoadedComponent, ImportResolver } from './runtime.ts'
+export { RuntimeError, isRuntimeError } from './errors.ts'
+export type { RuntimeErrorCode } from './errors.ts'
+export { defaultRuntimeLimits } from './limits.ts'
+export type { RuntimeLimits } from './limits.ts'
+export type { SandboxGrants } from './sandbox.ts'
+export type { ComponentSurface, ComponentInfo } from './component.ts'
+export { inspectComponent, readComponentSource } from './component.ts'
+export type { PoolStats } from './pool.ts'
+export { createTranspileCache, defaultCacheDir } from './transpile-cache.ts'
+export type { TranspileCache, TranspiledComponent } from './transpile-cache.ts'

@@ -1,0 +1,172 @@
+// One component instance in its own worker thread: the main-thread side of the worker protocol, deadlines and teardown.
+import { Worker } from 'node:worker_threads'
+import { createInterface } from 'node:readline'
+import { RuntimeError, type RuntimeErrorCode } from './errors.ts'
+import type { FromWorker, ToWorker, WorkerInit } from './messages.ts'
+
+export interface InstanceHooks {
+  /** A line the guest wrote to stdout or stderr. */
+  readonly log: (stream: 'stdout' | 'stderr', line: string) => void
+  /** The guest called a non-WASI import. */
+  readonly onImport: (iface: string, func: string, params: unknown[]) => Promise<unknown[]>
+  /** The guest dropped an imported resource (`[resource-drop]r`); nobody waits for the answer. */
+  readonly onDrop: (iface: string, func: string, params: unknown[]) => void
+}
+
+export interface InstanceOptions {
+  readonly heapMb: number
+  readonly instantiateTimeoutMs: number
+}
+
+interface Pending {
+  readonly id: number
+  readonly resolve: (results: unknown[]) => void
+  readonly reject: (err: RuntimeError) => void
+  readonly timer: NodeJS.Timeout
+}
+
+const workerUrl = new URL('./worker.ts', import.meta.url)
+let nextInstanceId = 0
+
+export class Instance {
+  readonly id = nextInstanceId++
+  /** Handles of resources this instance lent out (hex). */
+  readonly handles = new Set<string>()
+  instantiateMs = 0
+  busy = false
+  #dead = false
+  #worker: Worker
+  #pending: Pending | null = null
+  #nextCall = 0
+  #exited: Promise<void>
+
+  private constructor (worker: Worker) {
+    this.#worker = worker
+    this.#exited = new Promise(resolve => worker.once('exit', () => resolve()))
+  }
+
+  get dead (): boolean { return this.#dead }
+
+  /** Starts a worker and resolves once the component is instantiated in it. */
+  static async spawn (init: WorkerInit, opts: InstanceOptions, hooks: InstanceHooks): Promise<Instance> {
+    const worker = new Worker(workerUrl, {
+      workerData: init,
+      stdout: true,
+      stderr: true,
+      resourceLimits: { maxOldGenerationSizeMb: opts.heapMb }
+    })
+    const instance = new Instance(worker)
+    for (const stream of ['stdout', 'stderr'] as const) {
+      createInterface({ input: worker[stream], crlfDelay: Infinity }).on('line', line => { hooks.log(stream, line) })
+    }
+    return await new Promise<Instance>((resolve, reject) => {
+      let ready = false
+      const fail = (err: RuntimeError): void => {
+        clearTimeout(timer)
+        void instance.terminate()
+        reject(err)
+      }
+      const timer = setTimeout(() => { fail(new RuntimeError('trap', `instantiation took over ${opts.instantiateTimeoutMs} ms`)) }, opts.instantiateTimeoutMs)
+      worker.on('message', (msg: FromWorker) => {
+        switch (msg.type) {
+          case 'ready':
+            ready = true
+            clearTimeout(timer)
+            instance.instantiateMs = msg.instantiateMs
+            resolve(instance)
+            break
+          case 'init-error':
+            fail(new RuntimeError('trap', `instantiation failed: ${msg.message}`))
+            break
+          case 'result':
+            instance.#settle(msg)
+            break
+          case 'import':
+            hooks.onImport(msg.iface, msg.func, msg.params).then(
+              results => { instance.#send({ type: 'import-result', id: msg.id, ok: true, results }) },
+              (err: unknown) => {
+                const e = asRuntimeError(err, 'trap')
+                instance.#send({ type: 'import-result', id: msg.id, ok: false, code: e.code, message: e.message })
+              })
+            break
+          case 'drop':
+            hooks.onDrop(msg.iface, msg.func, msg.params)
+            break
+        }
+      })
+      worker.on('error', (err: Error) => {
+        const oom = (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
+        instance.#die(new RuntimeError('trap', oom ? `instance ran out of memory: ${err.message}` : `instance crashed: ${err.message}`))
+        if (!ready) fail(new RuntimeError('trap', `instantiation failed: ${err.message}`))
+      })
+      worker.on('exit', code => {
+        instance.#die(new RuntimeError('trap', `instance exited (code ${code})`))
+        if (!ready) fail(new RuntimeError('trap', `instance exited during instantiation (code ${code})`))
+      })
+    })
+  }
+
+  /** Runs one call; past `timeoutMs` the worker is terminated and the call fails with `timeout`. */
+  call (iface: string, func: string, params: unknown[], timeoutMs: number): Promise<unknown[]> {
+    if (this.#dead) return Promise.reject(new RuntimeError('resource-lost', 'the instance is gone'))
+    if (this.#pending !== null) return Promise.reject(new Error('instance is busy'))
+    const id = this.#nextCall++
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#die(new RuntimeError('timeout', `${iface === '' ? '' : iface + '#'}${func} did not return within ${timeoutMs} ms; its instance was terminated`))
+      }, timeoutMs)
+      this.#pending = { id, resolve, reject, timer }
+      this.#send({ type: 'call', id, iface, func, params })
+    })
+  }
+
+  #send (msg: ToWorker): void {
+    if (!this.#dead) this.#worker.postMessage(msg)
+  }
+
+  #settle (msg: Extract<FromWorker, { type: 'result' }>): void {
+    const p = this.#pending
+    if (p === null || p.id !== msg.id) return
+    this.#pending = null
+    clearTimeout(p.timer)
+    if (msg.ok) {
+      p.resolve(msg.results)
+    } else {
+      if (msg.discard) this.#die(null)
+      p.reject(new RuntimeError(msg.code, msg.message))
+    }
+  }
+
+  /** Marks the instance dead, fails its call in flight with `err`, and ends the worker. */
+  #die (err: RuntimeError | null): void {
+    const p = this.#pending
+    this.#pending = null
+    if (p !== null) {
+      clearTimeout(p.timer)
+      p.reject(err ?? new RuntimeError('trap', 'instance discarded'))
+    }
+    if (this.#dead) return
+    this.#dead = true
+    void this.#worker.terminate()
+  }
+
+  /** Ends the worker (and any call in flight, with `stopped`). */
+  async terminate (): Promise<void> {
+    this.#die(new RuntimeError('stopped', 'the instance was stopped'))
+    await this.#exited
+  }
+}
+
+export function asRuntimeError (err: unknown, fallback: RuntimeErrorCode): RuntimeError {
+  if (err instanceof RuntimeError) return err
+  const code = (err as { code?: unknown } | null)?.code
+  const message = err instanceof Error ? err.message : String(err)
+  return new RuntimeError(typeof code === 'string' && isRuntimeCode(code) ? code : fallback, message, { cause: err })
+}
+
+const codes = new Set<string>(['not-a-component', 'component-too-large', 'invalid-component', 'no-such-component', 'no-such-export',
+  'invalid-params', 'overloaded', 'timeout', 'trap', 'unresolved-import', 'resource-lost', 'stopped'])
+
+function isRuntimeCode (code: string): code is RuntimeErrorCode {
+  return codes.has(code)
+}

@@ -1,0 +1,39 @@
+// The messages between the runtime (main thread) and an instance worker, and the plan a worker is started with.
+import type { Func } from '../../protocol/wit/model.ts'
+import type { SandboxGrants } from './sandbox.ts'
+import type { RuntimeErrorCode } from './errors.ts'
+import type { WasmModule } from './wasm.ts'
+
+/** One interface's functions as the worker needs them: `id` is `ns:pkg/iface@ver`, or '' for the world's own functions. */
+export interface PlanInterface {
+  readonly id: string
+  readonly funcs: readonly Func[]
+  /** Names of the resources the interface declares (jco wants a class for each imported one). */
+  readonly resources: readonly string[]
+}
+
+export interface WorkerInit {
+  readonly name: string
+  /** file: URL of the transpiled component's JS. */
+  readonly entryUrl: string
+  /** Compiled core modules by the file name the transpiled JS asks for. */
+  readonly modules: Readonly<Record<string, WasmModule>>
+  readonly exports: readonly PlanInterface[]
+  /** Non-WASI imports. */
+  readonly imports: readonly PlanInterface[]
+  readonly grants: SandboxGrants
+  readonly maxMemoryBytes: number
+}
+
+export type ToWorker =
+  | { readonly type: 'call', readonly id: number, readonly iface: string, readonly func: string, readonly params: unknown[] }
+  | { readonly type: 'import-result', readonly id: number, readonly ok: true, readonly results: unknown[] }
+  | { readonly type: 'import-result', readonly id: number, readonly ok: false, readonly code: RuntimeErrorCode, readonly message: string }
+
+export type FromWorker =
+  | { readonly type: 'ready', readonly instantiateMs: number }
+  | { readonly type: 'init-error', readonly message: string }
+  | { readonly type: 'result', readonly id: number, readonly ok: true, readonly results: unknown[] }
+  | { readonly type: 'result', readonly id: number, readonly ok: false, readonly code: RuntimeErrorCode, readonly message: string, readonly discard: boolean }
+  | { readonly type: 'import', readonly id: number, readonly iface: string, readonly func: string, readonly params: unknown[] }
+  | { readonly type: 'drop', readonly iface: string, readonly func: string, readonly params: unknown[] }

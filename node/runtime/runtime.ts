@@ -1,0 +1,279 @@
+// The component runtime: loads components, keeps an instance pool per component, and runs calls with handles, imports and limits.
+import { basename } from 'node:path'
+import type { Func, Interface, Resource, World } from '../../protocol/wit/model.ts'
+import { checkComponentBytes, digestOf, inspectComponent, readComponentSource, readWitDirs, transpilePlan, workerPlan, type ComponentSurface } from './component.ts'
+import { RuntimeError } from './errors.ts'
+import { Instance } from './instance.ts'
+import { defaultRuntimeLimits, type RuntimeLimits } from './limits.ts'
+import { InstancePool, type PoolStats } from './pool.ts'
+import type { SandboxGrants } from './sandbox.ts'
+import { createTranspileCache } from './transpile-cache.ts'
+import { forEachHandle, handleKey } from './values.ts'
+import { wasm, type WasmModule } from './wasm.ts'
+
+/**
+ * Serves a component's non-WASI imports: `iface` is `ns:pkg/iface@ver` (or ''
+ * for a bare world function), `func` the component-model name (`get`,
+ * `[method]bucket.get`, `[resource-drop]bucket`), values in jco's conventions,
+ * resources as the opaque `Uint8Array` handles their server gave out. Throw a
+ * RuntimeError `unresolved-import` when no one serves it.
+ */
+export type ImportResolver = (iface: string, func: string, params: unknown[]) => Promise<unknown[]>
+
+export interface RuntimeLogger {
+  info (message: string): void
+  error (message: string): void
+}
+
+export interface RuntimeInit {
+  readonly resolver?: ImportResolver
+  /** Where guests' stdout (info) and stderr (error) lines go, prefixed with the component's name. */
+  readonly logger?: RuntimeLogger
+  /** Transpile cache; default `$XDG_CACHE_HOME/wasmesh` or `~/.cache/wasmesh`. */
+  readonly cacheDir?: string
+  /** WIT packages components are resolved against (file name -> text). */
+  readonly witSources?: Readonly<Record<string, string>>
+  /** Folders of `*.wit` files read at `start()` and added to `witSources`. */
+  readonly witDirs?: readonly string[]
+  readonly limits?: Partial<RuntimeLimits>
+}
+
+export interface ComponentConfig {
+  /** Shown in logs; default: the file name, else the digest's first 12 characters. */
+  readonly name?: string
+  readonly limits?: Partial<Omit<RuntimeLimits, 'maxComponentBytes'>>
+  /** What the sandbox lets this component reach; nothing by default. */
+  readonly grants?: SandboxGrants
+  /** More WIT for this component only. */
+  readonly witSources?: Readonly<Record<string, string>>
+}
+
+export interface LoadedComponent {
+  /** The sha256 digest of the bytes (hex): the id to call it by. */
+  readonly id: string
+  readonly digest: string
+  readonly name: string
+  readonly size: number
+  readonly imports: ComponentSurface
+  readonly exports: ComponentSurface
+  readonly world: World
+  /** The component's world as `componentWit` prints it. */
+  readonly wit: string
+  /** Whether this load transpiled or used the cache. */
+  readonly transpiled: 'fresh' | 'cached'
+  /** Time to start the first instance (worker start + instantiation) in ms. */
+  readonly instantiateMs: number
+}
+
+export interface Runtime {
+  start (): Promise<void>
+  stop (): Promise<void>
+  load (source: string | Uint8Array, config?: ComponentConfig): Promise<LoadedComponent>
+  unload (id: string): Promise<void>
+  /** Calls an export: `iface` is `ns:pkg/iface@ver` (version optional when unambiguous) or '' for a world function. */
+  call (id: string, iface: string, func: string, params: unknown[]): Promise<unknown[]>
+  components (): LoadedComponent[]
+  stats (id: string): PoolStats
+  /** How many transpiles have run (the rest came from the cache). */
+  readonly transpiles: number
+}
+
+interface Entry {
+  readonly info: LoadedComponent
+  readonly pool: InstancePool
+  readonly exportedIds: ReadonlySet<string>
+  /** Lent-out resource handles -> the instance that owns them. */
+  readonly handles: Map<string, Instance>
+}
+
+function unversioned (id: string): string {
+  const at = id.lastIndexOf('@')
+  return at < 0 ? id : id.slice(0, at)
+}
+
+function findExport (info: LoadedComponent, iface: string, func: string): { iface: string, func: Func } | { iface: string, drop: Resource } | undefined {
+  if (iface === '') {
+    const f = info.exports.functions.find(f => f.name === func)
+    return f === undefined ? undefined : { iface: '', func: f }
+  }
+  let i: Interface | undefined = info.exports.interfaces.find(i => i.id === iface)
+  if (i === undefined && unversioned(iface) === iface) {
+    const matches = info.exports.interfaces.filter(i => unversioned(i.id) === iface)
+    if (matches.length === 1) i = matches[0]
+  }
+  if (i === undefined) return undefined
+  if (func.startsWith('[resource-drop]')) {
+    const r = i.types.get(func.slice('[resource-drop]'.length))
+    return r?.kind === 'resource' ? { iface: i.id, drop: r } : undefined
+  }
+  const f = i.functions.get(func)
+  return f === undefined ? undefined : { iface: i.id, func: f }
+}
+
+export function createRuntime (init: RuntimeInit = {}): Runtime {
+  const limits: RuntimeLimits = { ...defaultRuntimeLimits, ...init.limits }
+  const cache = createTranspileCache({ cacheDir: init.cacheDir })
+  const components = new Map<string, Entry>()
+  const loading = new Map<string, Promise<LoadedComponent>>()
+  let witSources: Record<string, string> = { ...init.witSources }
+  let started = false
+
+  const log = (name: string, stream: 'stdout' | 'stderr', line: string): void => {
+    if (stream === 'stdout') init.logger?.info(`[${name}] ${line}`)
+    else init.logger?.error(`[${name}] ${line}`)
+  }
+
+  async function resolveImport (iface: string, func: string, params: unknown[]): Promise<unknown[]> {
+    if (init.resolver === undefined) throw new RuntimeError('unresolved-import', `no one serves the import ${iface === '' ? '' : iface + '#'}${func}`)
+    return await init.resolver(iface, func, params)
+  }
+
+  async function doLoad (bytes: Uint8Array, digest: string, name: string, config: ComponentConfig): Promise<LoadedComponent> {
+    const info = await inspectComponent(bytes, { maxComponentBytes: limits.maxComponentBytes, witSources: { ...witSources, ...config.witSources } })
+    const transpiled = await cache.get(digest, bytes, transpilePlan(info))
+    const modules: Record<string, WasmModule> = {}
+    try {
+      for (const [file, data] of Object.entries(transpiled.coreFiles)) modules[file] = await wasm.compile(data)
+    } catch (err) {
+      throw new RuntimeError('invalid-component', `a core module does not compile: ${(err as Error).message}`, { cause: err })
+    }
+    const l = { ...limits, ...config.limits }
+    const plan = workerPlan(info)
+    const workerInit = { name, entryUrl: transpiled.entryUrl, modules, ...plan, grants: config.grants ?? {}, maxMemoryBytes: l.maxInstanceMemoryBytes }
+    const spawn = async (): Promise<Instance> => await Instance.spawn(workerInit, { heapMb: l.instanceHeapMb, instantiateTimeoutMs: l.instantiateTimeoutMs }, {
+      log: (stream, line) => { log(name, stream, line) },
+      onImport: resolveImport,
+      onDrop: (iface, func, params) => { resolveImport(iface, func, params).catch(() => {}) }
+    })
+    const pool = new InstancePool(spawn, l)
+    let first: Instance
+    try {
+      first = await pool.warm()
+    } catch (err) {
+      await pool.close()
+      if (err instanceof RuntimeError && err.code === 'stopped') throw err
+      throw new RuntimeError('invalid-component', `the component does not instantiate: ${(err as Error).message}`, { cause: err })
+    }
+    const loaded: LoadedComponent = {
+      id: digest,
+      digest,
+      name,
+      size: info.size,
+      imports: info.imports,
+      exports: info.exports,
+      world: info.world,
+      wit: info.wit,
+      transpiled: transpiled.fresh ? 'fresh' : 'cached',
+      instantiateMs: first.instantiateMs
+    }
+    if (!started) {
+      await pool.close()
+      throw new RuntimeError('stopped', 'the runtime stopped while loading')
+    }
+    components.set(digest, { info: loaded, pool, exportedIds: new Set(info.exports.interfaces.map(i => i.id)), handles: new Map() })
+    return loaded
+  }
+
+  return {
+    async start () {
+      if (started) return
+      if (init.witDirs !== undefined && init.witDirs.length > 0) witSources = { ...(await readWitDirs(init.witDirs)), ...init.witSources }
+      started = true
+    },
+
+    async stop () {
+      if (!started) return
+      started = false
+      const all = [...components.values()]
+      components.clear()
+      await Promise.allSettled([...loading.values()])
+      await Promise.all(all.map(async e => { await e.pool.close() }))
+    },
+
+    async load (source, config = {}) {
+      if (!started) throw new RuntimeError('stopped', 'the runtime is not started')
+      const bytes = await readComponentSource(source, limits.maxComponentBytes)
+      checkComponentBytes(bytes, limits.maxComponentBytes)
+      const digest = digestOf(bytes)
+      const existing = components.get(digest)
+      if (existing !== undefined) return existing.info
+      let p = loading.get(digest)
+      if (p === undefined) {
+        const name = config.name ?? (typeof source === 'string' ? basename(source).replace(/\.wasm$/, '') : digest.slice(0, 12))
+        p = doLoad(bytes, digest, name, config).finally(() => loading.delete(digest))
+        loading.set(digest, p)
+      }
+      return await p
+    },
+
+    async unload (id) {
+      const e = components.get(id)
+      if (e === undefined) return
+      components.delete(id)
+      await e.pool.close()
+    },
+
+    async call (id, iface, func, params) {
+      if (!started) throw new RuntimeError('stopped', 'the runtime is not started')
+      const e = components.get(id)
+      if (e === undefined) throw new RuntimeError('no-such-component', `no component ${id} is loaded`)
+      const target = findExport(e.info, iface, func)
+      if (target === undefined) throw new RuntimeError('no-such-export', `${e.info.name} exports no ${iface === '' ? '' : iface + '#'}${func}`)
+      if (!Array.isArray(params)) throw new RuntimeError('invalid-params', 'params must be an array')
+
+      if ('drop' in target) {
+        const h = params[0]
+        if (params.length !== 1 || !(h instanceof Uint8Array)) throw new RuntimeError('invalid-params', `${func} takes one handle`)
+        const owner = e.handles.get(handleKey(h))
+        if (owner === undefined) throw new RuntimeError('invalid-params', `unknown ${target.drop.name} handle`)
+        e.handles.delete(handleKey(h))
+        owner.handles.delete(handleKey(h))
+        if (owner.dead) return []
+        await e.pool.run({ iface: target.iface, func, params, affinity: owner })
+        return []
+      }
+
+      const f = target.func
+      if (params.length !== f.params.length) {
+        throw new RuntimeError('invalid-params', `${func} takes ${f.params.length} parameters, got ${params.length}`)
+      }
+      let affinity: Instance | undefined
+      const moved: string[] = []
+      f.params.forEach((p, i) => {
+        forEachHandle(p.type, params[i], (h, v) => {
+          if (!e.exportedIds.has(h.resource.owner)) return
+          if (!(v instanceof Uint8Array)) throw new RuntimeError('invalid-params', `${p.name}: a ${h.resource.name} handle must be a Uint8Array`)
+          const key = handleKey(v)
+          const owner = e.handles.get(key)
+          if (owner === undefined) throw new RuntimeError('invalid-params', `${p.name}: unknown ${h.resource.name} handle`)
+          if (affinity !== undefined && affinity !== owner) throw new RuntimeError('invalid-params', 'handles from different instances in one call')
+          affinity = owner
+          if (h.kind === 'own') moved.push(key)
+        })
+      })
+      const { instance, results } = await e.pool.run({ iface: target.iface, func, params, affinity })
+      for (const key of moved) { e.handles.delete(key); instance.handles.delete(key) }
+      const type = f.results[0]
+      if (type !== undefined) {
+        forEachHandle(type, results[0], (h, v) => {
+          if (!e.exportedIds.has(h.resource.owner) || !(v instanceof Uint8Array)) return
+          e.handles.set(handleKey(v), instance)
+          instance.handles.add(handleKey(v))
+        })
+      }
+      return results
+    },
+
+    components () {
+      return [...components.values()].map(e => e.info)
+    },
+
+    stats (id) {
+      const e = components.get(id)
+      if (e === undefined) throw new RuntimeError('no-such-component', `no component ${id} is loaded`)
+      return e.pool.stats()
+    },
+
+    get transpiles () { return cache.transpiles }
+  }
+}

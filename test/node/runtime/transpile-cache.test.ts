@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest'
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { buildArith } from './fixtures.ts'
+import { startRuntime, tempDir } from './helpers.ts'
+
+async function entryDir (cacheDir: string): Promise<string> {
+  const names = (await readdir(cacheDir)).filter(n => !n.startsWith('.'))
+  expect(names).toHaveLength(1)
+  return join(cacheDir, names[0])
+}
+
+describe('the transpile cache', () => {
+  it('transpiles two concurrent loads of one component once', async () => {
+    const t = await startRuntime()
+    try {
+      const bytes = await buildArith()
+      const [a, b] = await Promise.all([t.runtime.load(bytes), t.runtime.load(bytes.slice())])
+      expect(a.id).toBe(b.id)
+      expect(t.runtime.transpiles).toBe(1)
+      expect(t.runtime.components()).toHaveLength(1)
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('serves a second runtime from disk without transpiling', async () => {
+    const dir = await tempDir()
+    try {
+      const bytes = await buildArith()
+      const first = await startRuntime({}, dir.path)
+      try {
+        expect((await first.runtime.load(bytes)).transpiled).toBe('fresh')
+      } finally { await first.close() }
+      const second = await startRuntime({}, dir.path)
+      try {
+        const c = await second.runtime.load(bytes)
+        expect(c.transpiled).toBe('cached')
+        expect(second.runtime.transpiles).toBe(0)
+        expect(await second.runtime.call(c.id, '', 'double', [4n])).toEqual([8n])
+      } finally { await second.close() }
+    } finally {
+      await dir.remove()
+    }
+  })
+
+  it('detects a corrupt entry and rebuilds it instead of using it', async () => {
+    const dir = await tempDir()
+    try {
+      const bytes = await buildArith()
+      const first = await startRuntime({}, dir.path)
+      try { await first.runtime.load(bytes) } finally { await first.close() }
+      const entry = await entryDir(dir.path)
+      const js = join(entry, 'component.js')
+      await writeFile(js, 'throw new Error("CORRUPTED-BY-TEST")\n' + await readFile(js, 'utf8'))
+
+      const second = await startRuntime({}, dir.path)
+      try {
+        const c = await second.runtime.load(bytes)
+        expect(c.transpiled).toBe('fresh')
+        expect(second.runtime.transpiles).toBe(1)
+        expect(await second.runtime.call(c.id, '', 'double', [5n])).toEqual([10n])
+      } finally { await second.close() }
+      expect(await readFile(js, 'utf8')).not.toContain('CORRUPTED-BY-TEST')
+    } finally {
+      await dir.remove()
+    }
+  })
+
+  it('rebuilds a partial entry (no manifest, a missing file)', async () => {
+    const dir = await tempDir()
+    try {
+      const bytes = await buildArith()
+      const first = await startRuntime({}, dir.path)
+      try { await first.runtime.load(bytes) } finally { await first.close() }
+      const entry = await entryDir(dir.path)
+      const wasm = (await readdir(entry)).find(n => n.endsWith('.wasm'))
+      await rm(join(entry, wasm ?? 'none'))
+      const second = await startRuntime({}, dir.path)
+      try {
+        expect((await second.runtime.load(bytes)).transpiled).toBe('fresh')
+      } finally { await second.close() }
+      await rm(join(entry, 'manifest.json'))
+      const third = await startRuntime({}, dir.path)
+      try {
+        const c = await third.runtime.load(bytes)
+        expect(c.transpiled).toBe('fresh')
+        expect(await third.runtime.call(c.id, '', 'double', [1n])).toEqual([2n])
+      } finally { await third.close() }
+    } finally {
+      await dir.remove()
+    }
+  })
+})
