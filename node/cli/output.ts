@@ -1,0 +1,23 @@
+// How the CLI writes values and errors: WAVE or JSON for results, one plain line per error.
+
+/** Values in jco's conventions -> plain JSON: 64-bit integers as numbers when exact, else strings; typed arrays as arrays. */
+export function toJson (value: unknown): unknown {
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString()
+  if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<number | bigint>, toJson)
+  if (Array.isArray(value)) return value.map(toJson)
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value)
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) out[k] = toJson(v)
+    return out
+  }
+  return value
+}
+
+/** `error [code]: message`, with the cause chain only when asked for. */
+export function formatError (err: unknown, verbose: boolean): string {
+  if (!(err instanceof Error)) return `error: ${String(err)}`
+  const code = (err as { code?: unknown }).code
+  const head = typeof code === 'string' ? `error [${code}]: ${err.message}` : `error: ${err.message}`
+  return verbose && err.stack != null ? `${head}\n${err.stack}` : head
+}
