@@ -133,12 +133,20 @@ function firstLine (err: unknown): string {
   return msg.split('\n').filter(l => l.trim() !== '').slice(0, 3).join(' ')
 }
 
+/**
+ * QuickJS-built components (componentize-qjs) export `init(shim, script, entry-path, disable-gc)`,
+ * which evaluates whatever JavaScript it is given: never exposed, advertised or callable.
+ */
+function isEvalBackdoor (f: Func): boolean {
+  return f.name === 'init' && f.params.map(p => p.name).join() === 'shim,script,entry-path,disable-gc'
+}
+
 function surface (items: World['imports'], wasi: string[]): ComponentSurface {
   const interfaces: Interface[] = []
   const functions: Func[] = []
   for (const item of items.values()) {
     if (item.kind === 'interface') interfaces.push(item.interface)
-    else if (item.kind === 'function') functions.push(item.func)
+    else if (item.kind === 'function' && !isEvalBackdoor(item.func)) functions.push(item.func)
   }
   return { interfaces, functions, wasi }
 }

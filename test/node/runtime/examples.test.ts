@@ -116,3 +116,17 @@ describe('the example components', () => {
     }
   })
 })
+
+describe('QuickJS-built components', () => {
+  let t: TestRuntime
+  afterAll(async () => { await t?.close() })
+
+  it('never expose the init export that evaluates any JavaScript it is given', async () => {
+    const paths = await examplePaths(['hello-quickjs'])
+    t = await startRuntime()
+    const c = await t.runtime.load(paths['hello-quickjs'])
+    expect(c.exports.functions.map(f => f.name)).toEqual(['hello-world'])
+    expect(await t.runtime.call(c.id, '', 'hello-world', [])).toEqual(['Hello, World!'])
+    await expect(t.runtime.call(c.id, '', 'init', ['', 'globalThis.x = 1', undefined, false])).rejects.toMatchObject({ code: 'no-such-export' })
+  }, 120_000)
+})
