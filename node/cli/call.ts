@@ -56,7 +56,6 @@ export async function call (argv: string[], ctx: CommandContext): Promise<number
       }
       throw new RuntimeError('unresolved-import', `no component given exports ${iface}#${func}`)
     }),
-    witSources: await ctx.witSources(),
     logger: { info: line => { ctx.err(line) }, error: line => { ctx.err(line) } },
     limits: { callTimeoutMs: timeoutMs, maxInstances: 1 }
   })

@@ -30,7 +30,7 @@ export async function inspect (argv: string[], ctx: CommandContext): Promise<num
   if (positionals.length !== 1) throw new CliError('usage', `inspect takes one component file\n\n${inspectHelp}`)
   const file = positionals[0]
   const bytes = await readComponentSource(file, defaultRuntimeLimits.maxComponentBytes)
-  const info = await inspectComponent(bytes, { maxComponentBytes: defaultRuntimeLimits.maxComponentBytes, witSources: await ctx.witSources() })
+  const info = await inspectComponent(bytes, { maxComponentBytes: defaultRuntimeLimits.maxComponentBytes })
   if (values.wit === true) ctx.out(info.wit.trimEnd())
   else if (values.json === true) ctx.out(JSON.stringify(describe(file, info), null, 2))
   else ctx.out(layout(file, info))

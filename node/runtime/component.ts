@@ -1,9 +1,7 @@
 // Loads and inspects a component: checks the bytes, digests them, and resolves its imports and exports from its WIT.
 import { createHash } from 'node:crypto'
-import { readFile, readdir, stat } from 'node:fs/promises'
-import { join } from 'node:path'
-import { componentWit } from '@bytecodealliance/jco-transpile/wasm-tools'
-import { parseWit } from '../../protocol/wit/index.ts'
+import { readFile, stat } from 'node:fs/promises'
+import { ComponentDecodeError, decodeComponentWit, printWit, rootWorldId } from '../../protocol/wit/index.ts'
 import type { Func, Interface, World } from '../../protocol/wit/model.ts'
 import { RuntimeError } from './errors.ts'
 import type { PlanInterface } from './messages.ts'
@@ -59,53 +57,29 @@ export async function readComponentSource (source: string | Uint8Array, maxCompo
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
 }
 
-/** Every `*.wit` file under the given folders, keyed by path, for `witSources`. */
-export async function readWitDirs (dirs: readonly string[]): Promise<Record<string, string>> {
-  const out: Record<string, string> = {}
-  const walk = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name)
-      if (entry.isDirectory()) await walk(path)
-      else if (entry.name.endsWith('.wit')) out[path] = await readFile(path, 'utf8')
-    }
-  }
-  for (const d of dirs) await walk(d)
-  return out
-}
-
 export function digestOf (bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
 
 /** The WASI packages preview2-shim serves in the sandbox; other `wasi:` packages (keyvalue, config...) are ordinary imports. */
-const wasiLine = /^\s*(import|export)\s+(wasi:(?:cli|clocks|filesystem|io|random|sockets|http)\/[^\s;]+)\s*;\s*$/
+const sandboxWasi = /^wasi:(?:cli|clocks|filesystem|io|random|sockets|http)\//
 
 /**
- * `componentWit` prints the component's world but not the packages it names,
- * so interfaces are resolved against `witSources` (the WIT the component was
- * built from, shared packages). WASI is served by the sandbox and needs no WIT.
+ * Reads the component's imports and exports straight from its binary (every
+ * package it uses, no WIT sources needed), and prints them as WIT for people.
  */
-export async function inspectComponent (bytes: Uint8Array, opts: { maxComponentBytes: number, witSources?: Readonly<Record<string, string>> }): Promise<ComponentInfo> {
+export async function inspectComponent (bytes: Uint8Array, opts: { maxComponentBytes: number }): Promise<ComponentInfo> {
   checkComponentBytes(bytes, opts.maxComponentBytes)
   const digest = digestOf(bytes)
+  let world: World | undefined
   let wit: string
   try {
-    wit = await componentWit(bytes)
+    const decoded = decodeComponentWit(bytes)
+    world = decoded.findWorld(rootWorldId)
+    wit = printWit(decoded)
   } catch (err) {
-    throw new RuntimeError('invalid-component', `the component does not decode: ${firstLine(err)}`, { cause: err })
-  }
-  const wasiImports: string[] = []
-  const wasiExports: string[] = []
-  const stripped = withoutWasi(wit, wasiImports, wasiExports)
-  // The sandbox serves WASI without its WIT: worlds in the sources that import WASI are read without those lines.
-  const sources: Record<string, string> = {}
-  for (const [file, text] of Object.entries(opts.witSources ?? {})) sources[file] = withoutWasi(text, [])
-  let world: World | undefined
-  try {
-    const resolved = parseWit({ ...sources, '<component>.wit': stripped })
-    world = resolved.findWorld('root:component/root')
-  } catch (err) {
-    throw new RuntimeError('invalid-component', `the component's WIT does not resolve (are the packages it uses in witSources?): ${firstLine(err)}`, { cause: err })
+    const code = err instanceof ComponentDecodeError && err.code === 'unsupported-component' ? 'unsupported-component' : 'invalid-component'
+    throw new RuntimeError(code, `the component does not decode: ${firstLine(err)}`, { cause: err })
   }
   if (world === undefined) throw new RuntimeError('invalid-component', 'the component has no root world')
   return {
@@ -113,19 +87,9 @@ export async function inspectComponent (bytes: Uint8Array, opts: { maxComponentB
     size: bytes.byteLength,
     wit,
     world,
-    imports: surface(world.imports, wasiImports),
-    exports: surface(world.exports, wasiExports)
+    imports: surface(world.imports),
+    exports: surface(world.exports)
   }
-}
-
-/** Blanks `import wasi:...;` / `export wasi:...;` lines (keeping line numbers), collecting their ids. */
-function withoutWasi (text: string, imports: string[], exports: string[] = imports): string {
-  return text.split('\n').map(line => {
-    const m = wasiLine.exec(line)
-    if (m === null) return line
-    ;(m[1] === 'import' ? imports : exports).push(m[2])
-    return ''
-  }).join('\n')
 }
 
 function firstLine (err: unknown): string {
@@ -141,11 +105,13 @@ function isEvalBackdoor (f: Func): boolean {
   return f.name === 'init' && f.params.map(p => p.name).join() === 'shim,script,entry-path,disable-gc'
 }
 
-function surface (items: World['imports'], wasi: string[]): ComponentSurface {
+function surface (items: World['imports']): ComponentSurface {
   const interfaces: Interface[] = []
   const functions: Func[] = []
+  const wasi: string[] = []
   for (const item of items.values()) {
-    if (item.kind === 'interface') interfaces.push(item.interface)
+    if (item.kind === 'interface' && sandboxWasi.test(item.interface.id)) wasi.push(item.interface.id)
+    else if (item.kind === 'interface') interfaces.push(item.interface)
     else if (item.kind === 'function' && !isEvalBackdoor(item.func)) functions.push(item.func)
   }
   return { interfaces, functions, wasi }

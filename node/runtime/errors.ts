@@ -5,6 +5,7 @@ export type RuntimeErrorCode =
   | 'not-a-component'     // the bytes are not a WebAssembly component (a core module, garbage, truncated)
   | 'component-too-large' // over `maxComponentBytes`
   | 'invalid-component'   // a component header, but it does not decode, resolve or transpile
+  | 'unsupported-component' // well-formed, but uses what wasmesh cannot describe yet (e.g. WIT `map` types)
   | 'no-such-component'   // no loaded component has this id
   | 'no-such-export'      // the component exports no such interface or function
   | 'invalid-params'      // parameters of the wrong number or shape, or an unknown resource handle

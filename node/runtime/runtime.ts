@@ -1,7 +1,7 @@
 // The component runtime: loads components, keeps an instance pool per component, and runs calls with handles, imports and limits.
 import { basename } from 'node:path'
 import type { Func, Interface, Resource, World } from '../../protocol/wit/model.ts'
-import { checkComponentBytes, digestOf, inspectComponent, readComponentSource, readWitDirs, transpilePlan, workerPlan, type ComponentSurface } from './component.ts'
+import { checkComponentBytes, digestOf, inspectComponent, readComponentSource, transpilePlan, workerPlan, type ComponentSurface } from './component.ts'
 import { RuntimeError } from './errors.ts'
 import { Instance } from './instance.ts'
 import { defaultRuntimeLimits, type RuntimeLimits } from './limits.ts'
@@ -31,10 +31,6 @@ export interface RuntimeInit {
   readonly logger?: RuntimeLogger
   /** Transpile cache; default `$XDG_CACHE_HOME/wasmesh` or `~/.cache/wasmesh`. */
   readonly cacheDir?: string
-  /** WIT packages components are resolved against (file name -> text). */
-  readonly witSources?: Readonly<Record<string, string>>
-  /** Folders of `*.wit` files read at `start()` and added to `witSources`. */
-  readonly witDirs?: readonly string[]
   readonly limits?: Partial<RuntimeLimits>
 }
 
@@ -44,8 +40,6 @@ export interface ComponentConfig {
   readonly limits?: Partial<Omit<RuntimeLimits, 'maxComponentBytes'>>
   /** What the sandbox lets this component reach; nothing by default. */
   readonly grants?: SandboxGrants
-  /** More WIT for this component only. */
-  readonly witSources?: Readonly<Record<string, string>>
 }
 
 export interface LoadedComponent {
@@ -115,7 +109,6 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
   const cache = createTranspileCache({ cacheDir: init.cacheDir })
   const components = new Map<string, Entry>()
   const loading = new Map<string, Promise<LoadedComponent>>()
-  let witSources: Record<string, string> = { ...init.witSources }
   let started = false
 
   const log = (name: string, stream: 'stdout' | 'stderr', line: string): void => {
@@ -129,7 +122,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
   }
 
   async function doLoad (bytes: Uint8Array, digest: string, name: string, config: ComponentConfig): Promise<LoadedComponent> {
-    const info = await inspectComponent(bytes, { maxComponentBytes: limits.maxComponentBytes, witSources: { ...witSources, ...config.witSources } })
+    const info = await inspectComponent(bytes, { maxComponentBytes: limits.maxComponentBytes })
     const transpiled = await cache.get(digest, bytes, transpilePlan(info))
     const modules: Record<string, WasmModule> = {}
     try {
@@ -177,7 +170,6 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
   return {
     async start () {
       if (started) return
-      if (init.witDirs !== undefined && init.witDirs.length > 0) witSources = { ...(await readWitDirs(init.witDirs)), ...init.witSources }
       started = true
     },
 

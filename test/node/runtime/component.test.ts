@@ -3,7 +3,8 @@ import { componentEmbed, parse } from '@bytecodealliance/jco-transpile/wasm-tool
 import { inspectComponent, readComponentSource } from '../../../node/runtime/component.ts'
 import { RuntimeError } from '../../../node/runtime/errors.ts'
 import { buildArith, fixtureWit } from './fixtures.ts'
-import { tempDir, testWit } from './helpers.ts'
+import { tempDir } from './helpers.ts'
+import { parseWit } from '../../../protocol/wit/index.ts'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
@@ -19,7 +20,7 @@ async function rejection (p: Promise<unknown>): Promise<RuntimeError> {
 describe('inspecting a component', () => {
   it('is identified by the sha256 of its bytes and lists its imports and exports with signatures', async () => {
     const bytes = await buildArith()
-    const info = await inspectComponent(bytes, { maxComponentBytes: max, witSources: await testWit() })
+    const info = await inspectComponent(bytes, { maxComponentBytes: max })
     expect(info.digest).toBe(createHash('sha256').update(bytes).digest('hex'))
     expect(info.size).toBe(bytes.byteLength)
     expect(info.wit).toContain('export local:test/calc@0.1.0')
@@ -47,7 +48,7 @@ describe('inspecting a component', () => {
 
   it('rejects a truncated component', async () => {
     const bytes = await buildArith()
-    const err = await rejection(inspectComponent(bytes.subarray(0, Math.floor(bytes.byteLength / 2)), { maxComponentBytes: max, witSources: { 'f.wit': fixtureWit } }))
+    const err = await rejection(inspectComponent(bytes.subarray(0, Math.floor(bytes.byteLength / 2)), { maxComponentBytes: max }))
     expect(err.code).toBe('invalid-component')
   })
 
@@ -65,10 +66,11 @@ describe('inspecting a component', () => {
     }
   })
 
-  it('names the missing WIT when an interface cannot be resolved', async () => {
-    const err = await rejection(inspectComponent(await buildArith(), { maxComponentBytes: max }))
-    expect(err.code).toBe('invalid-component')
-    expect(err.message).toMatch(/local:test/)
+  it('needs no WIT sources: the binary describes every package it uses, printed as complete WIT', async () => {
+    const info = await inspectComponent(await buildArith(), { maxComponentBytes: max })
+    expect(info.wit).toContain('package local:test@0.1.0 {')
+    expect(info.wit).toContain('resource acc {')
+    expect(parseWit({ 'component.wit': info.wit }).findFunction('local:test/calc', '[method]acc.add')?.params.map(p => p.name)).toEqual(['self', 'n'])
   })
 
   it('rejects a core module with WIT embedded but not made a component', async () => {

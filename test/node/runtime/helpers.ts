@@ -1,23 +1,16 @@
-// Shared setup of the runtime tests: temporary cache folders, the repository's WIT, example components and runtimes that are always stopped.
+// Shared setup of the runtime tests: temporary cache folders, example components and runtimes that are always stopped.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { readWitDirs } from '../../../node/runtime/component.ts'
 import { createRuntime, type Runtime, type RuntimeInit } from '../../../node/runtime/index.ts'
 import { ensureExamples } from '../../../examples/build.ts'
-import { fixtureWit } from './fixtures.ts'
 
 export const repoDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 
 export async function tempDir (): Promise<{ path: string, remove: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), 'wasmesh-runtime-test-'))
   return { path, remove: async () => { await rm(path, { recursive: true, force: true }) } }
-}
-
-/** The repository's WIT plus the fixture's. */
-export async function testWit (): Promise<Record<string, string>> {
-  return { ...(await readWitDirs([join(repoDir, 'wit')])), 'fixture.wit': fixtureWit }
 }
 
 /** Paths of the example components, building the missing ones. */
@@ -37,7 +30,6 @@ export async function startRuntime (init: Partial<RuntimeInit> = {}, cacheDir?: 
   const dir = cacheDir === undefined ? await tempDir() : null
   const logs: string[] = []
   const runtime = createRuntime({
-    witSources: await testWit(),
     cacheDir: cacheDir ?? dir?.path,
     logger: { info: m => logs.push(m), error: m => logs.push(m) },
     ...init

@@ -1,10 +1,11 @@
-// Test helpers for the WIT front end: reading the shared reference WIT, locating text, and a canonical dump of a model.
+// Test helpers for the WIT front end: reading the reference WIT, locating text, and a canonical dump of a model.
 
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Func, Interface, Type, TypeDef, Wit, World, WorldItem } from '../../../protocol/wit/index.ts'
 
-export const referenceDir = new URL('../../../../shared/reference/wit/', import.meta.url)
+/** The reference WIT, copied unchanged from the team's shared/reference/wit into the repository's wit/deps. */
+export const referenceDir = new URL('../../../wit/deps/', import.meta.url)
 
 /** The `.wit` files of one folder of the shared reference WIT, keyed `folder/file.wit`. */
 export function referenceFiles (folder: string): Record<string, string> {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { parseWit, printType, printWit } from '../../../protocol/wit/index.ts'
 import { dumpWit, fixture, referenceFiles } from './helpers.ts'
 
-describe('reference WIT from shared/reference/wit', () => {
+describe('reference WIT (wit/deps, from shared/reference/wit)', () => {
   it('resolves wasi:keyvalue@0.2.0-draft with its real signatures', () => {
     const wit = parseWit(referenceFiles('wasi-keyvalue-0.2.0-draft'))
     expect(wit.packages.map(p => p.name)).toEqual([{ namespace: 'wasi', name: 'keyvalue', version: '0.2.0-draft' }])
