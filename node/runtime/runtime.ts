@@ -55,7 +55,7 @@ export interface LoadedComponent {
   readonly wit: string
   /** Whether this load transpiled or used the cache. */
   readonly transpiled: 'fresh' | 'cached'
-  /** Time to start the first instance (worker start + instantiation) in ms. */
+  /** Time the first instance took to instantiate inside its worker (importing the transpiled JS + instantiating), in ms; the worker thread's own boot (~70-80 ms here) is not included. */
   readonly instantiateMs: number
 }
 
