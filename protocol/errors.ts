@@ -24,6 +24,8 @@ export type ProtocolErrorCode =
   | 'closed'
   | 'remote-error'
   | 'aborted'               // the caller aborted (AbortSignal) or a local async value failed
+  // adverts
+  | 'invalid-advert'        // an advert record that does not decode, breaks a semantic rule or a limit
 
 export class ProtocolError extends Error {
   override readonly name: string = 'ProtocolError'

@@ -3,6 +3,7 @@
 import type { Runtime } from './runtime.ts'
 import type { ImportResolver } from './runtime.ts'
 import { RuntimeError } from './errors.ts'
+import { compatible } from '../semver.ts'
 
 /** `ns:pkg/iface@1.2.3` -> [`ns:pkg/iface`, `1.2.3`] */
 function splitVersion (id: string): [string, string | undefined] {
@@ -14,7 +15,7 @@ function splitVersion (id: string): [string, string | undefined] {
  * An ImportResolver over the components of `runtime` (found when the call
  * happens, so load order does not matter), falling back to `fallback`. An
  * import matches an export of the same interface whose version is equal or,
- * as the component model allows, a later one with the same major version.
+ * as the component model allows, a later compatible one (node/semver.ts).
  */
 export function linkLocally (runtime: () => Runtime, fallback?: ImportResolver): ImportResolver {
   return async (iface, func, params) => {
@@ -29,21 +30,4 @@ export function linkLocally (runtime: () => Runtime, fallback?: ImportResolver):
     if (fallback !== undefined) return await fallback(iface, func, params)
     throw new RuntimeError('unresolved-import', `no loaded component exports ${iface}#${func}`)
   }
-}
-
-/** Semver as the component model uses it: same major (or same minor under 0.x), export at least the import. */
-export function compatible (wanted: string | undefined, offered: string | undefined): boolean {
-  if (wanted === undefined || offered === undefined) return wanted === offered
-  if (wanted === offered) return true
-  const parse = (v: string): number[] | undefined => {
-    const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(v)
-    return m === null ? undefined : [Number(m[1]), Number(m[2]), Number(m[3])]
-  }
-  const w = parse(wanted)
-  const o = parse(offered)
-  if (w === undefined || o === undefined) return false
-  if (w[0] !== o[0]) return false
-  if (w[0] === 0 && w[1] !== o[1]) return false
-  for (let i = 0; i < 3; i++) if (o[i] !== w[i]) return o[i] > w[i]
-  return true
 }

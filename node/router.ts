@@ -1,0 +1,334 @@
+// Picks the server for each call (local first, else the less loaded of two random ones), retries before the first result byte, pins resource handles.
+
+import type { Registry, Server } from './registry.ts'
+import { unversionedId } from './semver.ts'
+
+export interface RouterInit {
+  readonly registry: Registry
+  readonly self: string
+  /**
+   * Calls a server: local (runtime/provider) or remote (wRPC over libp2p). `iface` is the server's
+   * exact exported id. Errors carry `code` and `resultStarted` (protocol/session.ts RemoteError and
+   * SessionError); an error without `resultStarted` is taken to have failed before any result byte.
+   */
+  readonly callServer: (server: Server, iface: string, func: string, params: unknown[], signal: AbortSignal) => Promise<unknown[]>
+  /** Prefer this node's own instance when it serves the interface. Default true. */
+  readonly localFirst?: boolean
+  /** Further attempts on other servers after a failure before any result byte. Default 2. */
+  readonly maxRetries?: number
+  /** The whole call's deadline, retries included. Default 30,000 ms. */
+  readonly callTimeoutMs?: number
+  /** Two load scores closer than this (in calls per unit of capacity) are a tie, decided by latency. Default 0.05. */
+  readonly loadTieTolerance?: number
+  /** The most resource handles remembered; past it the oldest are forgotten. Default 100,000. */
+  readonly maxHandles?: number
+  /** Uniform in [0, 1). Default Math.random. */
+  readonly random?: () => number
+  /** Milliseconds, monotonic, for latency samples. Default performance.now. */
+  readonly clock?: () => number
+}
+
+export interface CallOptions {
+  /** Only this peer. */
+  readonly target?: string
+  /** Only servers carrying all these labels. */
+  readonly labels?: Readonly<Record<string, string>>
+  /** Overrides callTimeoutMs for this call. */
+  readonly timeoutMs?: number
+  readonly signal?: AbortSignal
+  /** A resource handle the call acts on: the call goes only to the peer that issued it. */
+  readonly handle?: Uint8Array
+  /** The peer that must serve the call (the owner of a handle the router does not know of). */
+  readonly owner?: string
+}
+
+export interface CallResult {
+  readonly results: unknown[]
+  readonly server: Server
+  /** Servers tried, this one included. */
+  readonly attempts: number
+}
+
+export interface Router {
+  call(iface: string, func: string, params: unknown[], opts?: CallOptions): Promise<CallResult>
+  /** Records that `peer` issued `handle` (the node knows result types; the router does not). */
+  rememberHandle(handle: Uint8Array, peer: string): void
+  forgetHandle(handle: Uint8Array): void
+  handleOwner(handle: Uint8Array): string | undefined
+}
+
+/** `no-server`, `timeout`, `aborted`, `resource-lost`, or the code of the last attempt's error. */
+export type RouterErrorCode = 'no-server' | 'timeout' | 'aborted' | 'resource-lost' | (string & {})
+
+export class RouterError extends Error {
+  override readonly name: string = 'RouterError'
+  readonly code: RouterErrorCode
+  /** Servers tried. */
+  readonly attempts: number
+  /** The peers tried, in order. */
+  readonly tried: readonly string[]
+  /** Whether a result byte had arrived (from protocol's InvokeError). */
+  readonly resultStarted: boolean
+
+  constructor (code: RouterErrorCode, message: string, details: { attempts: number, tried: readonly string[], cause?: unknown, resultStarted?: boolean }) {
+    super(message)
+    this.code = code
+    this.attempts = details.attempts
+    this.tried = details.tried
+    this.resultStarted = details.resultStarted ?? false
+    if (details.cause !== undefined) this.cause = details.cause
+  }
+}
+
+/** Errors that are the function's own answer, or that would be the same on any server: never retried, the server is not at fault. */
+export const answerCodes: ReadonlySet<string> = new Set([
+  'no-such-function', 'no-such-export', 'invalid-params', 'trap', 'timeout', 'unresolved-import', 'resource-lost', 'internal',
+  // the parameters could not be encoded: every server would fail the same way
+  'value-type', 'value-range', 'invalid-utf8', 'invalid-flags', 'unsupported-type', 'async-unsupported'
+])
+
+/** Errors of a healthy server that is busy: retried elsewhere without marking it unhealthy. */
+export const busyCodes: ReadonlySet<string> = new Set(['overloaded'])
+
+export const defaultRouterOptions = Object.freeze({
+  localFirst: true,
+  maxRetries: 2,
+  callTimeoutMs: 30_000,
+  loadTieTolerance: 0.05,
+  maxHandles: 100_000
+})
+
+interface Failure { code: string, resultStarted: boolean }
+
+function failureOf (err: unknown): Failure {
+  const e = err as { code?: unknown, resultStarted?: unknown } | null
+  const code = typeof e?.code === 'string' ? e.code : 'internal'
+  return { code, resultStarted: e?.resultStarted === true }
+}
+
+function messageOf (err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+function handleKey (handle: Uint8Array): string {
+  let s = ''
+  for (const b of handle) s += b.toString(16).padStart(2, '0')
+  return s
+}
+
+/** `[method]r.m` and `[resource-drop]r` act on the handle passed first. */
+function takesSelf (func: string): boolean {
+  return func.startsWith('[method]') || func.startsWith('[resource-drop]')
+}
+
+function describeLabels (labels: Readonly<Record<string, string>>): string {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ')
+}
+
+export function createRouter (init: RouterInit): Router {
+  const registry = init.registry
+  const localFirst = init.localFirst ?? defaultRouterOptions.localFirst
+  const maxRetries = init.maxRetries ?? defaultRouterOptions.maxRetries
+  const callTimeoutMs = init.callTimeoutMs ?? defaultRouterOptions.callTimeoutMs
+  const tieTolerance = init.loadTieTolerance ?? defaultRouterOptions.loadTieTolerance
+  const maxHandles = init.maxHandles ?? defaultRouterOptions.maxHandles
+  const random = init.random ?? Math.random
+  const clock = init.clock ?? (() => performance.now())
+  // hex(handle) -> issuing peer; insertion order is age, for eviction
+  const handles = new Map<string, string>()
+
+  function score (s: Server): number {
+    return (s.inflight + s.load) / Math.max(1, s.capacity)
+  }
+
+  /** The better of two servers: lower load score; near-ties go to the lower latency (unknown counts as 0, so new servers get tried). */
+  function better (a: Server, b: Server): Server {
+    const d = score(a) - score(b)
+    if (Math.abs(d) > tieTolerance) return d < 0 ? a : b
+    const la = a.latencyMs ?? 0
+    const lb = b.latencyMs ?? 0
+    if (la !== lb) return la < lb ? a : b
+    return d <= 0 ? a : b
+  }
+
+  function pick (candidates: Server[]): Server {
+    if (localFirst) {
+      const local = candidates.find(s => s.local)
+      if (local !== undefined) return local
+    }
+    if (candidates.length === 1) return candidates[0]
+    const i = Math.floor(random() * candidates.length) % candidates.length
+    let j = Math.floor(random() * (candidates.length - 1)) % (candidates.length - 1)
+    if (j >= i) j++
+    return better(candidates[i], candidates[j])
+  }
+
+  /** Why nobody can take the call, naming what excluded everyone. */
+  function noServerMessage (iface: string, opts: CallOptions, tried: readonly string[]): string {
+    const all = registry.servers(iface)
+    if (all.length === 0) {
+      const name = unversionedId(iface)
+      const other = [...registry.interfaces().keys()].filter(id => unversionedId(id) === name)
+      return other.length > 0
+        ? `no server exports a version of ${iface} compatible with it (offered: ${other.join(', ')})`
+        : `no server exports ${iface}`
+    }
+    let pool = all
+    const why: string[] = []
+    if (opts.target !== undefined) {
+      pool = pool.filter(s => s.peer === opts.target)
+      if (pool.length === 0) why.push(`target peer ${opts.target} does not serve it (${all.length} other server${all.length === 1 ? '' : 's'} do)`)
+    }
+    if (opts.labels !== undefined && pool.length > 0) {
+      const labels = opts.labels
+      pool = pool.filter(s => Object.entries(labels).every(([k, v]) => Object.hasOwn(s.labels, k) && s.labels[k] === v))
+      if (pool.length === 0) why.push(`none of its servers has the labels ${describeLabels(labels)}`)
+    }
+    if (pool.length > 0) {
+      const left = pool.filter(s => !tried.includes(s.peer))
+      if (left.length === 0) {
+        why.push(`every server was tried (${tried.join(', ')})`)
+      } else {
+        const soonest = Math.min(...left.map(s => s.retryAt ?? 0))
+        why.push(`all ${left.length} of its servers are backing off after failures (next retry in ${Math.max(0, Math.ceil(soonest - clock()))} ms)`)
+      }
+    }
+    return `no server can take ${iface}: ${why.join('; ')}`
+  }
+
+  /** The peer a call must go to, when it acts on a resource handle. */
+  function pinnedOwner (func: string, params: unknown[], opts: CallOptions): { owner?: string, handle?: Uint8Array, unknownHandle?: boolean } {
+    if (opts.owner !== undefined) return { owner: opts.owner, handle: opts.handle }
+    if (opts.handle !== undefined) {
+      const owner = handles.get(handleKey(opts.handle))
+      return owner === undefined ? { handle: opts.handle, unknownHandle: true } : { owner, handle: opts.handle }
+    }
+    const first = params[0]
+    if (takesSelf(func) && first instanceof Uint8Array) {
+      const owner = handles.get(handleKey(first))
+      if (owner !== undefined) return { owner, handle: first }
+    }
+    return {}
+  }
+
+  async function call (iface: string, func: string, params: unknown[], opts: CallOptions = {}): Promise<CallResult> {
+    const tried: string[] = []
+    const pin = pinnedOwner(func, params, opts)
+    if (pin.unknownHandle === true) {
+      throw new RouterError('resource-lost', `${iface}#${func}: the handle was not issued by any known peer (or was forgotten)`, { attempts: 0, tried })
+    }
+    if (pin.owner !== undefined && registry.servers(iface, { peer: pin.owner }).length === 0) {
+      if (pin.handle !== undefined) forgetHandle(pin.handle)
+      throw new RouterError('resource-lost', `${iface}#${func}: peer ${pin.owner}, which issued the resource, no longer serves ${iface}`, { attempts: 0, tried })
+    }
+
+    const timeoutMs = opts.timeoutMs ?? callTimeoutMs
+    const deadline = new AbortController()
+    const timer = setTimeout(() => deadline.abort(), timeoutMs)
+    const signal = opts.signal === undefined ? deadline.signal : AbortSignal.any([deadline.signal, opts.signal])
+    const stopped = (): RouterError | undefined => {
+      if (opts.signal?.aborted === true) return new RouterError('aborted', `${iface}#${func}: aborted by the caller`, { attempts: tried.length, tried, cause: opts.signal.reason })
+      if (deadline.signal.aborted) return new RouterError('timeout', `${iface}#${func}: no answer within ${timeoutMs} ms (${tried.length} attempt${tried.length === 1 ? '' : 's'}${tried.length > 0 ? ': ' + tried.join(', ') : ''})`, { attempts: tried.length, tried })
+      return undefined
+    }
+
+    try {
+      let last: { err: unknown, failure: Failure } | undefined
+      while (true) {
+        const halt = stopped()
+        if (halt !== undefined) throw withCause(halt, last?.err)
+
+        let server: Server | undefined
+        if (pin.owner !== undefined) {
+          // a pinned call goes to its owner whatever its health: no other server holds the resource
+          server = tried.length === 0 ? registry.servers(iface, { peer: pin.owner })[0] : undefined
+        } else {
+          const candidates = registry.servers(iface, { peer: opts.target, labels: opts.labels })
+            .filter(s => !tried.includes(s.peer) && (s.healthy || opts.target !== undefined))
+          if (candidates.length > 0) server = pick(candidates)
+        }
+        if (server === undefined) {
+          if (last === undefined) throw new RouterError('no-server', noServerMessage(iface, opts, tried), { attempts: 0, tried })
+          throw new RouterError(last.failure.code, `${iface}#${func} failed on ${tried.join(', ')} and no other server can take it: ${messageOf(last.err)}`,
+            { attempts: tried.length, tried, cause: last.err })
+        }
+
+        tried.push(server.peer)
+        const started = clock()
+        registry.beginCall(server.peer)
+        let results: unknown[]
+        try {
+          results = await untilAborted(init.callServer(server, server.iface, func, params, signal), signal)
+        } catch (err) {
+          registry.endCall(server.peer)
+          const halt = stopped()
+          if (halt !== undefined) throw withCause(halt, err)
+          const failure = failureOf(err)
+          last = { err, failure }
+          const final = failure.resultStarted || answerCodes.has(failure.code) || pin.owner !== undefined || tried.length > maxRetries
+          if (!busyCodes.has(failure.code) && !answerCodes.has(failure.code)) registry.markFailure(server.peer)
+          if (failure.code === 'resource-lost' && pin.handle !== undefined) forgetHandle(pin.handle)
+          if (final) {
+            const why = failure.resultStarted
+              ? 'after results had started (not retried)'
+              : answerCodes.has(failure.code) || pin.owner !== undefined ? '(not retried)' : `(gave up after ${tried.length} attempts)`
+            throw new RouterError(failure.code, `${iface}#${func} on ${server.peer} failed ${why}: ${messageOf(err)}`,
+              { attempts: tried.length, tried, cause: err, resultStarted: failure.resultStarted })
+          }
+          continue
+        }
+        registry.endCall(server.peer)
+        registry.markSuccess(server.peer, clock() - started)
+        if (pin.handle !== undefined && func.startsWith('[resource-drop]')) forgetHandle(pin.handle)
+        return { results, server, attempts: tried.length }
+      }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  function forgetHandle (handle: Uint8Array): void {
+    handles.delete(handleKey(handle))
+  }
+
+  return {
+    call,
+    rememberHandle (handle, peer) {
+      const key = handleKey(handle)
+      handles.delete(key)
+      handles.set(key, peer)
+      for (const k of handles.keys()) {
+        if (handles.size <= maxHandles) break
+        handles.delete(k)
+      }
+    },
+    forgetHandle,
+    handleOwner (handle) {
+      return handles.get(handleKey(handle))
+    }
+  }
+}
+
+function withCause (err: RouterError, cause: unknown): RouterError {
+  if (cause !== undefined && err.cause === undefined) err.cause = cause
+  return err
+}
+
+/** Settles with `p`, or rejects as soon as `signal` aborts, so a server that ignores the signal cannot hold the call past its deadline. */
+async function untilAborted<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    p.catch(() => {})
+    throw signal.reason
+  }
+  return await new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(v => {
+      signal.removeEventListener('abort', onAbort)
+      resolve(v)
+    }, err => {
+      signal.removeEventListener('abort', onAbort)
+      reject(err)
+    })
+  })
+}
