@@ -1,0 +1,303 @@
+// The mesh node's libp2p configuration (transports, security, muxing, services, limits) and the bootstrap keeper.
+
+import { randomUUID } from 'node:crypto'
+import { bootstrap } from '@libp2p/bootstrap'
+import { gossipsub } from '@libp2p/gossipsub'
+import type { GossipSub, GossipsubOpts } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { Identify } from '@libp2p/identify'
+import { memory } from '@libp2p/memory'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import type { Ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import type { Libp2pOptions } from 'libp2p'
+import type { Libp2p, PrivateKey, Startable } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** The wRPC protocol id: one stream per invocation carrying the wRPC framed stream. */
+export const WRPC_PROTOCOL = '/wrpc/0.0.1'
+
+export type MeshServices = {
+  identify: Identify
+  ping: Ping
+  pubsub: GossipSub
+}
+
+export type MeshLibp2p = Libp2p<MeshServices>
+
+/** Connection limits; each default is chosen for a mesh where any node may call any other directly. */
+export interface MeshConnectionLimits {
+  /**
+   * The most open connections. Calls go straight to the serving peer and gossipsub keeps up to
+   * Dhi (12) mesh peers per topic plus gossip targets, so a node needs one connection per peer it
+   * calls; 256 covers a lattice of a few hundred nodes while bounding what idle connections cost
+   * (a yamux session each, and a keep-alive ping every 30 s). libp2p's default is 300.
+   */
+  readonly maxConnections: number
+  /**
+   * Inbound connections still in their noise/yamux handshake at once. Handshakes cost CPU before
+   * the peer is authenticated, so this is small; 32 (libp2p: 10) lets a bootstrap node take a
+   * burst of joiners after a restart, the rest retry with backoff.
+   */
+  readonly maxIncomingPendingConnections: number
+  /**
+   * New inbound connections per second from one IP address. libp2p's 5 rejects a legitimate
+   * restart of a handful of nodes behind one NAT or on one machine; 16 still caps what one host
+   * can make us spend on handshakes. Memory-transport connections have no IP and are not limited.
+   */
+  readonly inboundConnectionThreshold: number
+  /**
+   * How long a dial (all addresses, including the upgrade) may take. A dial is on the path of a
+   * call's first attempt: a peer unreachable within 5 s (libp2p: 10 s) is treated as down so the
+   * router can fail over inside the call's deadline.
+   */
+  readonly dialTimeoutMs: number
+}
+
+export const defaultConnectionLimits: MeshConnectionLimits = Object.freeze({
+  maxConnections: 256,
+  maxIncomingPendingConnections: 32,
+  inboundConnectionThreshold: 16,
+  dialTimeoutMs: 5_000
+})
+
+/** Per-stream buffering of the muxer: bounds what one stream can make us hold. */
+export interface MeshStreamLimits {
+  /**
+   * The most receive window one yamux stream may grow to. While a reader is paused the peer can
+   * still send this much, so it must stay below `maxReadBufferLength` or a slow reader's stream
+   * is reset instead of slowed down. 4 MiB (yamux: 16 MiB) keeps a 1 MiB payload to one round trip.
+   */
+  readonly maxStreamWindowBytes: number
+  /** Unread bytes one stream may hold while paused before the muxer resets it. */
+  readonly maxReadBufferBytes: number
+}
+
+export const defaultStreamLimits: MeshStreamLimits = Object.freeze({
+  maxStreamWindowBytes: 4 * 1024 * 1024,
+  maxReadBufferBytes: 8 * 1024 * 1024
+})
+
+export interface MeshLibp2pInit {
+  readonly privateKey: PrivateKey
+  /** `memory` connects nodes of one process (simulations); default `tcp`. */
+  readonly transport?: 'tcp' | 'memory'
+  /** Listen multiaddrs; default all interfaces on a free TCP port, or a fresh `/memory/<uuid>`. */
+  readonly listen?: readonly string[]
+  /** Addresses to announce instead of the listen addresses (e.g. a public address behind NAT). */
+  readonly announce?: readonly string[]
+  /** Bootstrap peers' multiaddrs, each ending in `/p2p/<peer-id>`; enables `@libp2p/bootstrap`. */
+  readonly bootstrap?: readonly string[]
+  readonly connectionLimits?: Partial<MeshConnectionLimits>
+  readonly streamLimits?: Partial<MeshStreamLimits>
+  /** Overrides of the gossipsub options (the signature policy stays StrictSign). */
+  readonly gossipsub?: Partial<Omit<GossipsubOpts, 'globalSignaturePolicy'>>
+  /** Fixed latency per buffer of the memory transport, in ms (simulations). */
+  readonly memoryLatencyMs?: number
+}
+
+/**
+ * Gossipsub for adverts: the defaults of the gossipsub spec for the mesh degree (D 6, 4..12,
+ * Dout 2) and a 1 s heartbeat; no floodsub fallback (every wasmesh node speaks gossipsub, and a
+ * floodsub peer would bypass mesh limits); publishing with no topic peers is not an error (a lone
+ * node still publishes its adverts); inbound RPCs are capped at 1 MiB (adverts are small).
+ */
+const defaultGossipsub: Partial<GossipsubOpts> = {
+  D: 6,
+  Dlo: 4,
+  Dhi: 12,
+  Dout: 2,
+  heartbeatInterval: 1_000,
+  fallbackToFloodsub: false,
+  allowPublishToZeroTopicPeers: true,
+  emitSelf: false,
+  maxInboundDataLength: 1024 * 1024
+}
+
+/**
+ * A libp2p 3 node for the mesh: TCP or memory, noise, yamux, identify, ping, gossipsub
+ * (StrictSign) as `services.pubsub`, and bootstrap discovery when bootstrap peers are given. It is
+ * NOT started: the mesh node starts it after registering its handlers.
+ */
+export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2p> {
+  const conn = { ...defaultConnectionLimits, ...init.connectionLimits }
+  const streams = { ...defaultStreamLimits, ...init.streamLimits }
+  if (streams.maxStreamWindowBytes > streams.maxReadBufferBytes) {
+    throw new RangeError(`maxStreamWindowBytes (${streams.maxStreamWindowBytes}) must not exceed maxReadBufferBytes (${streams.maxReadBufferBytes}): a paused stream would be reset`)
+  }
+  const useMemory = init.transport === 'memory'
+  const listen = init.listen != null
+    ? [...init.listen]
+    : [useMemory ? `/memory/${randomUUID()}` : '/ip4/0.0.0.0/tcp/0']
+  const options: Libp2pOptions<MeshServices> = {
+    start: false,
+    privateKey: init.privateKey,
+    addresses: {
+      listen,
+      ...(init.announce != null && init.announce.length > 0 ? { announce: [...init.announce] } : {})
+    },
+    transports: [useMemory ? memory({ latency: init.memoryLatencyMs }) : tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux({
+      streamOptions: {
+        maxStreamWindowSize: streams.maxStreamWindowBytes,
+        maxReadBufferLength: streams.maxReadBufferBytes
+      }
+    })],
+    connectionManager: {
+      maxConnections: conn.maxConnections,
+      maxIncomingPendingConnections: conn.maxIncomingPendingConnections,
+      inboundConnectionThreshold: conn.inboundConnectionThreshold,
+      dialTimeout: conn.dialTimeoutMs
+    },
+    peerDiscovery: init.bootstrap != null && init.bootstrap.length > 0
+      ? [bootstrap({ list: [...init.bootstrap], timeout: 0 })]
+      : [],
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        ...defaultGossipsub,
+        ...init.gossipsub,
+        globalSignaturePolicy: 'StrictSign'
+      })
+    }
+  }
+  return await createLibp2p(options)
+}
+
+export interface KeepConnectedOptions {
+  /** Delay before the second round of dials when none succeeded; doubles per failed round. */
+  readonly initialRetryDelayMs?: number
+  /** The longest delay between rounds. */
+  readonly maxRetryDelayMs?: number
+  /** How long one dial may take before it counts as failed. */
+  readonly dialTimeoutMs?: number
+  /** Told about every failed dial (for logging). */
+  readonly onDialError?: (addr: Multiaddr, err: Error) => void
+}
+
+export interface BootstrapKeeper extends Startable {
+  isStarted(): boolean
+}
+
+const defaultKeepConnected = {
+  initialRetryDelayMs: 500,
+  maxRetryDelayMs: 30_000,
+  dialTimeoutMs: 5_000
+}
+
+/**
+ * Keeps the node attached to the mesh through its bootstrap peers. `@libp2p/bootstrap` tags them
+ * and dials each once; this adds what it lacks: every bootstrap address is dialled at start,
+ * again after a backoff (doubling, capped, jittered) while none could be reached, and again
+ * whenever the node is left with zero connections. `stop()` cancels timers and dials in flight.
+ */
+export function keepConnected (libp2p: Libp2p, bootstrapAddrs: readonly Multiaddr[], opts: KeepConnectedOptions = {}): BootstrapKeeper {
+  return new BootstrapKeeperImpl(libp2p, bootstrapAddrs, { ...defaultKeepConnected, ...opts })
+}
+
+type KeeperOptions = Required<Omit<KeepConnectedOptions, 'onDialError'>> & Pick<KeepConnectedOptions, 'onDialError'>
+
+class BootstrapKeeperImpl implements BootstrapKeeper {
+  readonly #libp2p: Libp2p
+  readonly #addrs: readonly Multiaddr[]
+  readonly #opts: KeeperOptions
+  #controller: AbortController | null = null
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #failedRounds = 0
+  #dialing = false
+  /** Until one bootstrap dial succeeded, rounds go on even when other peers connected to us. */
+  #reachedBootstrap = false
+  #connectedAt = 0
+
+  constructor (libp2p: Libp2p, addrs: readonly Multiaddr[], opts: KeeperOptions) {
+    this.#libp2p = libp2p
+    const self = libp2p.peerId.toString()
+    // a bootstrap node may list itself
+    this.#addrs = addrs.filter(a => a.getComponents().findLast(c => c.name === 'p2p')?.value !== self)
+    this.#opts = opts
+  }
+
+  isStarted (): boolean {
+    return this.#controller != null
+  }
+
+  start (): void {
+    if (this.#controller != null) return
+    this.#controller = new AbortController()
+    this.#failedRounds = 0
+    this.#reachedBootstrap = false
+    this.#libp2p.addEventListener('connection:close', this.#onConnectionClose)
+    this.#schedule(0)
+  }
+
+  stop (): void {
+    if (this.#controller == null) return
+    this.#libp2p.removeEventListener('connection:close', this.#onConnectionClose)
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#controller.abort(new Error('bootstrap keeper stopped'))
+    this.#controller = null
+  }
+
+  readonly #onConnectionClose = (): void => {
+    if (this.#dialing || this.#timer !== undefined) return
+    // a peer that accepts and drops us at once must not make us redial in a tight loop: the
+    // backoff only starts over once we stayed connected for a while
+    if (performance.now() - this.#connectedAt > this.#opts.maxRetryDelayMs) this.#failedRounds = 0
+    // the closed connection may still be listed while the event is dispatched: look once it is gone
+    this.#schedule(this.#failedRounds === 0 ? 0 : this.#backoffMs())
+  }
+
+  #backoffMs (): number {
+    const ceiling = Math.min(this.#opts.maxRetryDelayMs, this.#opts.initialRetryDelayMs * 2 ** Math.min(this.#failedRounds, 30))
+    // jitter keeps nodes that lost the same bootstrap peer from redialling it in lockstep
+    return ceiling / 2 + Math.random() * ceiling / 2
+  }
+
+  #schedule (delayMs: number): void {
+    if (this.#controller == null || this.#timer !== undefined) return
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      void this.#round()
+    }, delayMs)
+  }
+
+  #isolated (): boolean {
+    return this.#libp2p.getConnections().length === 0
+  }
+
+  async #round (): Promise<void> {
+    const controller = this.#controller
+    if (controller == null || this.#dialing || this.#addrs.length === 0) return
+    if (this.#reachedBootstrap && !this.#isolated()) return
+    this.#dialing = true
+    let reached = false
+    try {
+      const results = await Promise.allSettled(this.#addrs.map(async addr => {
+        const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(this.#opts.dialTimeoutMs)])
+        try {
+          await this.#libp2p.dial(addr, { signal })
+        } catch (err) {
+          if (!controller.signal.aborted) this.#opts.onDialError?.(addr, err instanceof Error ? err : new Error(String(err)))
+          throw err
+        }
+      }))
+      reached = results.some(r => r.status === 'fulfilled')
+    } finally {
+      this.#dialing = false
+    }
+    if (this.#controller !== controller) return
+    if (reached) this.#reachedBootstrap = true
+    if (this.#reachedBootstrap && !this.#isolated()) {
+      this.#connectedAt = performance.now()
+      return
+    }
+    this.#schedule(this.#backoffMs())
+    this.#failedRounds++
+  }
+}
