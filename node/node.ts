@@ -1,0 +1,478 @@
+// The mesh node: owns libp2p, the component runtime, the registry and the router; serves its exports over wRPC and reaches everyone else's.
+
+import { peerIdFromString } from '@libp2p/peer-id'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import { invoke } from '../protocol/session.ts'
+import type { Handlers, ServedFunction } from '../protocol/session.ts'
+import type { SessionLimits } from '../protocol/limits.ts'
+import { isLatticeName } from '../protocol/advert.ts'
+import type { AdvertExport, AdvertLimits } from '../protocol/advert.ts'
+import { parseWit } from '../protocol/wit/index.ts'
+import type { Func, Interface, Type, Wit } from '../protocol/wit/model.ts'
+import { createAdvertAgent, syncProtocol } from './adverts.ts'
+import type { AdvertAgent, AdvertStats, AdvertTimings } from './adverts.ts'
+import { loadOrCreateIdentity } from './identity.ts'
+import { createMeshLibp2p, keepConnected } from './libp2p.ts'
+import type { BootstrapKeeper, MeshConnectionLimits, MeshLibp2p } from './libp2p.ts'
+import { createLogger } from './logger.ts'
+import type { Logger } from './logger.ts'
+import { createRegistry } from './registry.ts'
+import type { Registry, Server } from './registry.ts'
+import { handleRequests, request } from './request.ts'
+import { createRouter, RouterError } from './router.ts'
+import type { Router } from './router.ts'
+import { createRuntime, defaultRuntimeLimits } from './runtime/index.ts'
+import type { ComponentConfig, LoadedComponent, Runtime, RuntimeLimits } from './runtime/index.ts'
+import { forEachHandle } from './runtime/values.ts'
+import { interfaceCompatible } from './semver.ts'
+import { dialWrpc, handleWrpc } from './wrpc-server.ts'
+import { NodeError } from './errors.ts'
+
+export interface ComponentSpec extends ComponentConfig {
+  /** A file path or the component's bytes. */
+  readonly source: string | Uint8Array
+}
+
+/** Limits of what peers may make this node hold; each is enforced where the data enters. */
+export interface NodeLimits {
+  /** Concurrent inbound wRPC streams per connection. */
+  readonly maxInboundStreams: number
+  /** Concurrent outbound wRPC streams per connection. */
+  readonly maxOutboundStreams: number
+  /** The most bytes of WIT a describe answer may carry. */
+  readonly maxDescribeBytes: number
+  /** How long a describe exchange may take. */
+  readonly describeTimeoutMs: number
+}
+
+export const defaultNodeLimits: NodeLimits = Object.freeze({
+  maxInboundStreams: 256,
+  maxOutboundStreams: 256,
+  maxDescribeBytes: 4 * 1024 * 1024,
+  describeTimeoutMs: 5_000
+})
+
+export interface NodeInit {
+  /** Where the node keeps its identity (`identity.key`); without it (and without `privateKey`) the node has a fresh identity each start. */
+  readonly dataDir?: string
+  readonly privateKey?: PrivateKey
+  readonly transport?: 'tcp' | 'memory'
+  readonly listen?: readonly string[]
+  readonly announce?: readonly string[]
+  /** Multiaddrs ending in `/p2p/<peer-id>`. */
+  readonly bootstrap?: readonly string[]
+  /** Nodes of different lattices ignore each other's adverts and refuse each other's calls. Default `default`. */
+  readonly lattice?: string
+  readonly labels?: Readonly<Record<string, string>>
+  /** Components to load at start. */
+  readonly components?: readonly ComponentSpec[]
+  /** Transpile cache of the runtime. */
+  readonly cacheDir?: string
+  readonly runtimeLimits?: Partial<RuntimeLimits>
+  readonly timings?: Partial<AdvertTimings>
+  readonly advertLimits?: Partial<AdvertLimits>
+  readonly routing?: { readonly localFirst?: boolean, readonly maxRetries?: number, readonly callTimeoutMs?: number }
+  readonly limits?: Partial<NodeLimits>
+  readonly sessionLimits?: Partial<SessionLimits>
+  readonly connectionLimits?: Partial<MeshConnectionLimits>
+  /** Fixed latency of the memory transport (simulations). */
+  readonly memoryLatencyMs?: number
+  readonly logger?: Logger
+}
+
+export interface CallOptions {
+  /** Only this peer. */
+  readonly target?: string
+  /** Only servers with all of these labels. */
+  readonly labels?: Readonly<Record<string, string>>
+  readonly timeoutMs?: number
+  readonly signal?: AbortSignal
+}
+
+/** Something this node serves: a component today, a native provider later. */
+export interface LocalService {
+  /** Content digest: the component's sha256, by which callers fetch its WIT. */
+  readonly digest: string
+  readonly name: string
+  /** Exported interfaces, resolved. */
+  readonly interfaces: readonly Interface[]
+  /** Complete WIT of what it exports and imports (answered to describe requests). */
+  readonly wit: string
+  readonly capacity: number
+  call (iface: string, func: string, params: unknown[]): Promise<unknown[]>
+}
+
+export interface NodeStats {
+  readonly peers: number
+  readonly connections: number
+  readonly adverts: AdvertStats
+  readonly served: number
+  readonly inflight: number
+}
+
+export interface MeshNode {
+  readonly peerId: string
+  readonly lattice: string
+  readonly registry: Registry
+  readonly router: Router
+  readonly libp2p: MeshLibp2p
+  readonly runtime: Runtime
+  start (): Promise<void>
+  stop (): Promise<void>
+  /** Multiaddrs other nodes can dial, each ending in `/p2p/<peer-id>`. */
+  addresses (): string[]
+  /** Loads a component, serves its exports and advertises them. */
+  load (spec: ComponentSpec): Promise<LoadedComponent>
+  /** Stops serving a component; the next advert no longer lists its exports. */
+  unload (id: string): Promise<void>
+  /** Serves and advertises native code (a provider) exactly like a component's exports. */
+  serve (service: LocalService): void
+  /** Stops serving what `serve` added under this digest. */
+  unserve (digest: string): void
+  components (): LoadedComponent[]
+  /** Calls `func` of whichever server of `iface` the router picks. */
+  call (iface: string, func: string, params: unknown[], opts?: CallOptions): Promise<unknown[]>
+  /** The signature of `iface#func` as the mesh serves it (from a local import, or fetched from a server by digest). */
+  describe (iface: string, func: string, opts?: CallOptions): Promise<Func>
+  stats (): NodeStats
+}
+
+/** The describe request: "the WIT of the component with this digest". */
+export function describeProtocol (lattice: string): string {
+  return `/wasmesh/${lattice}/describe/1.0.0`
+}
+
+const LATTICE_SYNC = /^\/wasmesh\/([^/]+)\/sync\/1\.0\.0$/
+
+/** The function types a caller needs to encode a call and decode its answer. */
+interface Signature { readonly params: readonly Type[], readonly results: readonly Type[] }
+
+function signatureOf (func: Func): Signature {
+  return { params: func.params.map(p => p.type), results: func.results }
+}
+
+export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
+  const lattice = init.lattice ?? 'default'
+  if (!isLatticeName(lattice)) throw new NodeError('invalid-config', `lattice name ${JSON.stringify(lattice)}: use 1-64 letters, digits, '.', '_' or '-'`)
+  const log = init.logger ?? createLogger()
+  const limits: NodeLimits = { ...defaultNodeLimits, ...init.limits }
+  const privateKey = init.privateKey ?? (init.dataDir !== undefined ? await loadOrCreateIdentity(init.dataDir) : await generateKeyPair('Ed25519'))
+  const libp2p = await createMeshLibp2p({
+    privateKey,
+    transport: init.transport,
+    listen: init.listen,
+    announce: init.announce,
+    bootstrap: init.bootstrap,
+    connectionLimits: init.connectionLimits,
+    memoryLatencyMs: init.memoryLatencyMs
+  })
+  const self = libp2p.peerId.toString()
+  const registry = createRegistry({ self, lattice, labels: init.labels })
+
+  /** Local services by exported interface id. */
+  const services = new Map<string, { service: LocalService, iface: Interface }>()
+  const inflight = new Map<LocalService, number>()
+  /** Signatures of imported interfaces, from the components that import them. */
+  const importSignatures = new Map<string, Interface>()
+  /** Remote WIT by digest. */
+  const described = new Map<string, Promise<Wit>>()
+  let served = 0
+  let started = false
+  let keeper: BootstrapKeeper | undefined
+  let unhandleWrpc: (() => Promise<void>) | undefined
+
+  const localExports = (): AdvertExport[] => [...services.entries()].map(([iface, { service }]) => ({
+    iface,
+    digest: service.digest,
+    capacity: service.capacity,
+    load: inflight.get(service) ?? 0
+  }))
+
+  const agent: AdvertAgent = createAdvertAgent({
+    libp2p,
+    registry,
+    privateKey,
+    lattice,
+    timings: init.timings,
+    limits: init.advertLimits,
+    log: log.child('adverts'),
+    local: () => ({ addresses: addresses(), labels: { ...init.labels }, exports: localExports() })
+  })
+
+  const runtime: Runtime = createRuntime({
+    cacheDir: init.cacheDir,
+    limits: init.runtimeLimits,
+    logger: log.child('component'),
+    // A component's imports reach whoever serves them, local first.
+    resolver: async (iface, func, params) => await call(iface, func, params)
+  })
+
+  const router: Router = createRouter({
+    registry,
+    self,
+    localFirst: init.routing?.localFirst,
+    maxRetries: init.routing?.maxRetries,
+    callTimeoutMs: init.routing?.callTimeoutMs,
+    callServer
+  })
+
+  function addresses (): string[] {
+    return libp2p.getMultiaddrs().map(a => a.toString())
+  }
+
+  /** Publishes when load crosses a quarter of capacity, so routing elsewhere sees it without a heartbeat's wait. */
+  function track (service: LocalService, delta: number): void {
+    const before = inflight.get(service) ?? 0
+    const after = before + delta
+    inflight.set(service, after)
+    const bucket = (n: number): number => Math.floor((4 * n) / Math.max(1, service.capacity))
+    if (bucket(before) !== bucket(after)) agent.changed()
+  }
+
+  async function callLocal (service: LocalService, iface: string, func: string, params: unknown[]): Promise<unknown[]> {
+    track(service, +1)
+    try {
+      return await service.call(iface, func, params)
+    } finally {
+      track(service, -1)
+    }
+  }
+
+  function findService (iface: string): { service: LocalService, iface: Interface } | undefined {
+    const exact = services.get(iface)
+    if (exact !== undefined) return exact
+    for (const [id, entry] of services) if (interfaceCompatible(iface, id)) return entry
+    return undefined
+  }
+
+  async function signature (server: Server, iface: string, func: string, signal: AbortSignal): Promise<Signature> {
+    const imported = importSignatures.get(iface)?.functions.get(func)
+    if (imported !== undefined) return signatureOf(imported)
+    const wit = await describeDigest(server, signal)
+    const f = wit.findFunction(server.iface, func)
+    if (f === undefined) throw new NodeError('no-such-function', `${server.iface} as served by ${server.peer} has no function ${func}`)
+    return signatureOf(f)
+  }
+
+  async function describeDigest (server: Server, signal?: AbortSignal): Promise<Wit> {
+    let wit = described.get(server.digest)
+    if (wit === undefined) {
+      wit = (async () => {
+        const bytes = await request(libp2p, peerIdFromString(server.peer), describeProtocol(lattice), new TextEncoder().encode(server.digest), {
+          maxRequestBytes: 128,
+          maxResponseBytes: limits.maxDescribeBytes,
+          timeoutMs: limits.describeTimeoutMs
+        }, signal)
+        if (bytes.byteLength === 0) throw new NodeError('describe-failed', `${server.peer} does not know component ${server.digest}`)
+        // Content-addressed: the WIT of a digest never changes, so it is cached for the node's life.
+        return parseWit({ [`${server.digest}.wit`]: new TextDecoder().decode(bytes) })
+      })()
+      described.set(server.digest, wit)
+      wit.catch(() => { described.delete(server.digest) })
+    }
+    return await wit
+  }
+
+  async function callServer (server: Server, iface: string, func: string, params: unknown[], signal: AbortSignal): Promise<unknown[]> {
+    if (server.local) {
+      const entry = findService(iface)
+      if (entry === undefined) throw new NodeError('no-such-export', `this node no longer serves ${iface}`)
+      const results = await callLocal(entry.service, iface, func, params)
+      rememberHandles(entry.iface.functions.get(func), results, self)
+      return results
+    }
+    const sig = await signature(server, iface, func, signal)
+    let transport
+    try {
+      transport = await dialWrpc(libp2p, peerIdFromString(server.peer), signal)
+    } catch (err) {
+      throw new NodeError('dial-failed', `cannot open a wRPC stream to ${server.peer}: ${(err as Error).message}`, { cause: err })
+    }
+    const results = await invoke(transport, server.iface, func, sig.params, params, sig.results, { signal, limits: init.sessionLimits })
+    rememberHandles({ results: sig.results }, results, server.peer)
+    return results
+  }
+
+  /** Resource handles in results are pinned to the peer that issued them. */
+  function rememberHandles (func: Pick<Func, 'results'> | undefined, results: unknown[], peer: string): void {
+    const type = func?.results[0]
+    if (type === undefined) return
+    forEachHandle(type, results[0], (_, v) => { if (v instanceof Uint8Array) router.rememberHandle(v, peer) })
+  }
+
+  async function call (iface: string, func: string, params: unknown[], opts: CallOptions = {}): Promise<unknown[]> {
+    const { results } = await router.call(iface, func, params, opts)
+    return results
+  }
+
+  /** Serves wRPC invocations: instance = the exported interface, name = the function. */
+  function handlers (): Handlers {
+    return {
+      lookup (instance, name): ServedFunction | undefined {
+        const entry = findService(instance)
+        const func = entry?.iface.functions.get(name)
+        if (entry === undefined || func === undefined) return undefined
+        return {
+          params: func.params.map(p => p.type),
+          results: func.results,
+          call: async (params) => {
+            served++
+            return await callLocal(entry.service, entry.iface.id, name, params)
+          }
+        }
+      }
+    }
+  }
+
+  /** Peers of another lattice are refused; plain wRPC clients (no lattice at all) are served. */
+  async function accept (peer: PeerId): Promise<boolean> {
+    let protocols: string[] = []
+    try {
+      protocols = (await libp2p.peerStore.get(peer)).protocols
+    } catch {
+      return true
+    }
+    const lattices = protocols.map(p => LATTICE_SYNC.exec(p)?.[1]).filter((l): l is string => l !== undefined)
+    return lattices.length === 0 || lattices.includes(lattice)
+  }
+
+  function serviceOf (component: LoadedComponent, capacity: number): LocalService {
+    return {
+      digest: component.digest,
+      name: component.name,
+      interfaces: component.exports.interfaces,
+      wit: component.wit,
+      capacity,
+      call: async (iface, func, params) => await runtime.call(component.id, iface, func, params)
+    }
+  }
+
+  function serve (service: LocalService): void {
+    for (const i of service.interfaces) {
+      const taken = services.get(i.id)
+      if (taken !== undefined && taken.service.digest !== service.digest) {
+        log.warn(`${i.id} is exported by both ${taken.service.name} and ${service.name}; calls go to ${service.name}`)
+      }
+      services.set(i.id, { service, iface: i })
+    }
+    publishLocal()
+  }
+
+  function unserve (digest: string): void {
+    for (const [iface, entry] of [...services]) if (entry.service.digest === digest) services.delete(iface)
+    publishLocal()
+  }
+
+  async function load (spec: ComponentSpec): Promise<LoadedComponent> {
+    const { source, ...config } = spec
+    const component = await runtime.load(source, config)
+    for (const i of component.imports.interfaces) importSignatures.set(i.id, i)
+    serve(serviceOf(component, config.limits?.maxInstances ?? init.runtimeLimits?.maxInstances ?? defaultRuntimeLimits.maxInstances))
+    return component
+  }
+
+  function publishLocal (): void {
+    registry.setLocal(localExports())
+    agent.changed()
+  }
+
+  // Peers' addresses from their adverts, so that a call can dial a peer this node has never met.
+  registry.on('change', change => {
+    if (change.kind !== 'peer' || (change.change !== 'new' && change.change !== 'updated')) return
+    const view = registry.peer(change.peer)
+    if (view === undefined || view.addresses.length === 0) return
+    const multiaddrs = view.addresses.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
+    void libp2p.peerStore.merge(peerIdFromString(change.peer), { multiaddrs }).catch(() => {})
+  })
+
+  const node: MeshNode = {
+    peerId: self,
+    lattice,
+    registry,
+    router,
+    libp2p,
+    runtime,
+
+    async start () {
+      if (started) return
+      await runtime.start()
+      await handleRequests(libp2p, describeProtocol(lattice), async (_peer, body) => {
+        const digest = new TextDecoder().decode(body)
+        for (const { service } of services.values()) if (service.digest === digest) return new TextEncoder().encode(service.wit)
+        return new Uint8Array(0)
+      }, { maxRequestBytes: 128, maxResponseBytes: limits.maxDescribeBytes, timeoutMs: limits.describeTimeoutMs })
+      unhandleWrpc = await handleWrpc(libp2p, handlers, {
+        maxInboundStreams: limits.maxInboundStreams,
+        maxOutboundStreams: limits.maxOutboundStreams,
+        sessionLimits: init.sessionLimits,
+        accept,
+        onError: (peer, err) => { log.debug(`wRPC call from ${peer.toString()} failed: ${err.message}`) }
+      })
+      await libp2p.start()
+      started = true
+      registry.setSelf({ labels: init.labels, addresses: addresses() })
+      for (const spec of init.components ?? []) await load(spec)
+      await agent.start()
+      if (init.bootstrap !== undefined && init.bootstrap.length > 0) {
+        keeper = keepConnected(libp2p, init.bootstrap.map(a => multiaddr(a)), {
+          onDialError: (addr, err) => { log.debug(`bootstrap ${addr.toString()}: ${err.message}`) }
+        })
+        await keeper.start()
+      }
+    },
+
+    async stop () {
+      if (!started) return
+      started = false
+      await keeper?.stop()
+      // Withdraw first, so that peers stop routing here before the streams go away.
+      await agent.stop()
+      await unhandleWrpc?.()
+      await libp2p.stop()
+      await runtime.stop()
+    },
+
+    addresses,
+    load,
+
+    async unload (id) {
+      unserve(id)
+      await runtime.unload(id)
+    },
+
+    serve,
+    unserve,
+
+    components: () => runtime.components(),
+    call,
+
+    async describe (iface, func, opts = {}) {
+      const imported = importSignatures.get(iface)?.functions.get(func) ?? findService(iface)?.iface.functions.get(func)
+      if (imported !== undefined) return imported
+      const servers = registry.servers(iface, { peer: opts.target, labels: opts.labels })
+      if (servers.length === 0) throw new RouterError('no-server', `no peer in lattice ${lattice} serves ${iface}`, { attempts: 0, tried: [], resultStarted: false })
+      const server = servers[0]
+      const wit = await describeDigest(server, opts.signal)
+      const f = wit.findFunction(server.iface, func)
+      if (f === undefined) throw new NodeError('no-such-function', `${server.iface} has no function ${func}`)
+      return f
+    },
+
+    stats () {
+      let total = 0
+      for (const n of inflight.values()) total += n
+      return {
+        peers: registry.peers().filter(p => !p.local).length,
+        connections: libp2p.getConnections().length,
+        adverts: agent.stats,
+        served,
+        inflight: total
+      }
+    }
+  }
+  return node
+}
+
+export { syncProtocol }

@@ -1,0 +1,82 @@
+// Shared set-up of the mesh tests: nodes that are always stopped, a demo host service, and polling with a deadline.
+
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseWit, printInterface } from '../../../protocol/wit/index.ts'
+import { createNode } from '../../../node/node.ts'
+import type { LocalService, MeshNode, NodeInit } from '../../../node/node.ts'
+import { silentLogger } from '../../../node/logger.ts'
+
+/** Timings short enough for tests: heartbeats every 200 ms, forgotten after 1 s. */
+export const fast = { advertIntervalMs: 200, advertTtlMs: 1_000, advertDebounceMs: 10, syncTimeoutMs: 2_000 }
+
+export interface Mesh {
+  readonly nodes: MeshNode[]
+  readonly cacheDir: string
+  add (init?: NodeInit): Promise<MeshNode>
+  stop (): Promise<void>
+}
+
+/** Nodes started by `add` share a transpile cache and are all stopped by `stop`. */
+export async function createMesh (defaults: NodeInit = {}): Promise<Mesh> {
+  const cacheDir = await mkdtemp(join(tmpdir(), 'wasmesh-mesh-test-'))
+  const nodes: MeshNode[] = []
+  return {
+    nodes,
+    cacheDir,
+    async add (init = {}) {
+      const node = await createNode({ transport: 'memory', timings: fast, cacheDir, logger: silentLogger, ...defaults, ...init })
+      nodes.push(node)
+      await node.start()
+      return node
+    },
+    async stop () {
+      await Promise.allSettled(nodes.map(async n => { await n.stop() }))
+      await rm(cacheDir, { recursive: true, force: true })
+    }
+  }
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function eventually<T> (what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    try {
+      const v = await check()
+      if (v !== undefined && v !== false) return v
+    } catch (err) {
+      last = err
+    }
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+  throw new Error(`timed out waiting for ${what}${last !== undefined ? `: ${String(last)}` : ''}`)
+}
+
+const demoWit = readFileSync(new URL('../../../wit/examples/local-demo.wit', import.meta.url), 'utf8')
+
+/** `local:demo/host` as native code: what the upper example imports to log. */
+export function demoHost (logged: string[]): LocalService {
+  const iface = parseWit({ 'local-demo.wit': demoWit }).findInterface('local:demo/host')!
+  const wit = `package local:demo;\n\n${printInterface(iface)}\n`
+  return {
+    digest: createHash('sha256').update(wit).digest('hex'),
+    name: 'demo-host',
+    interfaces: [iface],
+    wit,
+    capacity: 64,
+    call: async (_iface, func, params) => {
+      if (func !== 'log') throw Object.assign(new Error(`no ${func}`), { code: 'no-such-function' })
+      logged.push(String(params[0]))
+      return []
+    }
+  }
+}
+
+/** `/memory/...` or `/ip4/...` address of a node with its peer id, for bootstrap. */
+export function bootstrapOf (node: MeshNode): string[] {
+  return node.addresses()
+}
