@@ -283,12 +283,15 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       rememberHandles(entry.iface.functions.get(func), results, self)
       return results
     }
-    const sig = await signature(server, iface, func, signal)
+    let sig: Signature
     let transport
     try {
+      sig = await signature(server, iface, func, signal)
       transport = await dialWrpc(libp2p, peerIdFromString(server.peer), signal)
     } catch (err) {
-      throw new NodeError('dial-failed', `cannot open a wRPC stream to ${server.peer}: ${(err as Error).message}`, { cause: err })
+      if (err instanceof NodeError) throw err
+      // Nothing was sent: the router may try another server.
+      throw new NodeError('dial-failed', `cannot reach ${server.peer}: ${(err as Error).message}`, { cause: err })
     }
     const results = await invoke(transport, server.iface, func, sig.params, params, sig.results, { signal, limits: init.sessionLimits })
     rememberHandles({ results: sig.results }, results, server.peer)

@@ -80,3 +80,20 @@ export function demoHost (logged: string[]): LocalService {
 export function bootstrapOf (node: MeshNode): string[] {
   return node.addresses()
 }
+
+/** A native service exporting `<pkg>/<name>@<version>` with `whoami: func() -> string` answering `answer`, counting its calls. */
+export function whoamiService (pkg: string, name: string, version: string | undefined, answer: string): LocalService & { calls: number } {
+  const at = version === undefined ? '' : `@${version}`
+  const wit = `package ${pkg}${at};\n\ninterface ${name} {\n  whoami: func() -> string;\n}\n`
+  const iface = parseWit({ 'svc.wit': wit }).findInterface(`${pkg}/${name}${at}`)!
+  const service = {
+    digest: createHash('sha256').update(wit + answer).digest('hex'),
+    name: answer,
+    interfaces: [iface],
+    wit,
+    capacity: 8,
+    calls: 0,
+    call: async () => { service.calls++; return [answer] }
+  }
+  return service
+}

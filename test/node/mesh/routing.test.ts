@@ -1,0 +1,103 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { invoke } from '../../../protocol/session.ts'
+import { dialWrpc } from '../../../node/wrpc-server.ts'
+import { bootstrapOf, createMesh, eventually, whoamiService } from './helpers.ts'
+import type { Mesh } from './helpers.ts'
+
+let mesh: Mesh
+afterEach(async () => { await mesh?.stop() })
+
+describe('routing across the mesh', () => {
+  it('fails calls over to another server when the one serving dies without a word', async () => {
+    mesh = await createMesh()
+    const client = await mesh.add({ routing: { localFirst: false } })
+    const s1 = await mesh.add({ bootstrap: bootstrapOf(client) })
+    const s2 = await mesh.add({ bootstrap: bootstrapOf(client) })
+    s1.serve(whoamiService('test:fo', 'api', '1.0.0', 's1'))
+    s2.serve(whoamiService('test:fo', 'api', '1.0.0', 's2'))
+    await eventually('both servers known', () => client.registry.servers('test:fo/api').length === 2)
+
+    // a crash: the node's transport goes away, no withdrawal is sent
+    await s1.libp2p.stop()
+    const answers = new Set<string>()
+    for (let i = 0; i < 10; i++) {
+      const [who] = await client.call('test:fo/api', 'whoami', [])
+      answers.add(who as string)
+    }
+    expect([...answers]).toEqual(['s2'])
+    expect(client.registry.servers('test:fo/api').find(s => s.peer === s1.peerId)?.healthy ?? false).toBe(false)
+  }, 60_000)
+
+  it('stops sending calls to an export as soon as it is withdrawn', async () => {
+    mesh = await createMesh()
+    const client = await mesh.add({ routing: { localFirst: false } })
+    const s1 = await mesh.add({ bootstrap: bootstrapOf(client) })
+    const s2 = await mesh.add({ bootstrap: bootstrapOf(client) })
+    const one = whoamiService('test:wd', 'api', '1.0.0', 's1')
+    s1.serve(one)
+    s2.serve(whoamiService('test:wd', 'api', '1.0.0', 's2'))
+    await eventually('both servers known', () => client.registry.servers('test:wd/api').length === 2)
+
+    s1.unserve(one.digest)
+    await eventually('the withdrawal to arrive', () => client.registry.servers('test:wd/api').length === 1)
+    const before = one.calls
+    for (let i = 0; i < 10; i++) expect(await client.call('test:wd/api', 'whoami', [])).toEqual(['s2'])
+    expect(one.calls).toBe(before)
+  }, 60_000)
+
+  it('forgets a stopped node at once: a graceful stop withdraws its adverts', async () => {
+    mesh = await createMesh({ timings: { advertIntervalMs: 60_000, advertTtlMs: 180_000 } })
+    const client = await mesh.add()
+    const server = await mesh.add({ bootstrap: bootstrapOf(client) })
+    server.serve(whoamiService('test:gs', 'api', undefined, 'server'))
+    await eventually('the server known', () => client.registry.servers('test:gs/api').length === 1)
+    await server.stop()
+    await eventually('the server forgotten', () => client.registry.servers('test:gs/api').length === 0, 5_000)
+    await expect(client.call('test:gs/api', 'whoami', [])).rejects.toMatchObject({ code: 'no-server' })
+  }, 60_000)
+
+  it('matches versions as the component model does: 1.2.0 is served by 1.3.1, never by 2.0.0', async () => {
+    mesh = await createMesh()
+    const client = await mesh.add()
+    const v13 = await mesh.add({ bootstrap: bootstrapOf(client) })
+    const v2 = await mesh.add({ bootstrap: bootstrapOf(client) })
+    v13.serve(whoamiService('test:ver', 'api', '1.3.1', 'one-three'))
+    v2.serve(whoamiService('test:ver', 'api', '2.0.0', 'two'))
+    await eventually('both versions known', () => client.registry.servers('test:ver/api').length === 2)
+    for (let i = 0; i < 5; i++) expect(await client.call('test:ver/api@1.2.0', 'whoami', [])).toEqual(['one-three'])
+    expect(await client.call('test:ver/api@2.0.0', 'whoami', [])).toEqual(['two'])
+    await expect(client.call('test:ver/api@3.0.0', 'whoami', [])).rejects.toMatchObject({ code: 'no-server' })
+  }, 60_000)
+
+  it('pins a call to a peer with target, and to servers with labels', async () => {
+    mesh = await createMesh()
+    const client = await mesh.add()
+    const s1 = await mesh.add({ bootstrap: bootstrapOf(client), labels: { zone: 'a' } })
+    const s2 = await mesh.add({ bootstrap: bootstrapOf(client), labels: { zone: 'b' } })
+    s1.serve(whoamiService('test:pin', 'api', '1.0.0', 's1'))
+    s2.serve(whoamiService('test:pin', 'api', '1.0.0', 's2'))
+    await eventually('both servers known', () => client.registry.servers('test:pin/api').length === 2)
+    for (let i = 0; i < 5; i++) {
+      expect(await client.call('test:pin/api', 'whoami', [], { target: s2.peerId })).toEqual(['s2'])
+      expect(await client.call('test:pin/api', 'whoami', [], { labels: { zone: 'a' } })).toEqual(['s1'])
+    }
+  }, 60_000)
+
+  it('keeps lattices apart: no adverts cross, and calls across are refused', async () => {
+    mesh = await createMesh()
+    const blue = await mesh.add({ lattice: 'blue' })
+    const red = await mesh.add({ lattice: 'red', bootstrap: bootstrapOf(blue) })
+    const blueToo = await mesh.add({ lattice: 'blue', bootstrap: bootstrapOf(blue) })
+    red.serve(whoamiService('test:lat', 'api', '1.0.0', 'red'))
+    blueToo.serve(whoamiService('test:lat', 'api', '1.0.0', 'blue'))
+    await eventually('blue to learn its own lattice', () => blue.registry.servers('test:lat/api').length === 1)
+    await eventually('red and blue connected', () => blue.libp2p.getConnections(red.libp2p.peerId).length > 0)
+    expect(blue.registry.servers('test:lat/api').map(s => s.peer)).toEqual([blueToo.peerId])
+    expect(blue.registry.peer(red.peerId)).toBeUndefined()
+    expect(red.registry.peer(blue.peerId)).toBeUndefined()
+    // a call opened straight to red anyway is refused: red serves no peer of another lattice
+    const whoami = (await blueToo.describe('test:lat/api', 'whoami'))
+    const transport = await dialWrpc(blue.libp2p, red.libp2p.peerId)
+    await expect(invoke(transport, 'test:lat/api@1.0.0', 'whoami', [], [], whoami.results)).rejects.toMatchObject({ name: 'RemoteError', code: 'refused' })
+  }, 60_000)
+})
