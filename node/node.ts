@@ -149,6 +149,19 @@ const LATTICE_SYNC = /^\/wasmesh\/([^/]+)\/sync\/1\.0\.0$/
 /** The function types a caller needs to encode a call and decode its answer. */
 interface Signature { readonly params: readonly Type[], readonly results: readonly Type[] }
 
+/**
+ * A function of an interface by its component-model name, including `[resource-drop]r`, which
+ * WIT does not declare but every caller of a resource sends when it lets go of a handle.
+ */
+export function functionOf (iface: Interface | undefined, name: string): Func | undefined {
+  if (iface === undefined) return undefined
+  const f = iface.functions.get(name)
+  if (f !== undefined || !name.startsWith('[resource-drop]')) return f
+  const resource = iface.types.get(name.slice('[resource-drop]'.length))
+  if (resource?.kind !== 'resource') return undefined
+  return { name, kind: 'method', resource: resource.name, async: false, params: [{ name: 'self', type: { kind: 'own', resource } }], results: [] }
+}
+
 function signatureOf (func: Func): Signature {
   return { params: func.params.map(p => p.type), results: func.results }
 }
@@ -248,10 +261,10 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   }
 
   async function signature (server: Server, iface: string, func: string, signal: AbortSignal): Promise<Signature> {
-    const imported = importSignatures.get(iface)?.functions.get(func)
+    const imported = functionOf(importSignatures.get(iface), func)
     if (imported !== undefined) return signatureOf(imported)
     const wit = await describeDigest(server, signal)
-    const f = wit.findFunction(server.iface, func)
+    const f = functionOf(wit.findInterface(server.iface), func)
     if (f === undefined) throw new NodeError('no-such-function', `${server.iface} as served by ${server.peer} has no function ${func}`)
     return signatureOf(f)
   }
@@ -280,7 +293,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       const entry = findService(iface)
       if (entry === undefined) throw new NodeError('no-such-export', `this node no longer serves ${iface}`)
       const results = await callLocal(entry.service, iface, func, params)
-      rememberHandles(entry.iface.functions.get(func), results, self)
+      rememberHandles(functionOf(entry.iface, func), results, self)
       return results
     }
     let sig: Signature
@@ -315,7 +328,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     return {
       lookup (instance, name): ServedFunction | undefined {
         const entry = findService(instance)
-        const func = entry?.iface.functions.get(name)
+        const func = functionOf(entry?.iface, name)
         if (entry === undefined || func === undefined) return undefined
         return {
           params: func.params.map(p => p.type),
@@ -452,13 +465,13 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     call,
 
     async describe (iface, func, opts = {}) {
-      const imported = importSignatures.get(iface)?.functions.get(func) ?? findService(iface)?.iface.functions.get(func)
+      const imported = functionOf(importSignatures.get(iface), func) ?? functionOf(findService(iface)?.iface, func)
       if (imported !== undefined) return imported
       const servers = registry.servers(iface, { peer: opts.target, labels: opts.labels })
       if (servers.length === 0) throw new RouterError('no-server', `no peer in lattice ${lattice} serves ${iface}`, { attempts: 0, tried: [], resultStarted: false })
       const server = servers[0]
       const wit = await describeDigest(server, opts.signal)
-      const f = wit.findFunction(server.iface, func)
+      const f = functionOf(wit.findInterface(server.iface), func)
       if (f === undefined) throw new NodeError('no-such-function', `${server.iface} has no function ${func}`)
       return f
     },

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseWit, printInterface } from '../../../protocol/wit/index.ts'
+import { parseWit, printInterface, printWit } from '../../../protocol/wit/index.ts'
 import { createNode } from '../../../node/node.ts'
 import type { LocalService, MeshNode, NodeInit } from '../../../node/node.ts'
 import { silentLogger } from '../../../node/logger.ts'
@@ -94,6 +94,51 @@ export function whoamiService (pkg: string, name: string, version: string | unde
     capacity: 8,
     calls: 0,
     call: async () => { service.calls++; return [answer] }
+  }
+  return service
+}
+
+/** An in-memory `wasi:keyvalue@0.2.0-draft` store + atomics as native code, counting the bucket handles it gives out and gets back. */
+export function keyvalueService (): LocalService & { open: number, dropped: number, data: Map<string, bigint> } {
+  const dir = new URL('../../../wit/deps/wasi-keyvalue-0.2.0-draft/', import.meta.url)
+  const files = Object.fromEntries(['store.wit', 'atomic.wit', 'batch.wit', 'watch.wit', 'world.wit'].map(f => [f, readFileSync(new URL(f, dir), 'utf8')]))
+  const wit = parseWit(files)
+  const store = wit.findInterface('wasi:keyvalue/store@0.2.0-draft')!
+  const atomics = wit.findInterface('wasi:keyvalue/atomics@0.2.0-draft')!
+  const text = printWit(wit)
+  const buckets = new Map<string, string>()
+  const hex = (h: unknown): string => Buffer.from(h as Uint8Array).toString('hex')
+  const service = {
+    digest: createHash('sha256').update(text).digest('hex'),
+    name: 'keyvalue',
+    interfaces: [store, atomics],
+    wit: text,
+    capacity: 64,
+    open: 0,
+    dropped: 0,
+    data: new Map<string, bigint>(),
+    call: async (iface: string, func: string, params: unknown[]): Promise<unknown[]> => {
+      if (func === 'open') {
+        const handle = crypto.getRandomValues(new Uint8Array(16))
+        buckets.set(hex(handle), params[0] as string)
+        service.open++
+        return [{ tag: 'ok', val: handle }]
+      }
+      if (func === '[resource-drop]bucket') {
+        buckets.delete(hex(params[0]))
+        service.dropped++
+        return []
+      }
+      if (iface.startsWith('wasi:keyvalue/atomics') && func === 'increment') {
+        const [bucket, key, delta] = params as [Uint8Array, string, bigint]
+        const name = buckets.get(hex(bucket))
+        if (name === undefined) return [{ tag: 'err', val: { tag: 'no-such-store' } }]
+        const next = (service.data.get(`${name}/${key}`) ?? 0n) + BigInt(delta)
+        service.data.set(`${name}/${key}`, next)
+        return [{ tag: 'ok', val: next }]
+      }
+      throw Object.assign(new Error(`${iface}#${func} is not implemented by this test store`), { code: 'no-such-function' })
+    }
   }
   return service
 }

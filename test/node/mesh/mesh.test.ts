@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../../examples/build.ts'
-import { bootstrapOf, createMesh, demoHost, eventually } from './helpers.ts'
+import { bootstrapOf, createMesh, demoHost, eventually, keyvalueService } from './helpers.ts'
 import type { Mesh } from './helpers.ts'
 
 describe('a mesh of nodes in one process (memory transport)', () => {
@@ -8,7 +8,7 @@ describe('a mesh of nodes in one process (memory transport)', () => {
   let paths: Record<string, string>
 
   beforeAll(async () => {
-    paths = await ensureExamples({ names: ['upper', 'shout', 'hello'] })
+    paths = await ensureExamples({ names: ['upper', 'shout', 'hello', 'counter'] })
     mesh = await createMesh()
   }, 120_000)
 
@@ -49,4 +49,54 @@ describe('a mesh of nodes in one process (memory transport)', () => {
     const f = await a.describe('local:demo/upper', 'to-upper')
     expect(f.params.map(p => [p.name, p.type.kind])).toEqual([['msg', 'string']])
   }, 30_000)
+
+  it('passes resource handles across peers: a component on one node uses a bucket another node gives out', async () => {
+    const a = mesh.nodes[0]
+    const store = keyvalueService()
+    const kv = await mesh.add({ bootstrap: bootstrapOf(a) })
+    kv.serve(store)
+    const counterNode = await mesh.add({ bootstrap: bootstrapOf(a) })
+    await counterNode.load({ source: paths.counter })
+    await eventually('the counter node to know the store', () => counterNode.registry.servers('wasi:keyvalue/atomics@0.2.0-draft').length > 0)
+    const results = []
+    for (let i = 0; i < 3; i++) results.push((await counterNode.call('wasmesh:examples/counter', 'increment', ['visits']))[0])
+    expect(results).toEqual([1n, 2n, 3n])
+    expect(store.data.get('counter/visits')).toBe(3n)
+    // every bucket the component opened through the mesh was dropped back on the node that gave it out
+    await eventually('the drops to arrive', () => store.dropped === store.open)
+    expect(store.open).toBe(3)
+  }, 60_000)
+
+  it('works the same over TCP on loopback', async () => {
+    const tcp = await createMesh({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'] })
+    try {
+      const logged: string[] = []
+      const a = await tcp.add()
+      const b = await tcp.add({ bootstrap: a.addresses() })
+      b.serve(demoHost(logged))
+      await b.load({ source: paths.upper })
+      await eventually('a to see upper', () => a.registry.servers('local:demo/upper').length > 0)
+      expect(a.addresses().every(addr => addr.startsWith('/ip4/127.0.0.1/tcp/'))).toBe(true)
+      expect(await a.call('local:demo/upper', 'to-upper', ['over tcp'])).toEqual(['OVER TCP'])
+      expect(logged).toEqual(['over tcp'])
+    } finally {
+      await tcp.stop()
+    }
+  }, 60_000)
+
+  it('keeps its identity across restarts when given a data directory', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const dataDir = await mkdtemp(join(tmpdir(), 'wasmesh-identity-'))
+    try {
+      const first = await mesh.add({ dataDir })
+      const id = first.peerId
+      await first.stop()
+      const second = await mesh.add({ dataDir })
+      expect(second.peerId).toBe(id)
+    } finally {
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  }, 60_000)
 })

@@ -1,0 +1,251 @@
+// wRPC call cost between two node processes on loopback, beside a raw libp2p stream per call, gRPC unary (TLS and not) and a local-first call, all in one run.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import * as grpc from '@grpc/grpc-js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createMeshLibp2p } from '../../node/libp2p.ts'
+import type { MeshLibp2p } from '../../node/libp2p.ts'
+import { silentLogger } from '../../node/logger.ts'
+import { createNode } from '../../node/node.ts'
+import type { MeshNode } from '../../node/node.ts'
+import { startServer } from './support/child.ts'
+import type { ServerProcess } from './support/child.ts'
+import { ECHO_CALL_IFACE, ECHO_IFACE, GRPC_CHANNEL_OPTIONS, echoService, grpcEcho, rawEcho } from './support/echo.ts'
+import { measureLatency } from './support/latency.ts'
+import type { LatencySample } from './support/latency.ts'
+import { measureAsync } from './support/timing.ts'
+import type { AsyncSample } from './support/timing.ts'
+import { selfSignedCertificate } from './support/tls.ts'
+
+const SMALL_BYTES = 64
+const LARGE_BYTES = 1024 * 1024
+const SMALL_CONCURRENCY = [1, 64] as const
+const LARGE_CONCURRENCY = [1, 8] as const
+/** Sequential latency: 10 rounds of 200 ms per case after a 300 ms warm-up. */
+const LATENCY = { warmupMs: 300, rounds: 10, roundMs: 200 }
+/** Throughput: median of 7 samples per case, taken in turn after a warm-up sample each. */
+const SMALL_RATE = { samples: 7, sampleMs: 300 }
+const LARGE_RATE = { samples: 7, sampleMs: 400 }
+
+const serverScript = new URL('./support/wrpc-server.ts', import.meta.url)
+const grpcScript = new URL('./support/grpc-server.ts', import.meta.url)
+
+/** One way of making the echo call; `call` resolves to the number of bytes echoed back. */
+interface Subject {
+  readonly name: string
+  /** Names of the subjects this one is compared with, in the ratio columns. */
+  readonly baselines: readonly string[]
+  readonly call: (payload: Uint8Array) => Promise<number>
+}
+
+const WRPC = 'wRPC `node.call`, 2 processes'
+const RAW = 'raw libp2p, stream per call, 2 processes'
+const GRPC_TLS = 'gRPC unary, TLS, 2 processes'
+const GRPC_PLAIN = 'gRPC unary, no TLS, 2 processes'
+const LOCAL = 'wRPC `node.call`, local-first, in process'
+const DIRECT = 'echo function called directly'
+
+const SHORT: Record<string, string> = {
+  [RAW]: 'raw libp2p',
+  [GRPC_TLS]: 'gRPC TLS',
+  [DIRECT]: 'direct'
+}
+
+async function waitFor (what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
+function bytesOf (result: unknown, what: string): Uint8Array {
+  if (!(result instanceof Uint8Array)) throw new Error(`${what} answered ${typeof result}, not bytes`)
+  return result
+}
+
+/** Every subject must echo both payloads byte for byte before anything is timed. */
+async function verify (subjects: readonly Subject[], check: (s: Subject, payload: Uint8Array) => Promise<Uint8Array | number>, payloads: readonly Uint8Array[]): Promise<void> {
+  for (const s of subjects) {
+    for (const p of payloads) {
+      const got = await check(s, p)
+      const ok = typeof got === 'number' ? got === p.byteLength : Buffer.compare(got, p) === 0
+      if (!ok) throw new Error(`${s.name} did not echo ${p.byteLength} bytes faithfully`)
+    }
+  }
+}
+
+/** Each timed call checks the echoed length, so that a failing path cannot pass for a fast one. */
+function timed (s: Subject, payload: Uint8Array): () => Promise<void> {
+  return async () => {
+    const n = await s.call(payload)
+    if (n !== payload.byteLength) throw new Error(`${s.name} echoed ${n} of ${payload.byteLength} bytes`)
+  }
+}
+
+const fmtMs = (ms: number): string => ms >= 10 ? ms.toFixed(1) : ms >= 0.1 ? ms.toFixed(3) : ms.toFixed(4)
+const fmtRate = (r: number): string => r >= 1e6 ? `${(r / 1e6).toFixed(2)} M` : Math.round(r).toLocaleString('en')
+const fmtMBps = (r: number): string => {
+  const mb = r * LARGE_BYTES / 1e6
+  return mb >= 1e6 ? `${(mb / 1e6).toFixed(1)} TB/s` : mb >= 1e3 ? `${(mb / 1e3).toFixed(1)} GB/s` : `${mb.toFixed(1)} MB/s`
+}
+const spread = (s: AsyncSample): string => `±${(s.spread * 50).toFixed(0)}%`
+
+function ratios (s: Subject, value: (name: string) => number | undefined): string {
+  const mine = value(s.name)
+  if (mine === undefined) return ''
+  return s.baselines.map(b => {
+    const base = value(b)
+    return base === undefined ? '' : `${(mine / base).toFixed(2)}x ${SHORT[b] ?? b}`
+  }).filter(r => r !== '').join(', ')
+}
+
+function latencyTable (subjects: readonly Subject[], samples: readonly LatencySample[]): string {
+  const by = new Map(samples.map(s => [s.name, s]))
+  const lines = ['| case | p50 (ms) | p99 (ms) | calls timed | p50 vs baseline (time ratio: > 1 is slower) |', '|---|---:|---:|---:|---|']
+  for (const s of subjects) {
+    const l = by.get(s.name)
+    if (l === undefined) continue
+    lines.push(`| ${s.name} | ${fmtMs(l.p50Ms)} | ${fmtMs(l.p99Ms)} | ${l.calls.toLocaleString('en')} | ${ratios(s, n => by.get(n)?.p50Ms)} |`)
+  }
+  return lines.join('\n')
+}
+
+function rateTable (subjects: readonly Subject[], levels: readonly number[], rates: ReadonlyMap<string, AsyncSample>, format: (opsPerSec: number) => string, unit: string): string {
+  const key = (name: string, c: number): string => `${name} @${c}`
+  const head = ['case', ...levels.map(c => `${unit}, ${c} in flight`), ...levels.map(c => `vs baseline, ${c} in flight`)]
+  const lines = [`| ${head.join(' | ')} |`, `|---|${levels.map(() => '---:|').join('')}${levels.map(() => '---|').join('')}`]
+  for (const s of subjects) {
+    const cells = levels.map(c => {
+      const r = rates.get(key(s.name, c))
+      return r === undefined ? '' : `${format(r.opsPerSec)} ${spread(r)}`
+    })
+    const vs = levels.map(c => ratios(s, n => rates.get(key(n, c))?.opsPerSec))
+    lines.push(`| ${s.name} | ${cells.join(' | ')} | ${vs.join(' | ')} |`)
+  }
+  return lines.join('\n')
+}
+
+async function measureRates (subjects: readonly Subject[], payload: Uint8Array, levels: readonly number[], opts: { samples: number, sampleMs: number }): Promise<Map<string, AsyncSample>> {
+  const cases = levels.flatMap(c => subjects.map(s => ({ name: `${s.name} @${c}`, fn: timed(s, payload), concurrency: c })))
+  const samples = await measureAsync(cases, opts)
+  return new Map(samples.map(s => [s.name, s]))
+}
+
+export async function run (): Promise<string> {
+  const started = performance.now()
+  const root = await mkdtemp(join(tmpdir(), 'wasmesh-bench-wrpc-'))
+  const children: ServerProcess[] = []
+  const cleanups: Array<() => Promise<void>> = []
+  try {
+    const tls = await selfSignedCertificate(root)
+    const spawned = await Promise.allSettled([
+      startServer(serverScript, ['wrpc']),
+      startServer(serverScript, ['libp2p']),
+      startServer(grpcScript, ['--tls', tls.dir]),
+      startServer(grpcScript, [])
+    ])
+    for (const s of spawned) if (s.status === 'fulfilled') children.push(s.value)
+    const failed = spawned.find(s => s.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
+    const [wrpcServer, rawServer, grpcTlsServer, grpcPlainServer] = children
+
+    // wRPC: a client node bootstrapped to the server node, calling once the registry knows it.
+    const client: MeshNode = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [wrpcServer.address], logger: silentLogger })
+    cleanups.push(async () => { await client.stop() })
+    await client.start()
+    await waitFor('the server node in the client registry', () => client.registry.servers(ECHO_CALL_IFACE).some(s => !s.local))
+
+    // The raw floor: the same libp2p configuration on both ends, one connection.
+    const rawClient: MeshLibp2p = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'] })
+    cleanups.push(async () => { await rawClient.stop() })
+    await rawClient.start()
+    const rawAddr = multiaddr(rawServer.address)
+    const rawPeerString = rawAddr.getComponents().findLast(c => c.name === 'p2p')?.value
+    if (rawPeerString === undefined) throw new Error(`${rawServer.address} has no /p2p/ peer id`)
+    const rawPeer = peerIdFromString(rawPeerString)
+    await rawClient.dial(rawAddr)
+
+    const grpcClient = async (address: string, creds: grpc.ChannelCredentials): Promise<grpc.Client> => {
+      const c = new grpc.Client(address, creds, GRPC_CHANNEL_OPTIONS)
+      cleanups.push(async () => { c.close() })
+      await new Promise<void>((resolve, reject) => { c.waitForReady(Date.now() + 10_000, err => { if (err != null) reject(err); else resolve() }) })
+      return c
+    }
+    const grpcTls = await grpcClient(grpcTlsServer.address, grpc.credentials.createSsl(tls.cert))
+    const grpcPlain = await grpcClient(grpcPlainServer.address, grpc.credentials.createInsecure())
+
+    // Local-first: a node serving the echo itself, on no network (its own calls never leave the process).
+    const local: MeshNode = await createNode({ transport: 'memory', logger: silentLogger })
+    cleanups.push(async () => { await local.stop() })
+    await local.start()
+    const service = echoService()
+    local.serve(service)
+
+    const asBuffer = (p: Uint8Array): Buffer => Buffer.from(p.buffer, p.byteOffset, p.byteLength)
+    const wrpcCall = async (node: MeshNode, p: Uint8Array): Promise<Uint8Array> => bytesOf((await node.call(ECHO_CALL_IFACE, 'echo', [p]))[0], 'wRPC echo')
+    const directCall = async (p: Uint8Array): Promise<Uint8Array> => bytesOf((await service.call(ECHO_IFACE, 'echo', [p]))[0], 'echo function')
+    const subjects: Subject[] = [
+      { name: WRPC, baselines: [RAW, GRPC_TLS], call: async p => (await wrpcCall(client, p)).byteLength },
+      { name: RAW, baselines: [GRPC_TLS], call: async p => await rawEcho(rawClient, rawPeer, p) },
+      { name: GRPC_TLS, baselines: [], call: async p => (await grpcEcho(grpcTls, asBuffer(p))).byteLength },
+      { name: GRPC_PLAIN, baselines: [GRPC_TLS], call: async p => (await grpcEcho(grpcPlain, asBuffer(p))).byteLength },
+      { name: LOCAL, baselines: [DIRECT], call: async p => (await wrpcCall(local, p)).byteLength },
+      { name: DIRECT, baselines: [], call: async p => (await directCall(p)).byteLength }
+    ]
+
+    const small = new Uint8Array(randomBytes(SMALL_BYTES))
+    const large = new Uint8Array(randomBytes(LARGE_BYTES))
+    await verify(subjects, async (s, p) => {
+      switch (s.name) {
+        case WRPC: return await wrpcCall(client, p)
+        case GRPC_TLS: return await grpcEcho(grpcTls, asBuffer(p))
+        case GRPC_PLAIN: return await grpcEcho(grpcPlain, asBuffer(p))
+        case LOCAL: return await wrpcCall(local, p)
+        case DIRECT: return await directCall(p)
+        default: return await s.call(p)
+      }
+    }, [small, large])
+
+    const latency = await measureLatency(subjects.map(s => ({ name: s.name, fn: timed(s, small) })), LATENCY)
+    const smallRates = await measureRates(subjects, small, SMALL_CONCURRENCY, SMALL_RATE)
+    const largeRates = await measureRates(subjects, large, LARGE_CONCURRENCY, LARGE_RATE)
+    const connections = client.libp2p.getConnections().length
+    const seconds = (performance.now() - started) / 1000
+
+    return [
+      '## wRPC over libp2p (issue 4)',
+      '',
+      '`npm run bench -- wrpc`: the echo `wasmesh:bench/echo@0.1.0#echo: func(data: list<u8>) -> list<u8>`, served',
+      'natively (a `LocalService`) by a mesh node in a child process on 127.0.0.1 TCP (noise, yamux), called with',
+      '`node.call` by a client node in the bench process. Beside it in the same run: a raw libp2p echo on the same',
+      'stack and configuration (`createMeshLibp2p` on both ends, one stream per call: open, send, close, read to',
+      'the end), `@grpc/grpc-js` unary calls (identity serializers on Buffers, one HTTP/2 channel) with TLS',
+      '(self-signed P-256) and without, each server in its own child process, and in the bench process a',
+      'local-first `node.call` on a node serving the echo itself against calling the echo function directly.',
+      `Every case echoes its payload byte for byte before timing. ${connections} libp2p connection(s) carried the wRPC calls.`,
+      '',
+      `**Sequential 64 B calls**: each call timed, ${LATENCY.rounds} rounds of ${LATENCY.roundMs} ms per case taken in turn after a ${LATENCY.warmupMs} ms warm-up.`,
+      '',
+      latencyTable(subjects, latency),
+      '',
+      `**64 B calls per second**, with 1 and 64 calls kept in flight: median of ${SMALL_RATE.samples} samples of ${SMALL_RATE.sampleMs} ms, all cases in turn; ratio > 1 is faster.`,
+      '',
+      rateTable(subjects, SMALL_CONCURRENCY, smallRates, fmtRate, 'calls/s'),
+      '',
+      `**1 MiB payloads**: payload MB/s one way (each call carries 1 MiB there and 1 MiB back), 1 and 8 in flight; median of ${LARGE_RATE.samples} samples of ${LARGE_RATE.sampleMs} ms, all cases in turn; ratio > 1 is faster.`,
+      '',
+      rateTable(subjects, LARGE_CONCURRENCY, largeRates, fmtMBps, 'MB/s'),
+      '',
+      `(suite time ${seconds.toFixed(0)} s)`
+    ].join('\n')
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((err: unknown) => { process.stderr.write(`wrpc bench cleanup: ${String(err)}\n`) })
+    await Promise.all(children.map(async c => { await c.stop() }))
+    await rm(root, { recursive: true, force: true })
+  }
+}
