@@ -170,13 +170,14 @@ export async function run (): Promise<string> {
     const rawPeer = peerIdFromString(rawPeerString)
     await rawClient.dial(rawAddr)
 
-    const grpcClient = async (address: string, creds: grpc.ChannelCredentials): Promise<grpc.Client> => {
-      const c = new grpc.Client(address, creds, GRPC_CHANNEL_OPTIONS)
+    const grpcClient = async (address: string, creds: grpc.ChannelCredentials, options: grpc.ChannelOptions = {}): Promise<grpc.Client> => {
+      const c = new grpc.Client(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...options })
       cleanups.push(async () => { c.close() })
       await new Promise<void>((resolve, reject) => { c.waitForReady(Date.now() + 10_000, err => { if (err != null) reject(err); else resolve() }) })
       return c
     }
-    const grpcTls = await grpcClient(grpcTlsServer.address, grpc.credentials.createSsl(tls.cert))
+    // Node refuses an IP address as TLS server name: dial 127.0.0.1, verify the certificate as localhost.
+    const grpcTls = await grpcClient(grpcTlsServer.address, grpc.credentials.createSsl(tls.cert), { 'grpc.ssl_target_name_override': 'localhost' })
     const grpcPlain = await grpcClient(grpcPlainServer.address, grpc.credentials.createInsecure())
 
     // Local-first: a node serving the echo itself, on no network (its own calls never leave the process).
