@@ -9,5 +9,6 @@ describe('fuzzing every decoder (fixed seed)', () => {
     expect(report.byTarget.frame).toBeGreaterThan(4000)
     expect(report.byTarget.wave).toBeGreaterThan(4000)
     expect(report.byTarget.wit).toBeGreaterThan(500)
+    expect(report.byTarget.advert).toBeGreaterThan(4000)
   }, 120_000)
 })

@@ -1,6 +1,7 @@
 // Fuzzes every decoder that reads bytes or text from outside: random and mutated input must give a typed error or a value, never a crash.
 
 import fc from 'fast-check'
+import { decodeAdvert, decodeAdvertList, decodeSignedAdvert, encodeAdvert, encodeAdvertList, encodeSignedAdvert } from '../../protocol/advert.ts'
 import { ProtocolError } from '../../protocol/errors.ts'
 import { encodeFrame, encodeOpening, FrameDecoder } from '../../protocol/frame.ts'
 import { decodeValue, encodeValue } from '../../protocol/value.ts'
@@ -85,11 +86,25 @@ interface api {
 }
 world w { export api; import f: func(a: option<list<tuple<u8, char>>>); }`
 
+const advertSeed = encodeAdvertList([encodeSignedAdvert({
+  advert: encodeAdvert({
+    peer: '12D3KooWSx72XVbLHxJifNBwaKuSea4o4VHU6jbJa1gmSbfVf6ag',
+    seq: 1764000000000n,
+    lattice: 'default',
+    addresses: ['/ip4/127.0.0.1/tcp/4001'],
+    labels: { zone: 'a' },
+    exports: [{ iface: 'local:demo/upper@1.0.0', digest: 'ab'.repeat(32), capacity: 4, load: 1 }],
+    ttlMs: 30_000,
+    withdrawn: false
+  }),
+  signature: new Uint8Array(64).fill(7)
+})])
+
 /** Runs the fuzz targets in turn until `cases` or `until`; every unexpected exception is a finding. */
 export function fuzz (opts: FuzzOptions): FuzzReport {
   const random = rng(opts.seed)
   const samples = fc.sample(arbTypedValue({ maxDepth: 4, async: false }), { seed: opts.seed, numRuns: 200 })
-  const byTarget: Record<string, number> = { value: 0, frame: 0, wave: 0, wit: 0 }
+  const byTarget: Record<string, number> = { value: 0, frame: 0, wave: 0, wit: 0, advert: 0 }
   const findings: FuzzFinding[] = []
   const report: FuzzReport = { cases: 0, byTarget, findings }
   const check = (target: string, input: string, run: () => unknown): void => {
@@ -103,7 +118,9 @@ export function fuzz (opts: FuzzOptions): FuzzReport {
   }
   const maxCases = opts.cases ?? Number.POSITIVE_INFINITY
   const until = opts.until ?? Number.POSITIVE_INFINITY
+  let round = 0
   while (report.cases < maxCases && Date.now() < until) {
+    round++
     const { type, value } = samples[Math.floor(random() * samples.length)]
     const encoded = encodeValue(type, value)
 
@@ -128,12 +145,18 @@ export function fuzz (opts: FuzzOptions): FuzzReport {
     const text = mutateText(printWave(type, value), random)
     check('wave', `${printType(type)} ${JSON.stringify(text)}`, () => parseWave(type, text))
 
+    // Adverts: a signed sync reply, mutated, through every advert decoder a peer's bytes reach.
+    const reply = mutate(advertSeed, random)
+    check('advert', hex(reply), () => {
+      for (const envelope of decodeAdvertList(reply)) decodeAdvert(decodeSignedAdvert(envelope).advert)
+    })
+
     // WIT: a realistic package with characters changed.
-    if (report.cases % 8 === 0) {
+    if (round % 8 === 0) {
       const wit = mutateText(witSeed, random)
       check('wit', JSON.stringify(wit), () => parseWit({ 'fuzz.wit': wit }))
     }
-    if (report.cases % 1000 === 0) opts.onProgress?.(report)
+    if (round % 1000 === 0) opts.onProgress?.(report)
   }
   return report
 }

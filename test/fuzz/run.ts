@@ -8,11 +8,14 @@ const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.r
 const minutes = Number(values.minutes)
 console.log(`fuzzing for ${minutes} min with seed ${seed} (replay: npm run fuzz -- --seed ${seed})`)
 const startRss = process.memoryUsage().rss
+let lastPrint = Date.now()
 const report = fuzz({
   seed,
   until: Date.now() + minutes * 60_000,
   onProgress: r => {
-    if (r.cases % 100_000 === 0) console.log(`${r.cases} cases, ${r.findings.length} findings, rss +${Math.round((process.memoryUsage().rss - startRss) / 2 ** 20)} MiB`)
+    if (Date.now() - lastPrint < 10_000) return
+    lastPrint = Date.now()
+    console.log(`${r.cases} cases, ${r.findings.length} findings, rss +${Math.round((process.memoryUsage().rss - startRss) / 2 ** 20)} MiB`)
   }
 })
 console.log(`${report.cases} cases (${Object.entries(report.byTarget).map(([k, v]) => `${k} ${v}`).join(', ')}), ${report.findings.length} findings`)
