@@ -8,6 +8,7 @@ import { identify } from '@libp2p/identify'
 import type { Identify } from '@libp2p/identify'
 import { memory } from '@libp2p/memory'
 import { noise } from '@libp2p/noise'
+import { plaintext } from '@libp2p/plaintext'
 import { ping } from '@libp2p/ping'
 import type { Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
@@ -97,6 +98,13 @@ export interface MeshLibp2pInit {
   readonly gossipsub?: Partial<Omit<GossipsubOpts, 'globalSignaturePolicy'>>
   /** Fixed latency per buffer of the memory transport, in ms (simulations). */
   readonly memoryLatencyMs?: number
+  /**
+   * A libp2p transport to use instead of TCP or memory: simulations wrap `@libp2p/memory` to model
+   * loss, jitter and partitions. Its listen addresses must be given in `listen`.
+   */
+  readonly customTransport?: NonNullable<Libp2pOptions<MeshServices>['transports']>[number]
+  /** `plaintext` skips encryption: only for simulations of hundreds of nodes in one process, never on a network. */
+  readonly encryption?: 'noise' | 'plaintext'
 }
 
 /**
@@ -139,8 +147,8 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       listen,
       ...(init.announce != null && init.announce.length > 0 ? { announce: [...init.announce] } : {})
     },
-    transports: [useMemory ? memory({ latency: init.memoryLatencyMs }) : tcp()],
-    connectionEncrypters: [noise()],
+    transports: [init.customTransport ?? (useMemory ? memory({ latency: init.memoryLatencyMs }) : tcp())],
+    connectionEncrypters: [init.encryption === 'plaintext' ? plaintext() : noise()],
     streamMuxers: [yamux({
       streamOptions: {
         maxStreamWindowSize: streams.maxStreamWindowBytes,

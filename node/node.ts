@@ -15,7 +15,7 @@ import { createAdvertAgent, syncProtocol } from './adverts.ts'
 import type { AdvertAgent, AdvertStats, AdvertTimings } from './adverts.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { createMeshLibp2p, keepConnected } from './libp2p.ts'
-import type { BootstrapKeeper, MeshConnectionLimits, MeshLibp2p } from './libp2p.ts'
+import type { BootstrapKeeper, MeshConnectionLimits, MeshLibp2p, MeshLibp2pInit } from './libp2p.ts'
 import { createLogger } from './logger.ts'
 import type { Logger } from './logger.ts'
 import { createRegistry } from './registry.ts'
@@ -79,7 +79,36 @@ export interface NodeInit {
   readonly connectionLimits?: Partial<MeshConnectionLimits>
   /** Fixed latency of the memory transport (simulations). */
   readonly memoryLatencyMs?: number
+  /** A transport instead of TCP/memory (simulations model loss and partitions with one). */
+  readonly customTransport?: MeshLibp2pInit['customTransport']
+  /** `plaintext` only for simulations in one process. Default `noise`. */
+  readonly encryption?: 'noise' | 'plaintext'
+  /** Gossipsub overrides (mesh degrees, heartbeat); the signature policy stays StrictSign. */
+  readonly gossipsub?: MeshLibp2pInit['gossipsub']
   readonly logger?: Logger
+  /** Told about every call this node makes or serves: metrics and simulations listen here. */
+  readonly observer?: NodeObserver
+}
+
+export interface CallEvent {
+  /** `outbound`: this node called (its own code or a component's import); `inbound`: a peer called this node. */
+  readonly direction: 'inbound' | 'outbound'
+  readonly iface: string
+  readonly func: string
+  /** `ok`, or the error's code. */
+  readonly outcome: string
+  readonly durationMs: number
+  /** Outbound: how many servers were tried. */
+  readonly attempts?: number
+}
+
+export interface NodeObserver {
+  call? (event: CallEvent): void
+}
+
+export interface StopOptions {
+  /** After withdrawing and refusing new calls, wait this long at most for calls in flight to finish. Default 0. */
+  readonly drainTimeoutMs?: number
 }
 
 export interface CallOptions {
@@ -105,6 +134,8 @@ export interface LocalService {
 }
 
 export interface NodeStats {
+  /** Calls from peers in flight now. */
+  readonly inbound: number
   readonly peers: number
   readonly connections: number
   readonly adverts: AdvertStats
@@ -120,7 +151,8 @@ export interface MeshNode {
   readonly libp2p: MeshLibp2p
   readonly runtime: Runtime
   start (): Promise<void>
-  stop (): Promise<void>
+  /** Withdraws this node's adverts, stops taking calls, drains the ones in flight (up to `drainTimeoutMs`), then closes. */
+  stop (opts?: StopOptions): Promise<void>
   /** Multiaddrs other nodes can dial, each ending in `/p2p/<peer-id>`. */
   addresses (): string[]
   /** Loads a component, serves its exports and advertises them. */
@@ -179,7 +211,10 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     announce: init.announce,
     bootstrap: init.bootstrap,
     connectionLimits: init.connectionLimits,
-    memoryLatencyMs: init.memoryLatencyMs
+    memoryLatencyMs: init.memoryLatencyMs,
+    customTransport: init.customTransport,
+    encryption: init.encryption,
+    gossipsub: init.gossipsub
   })
   const self = libp2p.peerId.toString()
   const registry = createRegistry({ self, lattice, labels: init.labels })
@@ -192,6 +227,9 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   /** Remote WIT by digest. */
   const described = new Map<string, Promise<Wit>>()
   let served = 0
+  /** Calls from peers in flight, and who waits for them to reach zero when draining. */
+  let inbound = 0
+  let drained: PromiseWithResolvers<void> | undefined
   let started = false
   let keeper: BootstrapKeeper | undefined
   let unhandleWrpc: (() => Promise<void>) | undefined
@@ -319,8 +357,18 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   }
 
   async function call (iface: string, func: string, params: unknown[], opts: CallOptions = {}): Promise<unknown[]> {
-    const { results } = await router.call(iface, func, params, opts)
-    return results
+    const observe = init.observer?.call
+    if (observe === undefined) return (await router.call(iface, func, params, opts)).results
+    const began = performance.now()
+    try {
+      const { results, attempts } = await router.call(iface, func, params, opts)
+      observe({ direction: 'outbound', iface, func, outcome: 'ok', durationMs: performance.now() - began, attempts })
+      return results
+    } catch (err) {
+      const e = err as { code?: unknown, attempts?: number }
+      observe({ direction: 'outbound', iface, func, outcome: typeof e.code === 'string' ? e.code : 'internal', durationMs: performance.now() - began, attempts: e.attempts })
+      throw err
+    }
   }
 
   /** Serves wRPC invocations: instance = the exported interface, name = the function. */
@@ -335,7 +383,20 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
           results: func.results,
           call: async (params) => {
             served++
-            return await callLocal(entry.service, entry.iface.id, name, params)
+            inbound++
+            const began = performance.now()
+            let outcome = 'ok'
+            try {
+              return await callLocal(entry.service, entry.iface.id, name, params)
+            } catch (err) {
+              const code = (err as { code?: unknown }).code
+              outcome = typeof code === 'string' ? code : 'internal'
+              throw err
+            } finally {
+              inbound--
+              if (inbound === 0) drained?.resolve()
+              init.observer?.call?.({ direction: 'inbound', iface: entry.iface.id, func: name, outcome, durationMs: performance.now() - began })
+            }
           }
         }
       }
@@ -439,13 +500,21 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       }
     },
 
-    async stop () {
+    async stop (opts = {}) {
       if (!started) return
       started = false
       await keeper?.stop()
       // Withdraw first, so that peers stop routing here before the streams go away.
       await agent.stop()
       await unhandleWrpc?.()
+      const drainMs = opts.drainTimeoutMs ?? 0
+      if (inbound > 0 && drainMs > 0) {
+        drained = Promise.withResolvers<void>()
+        let timer: ReturnType<typeof setTimeout> | undefined
+        await Promise.race([drained.promise, new Promise<void>(resolve => { timer = setTimeout(resolve, drainMs) })])
+        clearTimeout(timer)
+        if (inbound > 0) log.warn(`stopping with ${inbound} calls still in flight after ${drainMs} ms`)
+      }
       await libp2p.stop()
       await runtime.stop()
     },
@@ -480,6 +549,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       let total = 0
       for (const n of inflight.values()) total += n
       return {
+        inbound,
         peers: registry.peers().filter(p => !p.local).length,
         connections: libp2p.getConnections().length,
         adverts: agent.stats,

@@ -101,3 +101,32 @@ describe('routing across the mesh', () => {
     await expect(invoke(transport, 'test:lat/api@1.0.0', 'whoami', [], [], whoami.results)).rejects.toMatchObject({ name: 'RemoteError', code: 'refused' })
   }, 60_000)
 })
+
+describe('stopping and observing', () => {
+  it('drains calls in flight on stop, after withdrawing, and reports every call to the observer', async () => {
+    const events: Array<{ direction: string, outcome: string }> = []
+    mesh = await createMesh()
+    const client = await mesh.add({ observer: { call: e => { events.push(e) } } })
+    const server = await mesh.add({ bootstrap: bootstrapOf(client), observer: { call: e => { events.push(e) } } })
+    const slow = whoamiService('test:drain', 'api', '1.0.0', 'slow')
+    const release = Promise.withResolvers<void>()
+    const call = slow.call
+    slow.call = async (...args) => { await release.promise; return await call(...args) }
+    server.serve(slow)
+    await eventually('the server known', () => client.registry.servers('test:drain/api').length === 1)
+
+    const pending = client.call('test:drain/api', 'whoami', [])
+    await eventually('the call to be in flight', () => server.stats().inbound === 1)
+    const stopping = server.stop({ drainTimeoutMs: 10_000 })
+    await eventually('the withdrawal to arrive', () => client.registry.servers('test:drain/api').length === 0)
+    release.resolve()
+    expect(await pending).toEqual(['slow'])
+    await stopping
+    expect(events).toEqual(expect.arrayContaining([
+      expect.objectContaining({ direction: 'inbound', iface: 'test:drain/api@1.0.0', func: 'whoami', outcome: 'ok' }),
+      expect.objectContaining({ direction: 'outbound', iface: 'test:drain/api', func: 'whoami', outcome: 'ok', attempts: 1 })
+    ]))
+    await expect(client.call('test:drain/api', 'whoami', [])).rejects.toMatchObject({ code: 'no-server' })
+    expect(events.at(-1)).toMatchObject({ direction: 'outbound', outcome: 'no-server' })
+  }, 60_000)
+})
