@@ -130,7 +130,14 @@ export interface LocalService {
   /** Complete WIT of what it exports and imports (answered to describe requests). */
   readonly wit: string
   readonly capacity: number
-  call (iface: string, func: string, params: unknown[]): Promise<unknown[]>
+  call (iface: string, func: string, params: unknown[], ctx: ServiceCallContext): Promise<unknown[]>
+  /** A peer disconnected: release what it held (resource handles owned per caller). */
+  peerGone? (peer: string): void
+}
+
+export interface ServiceCallContext {
+  /** The peer id of the caller; this node's own id for calls from its own components or code. */
+  readonly caller: string
 }
 
 export interface NodeStats {
@@ -282,10 +289,10 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     if (bucket(before) !== bucket(after)) agent.changed()
   }
 
-  async function callLocal (service: LocalService, iface: string, func: string, params: unknown[]): Promise<unknown[]> {
+  async function callLocal (service: LocalService, iface: string, func: string, params: unknown[], caller: string): Promise<unknown[]> {
     track(service, +1)
     try {
-      return await service.call(iface, func, params)
+      return await service.call(iface, func, params, { caller })
     } finally {
       track(service, -1)
     }
@@ -330,7 +337,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     if (server.local) {
       const entry = findService(iface)
       if (entry === undefined) throw new NodeError('no-such-export', `this node no longer serves ${iface}`)
-      const results = await callLocal(entry.service, iface, func, params)
+      const results = await callLocal(entry.service, iface, func, params, self)
       rememberHandles(functionOf(entry.iface, func), results, self)
       return results
     }
@@ -372,7 +379,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   }
 
   /** Serves wRPC invocations: instance = the exported interface, name = the function. */
-  function handlers (): Handlers {
+  function handlers (peer: PeerId): Handlers {
     return {
       lookup (instance, name): ServedFunction | undefined {
         const entry = findService(instance)
@@ -387,7 +394,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
             const began = performance.now()
             let outcome = 'ok'
             try {
-              return await callLocal(entry.service, entry.iface.id, name, params)
+              return await callLocal(entry.service, entry.iface.id, name, params, peer.toString())
             } catch (err) {
               const code = (err as { code?: unknown }).code
               outcome = typeof code === 'string' ? code : 'internal'
@@ -454,6 +461,17 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     registry.setLocal(localExports())
     agent.changed()
   }
+
+  // What a peer held on this node (resource handles of providers) is released when it goes away.
+  libp2p.addEventListener('peer:disconnect', evt => {
+    const peer = evt.detail.toString()
+    const seen = new Set<LocalService>()
+    for (const { service } of services.values()) {
+      if (seen.has(service)) continue
+      seen.add(service)
+      try { service.peerGone?.(peer) } catch (err) { log.warn(`${service.name} failed to release ${peer}: ${(err as Error).message}`) }
+    }
+  })
 
   // Peers' addresses from their adverts, so that a call can dial a peer this node has never met.
   registry.on('change', change => {
