@@ -25,6 +25,8 @@ export interface AdvertTimings {
   readonly advertTtlMs: number
   /** Changes within this window are published as one advert. */
   readonly advertDebounceMs: number
+  /** Load changes alone are published at most this often, so that a load hovering at a threshold cannot flood the lattice. */
+  readonly loadAdvertIntervalMs: number
   /** How long a sync exchange may take. */
   readonly syncTimeoutMs: number
 }
@@ -33,6 +35,7 @@ export const defaultAdvertTimings: AdvertTimings = Object.freeze({
   advertIntervalMs: 10_000,
   advertTtlMs: 35_000,
   advertDebounceMs: 25,
+  loadAdvertIntervalMs: 1_000,
   syncTimeoutMs: 5_000
 })
 
@@ -67,8 +70,8 @@ export interface AdvertAgent {
   start (): Promise<void>
   /** Withdraws this node's adverts (a last message telling peers to forget it), then stops. */
   stop (): Promise<void>
-  /** Something this node serves changed: publish soon. */
-  changed (): void
+  /** What this node serves changed (`exports`: publish soon) or only its load did (`load`: at most every `loadAdvertIntervalMs`). */
+  changed (what?: 'exports' | 'load'): void
   /** Publishes now and resolves once sent. */
   publish (): Promise<void>
   readonly stats: AdvertStats
@@ -90,6 +93,8 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
   let debounce: ReturnType<typeof setTimeout> | undefined
   let running = false
   let publishing: Promise<void> = Promise.resolve()
+  let lastPublished = Number.NEGATIVE_INFINITY
+  let debounceDue = 0
 
   const drop = (reason: string, peer: string, detail: string): void => {
     stats.dropped[reason] = (stats.dropped[reason] ?? 0) + 1
@@ -144,6 +149,7 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
   async function publishNow (withdrawn = false): Promise<void> {
     const envelope = await sign(withdrawn)
     if (!withdrawn) registry.setOwnEnvelope(envelope)
+    lastPublished = performance.now()
     try {
       await pubsub.publish(topic, envelope)
       stats.published++
@@ -228,10 +234,20 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
       await libp2p.unhandle(protocol)
     },
 
-    changed () {
+    changed (what = 'exports') {
       if (!running) return
+      const wait = what === 'load'
+        ? Math.max(timings.advertDebounceMs, lastPublished + timings.loadAdvertIntervalMs - performance.now())
+        : timings.advertDebounceMs
+      // A pending publish carries this change too; restarting its timer would starve it under steady
+      // change. Only an export change may bring a slower, load-only publish forward.
+      if (debounce !== undefined && debounceDue <= performance.now() + wait) return
       clearTimeout(debounce)
-      debounce = setTimeout(() => { void publish() }, timings.advertDebounceMs)
+      debounceDue = performance.now() + wait
+      debounce = setTimeout(() => {
+        debounce = undefined
+        void publish()
+      }, wait)
     },
 
     publish

@@ -286,7 +286,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     const after = before + delta
     inflight.set(service, after)
     const bucket = (n: number): number => Math.floor((4 * n) / Math.max(1, service.capacity))
-    if (bucket(before) !== bucket(after)) agent.changed()
+    if (bucket(before) !== bucket(after)) agent.changed('load')
   }
 
   async function callLocal (service: LocalService, iface: string, func: string, params: unknown[], caller: string): Promise<unknown[]> {

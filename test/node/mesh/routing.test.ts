@@ -130,3 +130,25 @@ describe('stopping and observing', () => {
     expect(events.at(-1)).toMatchObject({ direction: 'outbound', outcome: 'no-server' })
   }, 60_000)
 })
+
+describe('load adverts', () => {
+  it('publishes a load that keeps crossing a threshold, but at most once per loadAdvertIntervalMs', async () => {
+    mesh = await createMesh({ timings: { advertIntervalMs: 60_000, advertTtlMs: 180_000, advertDebounceMs: 10, loadAdvertIntervalMs: 400 } })
+    const client = await mesh.add()
+    const server = await mesh.add({ bootstrap: bootstrapOf(client) })
+    const svc = whoamiService('test:load', 'api', '1.0.0', 'server')
+    server.serve({ ...svc, capacity: 1 })
+    await eventually('the server known', () => client.registry.servers('test:load/api').length === 1)
+    const before = server.stats().adverts.published
+    // every call takes the load from 0 to 1 (capacity 1) and back: a threshold crossed twice per call
+    const until = Date.now() + 1_000
+    let calls = 0
+    while (Date.now() < until) { await client.call('test:load/api', 'whoami', []); calls++ }
+    await new Promise(resolve => setTimeout(resolve, 500))
+    const published = server.stats().adverts.published - before
+    expect(calls).toBeGreaterThan(10)
+    expect(published).toBeGreaterThanOrEqual(1)
+    // 1.5 s at one load advert per 400 ms at most
+    expect(published).toBeLessThanOrEqual(5)
+  }, 60_000)
+})
