@@ -29,10 +29,14 @@ import { forEachHandle } from './runtime/values.ts'
 import { interfaceCompatible } from './semver.ts'
 import { dialWrpc, handleWrpc } from './wrpc-server.ts'
 import { NodeError } from './errors.ts'
+import { checkLinks, linkOptions } from './providers/links.ts'
+import type { Link } from './providers/links.ts'
 
 export interface ComponentSpec extends ComponentConfig {
   /** A file path or the component's bytes. */
   readonly source: string | Uint8Array
+  /** Bind this component's imports to some servers only (by labels or peer); `component` of each link is ignored. */
+  readonly links?: readonly Omit<Link, 'component'>[]
 }
 
 /** Limits of what peers may make this node hold; each is enforced where the data enters. */
@@ -68,6 +72,8 @@ export interface NodeInit {
   readonly labels?: Readonly<Record<string, string>>
   /** Components to load at start. */
   readonly components?: readonly ComponentSpec[]
+  /** Links of components' imports to some servers (`component` names a component by name or digest, or `*`). */
+  readonly links?: readonly Link[]
   /** Transpile cache of the runtime. */
   readonly cacheDir?: string
   readonly runtimeLimits?: Partial<RuntimeLimits>
@@ -112,6 +118,8 @@ export interface StopOptions {
 }
 
 export interface CallOptions {
+  /** A resource handle the call passes: the call goes only to the peer that issued it. */
+  readonly handle?: Uint8Array
   /** Only this peer. */
   readonly target?: string
   /** Only servers with all of these labels. */
@@ -171,6 +179,8 @@ export interface MeshNode {
   /** Stops serving what `serve` added under this digest. */
   unserve (digest: string): void
   components (): LoadedComponent[]
+  /** The links binding components' imports to some servers. */
+  links (): readonly Link[]
   /** Calls `func` of whichever server of `iface` the router picks. */
   call (iface: string, func: string, params: unknown[], opts?: CallOptions): Promise<unknown[]>
   /** The signature of `iface#func` as the mesh serves it (from a local import, or fetched from a server by digest). */
@@ -225,6 +235,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   })
   const self = libp2p.peerId.toString()
   const registry = createRegistry({ self, lattice, labels: init.labels })
+  const links: Link[] = [...(init.links ?? [])]
+  checkLinks(links)
 
   /** Local services by exported interface id. */
   const services = new Map<string, { service: LocalService, iface: Interface }>()
@@ -263,8 +275,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     cacheDir: init.cacheDir,
     limits: init.runtimeLimits,
     logger: log.child('component'),
-    // A component's imports reach whoever serves them, local first.
-    resolver: async (iface, func, params) => await call(iface, func, params)
+    // A component's imports reach whoever serves them, local first, within its links.
+    resolver: async (iface, func, params, from) => await call(iface, func, params, linkOptions(links, from, iface) ?? {})
   })
 
   const router: Router = createRouter({
@@ -363,7 +375,21 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     forEachHandle(type, results[0], (_, v) => { if (v instanceof Uint8Array) router.rememberHandle(v, peer) })
   }
 
-  async function call (iface: string, func: string, params: unknown[], opts: CallOptions = {}): Promise<unknown[]> {
+  /**
+   * A call that passes a resource handle must go to the peer that issued it, whether it is a
+   * method (`[method]bucket.get`) or a plain function taking a borrow (`atomics.increment(bucket, ...)`).
+   */
+  function pinToHandle (iface: string, func: string, params: unknown[], opts: CallOptions): CallOptions {
+    const f = functionOf(importSignatures.get(iface) ?? findService(iface)?.iface, func)
+    let handle: Uint8Array | undefined
+    f?.params.forEach((p, i) => forEachHandle(p.type, params[i], (_, v) => {
+      if (handle === undefined && v instanceof Uint8Array && router.handleOwner(v) !== undefined) handle = v
+    }))
+    return handle === undefined ? opts : { ...opts, handle }
+  }
+
+  async function call (iface: string, func: string, params: unknown[], callOpts: CallOptions = {}): Promise<unknown[]> {
+    const opts = pinToHandle(iface, func, params, callOpts)
     const observe = init.observer?.call
     if (observe === undefined) return (await router.call(iface, func, params, opts)).results
     const began = performance.now()
@@ -450,8 +476,13 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   }
 
   async function load (spec: ComponentSpec): Promise<LoadedComponent> {
-    const { source, ...config } = spec
+    const { source, links: own, ...config } = spec
     const component = await runtime.load(source, config)
+    if (own !== undefined) {
+      const bound = own.map(l => ({ ...l, component: component.digest }))
+      checkLinks(bound)
+      links.push(...bound)
+    }
     for (const i of component.imports.interfaces) importSignatures.set(i.id, i)
     serve(serviceOf(component, config.limits?.maxInstances ?? init.runtimeLimits?.maxInstances ?? defaultRuntimeLimits.maxInstances))
     return component
@@ -541,6 +572,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     load,
 
     async unload (id) {
+      for (let i = links.length - 1; i >= 0; i--) if (links[i].component === id) links.splice(i, 1)
       unserve(id)
       await runtime.unload(id)
     },
@@ -549,6 +581,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     unserve,
 
     components: () => runtime.components(),
+    links: () => [...links],
     call,
 
     async describe (iface, func, opts = {}) {

@@ -3,13 +3,7 @@
 import type { Runtime } from './runtime.ts'
 import type { ImportResolver } from './runtime.ts'
 import { RuntimeError } from './errors.ts'
-import { compatible } from '../semver.ts'
-
-/** `ns:pkg/iface@1.2.3` -> [`ns:pkg/iface`, `1.2.3`] */
-function splitVersion (id: string): [string, string | undefined] {
-  const at = id.lastIndexOf('@')
-  return at < 0 ? [id, undefined] : [id.slice(0, at), id.slice(at + 1)]
-}
+import { interfaceCompatible } from '../semver.ts'
 
 /**
  * An ImportResolver over the components of `runtime` (found when the call
@@ -18,16 +12,12 @@ function splitVersion (id: string): [string, string | undefined] {
  * as the component model allows, a later compatible one (node/semver.ts).
  */
 export function linkLocally (runtime: () => Runtime, fallback?: ImportResolver): ImportResolver {
-  return async (iface, func, params) => {
-    const [name, version] = splitVersion(iface)
+  return async (iface, func, params, from) => {
     for (const c of runtime().components()) {
-      const match = c.exports.interfaces.find(i => {
-        const [n, v] = splitVersion(i.id)
-        return n === name && compatible(version, v)
-      })
+      const match = c.exports.interfaces.find(i => interfaceCompatible(iface, i.id))
       if (match !== undefined) return await runtime().call(c.id, match.id, func, params)
     }
-    if (fallback !== undefined) return await fallback(iface, func, params)
+    if (fallback !== undefined) return await fallback(iface, func, params, from)
     throw new RuntimeError('unresolved-import', `no loaded component exports ${iface}#${func}`)
   }
 }

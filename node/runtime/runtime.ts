@@ -18,7 +18,13 @@ import { wasm, type WasmModule } from './wasm.ts'
  * resources as the opaque `Uint8Array` handles their server gave out. Throw a
  * RuntimeError `unresolved-import` when no one serves it.
  */
-export type ImportResolver = (iface: string, func: string, params: unknown[]) => Promise<unknown[]>
+export type ImportResolver = (iface: string, func: string, params: unknown[], from: ImportCaller) => Promise<unknown[]>
+
+/** The component whose import is being served (links bind imports per component). */
+export interface ImportCaller {
+  readonly id: string
+  readonly name: string
+}
 
 export interface RuntimeLogger {
   info (message: string): void
@@ -116,9 +122,9 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
     else init.logger?.error(`[${name}] ${line}`)
   }
 
-  async function resolveImport (iface: string, func: string, params: unknown[]): Promise<unknown[]> {
+  async function resolveImport (iface: string, func: string, params: unknown[], from: ImportCaller): Promise<unknown[]> {
     if (init.resolver === undefined) throw new RuntimeError('unresolved-import', `no one serves the import ${iface === '' ? '' : iface + '#'}${func}`)
-    return await init.resolver(iface, func, params)
+    return await init.resolver(iface, func, params, from)
   }
 
   async function doLoad (bytes: Uint8Array, digest: string, name: string, config: ComponentConfig): Promise<LoadedComponent> {
@@ -135,8 +141,8 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
     const workerInit = { name, entryUrl: transpiled.entryUrl, modules, ...plan, grants: config.grants ?? {}, maxMemoryBytes: l.maxInstanceMemoryBytes }
     const spawn = async (): Promise<Instance> => await Instance.spawn(workerInit, { heapMb: l.instanceHeapMb, instantiateTimeoutMs: l.instantiateTimeoutMs }, {
       log: (stream, line) => { log(name, stream, line) },
-      onImport: resolveImport,
-      onDrop: (iface, func, params) => { resolveImport(iface, func, params).catch(() => {}) }
+      onImport: async (iface, func, params) => await resolveImport(iface, func, params, { id: digest, name }),
+      onDrop: (iface, func, params) => { resolveImport(iface, func, params, { id: digest, name }).catch(() => {}) }
     })
     const pool = new InstancePool(spawn, l)
     let first: Instance
