@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../../examples/build.ts'
-import { bootstrapOf, createMesh, demoHost, eventually, keyvalueService } from './helpers.ts'
+import { bootstrapOf, createMesh, demoHost, eventually, keyvalueProvider } from './helpers.ts'
 import type { Mesh } from './helpers.ts'
 
 describe('a mesh of nodes in one process (memory transport)', () => {
@@ -52,19 +52,24 @@ describe('a mesh of nodes in one process (memory transport)', () => {
 
   it('passes resource handles across peers: a component on one node uses a bucket another node gives out', async () => {
     const a = mesh.nodes[0]
-    const store = keyvalueService()
-    const kv = await mesh.add({ bootstrap: bootstrapOf(a) })
-    kv.serve(store)
-    const counterNode = await mesh.add({ bootstrap: bootstrapOf(a) })
-    await counterNode.load({ source: paths.counter })
-    await eventually('the counter node to know the store', () => counterNode.registry.servers('wasi:keyvalue/atomics@0.2.0-draft').length > 0)
-    const results = []
-    for (let i = 0; i < 3; i++) results.push((await counterNode.call('wasmesh:examples/counter', 'increment', ['visits']))[0])
-    expect(results).toEqual([1n, 2n, 3n])
-    expect(store.data.get('counter/visits')).toBe(3n)
-    // every bucket the component opened through the mesh was dropped back on the node that gave it out
-    await eventually('the drops to arrive', () => store.dropped === store.open)
-    expect(store.open).toBe(3)
+    const store = await keyvalueProvider()
+    try {
+      const kv = await mesh.add({ bootstrap: bootstrapOf(a) })
+      kv.serve(store.service)
+      const counterNode = await mesh.add({ bootstrap: bootstrapOf(a) })
+      await counterNode.load({ source: paths.counter })
+      await eventually('the counter node to know the store', () => counterNode.registry.servers('wasi:keyvalue/atomics@0.2.0-draft').length > 0)
+      const results = []
+      for (let i = 0; i < 3; i++) results.push((await counterNode.call('wasmesh:examples/counter', 'increment', ['visits']))[0])
+      expect(results).toEqual([1n, 2n, 3n])
+      // every bucket the component opened through the mesh was dropped back on the node that gave it out
+      await eventually('the drops to arrive', () => store.stats().handles === 0)
+      const [opened] = await kv.call('wasi:keyvalue/store@0.2.0-draft', 'open', ['counter']) as [{ val: Uint8Array }]
+      const [got] = await kv.call('wasi:keyvalue/store@0.2.0-draft', '[method]bucket.get', [opened.val, 'visits']) as [{ val: Uint8Array }]
+      expect(new TextDecoder().decode(got.val)).toBe('3')
+    } finally {
+      await store.stop()
+    }
   }, 60_000)
 
   it('works the same over TCP on loopback', async () => {
