@@ -180,7 +180,9 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
     try {
       envelopes = decodeAdvertList(reply, limits)
     } catch (err) {
-      drop(err instanceof AdvertError ? err.problem : 'malformed', peer.toString(), `sync reply: ${(err as Error).message}`)
+      // Usually a peer that went away mid-reply (a short-lived `wasmesh call`): not worth a warning.
+      stats.dropped['sync-reply'] = (stats.dropped['sync-reply'] ?? 0) + 1
+      log.debug(`sync reply from ${peer.toString()} does not decode: ${(err as Error).message}`)
       return
     }
     stats.synced++
@@ -214,6 +216,11 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
         timeoutMs: timings.syncTimeoutMs
       })
       libp2p.addEventListener('peer:identify', onIdentify)
+      // Peers identified before this agent started (while the node was loading components) are asked now.
+      for (const connection of libp2p.getConnections()) {
+        void libp2p.peerStore.get(connection.remotePeer)
+          .then(p => { if (running && p.protocols.includes(protocol)) void sync(connection.remotePeer) }, () => {})
+      }
       heartbeat = setInterval(() => {
         registry.expire()
         void publish()

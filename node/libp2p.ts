@@ -111,7 +111,10 @@ export interface MeshLibp2pInit {
  * Gossipsub for adverts: the defaults of the gossipsub spec for the mesh degree (D 6, 4..12,
  * Dout 2) and a 1 s heartbeat; no floodsub fallback (every wasmesh node speaks gossipsub, and a
  * floodsub peer would bypass mesh limits); publishing with no topic peers is not an error (a lone
- * node still publishes its adverts); inbound RPCs are capped at 1 MiB (adverts are small).
+ * node still publishes its adverts); inbound RPCs are capped at 1 MiB (adverts are small). The IP
+ * colocation penalty is off: every `wasmesh call` is a fresh peer id, so a dozen calls from one
+ * machine (or one NAT) would get every real node there graylisted, and adverts are signed and
+ * checked one by one, so that Sybil defence buys nothing here.
  */
 const defaultGossipsub: Partial<GossipsubOpts> = {
   D: 6,
@@ -122,7 +125,8 @@ const defaultGossipsub: Partial<GossipsubOpts> = {
   fallbackToFloodsub: false,
   allowPublishToZeroTopicPeers: true,
   emitSelf: false,
-  maxInboundDataLength: 1024 * 1024
+  maxInboundDataLength: 1024 * 1024,
+  scoreParams: { IPColocationFactorWeight: 0 }
 }
 
 /**

@@ -539,8 +539,9 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       await libp2p.start()
       started = true
       registry.setSelf({ labels: init.labels, addresses: addresses() })
-      for (const spec of init.components ?? []) await load(spec)
+      // Adverts first: peers that connect while components load are synced with at once.
       await agent.start()
+      for (const spec of init.components ?? []) await load(spec)
       if (init.bootstrap !== undefined && init.bootstrap.length > 0) {
         keeper = keepConnected(libp2p, init.bootstrap.map(a => multiaddr(a)), {
           onDialError: (addr, err) => { log.debug(`bootstrap ${addr.toString()}: ${err.message}`) }
