@@ -17,8 +17,8 @@ interface host {
 `
 
 export interface DemoHostInit {
-  /** Told about every message a component logs. */
-  readonly onLog: (message: string) => void
+  /** Told about every message a component logs, with the caller's peer id (this node's own for its own components). */
+  readonly onLog: (message: string, caller: string) => void
   /** How many calls it takes at once before callers are routed elsewhere. Default 64. */
   readonly capacity?: number
 }
@@ -37,9 +37,9 @@ export function createDemoHost (init: DemoHostInit): LocalService {
     interfaces: [iface],
     wit,
     capacity: init.capacity ?? 64,
-    call: async (_iface, func, params) => {
+    call: async (_iface, func, params, ctx) => {
       if (func !== 'log') throw Object.assign(new Error(`${demoHostInterface} has no function ${func}`), { code: 'no-such-function' })
-      init.onLog(String(params[0]))
+      init.onLog(String(params[0]), ctx.caller)
       return []
     }
   }

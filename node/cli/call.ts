@@ -1,35 +1,59 @@
-// `wasmesh call --component <file.wasm> '<iface>#<func>(<args>)'`: loads a component in-process, calls one export, prints the result.
+// `wasmesh call`: through the mesh with --bootstrap, or in-process with --component <file.wasm>: calls one function and prints the result.
 
 import { parseArgs } from 'node:util'
-import { parseWave, printWave } from '../../protocol/wave.ts'
-import type { Func, Type } from '../../protocol/wit/model.ts'
+import { printWave } from '../../protocol/wave.ts'
+import type { Func } from '../../protocol/wit/model.ts'
+import { parseLatticeArg } from '../config.ts'
 import { createRuntime, RuntimeError } from '../runtime/index.ts'
 import type { LoadedComponent, Runtime } from '../runtime/index.ts'
 import { linkLocally } from '../runtime/local-linker.ts'
 import { parseCallExpression } from './call-expression.ts'
 import { CliError } from './errors.ts'
 import type { CommandContext } from './context.ts'
+import { meshCall, parseArguments } from './mesh-call.ts'
+import { bootstrapOf, flag, labelsOf, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from './options.ts'
 import { toJson } from './output.ts'
 
-export const callHelp = `Usage: wasmesh call --component <file.wasm> [--component <file.wasm> ...] '<ns:pkg/iface@version>#<func>(<args>)' [--json] [--timeout <ms>]
+export const callHelp = `Usage: wasmesh call '<ns:pkg/iface@version>#<func>(<args>)' --bootstrap <multiaddr> [options]
+       wasmesh call --component <file.wasm> [--component <file.wasm> ...] '<call>' [options]
 
-Calls one function that a component exports and prints the result in WAVE,
-the WebAssembly Value Encoding (the syntax wasmtime and wasm-tools use).
-Arguments are WAVE too: "text", 42, [1, 2], {name: "x"}, some(5), none,
-ok("x"), err(e), {read, write} for flags. The interface's version may be left
-out when the component exports only one; a function the world exports
-directly is called by its name alone.
+Calls one function and prints the result in WAVE, the WebAssembly Value
+Encoding (the syntax wasmtime and wasm-tools use). Arguments are WAVE too:
+"text", 42, [1, 2], {name: "x"}, some(5), none, ok("x"), err(e), {read, write}
+for flags. The interface's version may be left out when it is unambiguous.
 
-Each component's imports are served by the other components given (so
-shout.wasm can call upper.wasm), and local:demo/host#log by this command,
-which writes the message to standard error.
+Through the mesh (--bootstrap): joins the lattice as a short-lived client (a
+fresh identity, no components, no listening port), waits until some peer
+serves the interface, fetches the function's types from it, and calls it
+through the router (local-first is moot: the client serves nothing).
+
+In-process (--component): loads the components here, without a mesh. Each
+component's imports are served by the other components given (so shout.wasm
+can call upper.wasm), and local:demo/host#log by this command, which writes the
+message to standard error. A function the world exports directly is called by
+its name alone.
 
 Options:
-  --component <file>   run this component in-process, without a mesh (repeatable)
-  --json               print the result as JSON instead of WAVE
-  --timeout <ms>       fail the call with 'timeout' after this long (default 30000)
+  --bootstrap <multiaddr>  a peer of the mesh, ending in /p2p/<peer-id> (repeatable;
+                           default: $WASMESH_BOOTSTRAP, comma-separated)
+  --target <peer-id>       call only this peer
+  --label <k=v>            call only peers with this label (repeatable)
+  --lattice <name>         the lattice to join (default "default")
+  --component <file>       run this component in-process, without a mesh (repeatable)
+  --json                   print the result as JSON instead of WAVE
+  --timeout <ms>           give up after this long, waiting for a server included (default 30000)
+  --log-level <level>      debug, info, warn, error or silent (default warn)
+  --log-format <fmt>       text or json (default: text on a terminal, else json)
+  --verbose                show an error's cause and stack
+
+Exit status: 0 on success; 1 with 'error [<code>]: <message>' on standard error
+when the call fails (codes: no-server, unreachable, bad-arguments, trap,
+timeout, ...); 2 for a usage mistake.
 
 Examples:
+  wasmesh call 'local:demo/upper#to-upper("hello")' --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...
+  WASMESH_BOOTSTRAP=/ip4/192.0.2.1/tcp/4001/p2p/12D3KooW... wasmesh call 'local:demo/shout#shout("hi")' --json
+  wasmesh call 'local:demo/upper#to-upper("x")' --bootstrap <addr> --label zone=eu-1 --timeout 5000
   wasmesh call --component examples/build/upper.wasm 'local:demo/upper#to-upper("hello")'
   wasmesh call --component examples/build/hello.wasm 'hello-world()'
   wasmesh call --component examples/build/shout.wasm --component examples/build/upper.wasm 'local:demo/shout#shout("hi")'`
@@ -38,15 +62,39 @@ export async function call (argv: string[], ctx: CommandContext): Promise<number
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { component: { type: 'string', multiple: true }, json: { type: 'boolean' }, timeout: { type: 'string' } }
+    options: {
+      component: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+      timeout: { type: 'string' },
+      bootstrap: { type: 'string', multiple: true },
+      target: { type: 'string' },
+      label: { type: 'string', multiple: true },
+      lattice: { type: 'string' },
+      'log-level': { type: 'string' },
+      'log-format': { type: 'string' }
+    }
   })
-  if (values.component === undefined) {
-    throw new CliError('usage', `calls through the mesh land with the mesh node; for now give --component <file.wasm>\n\n${callHelp}`)
-  }
   if (positionals.length !== 1) throw new CliError('usage', `call takes one call expression\n\n${callHelp}`)
   const expr = parseCallExpression(positionals[0])
-  const timeoutMs = values.timeout === undefined ? 30_000 : Number(values.timeout)
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new CliError('usage', `--timeout takes a positive whole number of milliseconds, not ${JSON.stringify(values.timeout)}`)
+  const timeoutMs = positiveMsOf('timeout', values.timeout, 30_000)
+  if (values.component === undefined) {
+    const bootstrap = bootstrapOf(values.bootstrap, ctx.env)
+    if (bootstrap === undefined) {
+      throw new CliError('usage', `give a peer of the mesh with --bootstrap <multiaddr> (or WASMESH_BOOTSTRAP), or run components in-process with --component <file.wasm>\n\n${callHelp}`)
+    }
+    return await meshCall(expr, {
+      bootstrap,
+      lattice: values.lattice === undefined ? undefined : flag('lattice', () => parseLatticeArg(values.lattice as string)),
+      target: values.target,
+      labels: labelsOf(values.label),
+      timeoutMs,
+      json: values.json === true,
+      logger: loggerOf(ctx, logLevelOf(values['log-level'], 'warn'), logFormatOf(values['log-format']))
+    }, ctx)
+  }
+  for (const meshOnly of ['bootstrap', 'target', 'label', 'lattice'] as const) {
+    if (values[meshOnly] !== undefined) throw new CliError('usage', `--${meshOnly} is for calls through the mesh; --component runs in-process`)
+  }
 
   const runtime: Runtime = createRuntime({
     resolver: linkLocally(() => runtime, async (iface, func, params) => {
@@ -92,15 +140,4 @@ function findFunction (components: LoadedComponent[], iface: string, name: strin
   }
   const wanted = iface === '' ? name : `${iface}#${name}`
   throw new CliError('no-such-function', `no component given exports ${wanted}; they export: ${exported()}`)
-}
-
-/** The arguments are the WAVE of a tuple of the parameters, without its parentheses. */
-function parseArguments (func: Func, args: string): unknown[] {
-  const tuple: Type = { kind: 'tuple', elements: func.params.map(p => p.type) }
-  try {
-    return parseWave(tuple, `(${args})`) as unknown[]
-  } catch (err) {
-    const signature = func.params.map(p => p.name).join(', ')
-    throw new CliError('bad-arguments', `${func.name}(${signature}): ${(err as Error).message}`, { cause: err })
-  }
 }

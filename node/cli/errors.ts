@@ -1,6 +1,16 @@
 // The CLI's own errors: a usage mistake or a failed command, each with a stable code and an exit status.
 
-export type CliErrorCode = 'usage' | 'bad-call-expression' | 'no-such-function' | 'bad-arguments' | 'file-not-found'
+export type CliErrorCode =
+  | 'usage'              // a flag or argument the command does not take (exit 2)
+  | 'bad-call-expression' // the call is not `ns:pkg/iface#func(args)`
+  | 'no-such-function'    // no component given exports the function (in-process calls)
+  | 'bad-arguments'       // the WAVE arguments do not fit the function's parameters
+  | 'file-not-found'
+  | 'no-server'           // the mesh was reached but no peer serves the interface within the timeout
+  | 'unreachable'         // no bootstrap peer could be reached within the timeout
+  | 'sync-timeout'        // a bootstrap peer was reached but sent no view of the lattice within the timeout
+  | 'address-in-use'      // a --listen address is taken by another process
+  | 'start-failed'        // the node could not start
 
 export class CliError extends Error {
   override readonly name = 'CliError'

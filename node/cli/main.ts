@@ -5,13 +5,17 @@ import { createContext } from './context.ts'
 import type { CommandContext } from './context.ts'
 import { CliError } from './errors.ts'
 import { inspect, inspectHelp } from './inspect.ts'
+import { mesh, meshHelp } from './mesh.ts'
+import { nodeCommand, nodeHelp } from './node-command.ts'
 import { formatError } from './output.ts'
 
 type Command = (argv: string[], ctx: CommandContext) => Promise<number>
 
 const commands: Record<string, { run: Command, help: string, summary: string }> = {
-  inspect: { run: inspect, help: inspectHelp, summary: 'show a component\'s digest, imports and exports' },
-  call: { run: call, help: callHelp, summary: 'call a function a component exports' }
+  node: { run: nodeCommand, help: nodeHelp, summary: 'run a mesh node serving components, until Ctrl-C' },
+  call: { run: call, help: callHelp, summary: 'call a function through the mesh (--bootstrap) or in-process (--component)' },
+  mesh: { run: mesh, help: meshHelp, summary: 'show the peers of a mesh and what they serve (--watch to follow)' },
+  inspect: { run: inspect, help: inspectHelp, summary: 'show a component\'s digest, imports and exports' }
 }
 
 export const usage = `Usage: wasmesh <command> [options]
@@ -23,11 +27,21 @@ Global options:
   --verbose   show the cause and stack of an error
   --help      help for wasmesh or a command
 
-Run 'wasmesh <command> --help' for a command's options and examples.`
+Exit status: 0 ok, 1 failure ('error [<code>]: <message>' on standard error), 2 usage mistake.
+Run 'wasmesh <command> --help' for a command's options and examples.
+
+Examples:
+  wasmesh node --component examples/build/upper.wasm
+  wasmesh call 'local:demo/upper#to-upper("hello")' --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...
+  wasmesh mesh --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW... --watch`
 
 export interface MainOptions {
   out?: (text: string) => void
   err?: (text: string) => void
+  /** Default process.env. */
+  env?: Readonly<Record<string, string | undefined>>
+  /** Aborting it stops a long-running command (node, mesh --watch) as a first Ctrl-C would; given, the process's signals are left alone. */
+  signal?: AbortSignal
 }
 
 /** Runs one command line; returns the exit status instead of exiting, so tests can call it. */
