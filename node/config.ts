@@ -1,5 +1,7 @@
 // The node's settings as `wasmesh node` takes them: a YAML or TOML config file with the flags' keys, and the parsers both share.
 
+import { parseLink } from './providers/links.ts'
+import type { Link } from './providers/links.ts'
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path'
@@ -42,6 +44,13 @@ export interface NodeSettings {
   readonly logFormat?: LogFormat
   /** Serve `local:demo/host` natively. Default true. */
   readonly demoHost?: boolean
+  /** Native providers, with their config and secrets. */
+  readonly provider?: readonly ProviderArg[]
+  /** `<provider>:<key>=<value>` settings not yet applied to `provider` (flags are applied after the file's). */
+  readonly providerConfig?: readonly string[]
+  readonly providerSecret?: readonly string[]
+  /** Links of components' imports to some servers. */
+  readonly link?: readonly Link[]
 }
 
 export type ConfigErrorCode = 'bad-config' | 'config-not-found'
@@ -74,7 +83,8 @@ const componentName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 /** The config file's keys: exactly the flags of `wasmesh node`, without their dashes. */
 export const configKeys = [
   'listen', 'announce', 'bootstrap', 'component', 'grant', 'label', 'lattice', 'data-dir', 'cache-dir',
-  'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host'
+  'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host', 'provider', 'provider-config',
+  'provider-secret', 'link'
 ] as const
 
 /** `~/x` -> the home directory's x; anything else resolved against `base`. */
@@ -195,6 +205,73 @@ export function parseLatticeArg (text: string): string {
   return text
 }
 
+/** `provider:` items: `[name=]<module>` strings, or maps `{name, module, config: {...}, secrets: {...}}`. */
+function providersOf (value: unknown, fail: (message: string) => never): ProviderArg[] {
+  const list = Array.isArray(value) ? value : [value]
+  return list.map(item => {
+    if (typeof item === 'string') return parseProviderArg(item)
+    if (item === null || typeof item !== 'object') return fail('each provider is "[name=]<module>" or a map with module, name, config, secrets')
+    const { module, name, config, secrets, ...rest } = item as Record<string, unknown>
+    if (Object.keys(rest).length > 0) fail(`unknown provider key ${JSON.stringify(Object.keys(rest)[0])} (module, name, config, secrets)`)
+    if (typeof module !== 'string') return fail('a provider needs module: <module> (builtin:keyvalue, builtin:postgres, a file or a package)')
+    const base = parseProviderArg(typeof name === 'string' ? `${name}=${module}` : module)
+    const strings = (m: unknown, what: string): Record<string, string> => {
+      if (m === undefined) return {}
+      if (m === null || typeof m !== 'object' || Array.isArray(m)) return fail(`provider ${base.name}: ${what} must be a map of strings`)
+      return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : fail(`provider ${base.name}: ${what}.${k} must be a string`)]))
+    }
+    const secretMap = strings(secrets, 'secrets')
+    for (const [k, v] of Object.entries(secretMap)) parseProviderSetting(`${base.name}:${k}=${v}`, 'secret')
+    return { ...base, config: strings(config, 'config'), secrets: secretMap }
+  })
+}
+
+export function parseLinkArg (text: string): Link {
+  try {
+    return parseLink(text)
+  } catch (err) {
+    throw new SettingError((err as Error).message)
+  }
+}
+
+/** One provider to run: the module, and the config and secrets given to it by name. */
+export interface ProviderArg {
+  /** How `--provider-config <name>:...` and `--provider-secret <name>:...` address it. */
+  readonly name: string
+  /** `builtin:keyvalue`, `builtin:postgres`, a module file or a package. */
+  readonly module: string
+  readonly config: Readonly<Record<string, string>>
+  /** `name -> env:VAR | file:/path`: resolved by the provider, never logged. */
+  readonly secrets: Readonly<Record<string, string>>
+}
+
+const providerName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+
+/** `[name=]<module>`; the name defaults to the module's last path segment (`builtin:keyvalue` -> `keyvalue`). */
+export function parseProviderArg (text: string): ProviderArg {
+  const eq = text.indexOf('=')
+  const named = eq > 0 && providerName.test(text.slice(0, eq)) && !text.slice(0, eq).includes(':')
+  const module = named ? text.slice(eq + 1) : text
+  if (module === '') throw new SettingError(`provider ${JSON.stringify(text)} names no module: write [name=]<module>, e.g. kv=builtin:keyvalue`)
+  const name = named ? text.slice(0, eq) : module.replace(/^builtin:/, '').replace(/\.[cm]?[jt]s$/, '').split('/').pop() ?? module
+  return { name, module, config: {}, secrets: {} }
+}
+
+/** `<name>:<key>=<value>`, for `--provider-config` and `--provider-secret`. */
+export function parseProviderSetting (text: string, what: 'config' | 'secret'): { provider: string, key: string, value: string } {
+  const colon = text.indexOf(':')
+  const eq = text.indexOf('=', colon + 1)
+  if (colon <= 0 || eq <= colon + 1) {
+    const example = what === 'config' ? 'kv:path=/var/lib/wasmesh/kv.db' : 'pg:password=env:PGPASSWORD'
+    throw new SettingError(`provider ${what} ${JSON.stringify(text)}: write <provider>:<key>=<value>, e.g. ${example}`)
+  }
+  const value = text.slice(eq + 1)
+  if (what === 'secret' && !/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/.test(value)) {
+    throw new SettingError(`provider secret ${text.slice(0, eq)}: give where it is, env:VARIABLE or file:/path, never the secret itself`)
+  }
+  return { provider: text.slice(0, colon), key: text.slice(colon + 1, eq), value }
+}
+
 /** A key's value as the file gave it, with the line it is on (1-based). */
 interface Entry { readonly value: unknown, readonly line: number | undefined }
 
@@ -301,6 +378,10 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
         case 'log-level': out.logLevel = parseLogLevelArg(string()); break
         case 'log-format': out.logFormat = parseLogFormatArg(string()); break
         case 'demo-host': out.demoHost = typeof value === 'boolean' ? value : fail('must be true or false'); break
+        case 'provider': out.provider = providersOf(value, fail); break
+        case 'provider-config': out.providerConfig = strings(); break
+        case 'provider-secret': out.providerSecret = strings(); break
+        case 'link': out.link = strings().map(parseLinkArg); break
       }
     } catch (err) {
       if (err instanceof SettingError) fail(err.message)

@@ -9,9 +9,11 @@ import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Interface } from '../../protocol/wit/model.ts'
 import {
-  grantsByComponent, loadConfigFile, parseComponentArg, parseGrantArg, parseLatticeArg, parseMetricsArg,
-  parseMsArg, parseMultiaddrArg, resolvePath
+  grantsByComponent, loadConfigFile, parseComponentArg, parseGrantArg, parseLatticeArg, parseLinkArg, parseMetricsArg,
+  parseMsArg, parseMultiaddrArg, parseProviderArg, resolvePath
 } from '../config.ts'
+import type { Provider } from '../providers/sdk.ts'
+import { startProviders, withSettings } from './providers.ts'
 import type { NodeSettings } from '../config.ts'
 import { startOpsServer } from '../health.ts'
 import type { OpsServer } from '../health.ts'
@@ -73,6 +75,18 @@ Options:
   --metrics <host:port>     serve /metrics (Prometheus), /healthz and /readyz there
   --drain-timeout <ms>      how long a stop waits for calls in flight (default ${defaultDrainTimeoutMs})
   --no-demo-host            do not serve local:demo/host (the log function the examples import)
+  --provider [name=]<module>
+                            serve a native provider too (repeatable): builtin:keyvalue,
+                            builtin:postgres, a module file or a package whose default export
+                            is a provider module
+  --provider-config <name>:<key>=<value>
+                            a setting of provider <name> (repeatable), e.g. kv:path=./kv.db
+  --provider-secret <name>:<key>=env:VAR|file:/path
+                            where provider <name> finds a secret (repeatable); secrets are
+                            never logged, advertised or shown in metrics
+  --link <component>:<ns:pkg[/iface]>=<k=v,...|peer-id>
+                            bind a component's imports to servers with these labels or to one
+                            peer (repeatable); without a link, any server
   --log-level <level>       debug, info, warn, error or silent (default info)
   --log-format <fmt>        text or json (default: text on a terminal, else json lines)
   --verbose                 show an error's cause and stack
@@ -83,6 +97,8 @@ Examples:
     --component shout=examples/build/shout.wasm --label zone=eu-1
   wasmesh node --component app=app.wasm --grant app:env=API_TOKEN --grant app:dir=/data=./data
   wasmesh node --config node.yaml --metrics 127.0.0.1:9464
+  wasmesh node --provider kv=builtin:keyvalue --provider-config kv:path=./kv.db --label tier=cache
+  wasmesh node --component counter=examples/build/counter.wasm --link counter:wasi:keyvalue=tier=cache
 
 A config file (node.yaml):
   listen: [/ip4/0.0.0.0/tcp/4001]
@@ -119,7 +135,11 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
       'drain-timeout': { type: 'string' },
       'demo-host': { type: 'boolean' },
       'log-level': { type: 'string' },
-      'log-format': { type: 'string' }
+      'log-format': { type: 'string' },
+      provider: { type: 'string', multiple: true },
+      'provider-config': { type: 'string', multiple: true },
+      'provider-secret': { type: 'string', multiple: true },
+      link: { type: 'string', multiple: true }
     }
   })
   if (positionals.length > 0) throw new CliError('usage', `node takes no arguments (got ${JSON.stringify(positionals[0])}); components are given with --component <file.wasm>`)
@@ -138,13 +158,21 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
     drainTimeoutMs: values['drain-timeout'] === undefined ? undefined : flag('drain-timeout', () => parseMsArg(values['drain-timeout'] as string)),
     logLevel: values['log-level'] === undefined ? undefined : logLevelOf(values['log-level'], 'info'),
     logFormat: logFormatOf(values['log-format']),
-    demoHost: values['demo-host']
+    demoHost: values['demo-host'],
+    provider: some(values.provider)?.map(p => flag('provider', () => parseProviderArg(p))),
+    link: some(values.link)?.map(l => flag('link', () => parseLinkArg(l)))
   }
   const merged: Record<string, unknown> = { ...file }
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v
   const labels = { ...file.label, ...labelsOf(values.label) }
   merged.label = labels
   merged.bootstrap = bootstrapOf(values.bootstrap, ctx.env) ?? file.bootstrap
+  // Provider settings apply to the providers in effect: the file's settings, then the flags'.
+  merged.provider = flag('provider-config', () => withSettings(
+    (merged.provider as NodeSettings['provider']) ?? [],
+    [...(file.providerConfig ?? []), ...(values['provider-config'] ?? [])],
+    [...(file.providerSecret ?? []), ...(values['provider-secret'] ?? [])]
+  ))
   return merged as NodeSettings
 }
 
@@ -211,7 +239,7 @@ function commandName (): string {
   }
 }
 
-function startLines (node: MeshNode, settings: NodeSettings, ops: OpsServer | undefined, demoHost: boolean): string[] {
+function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsServer | undefined, demoHost: boolean): string[] {
   const addresses = orderedAddresses(node)
   const lines = [`peer id: ${node.peerId}`, `lattice: ${node.lattice}`, 'listening on:', ...addresses, '', 'serving:']
   const served: Interface[] = []
@@ -219,8 +247,9 @@ function startLines (node: MeshNode, settings: NodeSettings, ops: OpsServer | un
     for (const i of c.exports.interfaces) { lines.push(`  ${i.id}  ${c.name}`); served.push(i) }
     for (const f of c.exports.functions) lines.push(`  ${f.name}()  ${c.name} (a world function: callable in-process only, the mesh serves interfaces)`)
   }
+  for (const p of providers) for (const i of p.service.interfaces) { lines.push(`  ${i.id}  ${p.service.name} (provider)`); served.push(i) }
   if (demoHost) lines.push(`  ${demoHostInterface}  built in (--no-demo-host to turn off)`)
-  if (node.components().length === 0 && !demoHost) lines.push('  nothing (give --component <file.wasm>)')
+  if (node.components().length === 0 && providers.length === 0 && !demoHost) lines.push('  nothing (give --component <file.wasm>)')
   if (ops !== undefined) lines.push(`metrics: ${ops.url}/metrics (and /healthz, /readyz)`)
   const call = exampleCall(served) ?? (demoHost ? `${demoHostInterface}#log("hello")` : undefined)
   if (call !== undefined && addresses.length > 0) {
@@ -268,6 +297,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     lattice: settings.lattice,
     labels: settings.label,
     components,
+    links: settings.link,
     logger: log,
     observer: metrics?.observer,
   })
@@ -276,6 +306,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
   let ops: OpsServer | undefined
   let unwatch: (() => void) | undefined
   let lonely: ReturnType<typeof setTimeout> | undefined
+  let providers: Provider[] = []
   try {
     if (settings.metrics !== undefined) {
       const colon = settings.metrics.lastIndexOf(':')
@@ -306,10 +337,11 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
       if (typeof e.code === 'string') throw err
       throw new CliError('start-failed', `the node did not start: ${e.message ?? String(err)}`, { cause: err })
     }
+    providers = await startProviders(node, settings.provider ?? [], { log: log.child('provider'), dataDir: settings.dataDir ?? defaultDataDir(ctx.env) })
     const demoHost = settings.demoHost !== false
     if (demoHost) node.serve(createDemoHost({ onLog: (message, caller) => { log.info(`log from ${logCaller(node, caller)}: ${message}`) } }))
     running = true
-    for (const line of startLines(node, settings, ops, demoHost)) ctx.out(line)
+    for (const line of startLines(node, providers, ops, demoHost)) ctx.out(line)
     if ((settings.bootstrap?.length ?? 0) > 0) {
       lonely = setTimeout(() => {
         if (node.libp2p.getConnections().length === 0) log.warn(`not connected to any bootstrap peer yet (${settings.bootstrap?.join(', ')}); retrying in the background: check the addresses and that those nodes are up`)
@@ -322,12 +354,14 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     log.info(`${why === 'abort' ? 'stop requested' : why}: withdrawing adverts, finishing calls in flight (up to ${drainMs} ms); press Ctrl-C again to exit at once`)
     clearTimeout(lonely)
     await node.stop({ drainTimeoutMs: drainMs })
+    await Promise.allSettled(providers.map(async p => { await p.stop() }))
     log.info('stopped')
     return 0
   } finally {
     clearTimeout(lonely)
     unwatch?.()
     if (running) await node.stop().catch(() => {})
+    await Promise.allSettled(providers.map(async p => { await p.stop() }))
     await ops?.close().catch(() => {})
     stop.dispose()
   }
