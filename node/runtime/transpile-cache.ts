@@ -128,6 +128,8 @@ export function createTranspileCache (init: TranspileCacheInit = {}): TranspileC
     const files = await transpile(bytes, plan)
     if (!(ENTRY in files)) throw new RuntimeError('invalid-component', 'transpile produced no component.js')
     await mkdir(root, { recursive: true })
+    // The transpiled `.js` is ES modules: say so, or Node warns (MODULE_TYPELESS_PACKAGE_JSON) under a package.json without "type".
+    await writeFile(join(root, 'package.json'), '{ "type": "module" }\n', { flag: 'wx' }).catch(() => {})
     // Written aside and renamed into place, so a reader never sees a half-written entry.
     const tmp = await mkdtemp(join(root, '.tmp-'))
     try {

@@ -1,0 +1,76 @@
+// `npm pack`, then install the tarball where nothing else of the repository exists and run the installed `wasmesh`.
+import { execFile } from 'node:child_process'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ensureExamples } from '../../examples/build.ts'
+
+const run = promisify(execFile)
+const repo = fileURLToPath(new URL('../..', import.meta.url))
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+
+describe('the npm package', () => {
+  const dirs: string[] = []
+  let packDir: string
+  let installDir: string
+  let cacheDir: string
+  let tarball: string
+  let hello: string
+
+  beforeAll(async () => {
+    hello = (await ensureExamples({ names: ['hello'] })).hello
+    for (const prefix of ['pack', 'install', 'cache']) dirs.push(await mkdtemp(join(tmpdir(), `wasmesh-${prefix}-test-`)))
+    ;[packDir, installDir, cacheDir] = dirs
+    // prepack compiles to dist/, postpack removes it again.
+    await run(npm, ['pack', '--pack-destination', packDir], { cwd: repo, timeout: 60_000 })
+    const [file] = (await readdir(packDir)).filter(f => f.endsWith('.tgz'))
+    tarball = join(packDir, file)
+    await writeFile(join(installDir, 'package.json'), JSON.stringify({ name: 'wasmesh-pack-test', private: true }))
+    await run(npm, ['install', '--no-audit', '--no-fund', '--loglevel=error', tarball], { cwd: installDir, timeout: 120_000 })
+  }, 180_000)
+
+  afterAll(async () => {
+    await Promise.all(dirs.map(async d => { await rm(d, { recursive: true, force: true }) }))
+  })
+
+  /** The installed command, run by the project's Node with only the install directory around it. */
+  async function wasmesh (...args: string[]): Promise<{ stdout: string, stderr: string }> {
+    return await run(process.execPath, [join(installDir, 'node_modules', '.bin', 'wasmesh'), ...args], {
+      cwd: installDir,
+      timeout: 60_000,
+      env: { ...process.env, XDG_CACHE_HOME: cacheDir }
+    })
+  }
+
+  it('ships the compiled code, the command and the WIT, and no sources, tests or examples', async () => {
+    const { stdout } = await run('tar', ['-tzf', tarball])
+    const files = stdout.trim().split('\n').map(f => f.replace(/^package\//, ''))
+    expect(files).toContain('bin/wasmesh.js')
+    expect(files).toContain('dist/node/cli/main.js')
+    expect(files).toContain('dist/node/runtime/worker.js')
+    expect(files).toContain('wit/examples/local-demo.wit')
+    expect(files).toContain('README.md')
+    expect(files.filter(f => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([])
+    expect(files.filter(f => /^(test|examples|simulations|node|protocol)\//.test(f))).toEqual([])
+  })
+
+  it('installs and runs `wasmesh --help`', async () => {
+    const { stdout } = await wasmesh('--help')
+    expect(stdout).toMatch(/^Usage: wasmesh <command>/)
+    expect(stdout).toContain('inspect')
+  })
+
+  it('inspects a component', async () => {
+    const { stdout } = await wasmesh('inspect', hello)
+    expect(stdout).toMatch(/digest\s+sha256:[0-9a-f]{64}/)
+    expect(stdout).toContain('hello-world: func() -> string')
+  })
+
+  it('runs a component in its worker thread (the compiled worker is found)', async () => {
+    const { stdout } = await wasmesh('call', '--component', hello, 'hello-world()')
+    expect(stdout.trim()).toBe('"Hello, World!"')
+  })
+})

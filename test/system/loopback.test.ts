@@ -1,0 +1,37 @@
+// The issue-5 scenario with real `wasmesh node` processes on this machine's loopback.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, it } from 'vitest'
+import { ensureExamples } from '../../examples/build.ts'
+import { defaultAdvertTimings } from '../../node/adverts.ts'
+import { Processes } from './processes.ts'
+import { runScenario } from './scenario.ts'
+
+describe('wasmesh node processes on loopback', () => {
+  const processes = new Processes()
+  let dir: string
+  let components: { upper: string, shout: string }
+
+  beforeAll(async () => {
+    const built = await ensureExamples({ names: ['upper', 'shout'] })
+    components = { upper: built.upper, shout: built.shout }
+    dir = await mkdtemp(join(tmpdir(), 'wasmesh-system-'))
+  })
+
+  afterAll(async () => {
+    await processes.killAll()
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('B and C join A; a client reaches both; C is killed and D takes over; D withdraws on SIGTERM', async () => {
+    await runScenario({
+      processes,
+      placement: { listen: () => '/ip4/127.0.0.1/tcp/0', nodePrefix: () => [], clientPrefix: [], metricsHost: '127.0.0.1' },
+      dataDir: dir,
+      cacheDir: join(dir, 'cache'),
+      components,
+      advertTtlMs: defaultAdvertTimings.advertTtlMs
+    })
+  }, 90_000)
+})
