@@ -5,7 +5,8 @@ import { buildArith } from './fixtures.ts'
 import { startRuntime, tempDir } from './helpers.ts'
 
 async function entryDir (cacheDir: string): Promise<string> {
-  const names = (await readdir(cacheDir)).filter(n => !n.startsWith('.'))
+  // beside the entries: the cache's package.json, which tells Node the transpiled .js is ES modules
+  const names = (await readdir(cacheDir)).filter(n => !n.startsWith('.') && n !== 'package.json')
   expect(names).toHaveLength(1)
   return join(cacheDir, names[0])
 }
