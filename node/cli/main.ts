@@ -8,6 +8,7 @@ import { inspect, inspectHelp } from './inspect.ts'
 import { mesh, meshHelp } from './mesh.ts'
 import { nodeCommand, nodeHelp } from './node-command.ts'
 import { providerCommand, providerHelp } from './provider-command.ts'
+import { simulate, simulateHelp } from '../../simulations/cli.ts'
 import { formatError } from './output.ts'
 
 type Command = (argv: string[], ctx: CommandContext) => Promise<number>
@@ -17,6 +18,7 @@ const commands: Record<string, { run: Command, help: string, summary: string }> 
   call: { run: call, help: callHelp, summary: 'call a function through the mesh (--bootstrap) or in-process (--component)' },
   mesh: { run: mesh, help: meshHelp, summary: 'show the peers of a mesh and what they serve (--watch to follow)' },
   provider: { run: providerCommand, help: providerHelp, summary: 'run a native provider as its own process that joins the mesh' },
+  simulate: { run: simulate, help: simulateHelp, summary: 'run a network simulation scenario and write a report' },
   inspect: { run: inspect, help: inspectHelp, summary: 'show a component\'s digest, imports and exports' }
 }
 

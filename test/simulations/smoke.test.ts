@@ -1,0 +1,143 @@
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { simulate } from '../../simulations/cli.ts'
+import type { Progress } from '../../simulations/run.ts'
+import type { Report } from '../../simulations/report.ts'
+import { loadScenario } from '../../simulations/scenario.ts'
+import { planTimeline } from '../../simulations/timeline.ts'
+import { allElements, parseXml } from './xml.ts'
+
+let dir: string
+let report: Report
+let outLines: string[]
+let progress: Progress[]
+let exitCode: number
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'wasmesh-sim-test-'))
+  outLines = []
+  progress = []
+  exitCode = await simulate(['smoke', '--out', join(dir, 'smoke')], { out: t => { outLines.push(t) }, err: () => {}, verbose: false, env: {}, errIsTTY: false }, { progress: p => { progress.push(p) } })
+  report = JSON.parse(await readFile(join(dir, 'smoke', 'report.json'), 'utf8')) as Report
+}, 60_000)
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+const sane = (d: { count: number, p50: number | null, p99: number | null, max: number | null }, maxMs: number): void => {
+  expect(d.count).toBeGreaterThan(0)
+  expect(d.p50).toBeGreaterThanOrEqual(0)
+  expect(d.p99).toBeGreaterThanOrEqual(d.p50!)
+  expect(d.max).toBeGreaterThanOrEqual(d.p99!)
+  expect(d.max).toBeLessThan(maxMs)
+}
+
+describe('the smoke scenario through `wasmesh simulate`', () => {
+  it('finishes, says where the report is and writes it with four charts', async () => {
+    expect(exitCode).toBe(0)
+    expect(outLines.join('\n')).toMatch(/calls, .* succeeded/)
+    expect((await readdir(join(dir, 'smoke'))).sort()).toEqual(['convergence.svg', 'latency-cdf.svg', 'messages.svg', 'report.json', 'report.md', 'success.svg'])
+    expect(report.interrupted).toBe(false)
+    expect(report.seed).toBe(7)
+    expect(report.scenario.name).toBe('smoke')
+    expect(report.versions.libp2p).toMatch(/^\d+\.\d+/)
+    expect(report.machine.cpus).toBeGreaterThan(0)
+  })
+
+  it('reports progress: phases in order, simulated time, events and calls', () => {
+    const order = ['starting', 'settling', 'running', 'stopping']
+    const seen = progress.map(p => order.indexOf(p.phase))
+    expect([...seen].sort((a, b) => a - b)).toEqual(seen)
+    expect(seen).toContain(2)
+    const last = progress[progress.length - 1]
+    expect(last.eventsDone).toBe(last.eventsTotal)
+    expect(last.callsMade).toBeGreaterThan(0)
+    expect(last.simulatedMs).toBeGreaterThan(0)
+  })
+
+  it('runs the planned event sequence, which the seed alone decides', async () => {
+    const plan = planTimeline(await loadScenario('smoke'))
+    expect(report.plannedEvents).toEqual(JSON.parse(JSON.stringify(plan.events)))
+    expect(report.events.map(e => [e.kind, e.slot])).toEqual(plan.events.map(e => [e.kind, 'slot' in e ? e.slot : undefined]))
+    expect(report.events.every(e => e.error === undefined)).toBe(true)
+  })
+
+  it('has every figure, with sane values', () => {
+    const c = report.convergence
+    expect(c.initialMeshMs).toBeGreaterThan(0)
+    expect(c.initialKnowingAll).toBe(10)
+    // the export, the restarted server's exports, the unexport and the leave each converge everywhere
+    sane(c.exportChange, 10_000)
+    expect(c.items.filter(i => ['export', 'restart', 'unexport', 'leave'].includes(i.kind)).map(i => i.kind)).toEqual(['export', 'restart', 'unexport', 'leave'])
+    expect(c.exportChange.count).toBe(4)
+    expect(c.exportChange.unconverged).toBe(0)
+    sane(c.learnMesh, 10_000)
+    expect(c.items.some(i => i.kind === 'crash-forgotten')).toBe(true)
+
+    const calls = report.calls
+    expect(calls.made).toBeGreaterThan(100)
+    expect(calls.made + calls.skipped + calls.cut).toBe(calls.planned)
+    expect(calls.ok + calls.failed).toBe(calls.made)
+    expect(calls.successRatio).toBeGreaterThan(0.9)
+    expect(calls.withLiveServer.successRatio).toBeGreaterThanOrEqual(calls.successRatio!)
+    sane(calls.latencyMs, 30_000)
+    expect(calls.latencyCdf[calls.latencyCdf.length - 1][1]).toBe(1)
+    expect(Object.values(calls.attempts).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(calls.made)
+    expect(Object.values(calls.errors).reduce((a, b) => a + b, 0)).toBe(calls.failed)
+    expect(calls.crashRecovery).toHaveLength(1)
+    expect(calls.series.reduce((a, b) => a + b.made, 0)).toBe(calls.made)
+
+    const g = report.cost.gossip
+    expect(g.messagesSentPerNodePerS).toBeGreaterThan(0)
+    expect(g.bytesSentPerNodePerS).toBeGreaterThan(0)
+    expect(g.firstDeliveries).toBeGreaterThan(0)
+    expect(g.duplicatesPerDelivery).toBeGreaterThanOrEqual(0)
+    expect(report.cost.transport.bytesSentPerNodePerS).toBeGreaterThan(g.bytesSentPerNodePerS)
+    expect(report.cost.connectionsPerNode.mean).toBeGreaterThan(0)
+    expect(report.cost.memory.rssBytes).toBeGreaterThan(report.cost.memory.baselineRssBytes / 2)
+    expect(report.cost.memory.heapPerNodeBytes).toBeGreaterThan(0)
+    expect(report.cost.cpu.runMs).toBeGreaterThan(0)
+    expect(report.cost.series.length).toBeGreaterThanOrEqual(5)
+    expect(report.time.simulatedMs).toBeGreaterThanOrEqual(8_000)
+  })
+
+  it('writes a summary and charts that parse, each with its series', async () => {
+    const md = await readFile(join(dir, 'smoke', 'report.md'), 'utf8')
+    expect(md).toMatch(/^# Simulation: smoke/)
+    expect(md).toMatch(/advert convergence per export change \| p50/)
+    const expected: Record<string, string[]> = {
+      'latency-cdf.svg': ['successful calls'],
+      'success.svg': ['success ratio'],
+      'messages.svg': ['gossip messages', 'connections / node'],
+      'convergence.svg': ['export added']
+    }
+    for (const [file, series] of Object.entries(expected)) {
+      const root = parseXml(await readFile(join(dir, 'smoke', file), 'utf8'))
+      expect(root.name).toBe('svg')
+      const names = allElements(root).filter(e => e.attrs.class === 'series').map(e => e.attrs['data-name'])
+      expect(names).toEqual(expect.arrayContaining(series))
+      const drawn = allElements(root).filter(e => e.name === 'polyline' || e.name === 'circle')
+      expect(drawn.length).toBeGreaterThan(0)
+    }
+    const success = parseXml(await readFile(join(dir, 'smoke', 'success.svg'), 'utf8'))
+    expect(allElements(success).filter(e => e.attrs.class === 'markers')[0].children.filter(e => e.name === 'line')).toHaveLength(6)
+  })
+})
+
+describe('an interrupted run', () => {
+  it('stops cleanly and still writes what was measured', async () => {
+    const controller = new AbortController()
+    const out = join(dir, 'interrupted')
+    const code = await simulate(['smoke', '--out', out, '--duration', '30'], { out: () => {}, err: () => {}, verbose: false, env: {}, errIsTTY: false, signal: controller.signal }, {
+      progress: p => { if (p.phase === 'running' && p.simulatedMs > 500) controller.abort() }
+    })
+    expect(code).toBe(130)
+    const r = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as Report
+    expect(r.interrupted).toBe(true)
+    expect(r.time.simulatedMs).toBeLessThan(30_000)
+    expect(r.calls.made).toBeGreaterThan(0)
+  }, 60_000)
+})
