@@ -116,6 +116,11 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
         drop('spoofed', from, `the advert claims to be from ${advert.peer}`)
         return 'dropped'
       }
+      // Signatures are what costs (Ed25519): an advert no newer than the one held changes nothing, so
+      // it is not verified at all. Syncs with every new connection repeat mostly known adverts.
+      if (advert.peer === self) return 'ignored'
+      const held = registry.peer(advert.peer)?.seq
+      if (held !== undefined && advert.seq <= held) return 'stale'
       const key = peerIdFromString(advert.peer).publicKey
       if (key === undefined || !(await key.verify(signed.advert, signed.signature))) {
         drop('bad-signature', from, `the signature does not match ${advert.peer}`)

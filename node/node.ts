@@ -29,6 +29,8 @@ import { forEachHandle } from './runtime/values.ts'
 import { interfaceCompatible } from './semver.ts'
 import { dialWrpc, handleWrpc } from './wrpc-server.ts'
 import { NodeError } from './errors.ts'
+import { createPeering } from './peering.ts'
+import type { PeeringOptions } from './peering.ts'
 import { checkLinks, linkOptions } from './providers/links.ts'
 import type { Link } from './providers/links.ts'
 
@@ -89,6 +91,8 @@ export interface NodeInit {
   readonly customTransport?: MeshLibp2pInit['customTransport']
   /** `plaintext` only for simulations in one process. Default `noise`. */
   readonly encryption?: 'noise' | 'plaintext'
+  /** How many peers to stay connected to, dialling peers known from adverts (`false`: bootstrap peers and servers called only). */
+  readonly peering?: Partial<PeeringOptions> | false
   /** Gossipsub overrides (mesh degrees, heartbeat); the signature policy stays StrictSign. */
   readonly gossipsub?: MeshLibp2pInit['gossipsub']
   readonly logger?: Logger
@@ -493,6 +497,9 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     agent.changed()
   }
 
+  const peering = init.peering === false ? undefined : createPeering(libp2p, registry, log.child('peering'), init.peering)
+  registry.on('change', change => { if (change.kind === 'peer' && change.change === 'new') peering?.check() })
+
   // What a peer held on this node (resource handles of providers) is released when it goes away.
   libp2p.addEventListener('peer:disconnect', evt => {
     const peer = evt.detail.toString()
@@ -541,6 +548,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       registry.setSelf({ labels: init.labels, addresses: addresses() })
       // Adverts first: peers that connect while components load are synced with at once.
       await agent.start()
+      peering?.start()
       for (const spec of init.components ?? []) await load(spec)
       if (init.bootstrap !== undefined && init.bootstrap.length > 0) {
         keeper = keepConnected(libp2p, init.bootstrap.map(a => multiaddr(a)), {
@@ -554,6 +562,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       if (!started) return
       started = false
       await keeper?.stop()
+      peering?.stop()
       // Withdraw first, so that peers stop routing here before the streams go away.
       await agent.stop()
       await unhandleWrpc?.()
