@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { bootstrapOf, createMesh, eventually, whoamiService } from './helpers.ts'
 import type { Mesh } from './helpers.ts'
+import type { MeshNode } from '../../../node/node.ts'
 
 let mesh: Mesh
 afterEach(async () => { await mesh?.stop() })
@@ -9,7 +10,7 @@ describe('peering', () => {
   it('connects nodes that only know a seed to each other, so the mesh outlives its seed', async () => {
     mesh = await createMesh({ peering: { minPeers: 4, intervalMs: 100 } })
     const seed = await mesh.add()
-    const others = []
+    const others: MeshNode[] = []
     for (let i = 0; i < 5; i++) others.push(await mesh.add({ bootstrap: bootstrapOf(seed) }))
     await eventually('every node to reach 4 connections', () => others.every(n => n.libp2p.getConnections().length >= 4))
 
