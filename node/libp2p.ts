@@ -17,6 +17,10 @@ import { createLibp2p } from 'libp2p'
 import type { Libp2pOptions } from 'libp2p'
 import type { Libp2p, PrivateKey, Startable } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { createFlushGroup, fastMuxer } from './libp2p/fast-muxer.ts'
+import { throttleProtocolMerges } from './libp2p/protocol-merges.ts'
+import { quietLogger } from './libp2p/quiet-logger.ts'
+import { wholeMessages } from './libp2p/whole-messages.ts'
 
 /** The wRPC protocol id: one stream per invocation carrying the wRPC framed stream. */
 export const WRPC_PROTOCOL = '/wrpc/0.0.1'
@@ -105,6 +109,15 @@ export interface MeshLibp2pInit {
   readonly customTransport?: NonNullable<Libp2pOptions<MeshServices>['transports']>[number]
   /** `plaintext` skips encryption: only for simulations of hundreds of nodes in one process, never on a network. */
   readonly encryption?: 'noise' | 'plaintext'
+  /**
+   * The per-call fast path of the libp2p layer (see node/libp2p/): yamux frames coalesced into one
+   * write per event-loop turn, each noise message written whole, `/wrpc/0.0.1` negotiated without a
+   * round trip, the per-stream peer-store write throttled, libp2p's loggers disabled unless DEBUG is
+   * set. Default on; off gives stock js-libp2p behaviour (the benchmarks' before).
+   */
+  readonly fastPath?: boolean
+  /** Protocols the fast path negotiates without a round trip (see `fastMuxer`). Default `/wrpc/0.0.1`. */
+  readonly optimisticProtocols?: readonly string[]
 }
 
 /**
@@ -144,21 +157,26 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
   const listen = init.listen != null
     ? [...init.listen]
     : [useMemory ? `/memory/${randomUUID()}` : '/ip4/0.0.0.0/tcp/0']
+  const fast = init.fastPath ?? true
+  const muxer = yamux({
+    streamOptions: {
+      maxStreamWindowSize: streams.maxStreamWindowBytes,
+      maxReadBufferLength: streams.maxReadBufferBytes
+    }
+  })
+  const logger = fast ? quietLogger() : undefined
+  const flushGroup = createFlushGroup()
   const options: Libp2pOptions<MeshServices> = {
     start: false,
+    ...(logger !== undefined ? { logger } : {}),
     privateKey: init.privateKey,
     addresses: {
       listen,
       ...(init.announce != null && init.announce.length > 0 ? { announce: [...init.announce] } : {})
     },
     transports: [init.customTransport ?? (useMemory ? memory({ latency: init.memoryLatencyMs }) : tcp())],
-    connectionEncrypters: [init.encryption === 'plaintext' ? plaintext() : noise()],
-    streamMuxers: [yamux({
-      streamOptions: {
-        maxStreamWindowSize: streams.maxStreamWindowBytes,
-        maxReadBufferLength: streams.maxReadBufferBytes
-      }
-    })],
+    connectionEncrypters: [init.encryption === 'plaintext' ? plaintext() : fast ? wholeMessages(noise()) : noise()],
+    streamMuxers: [fast ? fastMuxer(muxer, { optimistic: init.optimisticProtocols ?? [WRPC_PROTOCOL], group: flushGroup }) : muxer],
     connectionManager: {
       maxConnections: conn.maxConnections,
       maxIncomingPendingConnections: conn.maxIncomingPendingConnections,
@@ -178,7 +196,22 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       })
     }
   }
-  return await createLibp2p(options)
+  const libp2p = await createLibp2p(options)
+  if (fast) {
+    throttleProtocolMerges(libp2p)
+    // what the muxers hold for the end of the turn leaves before stop closes sockets (see FlushGroup)
+    const stop = libp2p.stop.bind(libp2p)
+    libp2p.stop = async () => {
+      flushGroup.stop()
+      await stop()
+    }
+    const start = libp2p.start.bind(libp2p)
+    libp2p.start = async () => {
+      flushGroup.stopping = false
+      await start()
+    }
+  }
+  return libp2p
 }
 
 export interface KeepConnectedOptions {

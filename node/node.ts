@@ -95,6 +95,8 @@ export interface NodeInit {
   readonly peering?: Partial<PeeringOptions> | false
   /** Gossipsub overrides (mesh degrees, heartbeat); the signature policy stays StrictSign. */
   readonly gossipsub?: MeshLibp2pInit['gossipsub']
+  /** The libp2p layer's per-call fast path (`MeshLibp2pInit.fastPath`). Default on. */
+  readonly fastPath?: boolean
   readonly logger?: Logger
   /** Told about every call this node makes or serves: metrics and simulations listen here. */
   readonly observer?: NodeObserver
@@ -235,7 +237,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     memoryLatencyMs: init.memoryLatencyMs,
     customTransport: init.customTransport,
     encryption: init.encryption,
-    gossipsub: init.gossipsub
+    gossipsub: init.gossipsub,
+    fastPath: init.fastPath
   })
   const self = libp2p.peerId.toString()
   const registry = createRegistry({ self, lattice, labels: init.labels })
@@ -314,11 +317,21 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     }
   }
 
+  /** Which local service answers an interface id, as asked (exact or any compatible version); cleared whenever `services` changes. */
+  const serviceFor = new Map<string, { service: LocalService, iface: Interface } | null>()
   function findService (iface: string): { service: LocalService, iface: Interface } | undefined {
     const exact = services.get(iface)
     if (exact !== undefined) return exact
-    for (const [id, entry] of services) if (interfaceCompatible(iface, id)) return entry
-    return undefined
+    let found = serviceFor.get(iface)
+    if (found === undefined) {
+      found = null
+      for (const [id, entry] of services) {
+        if (interfaceCompatible(iface, id)) { found = entry; break }
+      }
+      if (serviceFor.size >= 4096) serviceFor.clear()
+      serviceFor.set(iface, found)
+    }
+    return found ?? undefined
   }
 
   async function signature (server: Server, iface: string, func: string, signal: AbortSignal): Promise<Signature> {
@@ -349,6 +362,18 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     return await wit
   }
 
+  /** Peer ids by their string form: decoding one (base58, multihash) for every call shows in profiles. */
+  const peerIds = new Map<string, PeerId>()
+  function peerIdOf (peer: string): PeerId {
+    let id = peerIds.get(peer)
+    if (id === undefined) {
+      if (peerIds.size >= 4096) peerIds.delete(peerIds.keys().next().value as string)
+      id = peerIdFromString(peer)
+      peerIds.set(peer, id)
+    }
+    return id
+  }
+
   async function callServer (server: Server, iface: string, func: string, params: unknown[], signal: AbortSignal): Promise<unknown[]> {
     if (server.local) {
       const entry = findService(iface)
@@ -361,7 +386,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     let transport
     try {
       sig = await signature(server, iface, func, signal)
-      transport = await dialWrpc(libp2p, peerIdFromString(server.peer), signal)
+      transport = await dialWrpc(libp2p, peerIdOf(server.peer), signal)
     } catch (err) {
       if (err instanceof NodeError) throw err
       // Nothing was sent: the router may try another server.
@@ -440,8 +465,20 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     }
   }
 
-  /** Peers of another lattice are refused; plain wRPC clients (no lattice at all) are served. */
-  async function accept (peer: PeerId): Promise<boolean> {
+  /**
+   * Peers of another lattice are refused; plain wRPC clients (no lattice at all) are served. The
+   * answer depends only on the protocols the peer store lists for the peer, so it is kept until
+   * the peer's record changes (`peer:update`) or it disconnects, instead of decoding the record
+   * for every inbound call.
+   */
+  const accepted = new Map<string, boolean>()
+  libp2p.addEventListener('peer:update', evt => { accepted.delete(evt.detail.peer.id.toString()) })
+  libp2p.addEventListener('peer:disconnect', evt => { accepted.delete(evt.detail.toString()) })
+  function accept (peer: PeerId): boolean | Promise<boolean> {
+    const known = accepted.get(peer.toString())
+    return known ?? decideAccept(peer)
+  }
+  async function decideAccept (peer: PeerId): Promise<boolean> {
     let protocols: string[] = []
     try {
       protocols = (await libp2p.peerStore.get(peer)).protocols
@@ -449,7 +486,10 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       return true
     }
     const lattices = protocols.map(p => LATTICE_SYNC.exec(p)?.[1]).filter((l): l is string => l !== undefined)
-    return lattices.length === 0 || lattices.includes(lattice)
+    const ok = lattices.length === 0 || lattices.includes(lattice)
+    if (accepted.size >= 4096) accepted.delete(accepted.keys().next().value as string)
+    accepted.set(peer.toString(), ok)
+    return ok
   }
 
   function serviceOf (component: LoadedComponent, capacity: number): LocalService {
@@ -471,11 +511,13 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       }
       services.set(i.id, { service, iface: i })
     }
+    serviceFor.clear()
     publishLocal()
   }
 
   function unserve (digest: string): void {
     for (const [iface, entry] of [...services]) if (entry.service.digest === digest) services.delete(iface)
+    serviceFor.clear()
     publishLocal()
   }
 

@@ -224,8 +224,17 @@ export function createRouter (init: RouterInit): Router {
 
     const timeoutMs = opts.timeoutMs ?? callTimeoutMs
     const deadline = new AbortController()
-    const timer = setTimeout(() => deadline.abort(), timeoutMs)
-    const signal = opts.signal === undefined ? deadline.signal : AbortSignal.any([deadline.signal, opts.signal])
+    // The attempt in flight is rejected straight from the deadline timer or the caller's abort, so
+    // that a server which ignores its signal cannot hold the call; no listener per attempt.
+    let wake: ((reason: unknown) => void) | undefined
+    const timer = setTimeout(() => {
+      deadline.abort()
+      wake?.(deadline.signal.reason)
+    }, timeoutMs)
+    const callerSignal = opts.signal
+    const onCallerAbort = (): void => { wake?.(callerSignal?.reason) }
+    callerSignal?.addEventListener('abort', onCallerAbort, { once: true })
+    const signal = callerSignal === undefined ? deadline.signal : AbortSignal.any([deadline.signal, callerSignal])
     const stopped = (): RouterError | undefined => {
       if (opts.signal?.aborted === true) return new RouterError('aborted', `${iface}#${func}: aborted by the caller`, { attempts: tried.length, tried, cause: opts.signal.reason })
       if (deadline.signal.aborted) return new RouterError('timeout', `${iface}#${func}: no answer within ${timeoutMs} ms (${tried.length} attempt${tried.length === 1 ? '' : 's'}${tried.length > 0 ? ': ' + tried.join(', ') : ''})`, { attempts: tried.length, tried })
@@ -258,8 +267,13 @@ export function createRouter (init: RouterInit): Router {
         registry.beginCall(server.peer)
         let results: unknown[]
         try {
-          results = await untilAborted(init.callServer(server, server.iface, func, params, signal), signal)
+          results = await new Promise<unknown[]>((resolve, reject) => {
+            wake = reject
+            init.callServer(server, server.iface, func, params, signal).then(resolve, reject)
+          })
+          wake = undefined
         } catch (err) {
+          wake = undefined
           registry.endCall(server.peer)
           const halt = stopped()
           if (halt !== undefined) throw withCause(halt, err)
@@ -284,6 +298,7 @@ export function createRouter (init: RouterInit): Router {
       }
     } finally {
       clearTimeout(timer)
+      callerSignal?.removeEventListener('abort', onCallerAbort)
     }
   }
 
@@ -312,23 +327,4 @@ export function createRouter (init: RouterInit): Router {
 function withCause (err: RouterError, cause: unknown): RouterError {
   if (cause !== undefined && err.cause === undefined) err.cause = cause
   return err
-}
-
-/** Settles with `p`, or rejects as soon as `signal` aborts, so a server that ignores the signal cannot hold the call past its deadline. */
-async function untilAborted<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    p.catch(() => {})
-    throw signal.reason
-  }
-  return await new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    p.then(v => {
-      signal.removeEventListener('abort', onAbort)
-      resolve(v)
-    }, err => {
-      signal.removeEventListener('abort', onAbort)
-      reject(err)
-    })
-  })
 }

@@ -1,6 +1,25 @@
 // Which exported interface versions may serve an import, by the component model's semver rules.
 
 import { parseInterfaceId } from '../protocol/advert.ts'
+import type { InterfaceId } from '../protocol/advert.ts'
+
+/**
+ * Parsed interface ids: every call matches its interface against the exports (registry, node), and
+ * the id grammar is a long regular expression. The ids a node sees are few (its exports, its peers'
+ * and what it calls), so the cache is small; past `MAX_PARSED` it starts over.
+ */
+const parsed = new Map<string, InterfaceId | null>()
+const MAX_PARSED = 4096
+
+function parseId (id: string): InterfaceId | undefined {
+  let p = parsed.get(id)
+  if (p === undefined) {
+    if (parsed.size >= MAX_PARSED) parsed.clear()
+    p = parseInterfaceId(id) ?? null
+    parsed.set(id, p)
+  }
+  return p ?? undefined
+}
 
 interface Version {
   readonly major: number
@@ -46,16 +65,17 @@ export function compatible (wanted: string | undefined, offered: string | undefi
 
 /** Whether the export `offeredId` (`ns:pkg/iface@ver`) may serve the import `wantedId` (version optional). */
 export function interfaceCompatible (wantedId: string, offeredId: string): boolean {
-  const w = parseInterfaceId(wantedId)
-  const o = parseInterfaceId(offeredId)
+  if (wantedId === offeredId) return true
+  const w = parseId(wantedId)
+  const o = parseId(offeredId)
   if (w === undefined || o === undefined) return wantedId === offeredId
   return w.unversioned === o.unversioned && compatible(w.version, o.version)
 }
 
 /** `ns:pkg/iface@1.2.3` -> `ns:pkg/iface`: the key under which every version of an interface is found. */
 export function unversionedId (id: string): string {
-  const parsed = parseInterfaceId(id)
-  if (parsed !== undefined) return parsed.unversioned
+  const p = parseId(id)
+  if (p !== undefined) return p.unversioned
   const at = id.lastIndexOf('@')
   return at < 0 ? id : id.slice(0, at)
 }

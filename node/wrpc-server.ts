@@ -58,7 +58,8 @@ export async function handleWrpc (
   const run = async (stream: Stream, peer: PeerId): Promise<void> => {
     const transport = streamTransport(stream, opts.stream)
     try {
-      if (opts.accept != null && !(await opts.accept(peer))) {
+      const verdict = opts.accept?.(peer) ?? true
+      if (!(verdict instanceof Promise ? await verdict : verdict)) {
         const message = `this node does not accept calls from peer ${peer.toString()}`
         await refuse(transport, message)
         report(peer, Object.assign(new Error(message), { code: 'refused' }))
@@ -142,10 +143,27 @@ export async function dialWrpc (
   signal?: AbortSignal,
   opts: DialWrpcOptions = {}
 ): Promise<Transport> {
-  const stream = await libp2p.dialProtocol(peer, WRPC_PROTOCOL, {
+  const options = {
     signal,
     runOnLimitedConnection: false,
     ...(opts.maxOutboundStreams != null ? { maxOutboundStreams: opts.maxOutboundStreams } : {})
-  })
+  }
+  // An open connection is used directly: `dialProtocol` would go through the connection manager's
+  // dial bookkeeping for every call only to find the same connection.
+  const connection = isPeerId(peer) ? openConnection(libp2p, peer) : undefined
+  const stream = connection !== undefined
+    ? await connection.newStream(WRPC_PROTOCOL, options)
+    : await libp2p.dialProtocol(peer, WRPC_PROTOCOL, options)
   return streamTransport(stream, opts.stream)
+}
+
+function isPeerId (peer: PeerId | Multiaddr): peer is PeerId {
+  return typeof (peer as Partial<PeerId>).toMultihash === 'function'
+}
+
+function openConnection (libp2p: Libp2p, peer: PeerId): Connection | undefined {
+  for (const c of libp2p.getConnections(peer)) {
+    if (c.status === 'open' && c.limits == null) return c
+  }
+  return undefined
 }

@@ -100,6 +100,36 @@ export function encodeOpening (header: Header, rootData: Uint8Array): Uint8Array
   return out
 }
 
+/** Bytes to leave free before a root frame's data for `prependRootHead`: version and header (an opening), path, length. */
+export function rootHeadroom (header?: Uint8Array): number {
+  return (header === undefined ? 0 : 1 + header.length) + 1 + 5
+}
+
+/**
+ * The root frame (path `[]`) carrying `data`, after the version byte and `header` (the encoded
+ * header record, for an opening), as one view: written in place in front of `data` when its
+ * buffer has the room (`encodeValues` with `headroomBytes: rootHeadroom(header)`), so the values
+ * are not copied again; otherwise into a new buffer.
+ */
+export function prependRootHead (data: Uint8Array, header?: Uint8Array): Uint8Array {
+  if (data.length > 0xffff_ffff) throw new ProtocolError('limit-exceeded', 'frame data longer than a u32 length')
+  const headLength = (header === undefined ? 0 : 1 + header.length) + 1 + u32Size(data.length)
+  const inPlace = data.byteOffset >= headLength
+  const out = inPlace
+    ? new Uint8Array(data.buffer, data.byteOffset - headLength, headLength + data.length)
+    : new Uint8Array(headLength + data.length)
+  let o = 0
+  if (header !== undefined) {
+    out[o++] = FRAME_VERSION
+    out.set(header, o)
+    o += header.length
+  }
+  out[o++] = 0
+  o = writeU32(out, o, data.length)
+  if (!inPlace) out.set(data, o)
+  return out
+}
+
 /** The data of an error frame: UTF-8 JSON `{code, message}`. */
 export function encodeErrorFrame (code: string, message: string): Uint8Array {
   return encodeFrame([ERROR_PATH_INDEX], utf8Encoder.encode(JSON.stringify({ code, message })))

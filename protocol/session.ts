@@ -4,7 +4,7 @@ import { ProtocolError } from './errors.ts'
 import type { ProtocolErrorCode } from './errors.ts'
 import { defaultSessionLimits } from './limits.ts'
 import type { SessionLimits, ValueLimits } from './limits.ts'
-import { FrameDecoder, encodeFrame, encodeOpening, encodeErrorFrame, isErrorPath, frameSize } from './frame.ts'
+import { FrameDecoder, encodeFrame, encodeHeader, encodeErrorFrame, isErrorPath, frameSize, prependRootHead, rootHeadroom } from './frame.ts'
 import type { FrameItem, Header } from './frame.ts'
 import type { Transport } from './transport.ts'
 import { encodeValues, decodeValuesPrefix, ValueReader } from './value.ts'
@@ -311,6 +311,8 @@ abstract class Receiver {
       try {
         decoded = this.decode(bytes, {
           limits: session.valueLimits,
+          // large byte lists stay views of what arrived (no copy); small ones are copied, so they do not pin a large chunk
+          copy: 'auto',
           root: pathText(session.role, this.path),
           onPending: (index, type) => {
             const r = type.kind === 'future' ? new FutureReceiver(index, type) : new StreamReceiver(index, type)
@@ -541,7 +543,9 @@ class Session {
   }
 
   readonly #onReset = (): void => {
-    this.#inboundFailed(new SessionError('closed', 'stream reset', this.resultStarted), 'transport')
+    const reason: unknown = this.#transport.signal?.reason
+    const message = reason instanceof Error && reason.message !== '' ? reason.message : 'stream reset'
+    this.#inboundFailed(new SessionError('closed', message.startsWith('stream reset') ? message : `stream reset: ${message}`, this.resultStarted, reason), 'transport')
   }
 
   readonly #onAbort = (): void => {
@@ -965,8 +969,10 @@ export function invoke (
   const outbound: Outbound[] = []
   let opening: Uint8Array
   try {
-    const rootData = encodeValues(paramTypes, params, { limits: session.valueLimits, onAsync: collectOutbound(outbound) })
-    opening = encodeOpening({ instance, name }, rootData)
+    // the opening is written in front of the params in their own buffer: one copy of the values, not two
+    const header = encodeHeader({ instance, name })
+    const rootData = encodeValues(paramTypes, params, { limits: session.valueLimits, onAsync: collectOutbound(outbound), headroomBytes: rootHeadroom(header) })
+    opening = prependRootHead(rootData, header)
   } catch (err) {
     const error = err instanceof ProtocolError
       ? new SessionError(err.code, err.message, false, err)
@@ -1008,7 +1014,7 @@ export async function serve (transport: Transport, handlers: Handlers, opts: Ser
     const outbound: Outbound[] = []
     let bytes: Uint8Array
     try {
-      bytes = encodeFrame([], encodeValues(fn.results, results, { limits: session.valueLimits, onAsync: collectOutbound(outbound) }))
+      bytes = prependRootHead(encodeValues(fn.results, results, { limits: session.valueLimits, onAsync: collectOutbound(outbound), headroomBytes: rootHeadroom() }))
     } catch (err) {
       failWith(err, 'internal', `results do not encode: ${errorMessage(err)}`)
       return

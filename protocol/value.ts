@@ -21,6 +21,12 @@ export interface EncodeOptions {
   onAsync?: (index: readonly number[], type: FutureType | StreamType, value: unknown) => void
   /** Human name of the root, for error paths. Default 'value'. */
   root?: string
+  /**
+   * Bytes left free before the encoded values in the same buffer, so that a frame head can be
+   * written in front of them without copying the values (see `prependRootHead` in frame.ts). The
+   * result is a view that starts `headroomBytes` into its buffer. Default 0.
+   */
+  headroomBytes?: number
 }
 
 export interface DecodeOptions {
@@ -33,8 +39,12 @@ export interface DecodeOptions {
   onPending?: (index: readonly number[], type: FutureType | StreamType) => unknown
   /** Human name of the root, for error paths: 'params' gives `params[1].items[3].name`. Default 'value'. */
   root?: string
-  /** false: list<u8> (and handles) decode as views into the input (no copy). Default true. */
-  copy?: boolean
+  /**
+   * false: list<u8>, list<s8> and handles decode as views into the input (no copy). `'auto'`: as
+   * views when they take at least half of the input's underlying buffer (a view then keeps at
+   * most twice its own size alive), else as copies. Default true: always copies.
+   */
+  copy?: boolean | 'auto'
 }
 
 type Enc = (w: ValueWriter, v: unknown) => void
@@ -170,9 +180,15 @@ export class ValueWriter extends ByteWriter {
   readonly maxDepth: number
   readonly root: string
 
+  /** Bytes reserved before the values (`EncodeOptions.headroomBytes`). */
+  readonly headroom: number
+
   constructor (opts: EncodeOptions = {}, index: readonly number[] = []) {
     const limits = limitsOf(opts.limits)
-    super(256, limits.maxValueBytes)
+    const headroom = opts.headroomBytes ?? 0
+    super(256 + headroom, limits.maxValueBytes + headroom)
+    this.headroom = headroom
+    this.pos = headroom
     this.index = [...index]
     this.onAsync = opts.onAsync
     this.maxListLength = limits.maxListLength
@@ -218,6 +234,11 @@ export class ValueWriter extends ByteWriter {
       throw finish(err, this.root)
     }
   }
+
+  /** The values written (after the headroom). */
+  override finish (): Uint8Array {
+    return this.buf.subarray(this.headroom, this.pos)
+  }
 }
 
 /**
@@ -232,6 +253,8 @@ export class ValueReader extends ByteReader {
   readonly maxDepth: number
   readonly maxValueBytes: number
   readonly copyBytes: boolean
+  /** With `copy: 'auto'`: byte runs at least this long are views. */
+  readonly viewFromBytes: number
   readonly root: string
 
   constructor (bytes: Uint8Array, offset = 0, opts: DecodeOptions = {}, index: readonly number[] = []) {
@@ -243,7 +266,13 @@ export class ValueReader extends ByteReader {
     this.maxDepth = limits.maxDepth
     this.maxValueBytes = limits.maxValueBytes
     this.copyBytes = opts.copy !== false
+    this.viewFromBytes = opts.copy === false ? 0 : opts.copy === 'auto' ? Math.ceil(bytes.buffer.byteLength / 2) : Number.POSITIVE_INFINITY
     this.root = opts.root ?? 'value'
+  }
+
+  /** `n` raw bytes: a view or a copy, as the `copy` option says. */
+  bytesOf (n: number): Uint8Array {
+    return n >= this.viewFromBytes ? this.view(n) : this.copy(n)
   }
 
   private guard<T>(fn: () => T): T {
@@ -772,12 +801,12 @@ function typedBody (kind: Type['kind'], Ctor: TypedCtor, elem: Codec): ListBody 
   switch (kind) {
     case 'u8':
       encTyped = (w, v) => { w.bytes(v as Uint8Array) }
-      decTyped = (r, n) => r.copyBytes ? r.copy(n) : r.view(n)
+      decTyped = (r, n) => r.bytesOf(n)
       break
     case 's8':
       encTyped = (w, v) => { w.bytes(rawBytes(v)) }
       decTyped = (r, n) => {
-        const u = r.copyBytes ? r.copy(n) : r.view(n)
+        const u = r.bytesOf(n)
         return new Int8Array(u.buffer, u.byteOffset, n)
       }
       break
@@ -1146,7 +1175,7 @@ function handleCodec (t: HandleType): Codec {
   }, r => {
     const n = r.u32()
     if (n > r.maxListLength) fail('limit-exceeded', `handle of ${n} bytes exceeds maxListLength (${r.maxListLength})`)
-    return r.copyBytes ? r.copy(n) : r.view(n)
+    return r.bytesOf(n)
   })
 }
 

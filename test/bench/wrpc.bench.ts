@@ -1,4 +1,4 @@
-// wRPC call cost between two node processes on loopback, beside a raw libp2p stream per call, gRPC unary (TLS and not) and a local-first call, all in one run.
+// wRPC call cost between two node processes on loopback, beside the same on stock js-libp2p (the before of issue 8), a raw libp2p stream per call, gRPC unary (TLS and not) and a local-first call, all in one run.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,7 +14,7 @@ import { createNode } from '../../node/node.ts'
 import type { MeshNode } from '../../node/node.ts'
 import { startServer } from './support/child.ts'
 import type { ServerProcess } from './support/child.ts'
-import { ECHO_CALL_IFACE, ECHO_IFACE, GRPC_CHANNEL_OPTIONS, echoService, grpcEcho, handleRawEcho, rawEcho } from './support/echo.ts'
+import { ECHO_CALL_IFACE, ECHO_IFACE, GRPC_CHANNEL_OPTIONS, echoService, grpcEcho, handleRawEcho, rawEcho, rawFastPath } from './support/echo.ts'
 import { measureLatency } from './support/latency.ts'
 import type { LatencySample } from './support/latency.ts'
 import { measureAsync } from './support/timing.ts'
@@ -47,15 +47,19 @@ interface Subject {
 }
 
 const WRPC = 'wRPC `node.call`, 2 processes'
+const WRPC_STOCK = 'wRPC `node.call`, stock js-libp2p (`fastPath: false`), 2 processes'
 const RAW = 'raw libp2p, stream per call, 2 processes'
+const RAW_STOCK = 'raw libp2p, stream per call, stock js-libp2p, 2 processes'
 const GRPC_TLS = 'gRPC unary, TLS, 2 processes'
 const GRPC_PLAIN = 'gRPC unary, no TLS, 2 processes'
 const LOCAL = 'wRPC `node.call`, local-first, in process'
 const DIRECT = 'echo function called directly'
 
 const SHORT: Record<string, string> = {
+  [WRPC_STOCK]: 'stock',
   [RAW]: 'raw libp2p',
   [GRPC_TLS]: 'gRPC TLS',
+  [GRPC_PLAIN]: 'gRPC plain',
   [DIRECT]: 'direct'
 }
 
@@ -152,31 +156,42 @@ export async function run (): Promise<string> {
       startServer(serverScript, ['wrpc']),
       startServer(serverScript, ['libp2p']),
       startServer(grpcScript, ['--tls', tls.dir]),
-      startServer(grpcScript, [])
+      startServer(grpcScript, []),
+      startServer(serverScript, ['wrpc', '--stock']),
+      startServer(serverScript, ['libp2p', '--stock'])
     ])
     for (const s of spawned) if (s.status === 'fulfilled') children.push(s.value)
     const failed = spawned.find(s => s.status === 'rejected')
     if (failed !== undefined) throw failed.reason
-    const [wrpcServer, rawServer, grpcTlsServer, grpcPlainServer] = children
+    const [wrpcServer, rawServer, grpcTlsServer, grpcPlainServer, wrpcStockServer, rawStockServer] = children
 
     // wRPC: a client node bootstrapped to the server node, calling once the registry knows it.
-    const client: MeshNode = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [wrpcServer.address], logger: silentLogger })
-    cleanups.push(async () => { await client.stop() })
-    await client.start()
-    await waitFor('the server node in the client registry', () => client.registry.servers(ECHO_CALL_IFACE).some(s => !s.local))
+    const wrpcClient = async (address: string, fastPath: boolean): Promise<MeshNode> => {
+      const node = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [address], logger: silentLogger, fastPath })
+      cleanups.push(async () => { await node.stop() })
+      await node.start()
+      await waitFor('the server node in the client registry', () => node.registry.servers(ECHO_CALL_IFACE).some(s => !s.local))
+      return node
+    }
+    const client = await wrpcClient(wrpcServer.address, true)
+    const stockClient = await wrpcClient(wrpcStockServer.address, false)
 
     // The raw floor: the same libp2p configuration on both ends, one connection.
-    const rawClient: MeshLibp2p = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'] })
-    cleanups.push(async () => { await rawClient.stop() })
-    // Both ends handle the protocol, as both wRPC nodes handle /wrpc/0.0.1: libp2p then takes the
-    // outbound stream limit from the handler instead of throwing and catching an error per stream.
-    await handleRawEcho(rawClient)
-    await rawClient.start()
-    const rawAddr = multiaddr(rawServer.address)
-    const rawPeerString = rawAddr.getComponents().findLast(c => c.name === 'p2p')?.value
-    if (rawPeerString === undefined) throw new Error(`${rawServer.address} has no /p2p/ peer id`)
-    const rawPeer = peerIdFromString(rawPeerString)
-    await rawClient.dial(rawAddr)
+    const rawLibp2p = async (address: string, fast: boolean): Promise<{ libp2p: MeshLibp2p, peer: ReturnType<typeof peerIdFromString> }> => {
+      const libp2p: MeshLibp2p = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], ...rawFastPath(fast) })
+      cleanups.push(async () => { await libp2p.stop() })
+      // Both ends handle the protocol, as both wRPC nodes handle /wrpc/0.0.1: libp2p then takes the
+      // outbound stream limit from the handler instead of throwing and catching an error per stream.
+      await handleRawEcho(libp2p)
+      await libp2p.start()
+      const addr = multiaddr(address)
+      const peerString = addr.getComponents().findLast(c => c.name === 'p2p')?.value
+      if (peerString === undefined) throw new Error(`${address} has no /p2p/ peer id`)
+      await libp2p.dial(addr)
+      return { libp2p, peer: peerIdFromString(peerString) }
+    }
+    const raw = await rawLibp2p(rawServer.address, true)
+    const rawStock = await rawLibp2p(rawStockServer.address, false)
 
     const grpcClient = async (address: string, creds: grpc.ChannelCredentials, options: grpc.ChannelOptions = {}): Promise<grpc.Client> => {
       const c = new grpc.Client(address, creds, { ...GRPC_CHANNEL_OPTIONS, ...options })
@@ -199,8 +214,10 @@ export async function run (): Promise<string> {
     const wrpcCall = async (node: MeshNode, p: Uint8Array): Promise<Uint8Array> => bytesOf((await node.call(ECHO_CALL_IFACE, 'echo', [p]))[0], 'wRPC echo')
     const directCall = async (p: Uint8Array): Promise<Uint8Array> => bytesOf((await service.call(ECHO_IFACE, 'echo', [p], { caller: local.peerId }))[0], 'echo function')
     const subjects: Subject[] = [
-      { name: WRPC, baselines: [RAW, GRPC_TLS], call: async p => await wrpcCall(client, p) },
-      { name: RAW, baselines: [GRPC_TLS], call: async p => await rawEcho(rawClient, rawPeer, p) },
+      { name: WRPC, baselines: [WRPC_STOCK, RAW, GRPC_TLS, GRPC_PLAIN], call: async p => await wrpcCall(client, p) },
+      { name: WRPC_STOCK, baselines: [GRPC_TLS], call: async p => await wrpcCall(stockClient, p) },
+      { name: RAW, baselines: [GRPC_TLS], call: async p => await rawEcho(raw.libp2p, raw.peer, p) },
+      { name: RAW_STOCK, baselines: [GRPC_TLS], call: async p => await rawEcho(rawStock.libp2p, rawStock.peer, p) },
       { name: GRPC_TLS, baselines: [], call: async p => await grpcEcho(grpcTls, asBuffer(p)) },
       { name: GRPC_PLAIN, baselines: [GRPC_TLS], call: async p => await grpcEcho(grpcPlain, asBuffer(p)) },
       { name: LOCAL, baselines: [DIRECT], call: async p => await wrpcCall(local, p) },
@@ -218,16 +235,17 @@ export async function run (): Promise<string> {
     const seconds = (performance.now() - started) / 1000
 
     return [
-      '## wRPC over libp2p (issue 4)',
+      '## Making wRPC faster than gRPC (issue 8)',
       '',
-      '`npm run bench -- wrpc`: the echo `wasmesh:bench/echo@0.1.0#echo: func(data: list<u8>) -> list<u8>`, served',
-      'natively (a `LocalService`) by a mesh node in a child process on 127.0.0.1 TCP (noise, yamux), called with',
-      '`node.call` by a client node in the bench process. Beside it in the same run: a raw libp2p echo on the same',
-      'stack and configuration (`createMeshLibp2p` on both ends, one stream per call: open, send, close, read to',
-      'the end), `@grpc/grpc-js` unary calls (identity serializers on Buffers, one HTTP/2 channel) with TLS',
-      '(self-signed P-256) and without, each server in its own child process, and in the bench process a',
-      'local-first `node.call` on a node serving the echo itself against calling the echo function directly.',
-      `Every case echoes its payload byte for byte before timing. ${connections} libp2p connection(s) carried the wRPC calls.`,
+      '`npm run bench -- wrpc`: the echo `wasmesh:bench/echo@0.1.0#echo: func(data: list<u8>) -> list<u8>`, served natively',
+      '(a `LocalService`) by a mesh node in a child process on 127.0.0.1 TCP (noise, yamux), called with `node.call` by a',
+      'client node in the bench process. Beside it in the same run: the same two nodes on stock js-libp2p (`fastPath: false`',
+      'on both ends: the libp2p layer as it was before issue 8; our own code is the new one), a raw libp2p echo (one stream',
+      'per call: open, send, close, read to the end) on our configuration (fast path, its protocol negotiated optimistically',
+      'like `/wrpc/0.0.1`) and on stock js-libp2p, `@grpc/grpc-js` unary calls (identity serializers on Buffers, one HTTP/2',
+      'channel) with TLS (self-signed P-256) and without, each server in its own child process, and in the bench process a',
+      'local-first `node.call` on a node serving the echo itself against calling the echo function directly. Every case',
+      `echoes its payload byte for byte before timing. ${connections} libp2p connection(s) carried the wRPC calls.`,
       '',
       `**Sequential 64 B calls**: each call timed, ${LATENCY.rounds} rounds of ${LATENCY.roundMs} ms per case taken in turn after a ${LATENCY.warmupMs} ms warm-up.`,
       '',

@@ -15,6 +15,8 @@ export interface StartServerOptions {
   /** Node options before the script, e.g. `--cpu-prof`. */
   readonly nodeArgs?: readonly string[]
   readonly readyTimeoutMs?: number
+  /** Told every stdout line the server prints after its address (e.g. heap samples). */
+  readonly onLine?: (line: string) => void
 }
 
 /**
@@ -46,6 +48,8 @@ export async function startServer (script: URL, args: readonly string[], opts: S
       child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`${script.pathname} ${args.join(' ')} exited (${signal ?? code}) before it was ready`)) })
       lines.once('line', line => {
         clearTimeout(timer)
+        const onLine = opts.onLine
+        if (onLine !== undefined) lines.on('line', onLine)
         try {
           const { address } = JSON.parse(line) as { address?: unknown }
           if (typeof address !== 'string') throw new Error('no address')

@@ -45,6 +45,11 @@ export function echoService (): LocalService {
 /** The raw libp2p floor: one stream per call, the bytes echoed back, then closed. */
 export const RAW_ECHO_PROTOCOL = '/bench/echo/1'
 
+/** The raw floor on our libp2p configuration negotiates its protocol as the node does `/wrpc/0.0.1`: optimistically. */
+export function rawFastPath (fast: boolean): { fastPath: boolean, optimisticProtocols?: readonly string[] } {
+  return fast ? { fastPath: true, optimisticProtocols: [RAW_ECHO_PROTOCOL] } : { fastPath: false }
+}
+
 /** The same per-connection stream limits as the node's `/wrpc/0.0.1` handler, so that 64 calls in flight fit. */
 export const RAW_ECHO_STREAMS = { maxInboundStreams: 256, maxOutboundStreams: 256 }
 

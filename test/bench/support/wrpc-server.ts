@@ -4,22 +4,39 @@ import { createMeshLibp2p } from '../../../node/libp2p.ts'
 import { silentLogger } from '../../../node/logger.ts'
 import { createNode } from '../../../node/node.ts'
 import { serveUntilStdinEnds } from './child.ts'
-import { echoService, handleRawEcho } from './echo.ts'
+import { echoService, handleRawEcho, rawFastPath } from './echo.ts'
 
 const LISTEN = ['/ip4/127.0.0.1/tcp/0']
 const kind = process.argv[2]
+/** `--stock`: js-libp2p's own behaviour (`fastPath: false`), the before of issue 8. */
+const stock = process.argv.includes('--stock')
+
+/** `--heap-every-ms N`: print `{heapUsed, served}` every N ms, after a full GC when run with --expose-gc (the soak bench). */
+const heapAt = process.argv.indexOf('--heap-every-ms')
+const heapEveryMs = heapAt > 0 ? Number(process.argv[heapAt + 1]) : 0
 
 if (kind === 'wrpc') {
-  const node = await createNode({ transport: 'tcp', listen: LISTEN, logger: silentLogger })
+  const node = await createNode({ transport: 'tcp', listen: LISTEN, logger: silentLogger, fastPath: !stock })
   await node.start()
   node.serve(echoService())
-  serveUntilStdinEnds(node.addresses()[0], async () => { await node.stop() })
+  let sampler: ReturnType<typeof setInterval> | undefined
+  if (heapEveryMs > 0) {
+    const gc = (globalThis as { gc?: () => void }).gc
+    sampler = setInterval(() => {
+      gc?.()
+      process.stdout.write(JSON.stringify({ heapUsed: process.memoryUsage().heapUsed, served: node.stats().served }) + '\n')
+    }, heapEveryMs)
+  }
+  serveUntilStdinEnds(node.addresses()[0], async () => {
+    clearInterval(sampler)
+    await node.stop()
+  })
 } else if (kind === 'libp2p') {
-  const libp2p = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), transport: 'tcp', listen: LISTEN })
+  const libp2p = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), transport: 'tcp', listen: LISTEN, ...rawFastPath(!stock) })
   await handleRawEcho(libp2p)
   await libp2p.start()
   serveUntilStdinEnds(libp2p.getMultiaddrs()[0].toString(), async () => { await libp2p.stop() })
 } else {
-  process.stderr.write('usage: wrpc-server.ts wrpc|libp2p\n')
+  process.stderr.write('usage: wrpc-server.ts wrpc|libp2p [--stock] [--heap-every-ms N]\n')
   process.exit(2)
 }

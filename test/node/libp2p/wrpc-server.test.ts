@@ -48,7 +48,8 @@ describe.each<TransportKind>(['tcp', 'memory'])('wRPC over libp2p (%s)', (kind) 
     expect(await Promise.all(texts.map(async t => await upper(client, server, t)))).toEqual(texts.map(t => t.toUpperCase()))
 
     await unregister()
-    await expect(dialWrpc(client, server.getMultiaddrs()[0])).rejects.toThrow()
+    // /wrpc/0.0.1 is negotiated optimistically: the refusal fails the call, before any result byte
+    await expect(invoke(await dialWrpc(client, server.getMultiaddrs()[0]), INSTANCE, 'to-upper', [str], ['x'], [str])).rejects.toMatchObject({ resultStarted: false })
   })
 
   it('answers an unknown function with no-such-function', async () => {
@@ -157,10 +158,11 @@ async function readUntilEnd (t: { read(): Promise<Uint8Array | null> }): Promise
 }
 
 describe('dialWrpc', () => {
-  it('rejects when the peer does not serve /wrpc/0.0.1', async () => {
+  it('fails the call, before any result byte, when the peer does not serve /wrpc/0.0.1', async () => {
     const server = await nodes.start('memory')
     const client = await nodes.start('memory')
-    await expect(dialWrpc(client, server.getMultiaddrs()[0], AbortSignal.timeout(10_000))).rejects.toThrow()
+    const call = async (): Promise<unknown> => await invoke(await dialWrpc(client, server.getMultiaddrs()[0], AbortSignal.timeout(10_000)), INSTANCE, 'to-upper', [str], ['x'], [str])
+    await expect(call()).rejects.toMatchObject({ resultStarted: false, message: expect.stringContaining('/wrpc/0.0.1') })
     await waitFor('the connection to stay usable', () => client.getConnections(server.peerId).length === 1)
   })
 })
