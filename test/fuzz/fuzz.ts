@@ -1,6 +1,7 @@
 // Fuzzes every decoder that reads bytes or text from outside: random and mutated input must give a typed error or a value, never a crash.
 
 import fc from 'fast-check'
+import { createPrng } from '../../simulations/prng.ts'
 import { decodeAdvert, decodeAdvertList, decodeSignedAdvert, encodeAdvert, encodeAdvertList, encodeSignedAdvert } from '../../protocol/advert.ts'
 import { ProtocolError } from '../../protocol/errors.ts'
 import { encodeFrame, encodeOpening, FrameDecoder } from '../../protocol/frame.ts'
@@ -34,16 +35,10 @@ export interface FuzzOptions {
   readonly onProgress?: (report: FuzzReport) => void
 }
 
-/** A small deterministic PRNG (mulberry32), so that a seed replays the same run. */
+/** A seeded generator (the simulations' own), so that a seed replays the same run. */
 function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const prng = createPrng(seed)
+  return () => prng.next()
 }
 
 /** Flips, inserts, deletes, truncates and overwrites with interesting bytes (0x00, 0x7f, 0x80, 0xff: LEB128 edges). */

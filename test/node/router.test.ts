@@ -1,3 +1,4 @@
+import { createPrng } from '../../simulations/prng.ts'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { Advert, AdvertExport } from '../../protocol/advert.ts'
 import { RemoteError, SessionError } from '../../protocol/session.ts'
@@ -10,16 +11,10 @@ const SELF = 'QmMe'
 const D = 'ab'.repeat(32)
 const IFACE = 'a:b/c@1.0.0'
 
-/** mulberry32: a small seeded generator, so "random" choices are the same on every run. */
+/** The simulations' seeded generator, so "random" choices are the same on every run. */
 function seeded (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const prng = createPrng(seed)
+  return () => prng.next()
 }
 
 function exp (over: Partial<AdvertExport> = {}): AdvertExport {
