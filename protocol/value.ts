@@ -102,6 +102,20 @@ export function toJsName (name: string): string {
  * `T | undefined`: exactly when `T` could itself be `undefined`, i.e. when `T` is an option that is
  * not tagged (so `option<option<u32>>` is tagged outside, `option<option<option<u32>>>` is not).
  */
+/** Lists of numbers as jco hands them over: the typed array of each element kind (decode gives these). */
+export const typedListFrom: Partial<Record<Type['kind'], (a: unknown[]) => unknown>> = {
+  u8: a => Uint8Array.from(a as number[]),
+  s8: a => Int8Array.from(a as number[]),
+  u16: a => Uint16Array.from(a as number[]),
+  s16: a => Int16Array.from(a as number[]),
+  u32: a => Uint32Array.from(a as number[]),
+  s32: a => Int32Array.from(a as number[]),
+  u64: a => BigUint64Array.from(a as bigint[]),
+  s64: a => BigInt64Array.from(a as bigint[]),
+  f32: a => Float32Array.from(a as number[]),
+  f64: a => Float64Array.from(a as number[])
+}
+
 export function isTaggedOption (t: OptionType): boolean {
   return isNullable(t.some)
 }

@@ -1,7 +1,7 @@
 // WAVE (the WebAssembly Value Encoding of wasm-tools' wasm-wave) text <-> JS values of a WIT type, for the CLI.
 
 import { ProtocolError } from './errors.ts'
-import { encodeValue, isTaggedOption, toJsName } from './value.ts'
+import { encodeValue, isTaggedOption, toJsName, typedListFrom } from './value.ts'
 import type { ListType, RecordType, Type } from './wit/model.ts'
 
 const KEYWORDS = new Set(['true', 'false', 'inf', 'nan', 'some', 'none', 'ok', 'err'])
@@ -157,18 +157,6 @@ const INT_RANGES: Record<string, readonly [bigint, bigint]> = {
   u64: [0n, 0xffffffffffffffffn]
 }
 
-const TYPED_FROM: Partial<Record<Type['kind'], (a: unknown[]) => unknown>> = {
-  u8: a => Uint8Array.from(a as number[]),
-  s8: a => Int8Array.from(a as number[]),
-  u16: a => Uint16Array.from(a as number[]),
-  s16: a => Int16Array.from(a as number[]),
-  u32: a => Uint32Array.from(a as number[]),
-  s32: a => Int32Array.from(a as number[]),
-  u64: a => BigUint64Array.from(a as bigint[]),
-  s64: a => BigInt64Array.from(a as bigint[]),
-  f32: a => Float32Array.from(a as number[]),
-  f64: a => Float64Array.from(a as number[])
-}
 
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y
 const INTEGER = /-?(?:0|[1-9][0-9]*)(?![0-9.eE])/y
@@ -399,7 +387,7 @@ class Parser {
     const out: unknown[] = []
     this.expect('[', '[ to open a list')
     this.items(']', () => { out.push(element === null ? this.unit() : this.value(element)) })
-    const typed = element === null ? undefined : TYPED_FROM[element.kind]
+    const typed = element === null ? undefined : typedListFrom[element.kind]
     return typed === undefined ? out : typed(out)
   }
 

@@ -1,7 +1,7 @@
 // fast-check arbitraries of random WIT types with matching random JS values (in the shape decodeValue returns), for property tests and fuzzing.
 
 import fc from 'fast-check'
-import { isTaggedOption, toJsName } from '../../protocol/value.ts'
+import { isTaggedOption, toJsName, typedListFrom } from '../../protocol/value.ts'
 import type { Resource, Type } from '../../protocol/wit/model.ts'
 
 export interface TypeArbitraryOptions {
@@ -85,24 +85,12 @@ export function arbType (opts: TypeArbitraryOptions = {}): fc.Arbitrary<Type> {
   return level(maxDepth)
 }
 
-const TYPED: Partial<Record<Type['kind'], (a: unknown[]) => unknown>> = {
-  u8: a => Uint8Array.from(a as number[]),
-  s8: a => Int8Array.from(a as number[]),
-  u16: a => Uint16Array.from(a as number[]),
-  s16: a => Int16Array.from(a as number[]),
-  u32: a => Uint32Array.from(a as number[]),
-  s32: a => Int32Array.from(a as number[]),
-  u64: a => BigUint64Array.from(a as bigint[]),
-  s64: a => BigInt64Array.from(a as bigint[]),
-  f32: a => Float32Array.from(a as number[]),
-  f64: a => Float64Array.from(a as number[])
-}
 
 const scalar = fc.integer({ min: 0, max: 0x10ffff }).filter(c => c < 0xd800 || c > 0xdfff).map(c => String.fromCodePoint(c))
 
 function items (element: Type | null, min: number, max: number): fc.Arbitrary<unknown> {
   const arr = fc.array(element === null ? fc.constant(undefined) : arbValue(element), { minLength: min, maxLength: max })
-  const typed = element === null ? undefined : TYPED[element.kind]
+  const typed = element === null ? undefined : typedListFrom[element.kind]
   return typed === undefined ? arr : arr.map(typed)
 }
 
