@@ -97,11 +97,6 @@ export function toJsName (name: string): string {
   return out
 }
 
-/**
- * Whether `option<T>` uses jco's tagged form `{ tag: 'some', val } | { tag: 'none' }` rather than
- * `T | undefined`: exactly when `T` could itself be `undefined`, i.e. when `T` is an option that is
- * not tagged (so `option<option<u32>>` is tagged outside, `option<option<option<u32>>>` is not).
- */
 /** Lists of numbers as jco hands them over: the typed array of each element kind (decode gives these). */
 export const typedListFrom: Partial<Record<Type['kind'], (a: unknown[]) => unknown>> = {
   u8: a => Uint8Array.from(a as number[]),
@@ -116,6 +111,11 @@ export const typedListFrom: Partial<Record<Type['kind'], (a: unknown[]) => unkno
   f64: a => Float64Array.from(a as number[])
 }
 
+/**
+ * Whether `option<T>` uses jco's tagged form `{ tag: 'some', val } | { tag: 'none' }` rather than
+ * `T | undefined`: exactly when `T` could itself be `undefined`, i.e. when `T` is an option that is
+ * not tagged (so `option<option<u32>>` is tagged outside, `option<option<option<u32>>>` is not).
+ */
 export function isTaggedOption (t: OptionType): boolean {
   return isNullable(t.some)
 }
