@@ -1,25 +1,20 @@
 // The `wasmesh` command line: picks the command, runs it, and turns any failure into one readable line and an exit status.
 
-import { call, callHelp } from './call.ts'
 import { createContext } from './context.ts'
 import type { CommandContext } from './context.ts'
 import { CliError } from './errors.ts'
-import { inspect, inspectHelp } from './inspect.ts'
-import { mesh, meshHelp } from './mesh.ts'
-import { nodeCommand, nodeHelp } from './node-command.ts'
-import { providerCommand, providerHelp } from './provider-command.ts'
-import { simulate, simulateHelp } from '../../simulations/cli.ts'
 import { formatError } from './output.ts'
 
 type Command = (argv: string[], ctx: CommandContext) => Promise<number>
 
-const commands: Record<string, { run: Command, help: string, summary: string }> = {
-  node: { run: nodeCommand, help: nodeHelp, summary: 'run a mesh node serving components, until Ctrl-C' },
-  call: { run: call, help: callHelp, summary: 'call a function through the mesh (--bootstrap) or in-process (--component)' },
-  mesh: { run: mesh, help: meshHelp, summary: 'show the peers of a mesh and what they serve (--watch to follow)' },
-  provider: { run: providerCommand, help: providerHelp, summary: 'run a native provider as its own process that joins the mesh' },
-  simulate: { run: simulate, help: simulateHelp, summary: 'run a network simulation scenario and write a report' },
-  inspect: { run: inspect, help: inspectHelp, summary: 'show a component\'s digest, imports and exports' }
+/** A command's module is imported only when it runs: libp2p and the runtime cost a second to load, `--help` should not. */
+const commands: Record<string, { summary: string, load: () => Promise<{ run: Command, help: string }> }> = {
+  node: { summary: 'run a mesh node serving components, until Ctrl-C', load: async () => { const m = await import('./node-command.ts'); return { run: m.nodeCommand, help: m.nodeHelp } } },
+  call: { summary: 'call a function through the mesh (--bootstrap) or in-process (--component)', load: async () => { const m = await import('./call.ts'); return { run: m.call, help: m.callHelp } } },
+  mesh: { summary: 'show the peers of a mesh and what they serve (--watch to follow)', load: async () => { const m = await import('./mesh.ts'); return { run: m.mesh, help: m.meshHelp } } },
+  provider: { summary: 'run a native provider as its own process that joins the mesh', load: async () => { const m = await import('./provider-command.ts'); return { run: m.providerCommand, help: m.providerHelp } } },
+  simulate: { summary: 'run a network simulation scenario and write a report', load: async () => { const m = await import('../../simulations/cli.ts'); return { run: m.simulate, help: m.simulateHelp } } },
+  inspect: { summary: 'show a component\'s digest, imports and exports', load: async () => { const m = await import('./inspect.ts'); return { run: m.inspect, help: m.inspectHelp } } }
 }
 
 export const usage = `Usage: wasmesh <command> [options]
@@ -58,11 +53,12 @@ export async function main (argv: string[], opts: MainOptions = {}): Promise<num
     ctx.out(usage)
     return name === undefined ? 2 : 0
   }
-  const command = commands[name]
-  if (command === undefined) {
+  const entry = Object.hasOwn(commands, name) ? commands[name] : undefined
+  if (entry === undefined) {
     ctx.err(`error [usage]: unknown command ${JSON.stringify(name)}\n\n${usage}`)
     return 2
   }
+  const command = await entry.load()
   if (rest.includes('--help') || rest.includes('-h')) {
     ctx.out(command.help)
     return 0

@@ -40,6 +40,10 @@ describe('wasmesh (no command)', () => {
     const r = await wasmesh('frobnicate')
     expect(r.code).toBe(2)
     expect(r.err).toContain('error [usage]: unknown command "frobnicate"')
+    // names of Object.prototype members are not commands either
+    for (const name of ['constructor', '__proto__', 'toString']) {
+      expect(await wasmesh(name)).toMatchObject({ code: 2, err: expect.stringContaining(`unknown command "${name}"`) })
+    }
   })
 })
 
