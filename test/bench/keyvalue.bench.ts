@@ -1,10 +1,9 @@
 // Key-value get/set through the mesh (two nodes, TCP loopback) beside the provider called in process and node:sqlite called directly, in one run.
+import { servedPair } from './support/pair.ts'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { silentLogger } from '../../node/logger.ts'
-import { createNode } from '../../node/node.ts'
 import type { MeshNode } from '../../node/node.ts'
 import { createProvider } from '../../node/providers/sdk.ts'
 import type { Provider } from '../../node/providers/sdk.ts'
@@ -16,14 +15,6 @@ const VALUE_BYTES = 64
 const LATENCY = { warmupMs: 300, rounds: 8, roundMs: 200 }
 const RATE = { samples: 5, sampleMs: 300 }
 const CONCURRENCY = [1, 64] as const
-
-async function waitFor (what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
 
 /** A plain table with the provider's pragmas, written the way the provider writes (an upsert per set). */
 function directSqlite (path: string, synchronous: 'FULL' | 'NORMAL'): { get: (k: string) => unknown, set: (k: string, v: Uint8Array) => void, close: () => void } {
@@ -57,14 +48,7 @@ export async function run (): Promise<string> {
     const provider = await createProvider(createKeyvalueModule(), { config: { path: join(dir, 'provider.sqlite') } })
     await provider.start()
     providers.push(provider)
-    const server = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger, cacheDir: join(dir, 'cache') })
-    nodes.push(server)
-    await server.start()
-    server.serve(provider.service)
-    const client = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: server.addresses(), logger: silentLogger, cacheDir: join(dir, 'cache') })
-    nodes.push(client)
-    await client.start()
-    await waitFor('the client to see the store', () => client.registry.servers(STORE).length > 0)
+    const { client } = await servedPair(provider.service, STORE, dir, nodes)
 
     const value = crypto.getRandomValues(new Uint8Array(VALUE_BYTES))
     const [opened] = await client.call(STORE, 'open', ['bench']) as [{ val: Uint8Array }]

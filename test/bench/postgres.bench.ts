@@ -1,10 +1,9 @@
 // Postgres query round trip (`SELECT $1::int`) through the mesh (two nodes, TCP loopback) beside the provider called in process and pg called directly, in one run, against a throwaway local server.
+import { servedPair } from './support/pair.ts'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
-import { silentLogger } from '../../node/logger.ts'
-import { createNode } from '../../node/node.ts'
 import type { MeshNode } from '../../node/node.ts'
 import { createProvider } from '../../node/providers/sdk.ts'
 import type { Provider } from '../../node/providers/sdk.ts'
@@ -20,14 +19,6 @@ const CONCURRENCY = [1, 16] as const
 /** Pool size for both the provider and the direct pg pool, so that in-flight calls meet the same number of server sessions. */
 const POOL = 8
 const SQL = 'SELECT $1::int AS n'
-
-async function waitFor (what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
 
 function fmtMs (ms: number): string {
   return ms >= 10 ? ms.toFixed(1) : ms.toFixed(3)
@@ -50,14 +41,7 @@ export async function run (): Promise<string> {
     cluster = await startPostgres(found)
     provider = await createProvider(createPostgresModule(), { config: { ...cluster.config, 'pool-size': String(POOL) } })
     await provider.start()
-    const server = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger, cacheDir: join(dir, 'cache') })
-    nodes.push(server)
-    await server.start()
-    server.serve(provider.service)
-    const client = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: server.addresses(), logger: silentLogger, cacheDir: join(dir, 'cache') })
-    nodes.push(client)
-    await client.start()
-    await waitFor('the client to see the provider', () => client.registry.servers(QUERY).length > 0)
+    const { client } = await servedPair(provider.service, QUERY, dir, nodes)
     direct = new pg.Pool({ ...cluster.config, port: cluster.port, max: POOL })
     const pool = direct
 

@@ -1,4 +1,5 @@
 // wRPC call cost between two node processes on loopback, beside the same on stock js-libp2p (the before of issue 8), a raw libp2p stream per call, gRPC unary (TLS and not) and a local-first call, all in one run.
+import { eventually } from '../node/mesh/helpers.ts'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -61,14 +62,6 @@ const SHORT: Record<string, string> = {
   [GRPC_TLS]: 'gRPC TLS',
   [GRPC_PLAIN]: 'gRPC plain',
   [DIRECT]: 'direct'
-}
-
-async function waitFor (what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
 }
 
 function bytesOf (result: unknown, what: string): Uint8Array {
@@ -170,7 +163,7 @@ export async function run (): Promise<string> {
       const node = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [address], logger: silentLogger, fastPath })
       cleanups.push(async () => { await node.stop() })
       await node.start()
-      await waitFor('the server node in the client registry', () => node.registry.servers(ECHO_CALL_IFACE).some(s => !s.local))
+      await eventually('the server node in the client registry', () => node.registry.servers(ECHO_CALL_IFACE).some(s => !s.local))
       return node
     }
     const client = await wrpcClient(wrpcServer.address, true)

@@ -1,6 +1,7 @@
 // Fuzzes every decoder that reads bytes or text from outside: random and mutated input must give a typed error or a value, never a crash.
 
 import fc from 'fast-check'
+import { concat } from '../support/bytes.ts'
 import { createPrng } from '../../simulations/prng.ts'
 import { decodeAdvert, decodeAdvertList, decodeSignedAdvert, encodeAdvert, encodeAdvertList, encodeSignedAdvert } from '../../protocol/advert.ts'
 import { ProtocolError } from '../../protocol/errors.ts'
@@ -170,9 +171,3 @@ function mutateText (text: string, random: () => number): string {
   return chars.join('')
 }
 
-function concat (a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a)
-  out.set(b, a.length)
-  return out
-}

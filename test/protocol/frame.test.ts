@@ -1,3 +1,4 @@
+import { concat } from '../support/bytes.ts'
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
 import {
@@ -7,16 +8,6 @@ import type { FrameItem } from '../../protocol/frame.ts'
 import { ProtocolError } from '../../protocol/errors.ts'
 
 const utf8 = new TextEncoder()
-
-function concat (...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
-}
 
 function drain (dec: FrameDecoder): FrameItem[] {
   const items: FrameItem[] = []

@@ -1,3 +1,4 @@
+import { concat } from '../support/bytes.ts'
 import { describe, it, expect, vi, afterEach } from 'vitest'
 import { invoke, serve, RemoteError, SessionError } from '../../protocol/session.ts'
 import type { Handlers, ServedFunction, CallContext } from '../../protocol/session.ts'
@@ -70,16 +71,6 @@ async function * chunksOf (chunks: unknown[]): AsyncGenerator<unknown> {
     await Promise.resolve()
     yield c
   }
-}
-
-function concat (...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
 }
 
 function opening (instance: string, name: string): Uint8Array {

@@ -1,3 +1,4 @@
+import { concat } from '../../support/bytes.ts'
 import { describe, it, expect, afterEach } from 'vitest'
 import type { Stream } from '@libp2p/interface'
 import { streamTransport } from '../../../node/stream-transport.ts'
@@ -41,13 +42,6 @@ async function readAll (t: StreamTransport): Promise<Uint8Array[]> {
   }
 }
 
-function concat (chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
-  let o = 0
-  for (const c of chunks) { out.set(c, o); o += c.length }
-  return out
-}
-
 function pattern (n: number, seed = 0): Uint8Array {
   const out = new Uint8Array(n)
   for (let i = 0; i < n; i++) out[i] = (i * 31 + seed) & 0xff
@@ -63,11 +57,11 @@ describe.each<TransportKind>(['tcp', 'memory'])('streamTransport over %s', (kind
     await client.closeWrite()
     const got = await readAll(server)
     for (const c of got) expect(c.constructor).toBe(Uint8Array)
-    expect([...concat(got)]).toEqual([1, 2, 3, 4, 5])
+    expect([...concat(...got)]).toEqual([1, 2, 3, 4, 5])
     // half-closed: the server still answers
     await server.write(Uint8Array.of(9))
     await server.closeWrite()
-    expect([...concat(await readAll(client))]).toEqual([9])
+    expect([...concat(...(await readAll(client)))]).toEqual([9])
     expect(await client.read()).toBeNull()
     expect(client.signal.aborted).toBe(false)
     expect(server.signal.aborted).toBe(false)

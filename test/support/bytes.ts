@@ -1,0 +1,12 @@
+// Byte helpers the tests share.
+
+/** The parts one after another in a new array. */
+export function concat (...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
+  return out
+}
