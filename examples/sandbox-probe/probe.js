@@ -4,6 +4,8 @@ import { getEnvironment } from 'wasi:cli/environment@0.2.12'
 import { instanceNetwork } from 'wasi:sockets/instance-network@0.2.12'
 import { createTcpSocket } from 'wasi:sockets/tcp-create-socket@0.2.12'
 import { resolveAddresses } from 'wasi:sockets/ip-name-lookup@0.2.12'
+import { getStdout } from 'wasi:cli/stdout@0.2.12'
+import { getStderr } from 'wasi:cli/stderr@0.2.12'
 
 // A failed import call arrives as a thrown value: the WIT error payload (an error-code string), or an Error.
 function reason(e) {
@@ -160,6 +162,24 @@ export const probe = {
     } finally {
       dispose(socket)
       dispose(network)
+    }
+  },
+
+  print(out, err) {
+    const bytes = text => new Uint8Array([...`${text}\n`].map(c => c.charCodeAt(0) & 0xff))
+    step('stdout', () => getStdout().blockingWriteAndFlush(bytes(out)))
+    step('stderr', () => getStderr().blockingWriteAndFlush(bytes(err)))
+  },
+
+  writeFile(path, text) {
+    const { descriptor, rel } = locate(path)
+    const file = step('open-at', () => descriptor.openAt({}, rel, { create: true, truncate: true }, { write: true }))
+    try {
+      const bytes = new Uint8Array([...text].map(c => c.charCodeAt(0) & 0xff))
+      const written = step('write', () => file.write(bytes, 0))
+      return `wrote ${written} bytes`
+    } finally {
+      dispose(file)
     }
   },
 

@@ -18,6 +18,30 @@ export interface InstanceOptions {
   readonly instantiateTimeoutMs: number
 }
 
+/** One instance of a component, wherever it runs: what the pool needs of it. */
+export interface Instance {
+  readonly id: number
+  /** Handles of resources this instance lent out (hex). */
+  readonly handles: Set<string>
+  readonly instantiateMs: number
+  busy: boolean
+  readonly dead: boolean
+  /** Runs one call; past `timeoutMs` the call fails with `timeout` and the instance is discarded. */
+  call (iface: string, func: string, params: unknown[], timeoutMs: number): Promise<unknown[]>
+  /** Ends the instance (and any call in flight, with `stopped`). */
+  terminate (): Promise<void>
+}
+
+/** Instance ids, unique across both kinds, for logs and affinity. */
+let nextInstanceId = 0
+export function newInstanceId (): number {
+  return nextInstanceId++
+}
+
+export function timeoutMessage (iface: string, func: string, timeoutMs: number): string {
+  return `${iface === '' ? '' : iface + '#'}${func} did not return within ${timeoutMs} ms; its instance was terminated`
+}
+
 interface Pending {
   readonly id: number
   readonly resolve: (results: unknown[]) => void
@@ -26,10 +50,10 @@ interface Pending {
 }
 
 const workerUrl = new URL('./worker.ts', import.meta.url)
-let nextInstanceId = 0
 
-export class Instance {
-  readonly id = nextInstanceId++
+/** An instance in a worker thread of its own: a deadline can terminate a guest that never returns. */
+export class WorkerInstance implements Instance {
+  readonly id = newInstanceId()
   /** Handles of resources this instance lent out (hex). */
   readonly handles = new Set<string>()
   instantiateMs = 0
@@ -48,18 +72,18 @@ export class Instance {
   get dead (): boolean { return this.#dead }
 
   /** Starts a worker and resolves once the component is instantiated in it. */
-  static async spawn (init: WorkerInit, opts: InstanceOptions, hooks: InstanceHooks): Promise<Instance> {
+  static async spawn (init: WorkerInit, opts: InstanceOptions, hooks: InstanceHooks): Promise<WorkerInstance> {
     const worker = new Worker(workerUrl, {
       workerData: init,
       stdout: true,
       stderr: true,
       resourceLimits: { maxOldGenerationSizeMb: opts.heapMb }
     })
-    const instance = new Instance(worker)
+    const instance = new WorkerInstance(worker)
     for (const stream of ['stdout', 'stderr'] as const) {
       createInterface({ input: worker[stream], crlfDelay: Infinity }).on('line', line => { hooks.log(stream, line) })
     }
-    return await new Promise<Instance>((resolve, reject) => {
+    return await new Promise<WorkerInstance>((resolve, reject) => {
       let ready = false
       const fail = (err: RuntimeError): void => {
         clearTimeout(timer)
@@ -113,7 +137,7 @@ export class Instance {
     const id = this.#nextCall++
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.#die(new RuntimeError('timeout', `${iface === '' ? '' : iface + '#'}${func} did not return within ${timeoutMs} ms; its instance was terminated`))
+        this.#die(new RuntimeError('timeout', timeoutMessage(iface, func, timeoutMs)))
       }, timeoutMs)
       this.#pending = { id, resolve, reject, timer }
       this.#send({ type: 'call', id, iface, func, params })

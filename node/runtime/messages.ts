@@ -2,7 +2,7 @@
 import type { Func } from '../../protocol/wit/model.ts'
 import type { SandboxGrants } from './sandbox.ts'
 import type { RuntimeErrorCode } from './errors.ts'
-import type { WasmModule } from './wasm.ts'
+import type { GuestPlan } from './guest.ts'
 
 /** One interface's functions as the worker needs them: `id` is `ns:pkg/iface@ver`, or '' for the world's own functions. */
 export interface PlanInterface {
@@ -12,17 +12,10 @@ export interface PlanInterface {
   readonly resources: readonly string[]
 }
 
-export interface WorkerInit {
+/** An instance's plan and what its sandbox grants, wherever it runs. */
+export interface WorkerInit extends GuestPlan {
   readonly name: string
-  /** file: URL of the transpiled component's JS. */
-  readonly entryUrl: string
-  /** Compiled core modules by the file name the transpiled JS asks for. */
-  readonly modules: Readonly<Record<string, WasmModule>>
-  readonly exports: readonly PlanInterface[]
-  /** Non-WASI imports. */
-  readonly imports: readonly PlanInterface[]
   readonly grants: SandboxGrants
-  readonly maxMemoryBytes: number
 }
 
 export type ToWorker =

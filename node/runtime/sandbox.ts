@@ -1,7 +1,9 @@
-// Builds one instance's WASI imports from preview2-shim with nothing granted by default; loaded only inside instance workers.
+// Builds one instance's WASI imports from preview2-shim with nothing granted by default, in a worker of its own or on the node's thread.
 import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation'
-import { _clearPreopens, _getPreopens, types as fsTypes } from '@bytecodealliance/preview2-shim/filesystem'
+import { _clearPreopens, _getPreopens } from '@bytecodealliance/preview2-shim/filesystem'
 import { _setArgs, _setCwd, _setEnv } from '@bytecodealliance/preview2-shim/cli'
+import { streams } from '@bytecodealliance/preview2-shim/io'
+import { monotonicClock } from '@bytecodealliance/preview2-shim/clocks'
 import * as sockets from '@bytecodealliance/preview2-shim/sockets'
 
 /** What a component is explicitly granted. Everything else is denied. */
@@ -14,15 +16,26 @@ export interface SandboxGrants {
   readonly network?: boolean
 }
 
+export interface WasiOptions {
+  /**
+   * `dedicated`: the thread hosts this instance only (a worker), so preview2-shim's module-level
+   * defaults are locked down for the whole thread too. `shared`: the node's own thread, where
+   * nothing global is touched and every capability is the instance's own.
+   */
+  readonly thread: 'dedicated' | 'shared'
+  /** Where guest stdout/stderr lines go on a shared thread (a worker's own stdout is piped by its parent); dropped if unset. */
+  readonly output?: (stream: 'stdout' | 'stderr', line: string) => void
+}
+
 type ImportObject = Record<string, unknown>
 
 /**
  * preview2-shim's module-level defaults are permissive (the host's whole
- * environment, its argv and cwd, an open network). A worker hosts exactly one
- * instance, so those globals are locked down for the whole thread before the
- * per-instance shim is built: whatever the shim falls back to is empty.
+ * environment, its argv and cwd, an open network). In a thread that hosts
+ * exactly one instance they are emptied, so that whatever the per-instance
+ * shim falls back to is empty as well.
  */
-function lockDownGlobals (grants: SandboxGrants): void {
+function lockDownThread (grants: SandboxGrants): void {
   _clearPreopens()
   _setEnv({})
   _setArgs([])
@@ -41,26 +54,81 @@ const writeMethods = [
   'setTimesAt', 'linkAt', 'removeDirectoryAt', 'renameAt', 'symlinkAt', 'unlinkFileAt', 'syncData', 'sync'
 ] as const
 
-/** Makes every descriptor of this thread read-only: preview2-shim has no read-only preopen of its own. */
-function makeFilesystemReadOnly (): void {
-  const proto = (fsTypes as unknown as { Descriptor: { prototype: Record<string, unknown> } }).Descriptor.prototype
-  for (const name of writeMethods) {
-    proto[name] = function denied (): never { throw 'read-only' }
-  }
-  const openAt = proto.openAt as (this: unknown, pathFlags: unknown, path: string, openFlags: Record<string, boolean>, flags: Record<string, boolean>) => unknown
-  proto.openAt = function readOnlyOpenAt (this: unknown, pathFlags: unknown, path: string, openFlags: Record<string, boolean>, flags: Record<string, boolean>): unknown {
+function denied (): never { throw 'read-only' }
+
+/**
+ * Makes a descriptor, and every descriptor opened through it, read-only (preview2-shim has no
+ * read-only preopen of its own). Own properties, so that other instances' descriptors are untouched:
+ * jco calls resource methods as `rsc.method(...)`.
+ */
+function readOnly<T extends object> (descriptor: T): T {
+  const d = descriptor as Record<string, unknown>
+  for (const name of writeMethods) d[name] = denied
+  const openAt = d.openAt as (pathFlags: unknown, path: string, openFlags: Record<string, boolean>, flags: Record<string, boolean>) => object
+  d.openAt = (pathFlags: unknown, path: string, openFlags: Record<string, boolean>, flags: Record<string, boolean>): object => {
     if (openFlags?.create === true || openFlags?.truncate === true || openFlags?.exclusive === true ||
         flags?.write === true || flags?.mutateDirectory === true) {
       throw 'read-only'
     }
-    return openAt.call(this, pathFlags, path, openFlags, flags)
+    return readOnly(openAt.call(descriptor, pathFlags, path, openFlags, flags))
   }
+  return descriptor
+}
+
+/**
+ * A `wasi:io/streams` output-stream whose bytes become log lines. It is an OutputStream to jco's
+ * resource checks; its methods are its own, since the shim's streams all write to the process's fds.
+ */
+function lineStream (emit: (line: string) => void): object {
+  const decoder = new TextDecoder()
+  let partial = ''
+  const push = (bytes: Uint8Array): void => {
+    const text = partial + decoder.decode(bytes, { stream: true })
+    const lines = text.split('\n')
+    partial = lines.pop() ?? ''
+    // A guest that never ends its line still cannot grow this without bound.
+    if (partial.length > 64 * 1024) { lines.push(partial); partial = '' }
+    for (const line of lines) emit(line.endsWith('\r') ? line.slice(0, -1) : line)
+  }
+  const stream = Object.create((streams.OutputStream as { prototype: object }).prototype) as Record<string | symbol, unknown>
+  Object.assign(stream, {
+    checkWrite: () => 65536n,
+    write: push,
+    blockingWriteAndFlush: push,
+    flush: () => {},
+    blockingFlush: () => {},
+    writeZeroes: (n: bigint) => { push(new Uint8Array(Number(n))) },
+    blockingWriteZeroesAndFlush: (n: bigint) => { push(new Uint8Array(Number(n))) },
+    subscribe: () => monotonicClock.subscribeDuration(0n),
+    splice: () => { throw { tag: 'closed' } },
+    blockingSplice: () => { throw { tag: 'closed' } }
+  })
+  return ownDispose(stream)
+}
+
+/** An input-stream at its end: the guest must not read the node's own stdin. */
+function closedInput (): object {
+  const closed = (): never => { throw { tag: 'closed' } }
+  const stream = Object.create((streams.InputStream as { prototype: object }).prototype) as Record<string | symbol, unknown>
+  Object.assign(stream, {
+    read: closed,
+    blockingRead: closed,
+    skip: closed,
+    blockingSkip: closed,
+    subscribe: () => monotonicClock.subscribeDuration(0n)
+  })
+  return ownDispose(stream)
+}
+
+/** The shim's dispose reads private fields these objects do not have. */
+function ownDispose (stream: Record<string | symbol, unknown>): object {
+  stream[Symbol.dispose] = () => {}
+  return stream
 }
 
 /** The WASI half of an instance's import object, keyed by unversioned interface name as jco expects. */
-export function createWasiImports (grants: SandboxGrants): ImportObject {
-  lockDownGlobals(grants)
-  makeFilesystemReadOnly()
+export function createWasiImports (grants: SandboxGrants, opts: WasiOptions): ImportObject {
+  if (opts.thread === 'dedicated') lockDownThread(grants)
   const shim = new WASIShim({
     sandbox: {
       preopens: { ...(grants.readOnlyDirs ?? {}) },
@@ -70,13 +138,25 @@ export function createWasiImports (grants: SandboxGrants): ImportObject {
     }
   })
   const imports = shim.getImportObject() as ImportObject
-  if (_getPreopens().length !== 0) throw new Error('sandbox: global preopens are not empty')
-  // exit() would end the worker without an answer: make it a trap the pool can report.
+  if (opts.thread === 'dedicated' && _getPreopens().length !== 0) throw new Error('sandbox: global preopens are not empty')
+  const preopens = imports['wasi:filesystem/preopens'] as { getDirectories: () => Array<[object, string]> }
+  const dirs = preopens.getDirectories().map(([d, path]): [object, string] => [readOnly(d), path])
+  imports['wasi:filesystem/preopens'] = { getDirectories: () => [...dirs] }
+  // exit() would end the thread without an answer: make it a trap the pool can report.
   imports['wasi:cli/exit'] = {
     exit (status: { tag: string }): never { throw new Error(`guest called exit (${status.tag})`) },
     exitWithCode (code: number): never { throw new Error(`guest called exit(${code})`) }
   }
   const environment = imports['wasi:cli/environment'] as Record<string, unknown>
   imports['wasi:cli/environment'] = { ...environment, initialCwd: () => undefined }
+  if (opts.thread === 'shared') {
+    const output = opts.output ?? (() => {})
+    const stdout = lineStream(line => { output('stdout', line) })
+    const stderr = lineStream(line => { output('stderr', line) })
+    const stdin = closedInput()
+    imports['wasi:cli/stdout'] = { getStdout: () => stdout }
+    imports['wasi:cli/stderr'] = { getStderr: () => stderr }
+    imports['wasi:cli/stdin'] = { getStdin: () => stdin }
+  }
   return imports
 }

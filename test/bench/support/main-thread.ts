@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises'
 import { inspectComponent, transpilePlan, workerPlan, type ComponentInfo } from '../../../node/runtime/component.ts'
 import { defaultRuntimeLimits } from '../../../node/runtime/limits.ts'
-import { Instance } from '../../../node/runtime/instance.ts'
+import { WorkerInstance } from '../../../node/runtime/instance.ts'
 import type { WorkerInit } from '../../../node/runtime/messages.ts'
 import { createWasiImports } from '../../../node/runtime/sandbox.ts'
 import { createTranspileCache, type TranspiledComponent } from '../../../node/runtime/transpile-cache.ts'
@@ -38,7 +38,6 @@ let freshImports = 0
  * Instantiates in this thread with the sandbox's WASI imports, timing what the
  * worker's `instantiateMs` times: importing the generated JS (a fresh module
  * each time, as in a new worker), building the imports and instantiating.
- * Note: `createWasiImports` locks preview2-shim's module globals of this thread down.
  */
 export async function instantiateHere (p: PreparedComponent): Promise<{ root: Root, ms: number }> {
   const started = performance.now()
@@ -47,7 +46,7 @@ export async function instantiateHere (p: PreparedComponent): Promise<{ root: Ro
     const m = p.modules[name]
     if (m === undefined) throw new Error(`missing core module ${name}`)
     return m
-  }, createWasiImports({}), async (m, imports) => await wasm.instantiate(m, imports))
+  }, createWasiImports({}, { thread: 'shared' }), async (m, imports) => await wasm.instantiate(m, imports))
   return { root, ms: performance.now() - started }
 }
 
@@ -60,7 +59,7 @@ export function exportedFunction (root: Root, iface: string, func: string): (...
 }
 
 /** Starts one bare instance worker for the component, as the runtime's pool does, timing it from the main thread. */
-export async function spawnInstance (p: PreparedComponent): Promise<{ instance: Instance, wallMs: number }> {
+export async function spawnInstance (p: PreparedComponent): Promise<{ instance: WorkerInstance, wallMs: number }> {
   const init: WorkerInit = {
     name: 'bench',
     entryUrl: p.transpiled.entryUrl,
@@ -70,7 +69,7 @@ export async function spawnInstance (p: PreparedComponent): Promise<{ instance: 
     maxMemoryBytes: defaultRuntimeLimits.maxInstanceMemoryBytes
   }
   const started = performance.now()
-  const instance = await Instance.spawn(init, { heapMb: defaultRuntimeLimits.instanceHeapMb, instantiateTimeoutMs: defaultRuntimeLimits.instantiateTimeoutMs }, {
+  const instance = await WorkerInstance.spawn(init, { heapMb: defaultRuntimeLimits.instanceHeapMb, instantiateTimeoutMs: defaultRuntimeLimits.instantiateTimeoutMs }, {
     log: () => {},
     onImport: async () => { throw new Error('the bench serves no imports') },
     onDrop: () => {}

@@ -1,14 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { RuntimeError } from '../../../node/runtime/errors.ts'
 import { handleKey } from '../../../node/runtime/values.ts'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { examplePaths, startRuntime, tempDir, type TestRuntime } from './helpers.ts'
 
 const names = ['hello', 'upper', 'shout', 'counter', 'sandbox-probe']
 const PROBE = 'wasmesh:examples/probe'
 
-describe('the example components', () => {
+describe.each(['worker', 'inline'] as const)('the example components (%s)', isolation => {
   let paths: Record<string, string>
   let t: TestRuntime
   const resolved: Array<[string, string, unknown[]]> = []
@@ -51,29 +51,29 @@ describe('the example components', () => {
   afterAll(async () => { await t?.close() })
 
   it('hello returns its greeting', async () => {
-    const c = await t.runtime.load(paths.hello)
+    const c = await t.runtime.load(paths.hello, { isolation })
     expect(c.name).toBe('hello')
     expect(c.exports.functions.map(f => f.name)).toContain('hello-world')
     expect(await t.runtime.call(c.id, '', 'hello-world', [])).toEqual(['Hello, World!'])
   })
 
   it("upper's local:demo/host#log reaches the resolver", async () => {
-    const c = await t.runtime.load(paths.upper)
+    const c = await t.runtime.load(paths.upper, { isolation })
     expect(c.imports.interfaces.map(i => i.id)).toEqual(['local:demo/host'])
     expect(await t.runtime.call(c.id, 'local:demo/upper', 'to-upper', ['mesh'])).toEqual(['MESH'])
     expect(resolved.some(([i, f]) => i === 'local:demo/host' && f === 'log')).toBe(true)
   })
 
   it('shout calls to-upper through the resolver (remote import linking)', async () => {
-    await t.runtime.load(paths.upper)
-    const c = await t.runtime.load(paths.shout)
+    await t.runtime.load(paths.upper, { isolation })
+    const c = await t.runtime.load(paths.shout, { isolation })
     const [out] = await t.runtime.call(c.id, 'local:demo/shout', 'shout', ['hey'])
     expect(out).toMatch(/HEY/)
     expect(resolved.some(([i, f]) => i === 'local:demo/upper' && f === 'to-upper')).toBe(true)
   })
 
   it('counter uses an imported resource (a bucket handle) through the resolver and drops it', async () => {
-    const c = await t.runtime.load(paths.counter)
+    const c = await t.runtime.load(paths.counter, { isolation })
     const [a] = await t.runtime.call(c.id, 'wasmesh:examples/counter', 'increment', ['hits'])
     const [b] = await t.runtime.call(c.id, 'wasmesh:examples/counter', 'increment', ['hits'])
     expect(BigInt(b as bigint)).toBe(BigInt(a as bigint) + 1n)
@@ -82,7 +82,7 @@ describe('the example components', () => {
   })
 
   it('the sandbox refuses every escape the probe tries', async () => {
-    const c = await t.runtime.load(paths['sandbox-probe'])
+    const c = await t.runtime.load(paths['sandbox-probe'], { isolation })
     const attempts: Array<[string, unknown[]]> = [
       ['read-passwd', []], ['list-root', []], ['read-env', []],
       ['connect-tcp', ['127.0.0.1', 1]], ['resolve-name', ['localhost']]
@@ -102,7 +102,7 @@ describe('the example components', () => {
     try {
       await mkdir(join(dir.path, 'etc'))
       await writeFile(join(dir.path, 'etc', 'passwd'), 'granted-file-content')
-      const c = await other.runtime.load(paths['sandbox-probe'], { grants: { readOnlyDirs: { '/': dir.path }, env: { GRANTED_VAR: '1' } } })
+      const c = await other.runtime.load(paths['sandbox-probe'], { isolation, grants: { readOnlyDirs: { '/': dir.path }, env: { GRANTED_VAR: '1' } } })
       const [passwd] = await other.runtime.call(c.id, PROBE, 'read-passwd', [])
       expect(passwd).toEqual({ tag: 'ok', val: expect.stringContaining('granted-file-content') })
       const [env] = await other.runtime.call(c.id, PROBE, 'read-env', [])
@@ -110,10 +110,34 @@ describe('the example components', () => {
       expect(JSON.stringify(env)).not.toContain('PATH')
       const [tcp] = await other.runtime.call(c.id, PROBE, 'connect-tcp', ['127.0.0.1', 1]).catch(() => [{ tag: 'trap' }])
       expect((tcp as { tag: string }).tag).not.toBe('ok')
+      // Read-only means no file is created, truncated or written, even under a granted directory.
+      const [created] = await other.runtime.call(c.id, PROBE, 'write-file', ['/new-file', 'x'])
+      expect(created).toEqual({ tag: 'err', val: 'open-at: read-only' })
+      const [overwritten] = await other.runtime.call(c.id, PROBE, 'write-file', ['/etc/passwd', 'x'])
+      expect(overwritten).toEqual({ tag: 'err', val: 'open-at: read-only' })
+      expect((await readdir(dir.path)).sort()).toEqual(['etc'])
+      const [again] = await other.runtime.call(c.id, PROBE, 'read-passwd', [])
+      expect(again).toEqual({ tag: 'ok', val: expect.stringContaining('granted-file-content') })
     } finally {
       await other.close()
       await dir.remove()
     }
+  })
+
+  it("sends the guest's stdout and stderr lines to the logger, prefixed by its name, never to the node's own output", async () => {
+    const c = await t.runtime.load(paths['sandbox-probe'], { isolation })
+    const written: string[] = []
+    const spies = [process.stdout, process.stderr].map(stream => vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(typeof chunk === 'string' ? chunk : new TextDecoder().decode(chunk))
+      return true
+    }))
+    try {
+      await t.runtime.call(c.id, PROBE, 'print', ['line to stdout', 'line to stderr'])
+      await expect.poll(() => t.logs.filter(l => l.includes('line to'))).toEqual(['[sandbox-probe] line to stdout', '[sandbox-probe] line to stderr'])
+    } finally {
+      for (const spy of spies) spy.mockRestore()
+    }
+    expect(written.filter(w => w.includes('line to'))).toEqual([])
   })
 })
 

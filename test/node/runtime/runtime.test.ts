@@ -12,27 +12,32 @@ async function failure (p: Promise<unknown>): Promise<RuntimeError> {
   return err as RuntimeError
 }
 
-describe('calling a WAT-built component', () => {
+/** What both isolations must do alike; spinning guests only where a deadline can stop them (worker). */
+describe.each(['worker', 'inline'] as const)('calling a WAT-built component (%s)', isolation => {
   let t: TestRuntime
   let c: LoadedComponent
   const imported: unknown[][] = []
+  /** Imports of `add` wait here while `held` is set. */
+  let held: Promise<void> | null = null
 
   beforeAll(async () => {
     t = await startRuntime({
       limits: { callTimeoutMs: 1500, maxInstances: 2, maxQueued: 1 },
       resolver: async (iface, func, params) => {
         imported.push([iface, func, params])
+        if (held !== null) await held
         if (iface === 'local:test/math@0.1.0' && func === 'add') return [(params[0] as number) + (params[1] as number)]
         throw new RuntimeError('unresolved-import', `nobody serves ${iface}#${func}`)
       }
     })
-    c = await t.runtime.load(await buildArith(), { name: 'arith' })
+    c = await t.runtime.load(await buildArith(), { name: 'arith', isolation })
   })
   afterAll(async () => { await t.close() })
 
-  it('loads with a digest id, a name, and the instantiation time', () => {
+  it('loads with a digest id, a name, the isolation and the instantiation time', () => {
     expect(c.id).toMatch(/^[0-9a-f]{64}$/)
     expect(c.name).toBe('arith')
+    expect(c.isolation).toBe(isolation)
     expect(c.instantiateMs).toBeGreaterThan(0)
   })
 
@@ -79,14 +84,22 @@ describe('calling a WAT-built component', () => {
     expect(await t.runtime.call(c.id, '', 'double', [1n])).toEqual([2n])
   })
 
-  it('stops an infinite loop at the deadline with `timeout`; other calls keep working', async () => {
-    const [spin, ok] = await Promise.allSettled([
-      t.runtime.call(c.id, CALC, 'spin', []),
-      t.runtime.call(c.id, '', 'double', [3n])
-    ])
-    expect(spin.status === 'rejected' && (spin.reason as RuntimeError).code).toBe('timeout')
-    expect(ok.status === 'fulfilled' && ok.value).toEqual([6n])
+  it('fails a call still awaiting an import at the deadline with `timeout`, discarding its instance; other calls keep working', async () => {
+    let release = (): void => {}
+    held = new Promise(resolve => { release = resolve })
+    try {
+      const [late, ok] = await Promise.allSettled([
+        t.runtime.call(c.id, CALC, 'add-via-host', [1, 2]),
+        t.runtime.call(c.id, '', 'double', [3n])
+      ])
+      expect(late.status === 'rejected' && (late.reason as RuntimeError).code).toBe('timeout')
+      expect(ok.status === 'fulfilled' && ok.value).toEqual([6n])
+    } finally {
+      held = null
+      release()
+    }
     expect(await t.runtime.call(c.id, '', 'double', [4n])).toEqual([8n])
+    expect(await t.runtime.call(c.id, CALC, 'add-via-host', [40, 2])).toEqual([42])
   })
 
   it('discards an instance that exhausted its memory', async () => {
@@ -102,10 +115,20 @@ describe('calling a WAT-built component', () => {
   })
 
   it('refuses at once with `overloaded` when instances and queue are full', async () => {
-    const calls = [0, 1, 2, 3].map(async () => await t.runtime.call(c.id, CALC, 'spin', []))
-    const results = await Promise.allSettled(calls)
-    const codes = results.map(r => r.status === 'rejected' ? (r.reason as RuntimeError).code : 'ok').sort()
-    expect(codes).toEqual(['overloaded', 'timeout', 'timeout', 'timeout'])
+    let release = (): void => {}
+    held = new Promise(resolve => { release = resolve })
+    try {
+      const calls = [0, 1, 2, 3].map(async () => await t.runtime.call(c.id, CALC, 'add-via-host', [1, 1]))
+      // Two instances wait on the import, one call is queued, the fourth is refused without waiting.
+      const fourth = await Promise.race([calls[3].then(() => 'ok', (e: RuntimeError) => e.code), new Promise(resolve => setTimeout(resolve, 1000, 'waited'))])
+      expect(fourth).toBe('overloaded')
+      release()
+      const results = await Promise.allSettled(calls)
+      expect(results.map(r => r.status === 'fulfilled' ? r.value : (r.reason as RuntimeError).code)).toEqual([[2], [2], [2], 'overloaded'])
+    } finally {
+      held = null
+      release()
+    }
     expect(t.runtime.stats(c.id).queued).toBe(0)
   })
 
@@ -116,11 +139,45 @@ describe('calling a WAT-built component', () => {
   })
 })
 
-describe('imports no one serves', () => {
+describe('a worker instance', () => {
+  let t: TestRuntime
+  let c: LoadedComponent
+  beforeAll(async () => {
+    t = await startRuntime({ limits: { callTimeoutMs: 1500, maxInstances: 2, maxQueued: 1 } })
+    c = await t.runtime.load(await buildArith(), { name: 'arith' })
+  })
+  afterAll(async () => { await t.close() })
+
+  it('is the default, and its infinite loop is stopped at the deadline with `timeout`; other calls keep working', async () => {
+    expect(c.isolation).toBe('worker')
+    const [spin, ok] = await Promise.allSettled([
+      t.runtime.call(c.id, CALC, 'spin', []),
+      t.runtime.call(c.id, '', 'double', [3n])
+    ])
+    expect(spin.status === 'rejected' && (spin.reason as RuntimeError).code).toBe('timeout')
+    expect(ok.status === 'fulfilled' && ok.value).toEqual([6n])
+    expect(await t.runtime.call(c.id, '', 'double', [4n])).toEqual([8n])
+  })
+})
+
+describe('the isolation setting', () => {
+  it('refuses anything but worker or inline', async () => {
+    const t = await startRuntime()
+    try {
+      const err = await failure(t.runtime.load(await buildArith(), { isolation: 'none' as 'inline' }))
+      expect(err.code).toBe('invalid-params')
+      expect(err.message).toMatch(/worker or inline/)
+    } finally {
+      await t.close()
+    }
+  })
+})
+
+describe.each(['worker', 'inline'] as const)('imports no one serves (%s)', isolation => {
   it('fail the call that needs them with `unresolved-import`, naming it; other exports still work', async () => {
     const t = await startRuntime()
     try {
-      const c = await t.runtime.load(await buildArith())
+      const c = await t.runtime.load(await buildArith(), { isolation })
       const err = await failure(t.runtime.call(c.id, CALC, 'add-via-host', [1, 2]))
       expect(err.code).toBe('unresolved-import')
       expect(err.message).toContain('local:test/math@0.1.0#add')
@@ -149,5 +206,25 @@ describe('the runtime lifecycle', () => {
     await new Promise(resolve => setImmediate(resolve))
     await t.close()
     expect((await spinning).code).toBe('stopped')
+  })
+
+  it('fails an inline call awaiting an import with `stopped` when the runtime stops, and the guest never reaches its imports again', async () => {
+    let entered = (): void => {}
+    const inImport = new Promise<void>(resolve => { entered = resolve })
+    let imports = 0
+    const t = await startRuntime({
+      limits: { callTimeoutMs: 60_000 },
+      resolver: async () => {
+        imports++
+        entered()
+        return await new Promise<unknown[]>(() => {})
+      }
+    })
+    const c = await t.runtime.load(await buildArith(), { isolation: 'inline' })
+    const waiting = failure(t.runtime.call(c.id, CALC, 'add-via-host', [1, 2]))
+    await inImport
+    await t.close()
+    expect((await waiting).code).toBe('stopped')
+    expect(imports).toBe(1)
   })
 })

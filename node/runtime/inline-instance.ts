@@ -1,0 +1,92 @@
+// One component instance on the node's own thread: no thread hop per call, for components trusted not to spin (a deadline cannot stop a loop here).
+import { RuntimeError } from './errors.ts'
+import { importFailure, instantiateGuest, type Guest } from './guest.ts'
+import { asRuntimeError, newInstanceId, timeoutMessage, type Instance, type InstanceHooks, type InstanceOptions } from './instance.ts'
+import type { WorkerInit } from './messages.ts'
+import { createWasiImports } from './sandbox.ts'
+
+export class InlineInstance implements Instance {
+  readonly id = newInstanceId()
+  readonly handles = new Set<string>()
+  readonly instantiateMs: number
+  busy = false
+  #dead = false
+  #guest: Guest
+  /** The call in flight: failed at once when the instance is discarded under it. */
+  #pending: { readonly reject: (err: RuntimeError) => void, readonly timer: NodeJS.Timeout } | null = null
+
+  private constructor (guest: Guest) {
+    this.#guest = guest
+    this.instantiateMs = guest.instantiateMs
+  }
+
+  get dead (): boolean { return this.#dead }
+
+  /** Instantiates the component on this thread, with a sandbox of its own that touches nothing thread-wide. */
+  static async create (init: WorkerInit, opts: InstanceOptions, hooks: InstanceHooks): Promise<InlineInstance> {
+    let self: InlineInstance | undefined
+    const guest = instantiateGuest(init, {
+      wasi: createWasiImports(init.grants, { thread: 'shared', output: hooks.log }),
+      importCall: async (iface, func, params) => {
+        if (self?.dead === true) throw importFailure('stopped', 'the instance was discarded')
+        try {
+          return await hooks.onImport(iface, func, params)
+        } catch (err) {
+          const e = asRuntimeError(err, 'trap')
+          throw importFailure(e.code, e.message)
+        }
+      },
+      drop: (iface, func, params) => { if (self?.dead !== true) hooks.onDrop(iface, func, params) }
+    })
+    guest.catch(() => {}) // past the deadline nobody awaits it
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => { reject(new RuntimeError('trap', `instantiation took over ${opts.instantiateTimeoutMs} ms`)) }, opts.instantiateTimeoutMs)
+    })
+    try {
+      self = new InlineInstance(await Promise.race([guest, late]))
+      return self
+    } catch (err) {
+      if (err instanceof RuntimeError) throw err
+      throw new RuntimeError('trap', `instantiation failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  call (iface: string, func: string, params: unknown[], timeoutMs: number): Promise<unknown[]> {
+    if (this.#dead) return Promise.reject(new RuntimeError('resource-lost', 'the instance is gone'))
+    if (this.#pending !== null) return Promise.reject(new Error('instance is busy'))
+    return new Promise((resolve, reject) => {
+      // Fires only while the guest awaits (an import): a guest that loops holds this thread, timer included.
+      const timer = setTimeout(() => { this.#discard(new RuntimeError('timeout', timeoutMessage(iface, func, timeoutMs))) }, timeoutMs)
+      const pending = { reject, timer }
+      this.#pending = pending
+      void this.#guest.call(iface, func, params).then(a => {
+        if (this.#pending !== pending) return
+        this.#pending = null
+        clearTimeout(timer)
+        if (a.ok) {
+          resolve(a.results)
+        } else {
+          if (a.discard) this.#discard(null)
+          reject(new RuntimeError(a.code, a.message))
+        }
+      })
+    })
+  }
+
+  /** Marks the instance dead and fails its call in flight with `err`; the guest is left to the GC. */
+  #discard (err: RuntimeError | null): void {
+    this.#dead = true
+    const p = this.#pending
+    this.#pending = null
+    if (p === null) return
+    clearTimeout(p.timer)
+    p.reject(err ?? new RuntimeError('trap', 'instance discarded'))
+  }
+
+  async terminate (): Promise<void> {
+    this.#discard(new RuntimeError('stopped', 'the instance was stopped'))
+  }
+}
