@@ -33,6 +33,8 @@ export interface NodeSettings {
   readonly bootstrap?: readonly string[]
   readonly component?: readonly ComponentArg[]
   readonly grant?: readonly GrantArg[]
+  /** Components whose instances run on the node's own thread (`isolation: 'inline'`). */
+  readonly inline?: readonly string[]
   readonly label?: Readonly<Record<string, string>>
   readonly lattice?: string
   readonly dataDir?: string
@@ -82,7 +84,7 @@ const componentName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
 /** The config file's keys: exactly the flags of `wasmesh node`, without their dashes. */
 export const configKeys = [
-  'listen', 'announce', 'bootstrap', 'component', 'grant', 'label', 'lattice', 'data-dir', 'cache-dir',
+  'listen', 'announce', 'bootstrap', 'component', 'grant', 'inline', 'label', 'lattice', 'data-dir', 'cache-dir',
   'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host', 'provider', 'provider-config',
   'provider-secret', 'link'
 ] as const
@@ -156,6 +158,12 @@ export function parseGrantArg (text: string, base: string): GrantArg {
     return { component, kind: 'dir', guest, host: resolvePath(host, base) }
   }
   throw new SettingError(`grant ${JSON.stringify(text)}: ${syntax}`)
+}
+
+/** A component name given to `--inline`. */
+export function parseInlineArg (text: string): string {
+  if (!componentName.test(text)) throw new SettingError(`inline ${JSON.stringify(text)} is not a component name (give the name of a --component)`)
+  return text
 }
 
 /** The sandbox grants of each component, by name; an `env=VAR` grant takes VAR's value from `env`. */
@@ -357,6 +365,7 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
         case 'bootstrap': out.bootstrap = strings().map(a => parseMultiaddrArg(a, { peerId: true })); break
         case 'component': out.component = strings().map(c => parseComponentArg(c, base)); break
         case 'grant': out.grant = strings().map(g => parseGrantArg(g, base)); break
+        case 'inline': out.inline = strings().map(parseInlineArg); break
         case 'label': {
           if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
             const labels: Record<string, string> = {}

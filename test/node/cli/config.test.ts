@@ -34,6 +34,7 @@ describe('config files', () => {
       `bootstrap:\n  - /ip4/192.0.2.1/tcp/4001/p2p/${peer}`,
       'component: [up=build/upper.wasm, /abs/shout.wasm]',
       'grant: ["up:env=LANG", "up:env=GREETING=hi", "up:dir=/data=./data", "up:network"]',
+      'inline: [up]',
       'label: {zone: eu-1, tier: 2}',
       'lattice: blue',
       'data-dir: state',
@@ -55,6 +56,7 @@ describe('config files', () => {
         { component: 'up', kind: 'dir', guest: '/data', host: join(dir, 'data') },
         { component: 'up', kind: 'network' }
       ],
+      inline: ['up'],
       label: { zone: 'eu-1', tier: '2' },
       lattice: 'blue',
       dataDir: join(dir, 'state'),

@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ensureExamples } from '../../../examples/build.ts'
 import { listeningOn, start, wasmesh } from './helpers.ts'
 
 let scratch: string
@@ -48,6 +49,20 @@ describe('wasmesh node', () => {
     }
     expect(node.err.text).toContain('withdrawing adverts')
   })
+
+  it('runs an --inline component on its own thread and serves it like any other', async () => {
+    const { upper } = await ensureExamples({ names: ['upper'] })
+    const node = start(['node', ...loopback, '--data-dir', join(scratch, 'inline'), '--component', `upper=${upper}`, '--inline', 'upper'])
+    try {
+      const callLine = await node.out.waitFor(l => l.includes(' call '), node.exited)
+      expect(node.out.text).toMatch(/\n {2}local:demo\/upper\S* {2}upper \(inline\)\n/)
+      const r = await wasmesh(argvOf(callLine))
+      expect(r.code).toBe(0)
+      expect(r.out).toMatch(/^"[^a-z"]+"$/)
+    } finally {
+      expect(await node.stop()).toBe(0)
+    }
+  }, 60_000)
 
   it('keeps its identity in --data-dir across restarts', async () => {
     const peerOf = async (): Promise<string> => {
@@ -123,6 +138,8 @@ describe('wasmesh node', () => {
       [['node', '--component', join(scratch, 'none.wasm')], 1, /^error \[file-not-found\]: component none: no file/],
       [['node', '--grant', 'ghost:network'], 2, /^error \[usage\]: --grant ghost:\.\.\.: no component is named ghost/],
       [['node', '--grant', 'app:disk'], 2, /^error \[usage\]: --grant: grant "app:disk"/],
+      [['node', '--inline', 'ghost'], 2, /^error \[usage\]: --inline ghost: no component is named ghost/],
+      [['node', '--inline', 'no such'], 2, /^error \[usage\]: --inline: inline "no such" is not a component name/],
       [['node', '--bootstrap', '/ip4/127.0.0.1/tcp/4001'], 2, /^error \[usage\]: --bootstrap: .*\/p2p\/<peer-id>/],
       [['node', '--drain-timeout', 'later'], 2, /^error \[usage\]: --drain-timeout/],
       [['node', '--metrics', 'nope'], 2, /^error \[usage\]: --metrics/],
