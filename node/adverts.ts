@@ -248,6 +248,8 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
 
     changed (what = 'exports') {
       if (!running) return
+      // Any pending publish carries the load as it is then.
+      if (what === 'load' && debounce !== undefined) return
       const wait = what === 'load'
         ? Math.max(timings.advertDebounceMs, lastPublished + timings.loadAdvertIntervalMs - performance.now())
         : timings.advertDebounceMs

@@ -22,10 +22,10 @@ import { createRegistry } from './registry.ts'
 import type { Registry, Server } from './registry.ts'
 import { handleRequests, request } from './request.ts'
 import { createRouter, RouterError } from './router.ts'
-import type { Router } from './router.ts'
+import type { LocalRoute, Router } from './router.ts'
 import { createRuntime, defaultRuntimeLimits } from './runtime/index.ts'
 import type { ComponentConfig, LoadedComponent, Runtime, RuntimeLimits } from './runtime/index.ts'
-import { forEachHandle } from './runtime/values.ts'
+import { forEachHandle, hasHandles } from './runtime/values.ts'
 import { interfaceCompatible } from './semver.ts'
 import { dialWrpc, handleWrpc } from './wrpc-server.ts'
 import { NodeError } from './errors.ts'
@@ -292,7 +292,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     localFirst: init.routing?.localFirst,
     maxRetries: init.routing?.maxRetries,
     callTimeoutMs: init.routing?.callTimeoutMs,
-    callServer
+    callServer,
+    local: localRoute
   })
 
   function addresses (): string[] {
@@ -304,16 +305,47 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     const before = inflight.get(service) ?? 0
     const after = before + delta
     inflight.set(service, after)
-    const bucket = (n: number): number => Math.floor((4 * n) / Math.max(1, service.capacity))
-    if (bucket(before) !== bucket(after)) agent.changed('load')
+    const capacity = Math.max(1, service.capacity)
+    if (Math.floor((4 * before) / capacity) !== Math.floor((4 * after) / capacity)) agent.changed('load')
   }
 
-  async function callLocal (service: LocalService, iface: string, func: string, params: unknown[], caller: string): Promise<unknown[]> {
+  /** The context of calls this node makes itself. */
+  const selfContext: ServiceCallContext = Object.freeze({ caller: self })
+
+  function callLocal (service: LocalService, iface: string, func: string, params: unknown[], ctx: ServiceCallContext): Promise<unknown[]> {
     track(service, +1)
+    let called: Promise<unknown[]>
     try {
-      return await service.call(iface, func, params, { caller })
-    } finally {
+      called = service.call(iface, func, params, ctx)
+    } catch (err) {
       track(service, -1)
+      return Promise.reject(err)
+    }
+    return called.then(results => { track(service, -1); return results }, (err: unknown) => { track(service, -1); throw err })
+  }
+
+  /** The router's local-first path by interface id as asked; cleared whenever `services` changes. */
+  const routes = new Map<string, LocalRoute | null>()
+  function localRoute (iface: string): LocalRoute | undefined {
+    let route = routes.get(iface)
+    if (route === undefined) {
+      const entry = findService(iface)
+      route = entry === undefined ? null : routeTo(entry)
+      if (routes.size >= 4096) routes.clear()
+      routes.set(iface, route)
+    }
+    return route ?? undefined
+  }
+
+  function routeTo ({ service, iface }: { service: LocalService, iface: Interface }): LocalRoute {
+    return {
+      iface: iface.id,
+      call (func, params) {
+        const called = callLocal(service, iface.id, func, params, selfContext)
+        const f = functionOf(iface, func)
+        // Resource handles in the results are pinned to this node.
+        return f === undefined || !f.results.some(t => hasHandles(t)) ? called : called.then(results => { rememberHandles(f, results, self); return results })
+      }
     }
   }
 
@@ -378,7 +410,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     if (server.local) {
       const entry = findService(iface)
       if (entry === undefined) throw new NodeError('no-such-export', `this node no longer serves ${iface}`)
-      const results = await callLocal(entry.service, iface, func, params, self)
+      const results = await callLocal(entry.service, iface, func, params, selfContext)
       rememberHandles(functionOf(entry.iface, func), results, self)
       return results
     }
@@ -410,8 +442,9 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
    */
   function pinToHandle (iface: string, func: string, params: unknown[], opts: CallOptions): CallOptions {
     const f = functionOf(importSignatures.get(iface) ?? findService(iface)?.iface, func)
+    if (f === undefined || !f.params.some(p => hasHandles(p.type))) return opts
     let handle: Uint8Array | undefined
-    f?.params.forEach((p, i) => forEachHandle(p.type, params[i], (_, v) => {
+    f.params.forEach((p, i) => forEachHandle(p.type, params[i], (_, v) => {
       if (handle === undefined && v instanceof Uint8Array && router.handleOwner(v) !== undefined) handle = v
     }))
     return handle === undefined ? opts : { ...opts, handle }
@@ -449,7 +482,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
             const began = performance.now()
             let outcome = 'ok'
             try {
-              return await callLocal(entry.service, entry.iface.id, name, params, peer.toString())
+              return await callLocal(entry.service, entry.iface.id, name, params, { caller: peer.toString() })
             } catch (err) {
               const code = (err as { code?: unknown }).code
               outcome = typeof code === 'string' ? code : 'internal'
@@ -499,7 +532,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       interfaces: component.exports.interfaces,
       wit: component.wit,
       capacity,
-      call: async (iface, func, params) => await runtime.call(component.id, iface, func, params)
+      call: (iface, func, params) => runtime.call(component.id, iface, func, params)
     }
   }
 
@@ -512,12 +545,15 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       services.set(i.id, { service, iface: i })
     }
     serviceFor.clear()
+    routes.clear()
     publishLocal()
   }
 
   function unserve (digest: string): void {
     for (const [iface, entry] of [...services]) if (entry.service.digest === digest) services.delete(iface)
     serviceFor.clear()
+    routes.clear()
+    routes.clear()
     publishLocal()
   }
 
@@ -618,6 +654,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       }
       await libp2p.stop()
       await runtime.stop()
+      router.close()
     },
 
     addresses,

@@ -109,8 +109,10 @@ export interface Registry {
   nextExpiryAt(): number | undefined
   /** A failed call: unhealthy for a backoff that doubles with consecutive failures. */
   markFailure(peer: string): void
-  /** A successful call: healthy again, and a latency sample. */
-  markSuccess(peer: string, latencyMs: number): void
+  /** A successful call: healthy again, and a latency sample (if timed). */
+  markSuccess(peer: string, latencyMs?: number): void
+  /** Not backing off after failures. */
+  healthy(peer: string): boolean
   beginCall(peer: string): void
   endCall(peer: string): void
   /** Servers of `iface` (an unversioned id matches every version), local ones first. */
@@ -389,10 +391,15 @@ export function createRegistry (init: RegistryInit): Registry {
     },
     markSuccess (peer, latencyMs) {
       if (!known(peer)) return
-      const h = healthOf(peer)
+      const h = latencyMs === undefined ? health.get(peer) : healthOf(peer)
+      if (h === undefined) return
       h.failures = 0
       h.retryAt = 0
-      h.latencyMs = h.latencyMs === undefined ? latencyMs : weight * latencyMs + (1 - weight) * h.latencyMs
+      if (latencyMs !== undefined) h.latencyMs = h.latencyMs === undefined ? latencyMs : weight * latencyMs + (1 - weight) * h.latencyMs
+    },
+    healthy (peer) {
+      const h = health.get(peer)
+      return h === undefined || h.retryAt === 0 || isHealthy(h, clock())
     },
     beginCall (peer) {
       healthOf(peer).inflight++

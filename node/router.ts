@@ -1,7 +1,16 @@
 // Picks the server for each call (local first, else the less loaded of two random ones), retries before the first result byte, pins resource handles.
 
+import { DeadlineQueue } from './deadlines.ts'
 import type { Registry, Server } from './registry.ts'
 import { unversionedId } from './semver.ts'
+
+/** This node serving an interface itself, for the local-first path that needs no registry. */
+export interface LocalRoute {
+  /** The exact exported id. */
+  readonly iface: string
+  /** Runs the call here; rejects like `callServer`. */
+  call (func: string, params: unknown[]): Promise<unknown[]>
+}
 
 export interface RouterInit {
   readonly registry: Registry
@@ -12,6 +21,11 @@ export interface RouterInit {
    * SessionError); an error without `resultStarted` is taken to have failed before any result byte.
    */
   readonly callServer: (server: Server, iface: string, func: string, params: unknown[], signal: AbortSignal) => Promise<unknown[]>
+  /**
+   * This node's own server of `iface`, if any: local-first calls without a target, labels or
+   * signal go straight to it while this node is healthy, with no registry look-up or per-call timer.
+   */
+  readonly local?: (iface: string) => LocalRoute | undefined
   /** Prefer this node's own instance when it serves the interface. Default true. */
   readonly localFirst?: boolean
   /** Further attempts on other servers after a failure before any result byte. Default 2. */
@@ -44,13 +58,17 @@ export interface CallOptions {
 
 export interface CallResult {
   readonly results: unknown[]
-  readonly server: Server
+  /** The peer that answered (this node's own id for a local call). */
+  readonly peer: string
+  readonly local: boolean
   /** Servers tried, this one included. */
   readonly attempts: number
 }
 
 export interface Router {
   call(iface: string, func: string, params: unknown[], opts?: CallOptions): Promise<CallResult>
+  /** Drops the deadlines of calls in flight (their timers); for the node's stop. */
+  close(): void
   /** Records that `peer` issued `handle` (the node knows result types; the router does not). */
   rememberHandle(handle: Uint8Array, peer: string): void
   forgetHandle(handle: Uint8Array): void
@@ -136,6 +154,7 @@ export function createRouter (init: RouterInit): Router {
   const clock = init.clock ?? (() => performance.now())
   // hex(handle) -> issuing peer; insertion order is age, for eviction
   const handles = new Map<string, string>()
+  const deadlines = new DeadlineQueue({ clock })
 
   function score (s: Server): number {
     return (s.inflight + s.load) / Math.max(1, s.capacity)
@@ -211,12 +230,63 @@ export function createRouter (init: RouterInit): Router {
     return {}
   }
 
+  /** Whether a failure ends the call rather than moving on to another server. */
+  function isFinal (failure: Failure, pinned: boolean, attempts: number): boolean {
+    return failure.resultStarted || answerCodes.has(failure.code) || pinned || attempts > maxRetries
+  }
+
+  function finalError (iface: string, func: string, peer: string, err: unknown, failure: Failure, pinned: boolean, tried: readonly string[]): RouterError {
+    const why = failure.resultStarted
+      ? 'after results had started (not retried)'
+      : answerCodes.has(failure.code) || pinned ? '(not retried)' : `(gave up after ${tried.length} attempts)`
+    return new RouterError(failure.code, `${iface}#${func} on ${peer} failed ${why}: ${messageOf(err)}`,
+      { attempts: tried.length, tried, cause: err, resultStarted: failure.resultStarted })
+  }
+
+  /** The local-first call on this node's own route, with its deadline on the shared queue. */
+  function callHere (route: LocalRoute, iface: string, func: string, params: unknown[], timeoutMs: number): Promise<unknown[]> {
+    return new Promise((resolve, reject) => {
+      const deadline = deadlines.arm(timeoutMs, () => {
+        reject(new RouterError('timeout', `${iface}#${func}: no answer within ${timeoutMs} ms (1 attempt: ${init.self})`, { attempts: 1, tried: [init.self] }))
+      })
+      route.call(func, params).then(results => { deadline.cancel(); resolve(results) }, (err: unknown) => { deadline.cancel(); reject(err) })
+    })
+  }
+
   async function call (iface: string, func: string, params: unknown[], opts: CallOptions = {}): Promise<CallResult> {
     const tried: string[] = []
     const pin = pinnedOwner(func, params, opts)
     if (pin.unknownHandle === true) {
       throw new RouterError('resource-lost', `${iface}#${func}: the handle was not issued by any known peer (or was forgotten)`, { attempts: 0, tried })
     }
+    if (localFirst && init.local !== undefined && opts.labels === undefined && opts.signal === undefined &&
+        (opts.target === undefined || opts.target === init.self) && (pin.owner === undefined || pin.owner === init.self)) {
+      const route = registry.healthy(init.self) ? init.local(iface) : undefined
+      if (route !== undefined) {
+        tried.push(init.self)
+        try {
+          const results = await callHere(route, iface, func, params, opts.timeoutMs ?? callTimeoutMs)
+          registry.markSuccess(init.self)
+          if (pin.handle !== undefined && func.startsWith('[resource-drop]')) forgetHandle(pin.handle)
+          return { results, peer: init.self, local: true, attempts: 1 }
+        } catch (err) {
+          if (err instanceof RouterError) throw err
+          const failure = failureOf(err)
+          const pinned = pin.owner !== undefined || opts.target !== undefined
+          if (failure.code === 'resource-lost' && pin.handle !== undefined) forgetHandle(pin.handle)
+          if (isFinal(failure, pinned, tried.length)) throw finalError(iface, func, init.self, err, failure, pinned, tried)
+          if (!busyCodes.has(failure.code)) registry.markFailure(init.self)
+          // Not this node's answer, and nothing was returned: the servers elsewhere may take it.
+          return await callRouted(iface, func, params, opts, pin, tried, { err, failure })
+        }
+      }
+    }
+    return await callRouted(iface, func, params, opts, pin, tried, undefined)
+  }
+
+  /** The general path: pick a server from the registry, retry elsewhere before the first result byte, within one deadline. */
+  async function callRouted (iface: string, func: string, params: unknown[], opts: CallOptions, pin: ReturnType<typeof pinnedOwner>,
+    tried: string[], previous: { err: unknown, failure: Failure } | undefined): Promise<CallResult> {
     if (pin.owner !== undefined && registry.servers(iface, { peer: pin.owner }).length === 0) {
       if (pin.handle !== undefined) forgetHandle(pin.handle)
       throw new RouterError('resource-lost', `${iface}#${func}: peer ${pin.owner}, which issued the resource, no longer serves ${iface}`, { attempts: 0, tried })
@@ -242,7 +312,7 @@ export function createRouter (init: RouterInit): Router {
     }
 
     try {
-      let last: { err: unknown, failure: Failure } | undefined
+      let last = previous
       while (true) {
         const halt = stopped()
         if (halt !== undefined) throw withCause(halt, last?.err)
@@ -279,22 +349,15 @@ export function createRouter (init: RouterInit): Router {
           if (halt !== undefined) throw withCause(halt, err)
           const failure = failureOf(err)
           last = { err, failure }
-          const final = failure.resultStarted || answerCodes.has(failure.code) || pin.owner !== undefined || tried.length > maxRetries
           if (!busyCodes.has(failure.code) && !answerCodes.has(failure.code)) registry.markFailure(server.peer)
           if (failure.code === 'resource-lost' && pin.handle !== undefined) forgetHandle(pin.handle)
-          if (final) {
-            const why = failure.resultStarted
-              ? 'after results had started (not retried)'
-              : answerCodes.has(failure.code) || pin.owner !== undefined ? '(not retried)' : `(gave up after ${tried.length} attempts)`
-            throw new RouterError(failure.code, `${iface}#${func} on ${server.peer} failed ${why}: ${messageOf(err)}`,
-              { attempts: tried.length, tried, cause: err, resultStarted: failure.resultStarted })
-          }
+          if (isFinal(failure, pin.owner !== undefined, tried.length)) throw finalError(iface, func, server.peer, err, failure, pin.owner !== undefined, tried)
           continue
         }
         registry.endCall(server.peer)
         registry.markSuccess(server.peer, clock() - started)
         if (pin.handle !== undefined && func.startsWith('[resource-drop]')) forgetHandle(pin.handle)
-        return { results, server, attempts: tried.length }
+        return { results, peer: server.peer, local: server.local, attempts: tried.length }
       }
     } finally {
       clearTimeout(timer)
@@ -308,6 +371,7 @@ export function createRouter (init: RouterInit): Router {
 
   return {
     call,
+    close () { deadlines.clear() },
     rememberHandle (handle, peer) {
       const key = handleKey(handle)
       handles.delete(key)

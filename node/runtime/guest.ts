@@ -1,7 +1,7 @@
 // One instantiated component and the calls into it, independent of the thread it runs on: jco's conventions, the resource handle table, imports.
 import { performance } from 'node:perf_hooks'
-import type { Func, HandleType, Resource } from '../../protocol/wit/model.ts'
-import { camelCase, forEachHandle, handleKey, mapHandles, pascalCase } from './values.ts'
+import type { Func, HandleType, Resource, Type } from '../../protocol/wit/model.ts'
+import { camelCase, forEachHandle, handleKey, hasHandles, mapHandles, pascalCase } from './values.ts'
 import type { RuntimeErrorCode } from './errors.ts'
 import type { PlanInterface } from './messages.ts'
 import { wasm, type WasmInstance, type WasmMemory, type WasmModule } from './wasm.ts'
@@ -35,8 +35,8 @@ export type Answer =
 export interface Guest {
   /** Importing the transpiled JS and instantiating, in ms. */
   readonly instantiateMs: number
-  /** Runs one export call (one at a time); never rejects. */
-  call (iface: string, func: string, params: unknown[]): Promise<Answer>
+  /** Runs one export call (one at a time); `done` is called exactly once. */
+  call (iface: string, func: string, params: unknown[], done: (a: Answer) => void): void
 }
 
 /** A failure the guest must not be able to swallow: it fails the current call whatever the guest does with it. */
@@ -197,30 +197,41 @@ export async function instantiateGuest (plan: GuestPlan, host: GuestHost): Promi
     return imports
   }
 
-  /** The JS function behind an export, resolved once: names are converted on the first call only. */
-  const targets = new Map<Func, (args: unknown[]) => unknown>()
-  function targetOf (iface: string, func: Func): (args: unknown[]) => unknown {
-    let t = targets.get(func)
-    if (t !== undefined) return t
+  /** An export resolved once: the JS function behind it and where handles can occur. */
+  interface Plan {
+    readonly func: Func
+    readonly invoke: (args: unknown[]) => unknown
+    readonly paramHandles: boolean
+    readonly result: Type | undefined
+    readonly resultHandles: boolean
+  }
+  const resolved = new Map<Func, Plan>()
+
+  function planOf (iface: string, func: Func): Plan {
+    let plan = resolved.get(func)
+    if (plan !== undefined) return plan
     const ns = (iface === '' ? root : root[iface]) as Record<string, unknown> | undefined
     if (ns === undefined) throw new CallFailure('no-such-export', `no export ${iface}`, false)
+    let invoke: (args: unknown[]) => unknown
     if (func.kind === 'freestanding') {
       const fn = ns[camelCase(func.name)] as Callable
-      t = args => fn(...args)
+      invoke = args => fn(...args)
     } else {
       const cls = ns[pascalCase(func.resource ?? '')] as (Callable & (new (...a: unknown[]) => object)) | undefined
       if (cls === undefined) throw new CallFailure('no-such-export', `no resource ${func.resource ?? ''} in ${iface}`, false)
       const short = camelCase(func.name.slice(func.name.indexOf('.') + 1))
       if (func.kind === 'constructor') {
-        t = args => new cls(...args)
+        invoke = args => new cls(...args)
       } else if (func.kind === 'static') {
-        t = args => (cls as unknown as Record<string, Callable>)[short](...args)
+        invoke = args => (cls as unknown as Record<string, Callable>)[short](...args)
       } else {
-        t = ([self, ...rest]) => ((self as Record<string, Callable>)[short]).apply(self, rest)
+        invoke = ([self, ...rest]) => ((self as Record<string, Callable>)[short]).apply(self, rest)
       }
     }
-    targets.set(func, t)
-    return t
+    const result = func.results[0]
+    plan = { func, invoke, paramHandles: func.params.some(p => hasHandles(p.type)), result, resultHandles: result !== undefined && hasHandles(result) }
+    resolved.set(func, plan)
+    return plan
   }
 
   function memoryBytes (): number {
@@ -229,23 +240,26 @@ export async function instantiateGuest (plan: GuestPlan, host: GuestHost): Promi
     return n
   }
 
+  function dropResource (params: unknown[]): unknown[] {
+    const h = params[0]
+    const obj = h instanceof Uint8Array ? table.get(handleKey(h)) : undefined
+    if (obj === undefined) throw new CallFailure('invalid-params', 'unknown handle', false)
+    table.delete(handleKey(h as Uint8Array))
+    const dispose = (obj as { [Symbol.dispose]?: () => void })[Symbol.dispose]
+    if (typeof dispose === 'function') dispose.call(obj)
+    return []
+  }
+
   async function runCall (iface: string, name: string, params: unknown[]): Promise<unknown[]> {
-    if (name.startsWith('[resource-drop]')) {
-      const h = params[0]
-      const obj = h instanceof Uint8Array ? table.get(handleKey(h)) : undefined
-      if (obj === undefined) throw new CallFailure('invalid-params', 'unknown handle', false)
-      table.delete(handleKey(h as Uint8Array))
-      const dispose = (obj as { [Symbol.dispose]?: () => void })[Symbol.dispose]
-      if (typeof dispose === 'function') dispose.call(obj)
-      return []
-    }
+    if (name.startsWith('[resource-drop]')) return dropResource(params)
     const func = funcs.get(iface)?.get(name)
     if (func === undefined) throw new CallFailure('no-such-export', `no export ${iface}#${name}`, false)
-    const args = func.params.map((p, i) => mapHandles(p.type, params[i], fromWire))
-    const type = func.results[0]
+    const plan = planOf(iface, func)
+    const args = plan.paramHandles ? func.params.map((p, i) => mapHandles(p.type, params[i], fromWire)) : params
+    const type = plan.result
     let value: unknown
     try {
-      value = await targetOf(iface, func)(args)
+      value = await plan.invoke(args)
     } catch (err) {
       if (failure !== null) throw failure
       if (err instanceof CallFailure) throw err
@@ -256,21 +270,20 @@ export async function instantiateGuest (plan: GuestPlan, host: GuestHost): Promi
     }
     if (failure !== null) throw failure
     if (type === undefined) return []
-    if (type.kind === 'result') return [{ tag: 'ok', val: type.ok == null ? undefined : mapHandles(type.ok, value, toWire) }]
-    return [mapHandles(type, value, toWire)]
+    if (type.kind === 'result') return [{ tag: 'ok', val: type.ok == null ? undefined : plan.resultHandles ? mapHandles(type.ok, value, toWire) : value }]
+    return [plan.resultHandles ? mapHandles(type, value, toWire) : value]
   }
 
-  async function run (iface: string, name: string, params: unknown[]): Promise<Answer> {
-    try {
-      const results = await runCall(iface, name, params)
-      if (memoryBytes() > plan.maxMemoryBytes) {
-        return { ok: false, code: 'trap', message: `instance memory ${memoryBytes()} bytes is over maxInstanceMemoryBytes`, discard: true }
-      }
-      return { ok: true, results }
-    } catch (err) {
-      const f = err instanceof CallFailure ? err : new CallFailure('trap', String(err), true)
-      return { ok: false, code: f.code, message: f.message, discard: f.discard }
-    }
+  function answerOf (results: unknown[]): Answer {
+    const bytes = memoryBytes()
+    return bytes > plan.maxMemoryBytes
+      ? { ok: false, code: 'trap', message: `instance memory ${bytes} bytes is over maxInstanceMemoryBytes`, discard: true }
+      : { ok: true, results }
+  }
+
+  function failureAnswer (err: unknown): Answer {
+    const f = err instanceof CallFailure ? err : new CallFailure('trap', String(err), true)
+    return { ok: false, code: f.code, message: f.message, discard: f.discard }
   }
 
   const started = performance.now()
@@ -291,20 +304,18 @@ export async function instantiateGuest (plan: GuestPlan, host: GuestHost): Promi
 
   return {
     instantiateMs,
-    call (iface, func, params) {
+    call (iface, func, params, done) {
       failure = null
-      return new Promise<Answer>(resolve => {
-        let done = false
-        settleCurrent = a => {
-          if (done) return
-          done = true
-          settleCurrent = null
-          // `failure` stays set: a discarded guest that runs on must not reach its imports again.
-          resolve(a)
-        }
-        const settle = settleCurrent
-        void run(iface, func, params).then(settle)
-      })
+      let answered = false
+      const settle = (a: Answer): void => {
+        if (answered) return
+        answered = true
+        settleCurrent = null
+        // `failure` stays set: a discarded guest that runs on must not reach its imports again.
+        done(a)
+      }
+      settleCurrent = settle
+      runCall(iface, func, params).then(results => { settle(answerOf(results)) }, (err: unknown) => { settle(failureAnswer(err)) })
     }
   }
 }

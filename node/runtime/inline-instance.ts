@@ -1,4 +1,5 @@
 // One component instance on the node's own thread: no thread hop per call, for components trusted not to spin (a deadline cannot stop a loop here).
+import type { Deadline, DeadlineQueue } from '../deadlines.ts'
 import { RuntimeError } from './errors.ts'
 import { importFailure, instantiateGuest, type Guest } from './guest.ts'
 import { asRuntimeError, newInstanceId, timeoutMessage, type Instance, type InstanceHooks, type InstanceOptions } from './instance.ts'
@@ -12,18 +13,20 @@ export class InlineInstance implements Instance {
   busy = false
   #dead = false
   #guest: Guest
+  readonly #deadlines: DeadlineQueue
   /** The call in flight: failed at once when the instance is discarded under it. */
-  #pending: { readonly reject: (err: RuntimeError) => void, readonly timer: NodeJS.Timeout } | null = null
+  #pending: { readonly reject: (err: RuntimeError) => void, readonly deadline: Deadline } | null = null
 
-  private constructor (guest: Guest) {
+  private constructor (guest: Guest, deadlines: DeadlineQueue) {
     this.#guest = guest
+    this.#deadlines = deadlines
     this.instantiateMs = guest.instantiateMs
   }
 
   get dead (): boolean { return this.#dead }
 
   /** Instantiates the component on this thread, with a sandbox of its own that touches nothing thread-wide. */
-  static async create (init: WorkerInit, opts: InstanceOptions, hooks: InstanceHooks): Promise<InlineInstance> {
+  static async create (init: WorkerInit, opts: InstanceOptions & { deadlines: DeadlineQueue }, hooks: InstanceHooks): Promise<InlineInstance> {
     let self: InlineInstance | undefined
     const guest = instantiateGuest(init, {
       wasi: createWasiImports(init.grants, { thread: 'shared', output: hooks.log }),
@@ -44,7 +47,7 @@ export class InlineInstance implements Instance {
       timer = setTimeout(() => { reject(new RuntimeError('trap', `instantiation took over ${opts.instantiateTimeoutMs} ms`)) }, opts.instantiateTimeoutMs)
     })
     try {
-      self = new InlineInstance(await Promise.race([guest, late]))
+      self = new InlineInstance(await Promise.race([guest, late]), opts.deadlines)
       return self
     } catch (err) {
       if (err instanceof RuntimeError) throw err
@@ -58,14 +61,14 @@ export class InlineInstance implements Instance {
     if (this.#dead) return Promise.reject(new RuntimeError('resource-lost', 'the instance is gone'))
     if (this.#pending !== null) return Promise.reject(new Error('instance is busy'))
     return new Promise((resolve, reject) => {
-      // Fires only while the guest awaits (an import): a guest that loops holds this thread, timer included.
-      const timer = setTimeout(() => { this.#discard(new RuntimeError('timeout', timeoutMessage(iface, func, timeoutMs))) }, timeoutMs)
-      const pending = { reject, timer }
+      // Fires only while the guest awaits (an import): a guest that loops holds this thread, timers included.
+      const deadline = this.#deadlines.arm(timeoutMs, () => { this.#discard(new RuntimeError('timeout', timeoutMessage(iface, func, timeoutMs))) })
+      const pending = { reject, deadline }
       this.#pending = pending
-      void this.#guest.call(iface, func, params).then(a => {
+      this.#guest.call(iface, func, params, a => {
         if (this.#pending !== pending) return
         this.#pending = null
-        clearTimeout(timer)
+        deadline.cancel()
         if (a.ok) {
           resolve(a.results)
         } else {
@@ -82,7 +85,7 @@ export class InlineInstance implements Instance {
     const p = this.#pending
     this.#pending = null
     if (p === null) return
-    clearTimeout(p.timer)
+    p.deadline.cancel()
     p.reject(err ?? new RuntimeError('trap', 'instance discarded'))
   }
 

@@ -65,6 +65,26 @@ export class InstancePool {
     return instance
   }
 
+  /** Runs a call that neither passes nor returns resource handles, so any instance will do and who ran it does not matter. */
+  call (iface: string, func: string, params: unknown[]): Promise<unknown[]> {
+    if (!this.#closed && this.#queue.length === 0) {
+      // Nobody waits: straight to an idle instance, with no queue entry.
+      for (const i of this.#instances) {
+        if (i.busy || i.dead) continue
+        i.busy = true
+        return i.call(iface, func, params, this.#limits.callTimeoutMs)
+          .then(results => { this.#release(i); return results }, (err: unknown) => { this.#release(i); throw err })
+      }
+    }
+    return this.run({ iface, func, params }).then(r => r.results)
+  }
+
+  #release (instance: Instance): void {
+    instance.busy = false
+    if (instance.dead) this.#instances.delete(instance)
+    if (this.#queue.length > 0) this.#drain()
+  }
+
   /** Runs a call on a free instance (the owning one when `affinity` is set), resolving with the instance that ran it. */
   run (call: PoolCall): Promise<{ instance: Instance, results: unknown[] }> {
     if (this.#closed) return Promise.reject(new RuntimeError('stopped', 'the component was unloaded'))
@@ -132,9 +152,7 @@ export class InstancePool {
     } catch (err) {
       w.reject(err as Error)
     } finally {
-      instance.busy = false
-      if (instance.dead) this.#instances.delete(instance)
-      this.#drain()
+      this.#release(instance)
     }
   }
 

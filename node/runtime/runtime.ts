@@ -3,13 +3,14 @@ import { basename } from 'node:path'
 import type { Func, Interface, Resource, World } from '../../protocol/wit/model.ts'
 import { checkComponentBytes, digestOf, inspectComponent, readComponentSource, transpilePlan, workerPlan, type ComponentSurface } from './component.ts'
 import { RuntimeError } from './errors.ts'
+import { DeadlineQueue } from '../deadlines.ts'
 import { WorkerInstance, type Instance } from './instance.ts'
 import { InlineInstance } from './inline-instance.ts'
 import { defaultRuntimeLimits, type RuntimeLimits } from './limits.ts'
 import { InstancePool, type PoolStats } from './pool.ts'
 import type { SandboxGrants } from './sandbox.ts'
 import { createTranspileCache } from './transpile-cache.ts'
-import { forEachHandle, handleKey } from './values.ts'
+import { forEachHandle, handleKey, hasHandles } from './values.ts'
 import { wasm, type WasmModule } from './wasm.ts'
 
 /**
@@ -96,6 +97,33 @@ interface Entry {
   readonly exportedIds: ReadonlySet<string>
   /** Lent-out resource handles -> the instance that owns them. */
   readonly handles: Map<string, Instance>
+  /** Exports as asked (`iface` -> `func`), resolved once. */
+  readonly targets: Map<string, Map<string, Target | null>>
+}
+
+/** An export resolved for calling: which parameters and results can hold resource handles is known up front. */
+type Target =
+  | { readonly iface: string, readonly func: Func, readonly paramHandles: boolean, readonly resultHandles: boolean }
+  | { readonly iface: string, readonly drop: Resource }
+
+function targetOf (e: Entry, iface: string, func: string): Target | undefined {
+  let byFunc = e.targets.get(iface)
+  if (byFunc === undefined) {
+    if (e.targets.size >= 1024) e.targets.clear()
+    e.targets.set(iface, byFunc = new Map())
+  }
+  let t = byFunc.get(func)
+  if (t === undefined) {
+    const found = findExport(e.info, iface, func)
+    t = found === undefined
+      ? null
+      : 'drop' in found
+        ? found
+        : { ...found, paramHandles: found.func.params.some(p => hasHandles(p.type)), resultHandles: found.func.results.some(r => hasHandles(r)) }
+    // Only real exports are kept: a caller cannot fill this with names that do not exist.
+    if (t !== null) byFunc.set(func, t)
+  }
+  return t ?? undefined
 }
 
 function unversioned (id: string): string {
@@ -126,6 +154,8 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
   const limits: RuntimeLimits = { ...defaultRuntimeLimits, ...init.limits }
   const cache = createTranspileCache({ cacheDir: init.cacheDir })
   const components = new Map<string, Entry>()
+  /** Deadlines of inline instances' calls (a worker instance keeps its own timer, it terminates a thread). */
+  const deadlines = new DeadlineQueue()
   const loading = new Map<string, Promise<LoadedComponent>>()
   let started = false
 
@@ -158,7 +188,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
     }
     const opts = { heapMb: l.instanceHeapMb, instantiateTimeoutMs: l.instantiateTimeoutMs }
     const spawn = config.isolation === 'inline'
-      ? async (): Promise<Instance> => await InlineInstance.create(workerInit, opts, hooks)
+      ? async (): Promise<Instance> => await InlineInstance.create(workerInit, { ...opts, deadlines }, hooks)
       : async (): Promise<Instance> => await WorkerInstance.spawn(workerInit, opts, hooks)
     const pool = new InstancePool(spawn, l)
     let first: Instance
@@ -186,7 +216,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       await pool.close()
       throw new RuntimeError('stopped', 'the runtime stopped while loading')
     }
-    components.set(digest, { info: loaded, pool, exportedIds: new Set(info.exports.interfaces.map(i => i.id)), handles: new Map() })
+    components.set(digest, { info: loaded, pool, exportedIds: new Set(info.exports.interfaces.map(i => i.id)), handles: new Map(), targets: new Map() })
     return loaded
   }
 
@@ -203,6 +233,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       components.clear()
       await Promise.allSettled([...loading.values()])
       await Promise.all(all.map(async e => { await e.pool.close() }))
+      deadlines.clear()
     },
 
     async load (source, config = {}) {
@@ -235,7 +266,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       if (!started) throw new RuntimeError('stopped', 'the runtime is not started')
       const e = components.get(id)
       if (e === undefined) throw new RuntimeError('no-such-component', `no component ${id} is loaded`)
-      const target = findExport(e.info, iface, func)
+      const target = targetOf(e, iface, func)
       if (target === undefined) throw new RuntimeError('no-such-export', `${e.info.name} exports no ${iface === '' ? '' : iface + '#'}${func}`)
       if (!Array.isArray(params)) throw new RuntimeError('invalid-params', 'params must be an array')
 
@@ -255,9 +286,10 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       if (params.length !== f.params.length) {
         throw new RuntimeError('invalid-params', `${func} takes ${f.params.length} parameters, got ${params.length}`)
       }
+      if (!target.paramHandles && !target.resultHandles) return await e.pool.call(target.iface, func, params)
       let affinity: Instance | undefined
       const moved: string[] = []
-      f.params.forEach((p, i) => {
+      if (target.paramHandles) f.params.forEach((p, i) => {
         forEachHandle(p.type, params[i], (h, v) => {
           if (!e.exportedIds.has(h.resource.owner)) return
           if (!(v instanceof Uint8Array)) throw new RuntimeError('invalid-params', `${p.name}: a ${h.resource.name} handle must be a Uint8Array`)

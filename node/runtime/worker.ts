@@ -37,7 +37,7 @@ try {
     drop: (iface, func, params) => { post({ type: 'drop', iface, func, params }) }
   })
   onCall = msg => {
-    void guest.call(msg.iface, msg.func, msg.params).then(a => { post({ type: 'result', id: msg.id, ...a }) })
+    guest.call(msg.iface, msg.func, msg.params, a => { post({ type: 'result', id: msg.id, ...a }) })
   }
   post({ type: 'ready', instantiateMs: guest.instantiateMs })
 } catch (err) {

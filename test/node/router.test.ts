@@ -76,7 +76,7 @@ describe('router: choosing a server', () => {
     const { router, calls } = setup(['QmA', 'QmB'], {}, [exp()])
     for (let i = 0; i < 20; i++) {
       const r = await router.call(IFACE, 'f', [])
-      expect(r.server.local).toBe(true)
+      expect(r.local).toBe(true)
       expect(r.results).toEqual([SELF])
       expect(r.attempts).toBe(1)
     }
@@ -142,13 +142,13 @@ describe('router: choosing a server', () => {
       advert('QmB', { labels: { zone: 'us' } }),
       advert('QmC', { labels: { zone: 'eu', gpu: 'yes' } })
     ], {}, [exp()])
-    expect((await router.call(IFACE, 'f', [], { target: 'QmB' })).server.peer).toBe('QmB')
+    expect((await router.call(IFACE, 'f', [], { target: 'QmB' })).peer).toBe('QmB')
     registry.markFailure('QmB')
-    expect((await router.call(IFACE, 'f', [], { target: 'QmB' })).server.peer).toBe('QmB')
+    expect((await router.call(IFACE, 'f', [], { target: 'QmB' })).peer).toBe('QmB')
     calls.length = 0
     for (let i = 0; i < 30; i++) await router.call(IFACE, 'f', [], { labels: { zone: 'eu' } })
     expect(new Set(calls)).toEqual(new Set(['QmA', 'QmC']))
-    expect((await router.call(IFACE, 'f', [], { labels: { gpu: 'yes' } })).server.peer).toBe('QmC')
+    expect((await router.call(IFACE, 'f', [], { labels: { gpu: 'yes' } })).peer).toBe('QmC')
   })
 
   it('calls the exact exported id of a compatible later version', async () => {
@@ -222,8 +222,8 @@ describe('router: retries and failover', () => {
     behave.set('QmB', answer)
     const r = await router.call(IFACE, 'f', [])
     expect(r.attempts).toBe(2)
-    expect(r.server.peer).not.toBe(first)
-    expect(calls).toEqual([first, r.server.peer])
+    expect(r.peer).not.toBe(first)
+    expect(calls).toEqual([first, r.peer])
     expect(registry.servers(IFACE, { peer: first }).at(0)?.healthy).toBe(!marked)
   })
 
@@ -331,8 +331,8 @@ describe('router: resource handles', () => {
     const { router, calls, behave } = setup(['QmA', 'QmB'], {}, [exp()])
     router.rememberHandle(h, 'QmB')
     expect(router.handleOwner(h)).toBe('QmB')
-    for (let i = 0; i < 5; i++) expect((await router.call(IFACE, '[method]r.get', [h.slice(), 1])).server.peer).toBe('QmB')
-    expect((await router.call(IFACE, 'use-it', [0], { handle: h })).server.peer).toBe('QmB')
+    for (let i = 0; i < 5; i++) expect((await router.call(IFACE, '[method]r.get', [h.slice(), 1])).peer).toBe('QmB')
+    expect((await router.call(IFACE, 'use-it', [0], { handle: h })).peer).toBe('QmB')
     behave.set('QmB', dialFailure)
     const err = await rejection(router.call(IFACE, '[method]r.get', [h]))
     expect(err.code).toBe('dial-failed')
@@ -342,7 +342,7 @@ describe('router: resource handles', () => {
 
   it('routes an unknown handle of a method call like any call, but refuses an explicit unknown handle', async () => {
     const { router } = setup(['QmA'])
-    expect((await router.call(IFACE, '[method]r.get', [new Uint8Array([9])])).server.peer).toBe('QmA')
+    expect((await router.call(IFACE, '[method]r.get', [new Uint8Array([9])])).peer).toBe('QmA')
     const err = await rejection(router.call(IFACE, 'f', [], { handle: new Uint8Array([9]) }))
     expect(err.code).toBe('resource-lost')
   })
@@ -360,13 +360,13 @@ describe('router: resource handles', () => {
 
   it('goes to an explicit owner', async () => {
     const { router } = setup(['QmA', 'QmB'], {}, [exp()])
-    expect((await router.call(IFACE, '[method]r.get', [h], { owner: 'QmA' })).server.peer).toBe('QmA')
+    expect((await router.call(IFACE, '[method]r.get', [h], { owner: 'QmA' })).peer).toBe('QmA')
   })
 
   it('forgets a handle once it is dropped, and the oldest past maxHandles', async () => {
     const { router } = setup(['QmA', 'QmB'], { maxHandles: 2 })
     router.rememberHandle(h, 'QmB')
-    expect((await router.call(IFACE, '[resource-drop]r', [h])).server.peer).toBe('QmB')
+    expect((await router.call(IFACE, '[resource-drop]r', [h])).peer).toBe('QmB')
     expect(router.handleOwner(h)).toBeUndefined()
     router.rememberHandle(new Uint8Array([1]), 'QmA')
     router.rememberHandle(new Uint8Array([2]), 'QmA')

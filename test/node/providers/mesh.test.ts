@@ -104,19 +104,19 @@ describe('the key-value provider on the mesh', () => {
     const opts = linkOptions(links, 'counter', STORE)
     expect(opts).toEqual({ labels: { tier: 'cache' } })
     const served = new Set<string>()
-    for (let i = 0; i < 20; i++) served.add((await hub.router.call(STORE, 'open', ['b'], opts)).server.peer)
+    for (let i = 0; i < 20; i++) served.add((await hub.router.call(STORE, 'open', ['b'], opts)).peer)
     expect(served.has(db.peerId)).toBe(false)
     expect([...served].every(p => p === cacheA.peerId || p === cacheB.peerId)).toBe(true)
 
     // one cache server dies without withdrawing: calls fail over to the other cache, never to db
     await cacheA.libp2p.stop()
     for (let i = 0; i < 10; i++) {
-      const { server } = await hub.router.call(STORE, 'open', ['b'], opts)
-      expect(server.peer).toBe(cacheB.peerId)
+      const { peer } = await hub.router.call(STORE, 'open', ['b'], opts)
+      expect(peer).toBe(cacheB.peerId)
     }
     // by peer id
     const pinned = linkOptions([parseLink(`counter:wasi:keyvalue/store=${db.peerId}`)], 'counter', STORE)
-    expect((await hub.router.call(STORE, 'open', ['b'], pinned)).server.peer).toBe(db.peerId)
+    expect((await hub.router.call(STORE, 'open', ['b'], pinned)).peer).toBe(db.peerId)
   }, 60_000)
 
   it('binds a component\'s imports by its links, and keeps each bucket\'s calls on the store that opened it', async () => {

@@ -1,0 +1,101 @@
+// A local-first call of a component's export through the mesh node, against calling the same jco export directly, in one run.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { isDeepStrictEqual } from 'node:util'
+import { ensureExamples } from '../../examples/build.ts'
+import { silentLogger } from '../../node/logger.ts'
+import { createNode, type MeshNode } from '../../node/node.ts'
+import type { Isolation } from '../../node/runtime/index.ts'
+import { exportedFunction, instantiateHere, prepareComponent } from './support/main-thread.ts'
+import { measureAsync, type AsyncCase, type AsyncSample } from './support/timing.ts'
+
+const SAMPLES = 9
+const SAMPLE_MS = 300
+
+interface Subject {
+  readonly name: string
+  readonly component: string
+  readonly iface: string
+  readonly func: string
+  readonly params: unknown[]
+  readonly expected: unknown
+}
+
+const subjects: readonly Subject[] = [
+  { name: 'arith (WAT)', component: 'arith', iface: 'wasmesh:examples/arith', func: 'add', params: [40, 2], expected: 42 },
+  { name: 'types (StarlingMonkey JS)', component: 'types', iface: 'wasmesh:examples/types', func: 'echo-string', params: ['hello, mesh'], expected: 'hello, mesh' }
+]
+
+function check (what: string, got: unknown, expected: unknown): void {
+  if (!isDeepStrictEqual(got, expected)) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(got)}`)
+}
+
+interface Figures {
+  readonly subject: Subject
+  readonly direct: AsyncSample
+  readonly inline: AsyncSample
+  readonly worker: AsyncSample
+}
+
+async function meshNode (path: string, isolation: Isolation, cacheDir: string): Promise<MeshNode> {
+  const node = await createNode({ transport: 'memory', logger: silentLogger, cacheDir })
+  await node.start()
+  await node.load({ source: path, isolation })
+  return node
+}
+
+async function measureSubject (s: Subject, path: string, cacheDir: string): Promise<Figures> {
+  const here = await instantiateHere(await prepareComponent(path, cacheDir))
+  const direct = exportedFunction(here.root, s.iface, s.func)
+  check(`${s.name} direct`, await direct(...s.params), s.expected)
+  const inline = await meshNode(path, 'inline', cacheDir)
+  const worker = await meshNode(path, 'worker', cacheDir)
+  try {
+    for (const node of [inline, worker]) check(`${s.name} node.call`, (await node.call(s.iface, s.func, s.params))[0], s.expected)
+    const cases: AsyncCase[] = [
+      { name: `${s.name}: jco export called directly`, fn: async () => await direct(...s.params) },
+      { name: `${s.name}: \`node.call\`, local-first, inline`, fn: async () => await inline.call(s.iface, s.func, s.params) },
+      { name: `${s.name}: \`node.call\`, local-first, worker`, fn: async () => await worker.call(s.iface, s.func, s.params) }
+    ]
+    const [d, i, w] = await measureAsync(cases, { samples: SAMPLES, sampleMs: SAMPLE_MS })
+    return { subject: s, direct: d, inline: i, worker: w }
+  } finally {
+    await inline.stop()
+    await worker.stop()
+  }
+}
+
+const us = (s: AsyncSample): number => 1e6 / s.opsPerSec
+const best = (s: AsyncSample): number => 1e6 / s.bestOpsPerSec
+
+function callTable (all: readonly Figures[]): string {
+  const lines = [
+    '| component | jco export directly | `node.call` inline | inline / direct | best samples: inline / direct | `node.call` worker | worker / direct |',
+    '|---|---:|---:|---:|---:|---:|---:|'
+  ]
+  for (const f of all) {
+    lines.push(`| ${f.subject.name} | ${us(f.direct).toFixed(2)} µs ±${(f.direct.spread * 50).toFixed(0)}% | ${us(f.inline).toFixed(2)} µs ±${(f.inline.spread * 50).toFixed(0)}% | ${(us(f.inline) / us(f.direct)).toFixed(2)}x | ${(best(f.inline) / best(f.direct)).toFixed(2)}x | ${us(f.worker).toFixed(1)} µs ±${(f.worker.spread * 50).toFixed(0)}% | ${(us(f.worker) / us(f.direct)).toFixed(1)}x |`)
+  }
+  return lines.join('\n')
+}
+
+export async function run (): Promise<string> {
+  const paths = await ensureExamples({ names: subjects.map(s => s.component) })
+  const cacheDir = await mkdtemp(join(tmpdir(), 'wasmesh-bench-local-'))
+  const all: Figures[] = []
+  try {
+    for (const s of subjects) all.push(await measureSubject(s, paths[s.component], cacheDir))
+  } finally {
+    await rm(cacheDir, { recursive: true, force: true })
+  }
+  return [
+    '### A local-first call against the jco export (issue 8)',
+    '',
+    'Time per call, one call at a time: the export awaited on an instance made in the bench\'s own thread (the',
+    'baseline), `node.call` on a node serving the component with `isolation: \'inline\'`, and the same with the',
+    `default worker isolation; median of ${SAMPLES} samples of ${SAMPLE_MS} ms, the cases sampled in turn.`,
+    '',
+    callTable(all)
+  ].join('\n')
+}
