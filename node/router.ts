@@ -154,7 +154,8 @@ export function createRouter (init: RouterInit): Router {
   const clock = init.clock ?? (() => performance.now())
   // hex(handle) -> issuing peer; insertion order is age, for eviction
   const handles = new Map<string, string>()
-  const deadlines = new DeadlineQueue({ clock })
+  // Real time, as the general path's setTimeout: `clock` may be a test's.
+  const deadlines = new DeadlineQueue()
 
   function score (s: Server): number {
     return (s.inflight + s.load) / Math.max(1, s.capacity)

@@ -5,7 +5,7 @@ import { RemoteError, SessionError } from '../../protocol/session.ts'
 import { createRegistry } from '../../node/registry.ts'
 import type { Registry, Server } from '../../node/registry.ts'
 import { createRouter, RouterError } from '../../node/router.ts'
-import type { RouterInit } from '../../node/router.ts'
+import type { LocalRoute, RouterInit } from '../../node/router.ts'
 
 const SELF = 'QmMe'
 const D = 'ab'.repeat(32)
@@ -375,5 +375,63 @@ describe('router: resource handles', () => {
     expect(router.handleOwner(new Uint8Array([3]))).toBe('QmA')
     router.forgetHandle(new Uint8Array([3]))
     expect(router.handleOwner(new Uint8Array([3]))).toBeUndefined()
+  })
+})
+
+describe('router: the local-first path', () => {
+  /** A router whose node serves IFACE itself through `route`, and QmA and QmB remotely. */
+  function withRoute (call: LocalRoute['call'], init: Partial<RouterInit> = {}): Setup & { routed: string[] } {
+    const routed: string[] = []
+    const s = setup(['QmA', 'QmB'], {
+      local: iface => iface === IFACE ? { iface: IFACE, call: async (func, params) => { routed.push(func); return await call(func, params) } } : undefined,
+      ...init
+    }, [exp()])
+    return { ...s, routed }
+  }
+
+  it('answers from this node through its route, never through callServer', async () => {
+    const { router, calls, routed } = withRoute(async (_func, params) => params)
+    for (let i = 0; i < 5; i++) expect(await router.call(IFACE, 'f', [i])).toEqual({ results: [i], peer: SELF, local: true, attempts: 1 })
+    expect(routed).toHaveLength(5)
+    expect(calls).toEqual([])
+  })
+
+  it('takes the general path for a target, labels or a signal', async () => {
+    const { router, calls, routed } = withRoute(async () => ['here'])
+    await router.call(IFACE, 'f', [], { target: 'QmA' })
+    await router.call(IFACE, 'f', [], { labels: {} })
+    await router.call(IFACE, 'f', [], { signal: new AbortController().signal })
+    expect(routed).toEqual([])
+    expect(calls).toEqual(['QmA', SELF, SELF])
+  })
+
+  it('moves a busy or failed local call to another server, but never the function\'s own answer', async () => {
+    const busy = withRoute(async () => { throw Object.assign(new Error('all instances busy'), { code: 'overloaded' }) })
+    const r = await busy.router.call(IFACE, 'f', [])
+    expect(r.local).toBe(false)
+    expect(r.attempts).toBe(2)
+    expect(busy.registry.healthy(SELF)).toBe(true)
+
+    const broken = withRoute(async () => { throw Object.assign(new Error('runtime stopped'), { code: 'stopped' }) })
+    expect((await broken.router.call(IFACE, 'f', [])).peer).not.toBe(SELF)
+    // This node backs off after the failure: the next call does not try it first.
+    expect(broken.registry.healthy(SELF)).toBe(false)
+    broken.routed.length = 0
+    await broken.router.call(IFACE, 'f', [])
+    expect(broken.routed).toEqual([])
+
+    const trap = withRoute(async () => { throw Object.assign(new Error('unreachable'), { code: 'trap' }) })
+    const err = await rejection(trap.router.call(IFACE, 'f', []))
+    expect(err.code).toBe('trap')
+    expect(err.tried).toEqual([SELF])
+    expect(trap.calls).toEqual([])
+  })
+
+  it('fails a local call that outlives its deadline with `timeout`', async () => {
+    const { router } = withRoute(async () => await new Promise<unknown[]>(() => {}), { callTimeoutMs: 30 })
+    const err = await rejection(router.call(IFACE, 'f', []))
+    expect(err.code).toBe('timeout')
+    expect(err.tried).toEqual([SELF])
+    router.close()
   })
 })

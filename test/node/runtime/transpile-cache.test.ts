@@ -3,6 +3,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { buildArith } from './fixtures.ts'
 import { startRuntime, tempDir } from './helpers.ts'
+import { patchGeneratedJs } from '../../../node/runtime/transpile-cache.ts'
 
 async function entryDir (cacheDir: string): Promise<string> {
   // beside the entries: the cache's package.json, which tells Node the transpiled .js is ES modules
@@ -91,5 +92,32 @@ describe('the transpile cache', () => {
     } finally {
       await dir.remove()
     }
+  })
+})
+
+describe('the generated JS', () => {
+  const perCall = 'if (!globalThis?.process?.env?.JCO_DEBUG) { return; }'
+
+  it('reads JCO_DEBUG once per module, not on every debug-log call', async () => {
+    const dir = await tempDir()
+    try {
+      const t = await startRuntime({}, dir.path)
+      try {
+        const c = await t.runtime.load(await buildArith())
+        expect(await t.runtime.call(c.id, '', 'double', [21n])).toEqual([42n])
+      } finally { await t.close() }
+      const js = await readFile(join(await entryDir(dir.path), 'component.js'), 'utf8')
+      expect(js).not.toContain(perCall)
+      expect(js.startsWith('const __wasmeshJcoDebug = Boolean(globalThis?.process?.env?.JCO_DEBUG);\n')).toBe(true)
+      expect(js).toContain('if (!__wasmeshJcoDebug) { return; }')
+    } finally {
+      await dir.remove()
+    }
+  })
+
+  it('is left as it is when it has no such check', () => {
+    expect(patchGeneratedJs('export const x = 1\n')).toBe('export const x = 1\n')
+    expect(patchGeneratedJs(`a(); ${perCall} b(); ${perCall}`)).toBe(
+      'const __wasmeshJcoDebug = Boolean(globalThis?.process?.env?.JCO_DEBUG);\na(); if (!__wasmeshJcoDebug) { return; } b(); if (!__wasmeshJcoDebug) { return; }')
   })
 })
