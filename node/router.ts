@@ -118,6 +118,9 @@ export const defaultRouterOptions = Object.freeze({
 
 interface Failure { code: string, resultStarted: boolean }
 
+/** Where a call acting on a resource handle must go. */
+interface Pin { readonly owner?: string, readonly handle?: Uint8Array, readonly unknownHandle?: boolean }
+
 function failureOf (err: unknown): Failure {
   const e = err as { code?: unknown, resultStarted?: unknown } | null
   const code = typeof e?.code === 'string' ? e.code : 'internal'
@@ -217,7 +220,7 @@ export function createRouter (init: RouterInit): Router {
   }
 
   /** The peer a call must go to, when it acts on a resource handle. */
-  function pinnedOwner (func: string, params: unknown[], opts: CallOptions): { owner?: string, handle?: Uint8Array, unknownHandle?: boolean } {
+  function pinnedOwner (func: string, params: unknown[], opts: CallOptions): Pin {
     if (opts.owner !== undefined) return { owner: opts.owner, handle: opts.handle }
     if (opts.handle !== undefined) {
       const owner = handles.get(handleKey(opts.handle))
@@ -244,49 +247,53 @@ export function createRouter (init: RouterInit): Router {
       { attempts: tried.length, tried, cause: err, resultStarted: failure.resultStarted })
   }
 
-  /** The local-first call on this node's own route, with its deadline on the shared queue. */
-  function callHere (route: LocalRoute, iface: string, func: string, params: unknown[], timeoutMs: number): Promise<unknown[]> {
+  /**
+   * The local-first call on this node's own route: one promise, its deadline on the shared queue,
+   * the general path only when this node cannot take it.
+   */
+  function callHere (route: LocalRoute, iface: string, func: string, params: unknown[], opts: CallOptions, pin: Pin): Promise<CallResult> {
+    const timeoutMs = opts.timeoutMs ?? callTimeoutMs
     return new Promise((resolve, reject) => {
       const deadline = deadlines.arm(timeoutMs, () => {
         reject(new RouterError('timeout', `${iface}#${func}: no answer within ${timeoutMs} ms (1 attempt: ${init.self})`, { attempts: 1, tried: [init.self] }))
       })
-      route.call(func, params).then(results => { deadline.cancel(); resolve(results) }, (err: unknown) => { deadline.cancel(); reject(err) })
+      route.call(func, params).then(results => {
+        deadline.cancel()
+        registry.markSuccess(init.self)
+        if (pin.handle !== undefined && func.startsWith('[resource-drop]')) forgetHandle(pin.handle)
+        resolve({ results, peer: init.self, local: true, attempts: 1 })
+      }, (err: unknown) => {
+        deadline.cancel()
+        const failure = failureOf(err)
+        const pinned = pin.owner !== undefined || opts.target !== undefined
+        const tried = [init.self]
+        if (failure.code === 'resource-lost' && pin.handle !== undefined) forgetHandle(pin.handle)
+        if (isFinal(failure, pinned, tried.length)) {
+          reject(finalError(iface, func, init.self, err, failure, pinned, tried))
+          return
+        }
+        if (!busyCodes.has(failure.code)) registry.markFailure(init.self)
+        // Not this node's answer, and nothing was returned: the servers elsewhere may take it.
+        callRouted(iface, func, params, opts, pin, tried, { err, failure }).then(resolve, reject)
+      })
     })
   }
 
-  async function call (iface: string, func: string, params: unknown[], opts: CallOptions = {}): Promise<CallResult> {
-    const tried: string[] = []
+  function call (iface: string, func: string, params: unknown[], opts: CallOptions = {}): Promise<CallResult> {
     const pin = pinnedOwner(func, params, opts)
     if (pin.unknownHandle === true) {
-      throw new RouterError('resource-lost', `${iface}#${func}: the handle was not issued by any known peer (or was forgotten)`, { attempts: 0, tried })
+      return Promise.reject(new RouterError('resource-lost', `${iface}#${func}: the handle was not issued by any known peer (or was forgotten)`, { attempts: 0, tried: [] }))
     }
     if (localFirst && init.local !== undefined && opts.labels === undefined && opts.signal === undefined &&
         (opts.target === undefined || opts.target === init.self) && (pin.owner === undefined || pin.owner === init.self)) {
       const route = registry.healthy(init.self) ? init.local(iface) : undefined
-      if (route !== undefined) {
-        tried.push(init.self)
-        try {
-          const results = await callHere(route, iface, func, params, opts.timeoutMs ?? callTimeoutMs)
-          registry.markSuccess(init.self)
-          if (pin.handle !== undefined && func.startsWith('[resource-drop]')) forgetHandle(pin.handle)
-          return { results, peer: init.self, local: true, attempts: 1 }
-        } catch (err) {
-          if (err instanceof RouterError) throw err
-          const failure = failureOf(err)
-          const pinned = pin.owner !== undefined || opts.target !== undefined
-          if (failure.code === 'resource-lost' && pin.handle !== undefined) forgetHandle(pin.handle)
-          if (isFinal(failure, pinned, tried.length)) throw finalError(iface, func, init.self, err, failure, pinned, tried)
-          if (!busyCodes.has(failure.code)) registry.markFailure(init.self)
-          // Not this node's answer, and nothing was returned: the servers elsewhere may take it.
-          return await callRouted(iface, func, params, opts, pin, tried, { err, failure })
-        }
-      }
+      if (route !== undefined) return callHere(route, iface, func, params, opts, pin)
     }
-    return await callRouted(iface, func, params, opts, pin, tried, undefined)
+    return callRouted(iface, func, params, opts, pin, [], undefined)
   }
 
   /** The general path: pick a server from the registry, retry elsewhere before the first result byte, within one deadline. */
-  async function callRouted (iface: string, func: string, params: unknown[], opts: CallOptions, pin: ReturnType<typeof pinnedOwner>,
+  async function callRouted (iface: string, func: string, params: unknown[], opts: CallOptions, pin: Pin,
     tried: string[], previous: { err: unknown, failure: Failure } | undefined): Promise<CallResult> {
     if (pin.owner !== undefined && registry.servers(iface, { peer: pin.owner }).length === 0) {
       if (pin.handle !== undefined) forgetHandle(pin.handle)

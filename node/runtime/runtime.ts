@@ -262,56 +262,21 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       await e.pool.close()
     },
 
-    async call (id, iface, func, params) {
-      if (!started) throw new RuntimeError('stopped', 'the runtime is not started')
+    call (id, iface, func, params) {
+      if (!started) return Promise.reject(new RuntimeError('stopped', 'the runtime is not started'))
       const e = components.get(id)
-      if (e === undefined) throw new RuntimeError('no-such-component', `no component ${id} is loaded`)
+      if (e === undefined) return Promise.reject(new RuntimeError('no-such-component', `no component ${id} is loaded`))
       const target = targetOf(e, iface, func)
-      if (target === undefined) throw new RuntimeError('no-such-export', `${e.info.name} exports no ${iface === '' ? '' : iface + '#'}${func}`)
-      if (!Array.isArray(params)) throw new RuntimeError('invalid-params', 'params must be an array')
-
-      if ('drop' in target) {
-        const h = params[0]
-        if (params.length !== 1 || !(h instanceof Uint8Array)) throw new RuntimeError('invalid-params', `${func} takes one handle`)
-        const owner = e.handles.get(handleKey(h))
-        if (owner === undefined) throw new RuntimeError('invalid-params', `unknown ${target.drop.name} handle`)
-        e.handles.delete(handleKey(h))
-        owner.handles.delete(handleKey(h))
-        if (owner.dead) return []
-        await e.pool.run({ iface: target.iface, func, params, affinity: owner })
-        return []
+      if (target === undefined) return Promise.reject(new RuntimeError('no-such-export', `${e.info.name} exports no ${iface === '' ? '' : iface + '#'}${func}`))
+      if (!Array.isArray(params)) return Promise.reject(new RuntimeError('invalid-params', 'params must be an array'))
+      if ('func' in target) {
+        if (params.length !== target.func.params.length) {
+          return Promise.reject(new RuntimeError('invalid-params', `${func} takes ${target.func.params.length} parameters, got ${params.length}`))
+        }
+        // Nothing to pin or to move: any instance will do.
+        if (!target.paramHandles && !target.resultHandles) return e.pool.call(target.iface, func, params)
       }
-
-      const f = target.func
-      if (params.length !== f.params.length) {
-        throw new RuntimeError('invalid-params', `${func} takes ${f.params.length} parameters, got ${params.length}`)
-      }
-      if (!target.paramHandles && !target.resultHandles) return await e.pool.call(target.iface, func, params)
-      let affinity: Instance | undefined
-      const moved: string[] = []
-      if (target.paramHandles) f.params.forEach((p, i) => {
-        forEachHandle(p.type, params[i], (h, v) => {
-          if (!e.exportedIds.has(h.resource.owner)) return
-          if (!(v instanceof Uint8Array)) throw new RuntimeError('invalid-params', `${p.name}: a ${h.resource.name} handle must be a Uint8Array`)
-          const key = handleKey(v)
-          const owner = e.handles.get(key)
-          if (owner === undefined) throw new RuntimeError('invalid-params', `${p.name}: unknown ${h.resource.name} handle`)
-          if (affinity !== undefined && affinity !== owner) throw new RuntimeError('invalid-params', 'handles from different instances in one call')
-          affinity = owner
-          if (h.kind === 'own') moved.push(key)
-        })
-      })
-      const { instance, results } = await e.pool.run({ iface: target.iface, func, params, affinity })
-      for (const key of moved) { e.handles.delete(key); instance.handles.delete(key) }
-      const type = f.results[0]
-      if (type !== undefined) {
-        forEachHandle(type, results[0], (h, v) => {
-          if (!e.exportedIds.has(h.resource.owner) || !(v instanceof Uint8Array)) return
-          e.handles.set(handleKey(v), instance)
-          instance.handles.add(handleKey(v))
-        })
-      }
-      return results
+      return callWithHandles(e, target, func, params)
     },
 
     components () {
@@ -325,5 +290,47 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
     },
 
     get transpiles () { return cache.transpiles }
+  }
+
+  /** A call whose parameters or results can hold resource handles: it runs on the instance that owns them, and records those it gives out. */
+  async function callWithHandles (e: Entry, target: Target, func: string, params: unknown[]): Promise<unknown[]> {
+    if ('drop' in target) {
+      const h = params[0]
+      if (params.length !== 1 || !(h instanceof Uint8Array)) throw new RuntimeError('invalid-params', `${func} takes one handle`)
+      const owner = e.handles.get(handleKey(h))
+      if (owner === undefined) throw new RuntimeError('invalid-params', `unknown ${target.drop.name} handle`)
+      e.handles.delete(handleKey(h))
+      owner.handles.delete(handleKey(h))
+      if (owner.dead) return []
+      await e.pool.run({ iface: target.iface, func, params, affinity: owner })
+      return []
+    }
+
+    const f = target.func
+    let affinity: Instance | undefined
+    const moved: string[] = []
+    if (target.paramHandles) f.params.forEach((p, i) => {
+      forEachHandle(p.type, params[i], (h, v) => {
+        if (!e.exportedIds.has(h.resource.owner)) return
+        if (!(v instanceof Uint8Array)) throw new RuntimeError('invalid-params', `${p.name}: a ${h.resource.name} handle must be a Uint8Array`)
+        const key = handleKey(v)
+        const owner = e.handles.get(key)
+        if (owner === undefined) throw new RuntimeError('invalid-params', `${p.name}: unknown ${h.resource.name} handle`)
+        if (affinity !== undefined && affinity !== owner) throw new RuntimeError('invalid-params', 'handles from different instances in one call')
+        affinity = owner
+        if (h.kind === 'own') moved.push(key)
+      })
+    })
+    const { instance, results } = await e.pool.run({ iface: target.iface, func, params, affinity })
+    for (const key of moved) { e.handles.delete(key); instance.handles.delete(key) }
+    const type = f.results[0]
+    if (type !== undefined) {
+      forEachHandle(type, results[0], (h, v) => {
+        if (!e.exportedIds.has(h.resource.owner) || !(v instanceof Uint8Array)) return
+        e.handles.set(handleKey(v), instance)
+        instance.handles.add(handleKey(v))
+      })
+    }
+    return results
   }
 }

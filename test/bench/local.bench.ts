@@ -7,7 +7,7 @@ import { ensureExamples } from '../../examples/build.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { createNode, type MeshNode } from '../../node/node.ts'
 import type { Isolation } from '../../node/runtime/index.ts'
-import { exportedFunction, instantiateHere, prepareComponent } from './support/main-thread.ts'
+import { exportedFunction, instantiateHere, prepareComponent, stockEntryUrl } from './support/main-thread.ts'
 import { measureAsync, type AsyncCase, type AsyncSample } from './support/timing.ts'
 
 const SAMPLES = 9
@@ -33,6 +33,7 @@ function check (what: string, got: unknown, expected: unknown): void {
 
 interface Figures {
   readonly subject: Subject
+  readonly stock: AsyncSample
   readonly direct: AsyncSample
   readonly inline: AsyncSample
   readonly worker: AsyncSample
@@ -46,20 +47,23 @@ async function meshNode (path: string, isolation: Isolation, cacheDir: string): 
 }
 
 async function measureSubject (s: Subject, path: string, cacheDir: string): Promise<Figures> {
-  const here = await instantiateHere(await prepareComponent(path, cacheDir))
-  const direct = exportedFunction(here.root, s.iface, s.func)
+  const prepared = await prepareComponent(path, cacheDir)
+  const direct = exportedFunction((await instantiateHere(prepared)).root, s.iface, s.func)
+  const stock = exportedFunction((await instantiateHere(prepared, await stockEntryUrl(prepared))).root, s.iface, s.func)
   check(`${s.name} direct`, await direct(...s.params), s.expected)
+  check(`${s.name} stock`, await stock(...s.params), s.expected)
   const inline = await meshNode(path, 'inline', cacheDir)
   const worker = await meshNode(path, 'worker', cacheDir)
   try {
     for (const node of [inline, worker]) check(`${s.name} node.call`, (await node.call(s.iface, s.func, s.params))[0], s.expected)
     const cases: AsyncCase[] = [
+      { name: `${s.name}: jco export called directly, stock jco output`, fn: async () => await stock(...s.params) },
       { name: `${s.name}: jco export called directly`, fn: async () => await direct(...s.params) },
       { name: `${s.name}: \`node.call\`, local-first, inline`, fn: async () => await inline.call(s.iface, s.func, s.params) },
       { name: `${s.name}: \`node.call\`, local-first, worker`, fn: async () => await worker.call(s.iface, s.func, s.params) }
     ]
-    const [d, i, w] = await measureAsync(cases, { samples: SAMPLES, sampleMs: SAMPLE_MS })
-    return { subject: s, direct: d, inline: i, worker: w }
+    const [st, d, i, w] = await measureAsync(cases, { samples: SAMPLES, sampleMs: SAMPLE_MS })
+    return { subject: s, stock: st, direct: d, inline: i, worker: w }
   } finally {
     await inline.stop()
     await worker.stop()
@@ -69,13 +73,16 @@ async function measureSubject (s: Subject, path: string, cacheDir: string): Prom
 const us = (s: AsyncSample): number => 1e6 / s.opsPerSec
 const best = (s: AsyncSample): number => 1e6 / s.bestOpsPerSec
 
+const cell = (s: AsyncSample): string => `${us(s).toFixed(2)} µs ±${(s.spread * 50).toFixed(0)}%`
+const ratio = (a: AsyncSample, b: AsyncSample): string => `${(us(a) / us(b)).toFixed(2)}x`
+
 function callTable (all: readonly Figures[]): string {
   const lines = [
-    '| component | jco export directly | `node.call` inline | inline / direct | best samples: inline / direct | `node.call` worker | worker / direct |',
-    '|---|---:|---:|---:|---:|---:|---:|'
+    '| component | jco export, stock output | jco export, patched output (baseline) | `node.call` inline | inline / baseline | best samples | inline / stock | `node.call` worker | worker / baseline |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|'
   ]
   for (const f of all) {
-    lines.push(`| ${f.subject.name} | ${us(f.direct).toFixed(2)} µs ±${(f.direct.spread * 50).toFixed(0)}% | ${us(f.inline).toFixed(2)} µs ±${(f.inline.spread * 50).toFixed(0)}% | ${(us(f.inline) / us(f.direct)).toFixed(2)}x | ${(best(f.inline) / best(f.direct)).toFixed(2)}x | ${us(f.worker).toFixed(1)} µs ±${(f.worker.spread * 50).toFixed(0)}% | ${(us(f.worker) / us(f.direct)).toFixed(1)}x |`)
+    lines.push(`| ${f.subject.name} | ${cell(f.stock)} | ${cell(f.direct)} | ${cell(f.inline)} | ${ratio(f.inline, f.direct)} | ${(best(f.inline) / best(f.direct)).toFixed(2)}x | ${ratio(f.inline, f.stock)} | ${cell(f.worker)} | ${ratio(f.worker, f.direct)} |`)
   }
   return lines.join('\n')
 }
@@ -92,9 +99,10 @@ export async function run (): Promise<string> {
   return [
     '### A local-first call against the jco export (issue 8)',
     '',
-    'Time per call, one call at a time: the export awaited on an instance made in the bench\'s own thread (the',
-    'baseline), `node.call` on a node serving the component with `isolation: \'inline\'`, and the same with the',
-    `default worker isolation; median of ${SAMPLES} samples of ${SAMPLE_MS} ms, the cases sampled in turn.`,
+    'Time per call, one call at a time: the export awaited on an instance made in the bench\'s own thread, from',
+    'jco-transpile\'s output as it writes it (stock) and as the transpile cache keeps it (patched: JCO_DEBUG read',
+    'once, the baseline), `node.call` on a node serving the component with `isolation: \'inline\'`, and the same',
+    `with the default worker isolation; median of ${SAMPLES} samples of ${SAMPLE_MS} ms, the cases sampled in turn.`,
     '',
     callTable(all)
   ].join('\n')

@@ -1,5 +1,5 @@
 // Runs a transpiled component in the bench's own thread the way an instance worker does, and spawns bare instance workers, to price the runtime's isolation.
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { inspectComponent, transpilePlan, workerPlan, type ComponentInfo } from '../../../node/runtime/component.ts'
 import { defaultRuntimeLimits } from '../../../node/runtime/limits.ts'
 import { WorkerInstance } from '../../../node/runtime/instance.ts'
@@ -39,9 +39,9 @@ let freshImports = 0
  * worker's `instantiateMs` times: importing the generated JS (a fresh module
  * each time, as in a new worker), building the imports and instantiating.
  */
-export async function instantiateHere (p: PreparedComponent): Promise<{ root: Root, ms: number }> {
+export async function instantiateHere (p: PreparedComponent, entryUrl = p.transpiled.entryUrl): Promise<{ root: Root, ms: number }> {
   const started = performance.now()
-  const mod = await import(`${p.transpiled.entryUrl}?bench=${freshImports++}`) as { instantiate: Instantiate }
+  const mod = await import(`${entryUrl}?bench=${freshImports++}`) as { instantiate: Instantiate }
   const root = await mod.instantiate(name => {
     const m = p.modules[name]
     if (m === undefined) throw new Error(`missing core module ${name}`)
@@ -75,4 +75,19 @@ export async function spawnInstance (p: PreparedComponent): Promise<{ instance: 
     onDrop: () => {}
   })
   return { instance, wallMs: performance.now() - started }
+}
+
+/**
+ * The generated JS as jco-transpile wrote it, before the transpile cache's patch (which reads
+ * JCO_DEBUG once instead of on every debug-log call), written beside the entry: the baseline of
+ * "calling the jco export directly" without our change to jco's output.
+ */
+export async function stockEntryUrl (p: PreparedComponent): Promise<string> {
+  const patched = await readFile(new URL(p.transpiled.entryUrl), 'utf8')
+  const header = 'const __wasmeshJcoDebug = Boolean(globalThis?.process?.env?.JCO_DEBUG);\n'
+  if (!patched.startsWith(header)) throw new Error('the cached component.js does not carry the debug-log patch')
+  const stock = patched.slice(header.length).replaceAll('if (!__wasmeshJcoDebug) { return; }', 'if (!globalThis?.process?.env?.JCO_DEBUG) { return; }')
+  const url = new URL('component.stock.js', p.transpiled.entryUrl)
+  await writeFile(url, stock)
+  return url.href
 }
