@@ -79,11 +79,20 @@ export interface MeshStreamLimits {
   readonly maxStreamWindowBytes: number
   /** Unread bytes one stream may hold while paused before the muxer resets it. */
   readonly maxReadBufferBytes: number
+  /**
+   * Inbound streams a connection may open before this node's libp2p has finished setting the
+   * connection up (yamux's `maxEarlyStreams`); one more aborts the whole connection. A dialer on
+   * the fast path opens its streams without waiting for negotiation, so a burst of calls on a
+   * fresh connection arrives in that window: yamux's default of 10 cut every call of a burst of
+   * 20 off (found by the negotiation tests). 256, as the wRPC streams allowed per connection.
+   */
+  readonly maxEarlyStreams: number
 }
 
 export const defaultStreamLimits: MeshStreamLimits = Object.freeze({
   maxStreamWindowBytes: 4 * 1024 * 1024,
-  maxReadBufferBytes: 8 * 1024 * 1024
+  maxReadBufferBytes: 8 * 1024 * 1024,
+  maxEarlyStreams: 256
 })
 
 export interface MeshLibp2pInit {
@@ -159,6 +168,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     : [useMemory ? `/memory/${randomUUID()}` : '/ip4/0.0.0.0/tcp/0']
   const fast = init.fastPath ?? true
   const muxer = yamux({
+    maxEarlyStreams: streams.maxEarlyStreams,
     streamOptions: {
       maxStreamWindowSize: streams.maxStreamWindowBytes,
       maxReadBufferLength: streams.maxReadBufferBytes

@@ -100,6 +100,32 @@ function bytesOf (chunk: Chunk): Uint8Array {
 }
 
 /**
+ * The first `count` multistream-select messages at the front of `bytes` (each a varint length of
+ * at most 2 bytes, as a protocol id needs, then the text), and where what follows them starts.
+ */
+function takeMessages (bytes: Uint8Array, count: number): { texts: string[], at: number } | 'incomplete' | 'malformed' {
+  const texts: string[] = []
+  let at = 0
+  while (texts.length < count) {
+    let len = 0
+    let shift = 0
+    let p = at
+    let complete = false
+    while (p < bytes.length && p - at < 3) {
+      const b = bytes[p++]
+      len |= (b & 0x7f) << shift
+      shift += 7
+      if ((b & 0x80) === 0) { complete = true; break }
+    }
+    if (!complete) return p - at >= 3 ? 'malformed' : 'incomplete'
+    if (p + len > bytes.length) return 'incomplete'
+    texts.push(utf8Decoder.decode(bytes.subarray(p, p + len)))
+    at = p + len
+  }
+  return { texts, at }
+}
+
+/**
  * Batches a muxer's frames: each `send` in one event-loop turn joins a batch written as one chunk
  * at `setImmediate` (after the I/O callbacks of the turn, so the answers to everything one socket
  * read brought in leave together). Backpressure stays exact: a send reports false whenever the
@@ -204,52 +230,78 @@ function negotiateOptimistically (stream: DataStream, protocol: string): void {
 
   const deliver = stream.onData.bind(stream)
   let pending: Uint8Array = new Uint8Array(0)
-  let answered = 0
   stream.onData = (data: Chunk): void => {
     let bytes = bytesOf(data)
     if (pending.length > 0) bytes = concat([pending, bytes], pending.length + bytes.length)
-    let at = 0
-    while (answered < expected.length) {
-      // each answer: varint length (at most 2 bytes for a protocol id), then the text
-      let len = 0
-      let shift = 0
-      let p = at
-      let complete = false
-      while (p < bytes.length && p - at < 3) {
-        const b = bytes[p++]
-        len |= (b & 0x7f) << shift
-        shift += 7
-        if ((b & 0x80) === 0) { complete = true; break }
-      }
-      if (!complete || p + len > bytes.length) {
-        if (p - at >= 3 && !complete) {
-          stream.abort(new UnsupportedProtocolError(`multistream-select answer for ${protocol} is malformed`))
-          return
-        }
-        pending = bytes.subarray(at)
-        return
-      }
-      const text = utf8Decoder.decode(bytes.subarray(p, p + len))
-      if (text !== expected[answered]) {
-        stream.abort(new UnsupportedProtocolError(`the peer does not speak ${protocol} (answered ${JSON.stringify(text.trimEnd())})`))
-        return
-      }
-      answered++
-      at = p + len
+    const answers = takeMessages(bytes, expected.length)
+    if (answers === 'incomplete') {
+      pending = bytes
+      return
+    }
+    if (answers === 'malformed') {
+      stream.abort(new UnsupportedProtocolError(`multistream-select answer for ${protocol} is malformed`))
+      return
+    }
+    const wrong = answers.texts.find((text, i) => text !== expected[i])
+    if (wrong !== undefined) {
+      stream.abort(new UnsupportedProtocolError(`the peer does not speak ${protocol} (answered ${JSON.stringify(wrong.trimEnd())})`))
+      return
     }
     pending = new Uint8Array(0)
     stream.onData = deliver
     onAnswered()
-    if (at < bytes.length) deliver(bytes.subarray(at))
+    if (answers.at < bytes.length) deliver(bytes.subarray(answers.at))
   }
 }
+
+/**
+ * The listener's half, for an inbound stream whose first bytes (arriving with the frame that
+ * opened it, as a lazy dialer and js-libp2p's `mss.select` both send them) are the header and a
+ * proposal of a protocol in `fast` that this node handles: the two answers go out at once, the
+ * negotiation bytes are taken off the stream's buffer, and the stream reaches libp2p with
+ * `protocol` set, which skips libp2p's own `mss.handle` (a length-prefixed reader, several promises
+ * and an `unshift` per stream). Anything else (a partial first chunk, another protocol, `ls`, no
+ * data yet) reaches libp2p untouched. The bytes stay in the stream's own buffer throughout, so a
+ * FIN that came with them cannot drop them.
+ */
+function answerEagerly (stream: Stream, fast: ReadonlySet<string>, handled: (protocol: string) => boolean, dispatch: () => void): void {
+  // yamux handles every frame of a chunk in one synchronous loop: the data that came with the
+  // opening frame is in the buffer by the time this runs.
+  queueMicrotask(() => {
+    const buffer = (stream as { readBuffer?: BufferedBytes }).readBuffer
+    if (buffer !== undefined && buffer.byteLength > 0) {
+      const proposal = takeMessages(buffer.subarray(0, Math.min(buffer.byteLength, MAX_PROPOSAL_BYTES)), 2)
+      if (typeof proposal !== 'string' && proposal.texts[0] === MULTISTREAM && proposal.texts[1].endsWith('\n')) {
+        const protocol = proposal.texts[1].slice(0, -1)
+        if (fast.has(protocol) && handled(protocol)) {
+          const answers = [lp(MULTISTREAM), lp(`${protocol}\n`)]
+          stream.send(concat(answers, answers[0].length + answers[1].length))
+          buffer.consume(proposal.at)
+          stream.protocol = protocol
+        }
+      }
+    }
+    dispatch()
+  })
+}
+
+/** What `AbstractMessageStream.readBuffer` (a Uint8ArrayList) offers that this needs. */
+interface BufferedBytes {
+  readonly byteLength: number
+  subarray (start: number, end: number): Uint8Array
+  consume (bytes: number): void
+}
+
+/** The header and one proposal: two varint-prefixed lines of at most 1 KiB (multistream-select's own limit). */
+const MAX_PROPOSAL_BYTES = 2 * (2 + 1024)
 
 /**
  * Wraps a muxer factory (js-libp2p's yamux) with frame coalescing and optimistic negotiation of
  * `opts.optimistic` protocols. libp2p's `Connection.newStream` passes the single protocol it dials
  * as `createStream({ protocol })` and skips its own multistream-select round trip when the muxer
  * returns the stream with `protocol` already set: the documented hook for muxers that negotiate
- * early. Inbound streams are untouched (libp2p answers multistream-select for them as always).
+ * early. Inbound streams proposing one of those protocols are answered the same way (`answerEagerly`);
+ * the rest go through libp2p's multistream-select as always.
  */
 export function fastMuxer<C> (inner: (components: C) => StreamMuxerFactory, opts: FastMuxerOptions = {}): (components: C) => StreamMuxerFactory {
   const optimistic = new Set(opts.optimistic ?? [])
@@ -263,6 +315,32 @@ export function fastMuxer<C> (inner: (components: C) => StreamMuxerFactory, opts
         const muxer = factory.createStreamMuxer(maConn) as SendingMuxer
         if (belowBytes > 0 && typeof muxer.send === 'function') coalesce(muxer, maConn, belowBytes, group)
         if (optimistic.size > 0) {
+          const registrar = (components as { registrar?: { getHandler: (protocol: string) => unknown } }).registrar
+          const handled = (protocol: string): boolean => {
+            try {
+              registrar?.getHandler(protocol)
+              return registrar !== undefined
+            } catch {
+              return false
+            }
+          }
+          // libp2p's Connection listens to 'stream' for inbound streams: each reaches it after answerEagerly.
+          const wrappers = new WeakMap<object, EventListener>()
+          const addEventListener = muxer.addEventListener.bind(muxer) as (type: string, listener: EventListener | EventListenerObject | null, options?: unknown) => void
+          const removeEventListener = muxer.removeEventListener.bind(muxer) as (type: string, listener: EventListener | EventListenerObject | null, options?: unknown) => void
+          muxer.addEventListener = ((type: string, listener: EventListener | EventListenerObject | null, options?: unknown) => {
+            if (type !== 'stream' || typeof listener !== 'function') { addEventListener(type, listener, options); return }
+            const wrapped: EventListener = (evt) => {
+              const stream = (evt as CustomEvent<Stream>).detail
+              if (stream.protocol !== '') { listener(evt); return }
+              answerEagerly(stream, optimistic, handled, () => { listener(evt) })
+            }
+            wrappers.set(listener, wrapped)
+            addEventListener(type, wrapped, options)
+          }) as typeof muxer.addEventListener
+          muxer.removeEventListener = ((type: string, listener: EventListener | EventListenerObject | null, options?: unknown) => {
+            removeEventListener(type, (typeof listener === 'function' ? wrappers.get(listener) : undefined) ?? listener, options)
+          }) as typeof muxer.removeEventListener
           const createStream = muxer.createStream.bind(muxer)
           muxer.createStream = async (options?: CreateStreamOptions): Promise<Stream> => {
             const stream = await createStream(options)

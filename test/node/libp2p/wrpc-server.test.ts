@@ -166,3 +166,24 @@ describe('dialWrpc', () => {
     await waitFor('the connection to stay usable', () => client.getConnections(server.peerId).length === 1)
   })
 })
+
+describe('protocol negotiation between the fast path and stock js-libp2p', () => {
+  const pairs: Array<[string, boolean, boolean]> = [
+    ['fast dialer, fast listener', true, true],
+    ['stock dialer, fast listener', false, true],
+    ['fast dialer, stock listener', true, false],
+    ['stock dialer, stock listener', false, false]
+  ]
+
+  it.each(pairs)('%s: calls succeed, other protocols still negotiate, an unserved one is refused', async (_name, dialerFast, listenerFast) => {
+    const server = await nodes.start('tcp', { fastPath: listenerFast })
+    const client = await nodes.start('tcp', { fastPath: dialerFast })
+    await handleWrpc(server, () => demoHandlers(), { maxInboundStreams: 64, maxOutboundStreams: 64 })
+    const texts = Array.from({ length: 20 }, (_, i) => `call ${i}`)
+    expect(await Promise.all(texts.map(async t => await upper(client, server, t)))).toEqual(texts.map(t => t.toUpperCase()))
+    // identify ran over the same connection (multistream-select as usual): the client knows what the server speaks
+    await waitFor('identify', async () => (await client.peerStore.get(server.peerId)).protocols.includes(WRPC_PROTOCOL))
+    await expect(client.dialProtocol(server.peerId, '/not/served/1.0.0')).rejects.toThrow()
+    expect(await upper(client, server, 'still fine')).toBe('STILL FINE')
+  })
+})
