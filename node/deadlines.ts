@@ -2,6 +2,8 @@
 
 /** A deadline armed by `DeadlineQueue.arm`; `cancel` when the call ends first. */
 export interface Deadline {
+  /** When it fires, on the queue's clock (`performance.now()` unless given another). */
+  readonly at: number
   cancel (): void
 }
 

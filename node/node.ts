@@ -553,7 +553,6 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     for (const [iface, entry] of [...services]) if (entry.service.digest === digest) services.delete(iface)
     serviceFor.clear()
     routes.clear()
-    routes.clear()
     publishLocal()
   }
 

@@ -254,7 +254,9 @@ export function createRouter (init: RouterInit): Router {
   function callHere (route: LocalRoute, iface: string, func: string, params: unknown[], opts: CallOptions, pin: Pin): Promise<CallResult> {
     const timeoutMs = opts.timeoutMs ?? callTimeoutMs
     return new Promise((resolve, reject) => {
+      let timedOut = false
       const deadline = deadlines.arm(timeoutMs, () => {
+        timedOut = true
         reject(new RouterError('timeout', `${iface}#${func}: no answer within ${timeoutMs} ms (1 attempt: ${init.self})`, { attempts: 1, tried: [init.self] }))
       })
       route.call(func, params).then(results => {
@@ -264,6 +266,7 @@ export function createRouter (init: RouterInit): Router {
         resolve({ results, peer: init.self, local: true, attempts: 1 })
       }, (err: unknown) => {
         deadline.cancel()
+        if (timedOut) return
         const failure = failureOf(err)
         const pinned = pin.owner !== undefined || opts.target !== undefined
         const tried = [init.self]
@@ -273,8 +276,9 @@ export function createRouter (init: RouterInit): Router {
           return
         }
         if (!busyCodes.has(failure.code)) registry.markFailure(init.self)
-        // Not this node's answer, and nothing was returned: the servers elsewhere may take it.
-        callRouted(iface, func, params, opts, pin, tried, { err, failure }).then(resolve, reject)
+        // Not this node's answer, and nothing was returned: the servers elsewhere may take it, within what is left of the deadline.
+        const left = { ...opts, timeoutMs: Math.max(1, Math.ceil(deadline.at - performance.now())) }
+        callRouted(iface, func, params, left, pin, tried, { err, failure }).then(resolve, reject)
       })
     })
   }
