@@ -187,7 +187,10 @@ export interface MeshNode {
   components (): LoadedComponent[]
   /** The links binding components' imports to some servers. */
   links (): readonly Link[]
-  /** Calls `func` of whichever server of `iface` the router picks. */
+  /**
+   * Calls `func` of whichever server of `iface` the router picks. Large byte lists in `params` are
+   * sent from the arrays given (no copy): leave them unchanged until the call settles.
+   */
   call (iface: string, func: string, params: unknown[], opts?: CallOptions): Promise<unknown[]>
   /** The signature of `iface#func` as the mesh serves it (from a local import, or fetched from a server by digest). */
   describe (iface: string, func: string, opts?: CallOptions): Promise<Func>

@@ -106,14 +106,14 @@ export function rootHeadroom (header?: Uint8Array): number {
 }
 
 /**
- * The root frame (path `[]`) carrying `data`, after the version byte and `header` (the encoded
- * header record, for an opening), as one view: written in place in front of `data` when its
+ * The root frame (path `[]`) carrying `data` (of `dataLength` bytes in all, when more chunks
+ * follow it), after the version byte and `header` (the encoded header record, for an opening), as one view: written in place in front of `data` when its
  * buffer has the room (`encodeValues` with `headroomBytes: rootHeadroom(header)`), so the values
  * are not copied again; otherwise into a new buffer.
  */
-export function prependRootHead (data: Uint8Array, header?: Uint8Array): Uint8Array {
-  if (data.length > 0xffff_ffff) throw new ProtocolError('limit-exceeded', 'frame data longer than a u32 length')
-  const headLength = (header === undefined ? 0 : 1 + header.length) + 1 + u32Size(data.length)
+export function prependRootHead (data: Uint8Array, header?: Uint8Array, dataLength = data.length): Uint8Array {
+  if (dataLength > 0xffff_ffff) throw new ProtocolError('limit-exceeded', 'frame data longer than a u32 length')
+  const headLength = (header === undefined ? 0 : 1 + header.length) + 1 + u32Size(dataLength)
   const inPlace = data.byteOffset >= headLength
   const out = inPlace
     ? new Uint8Array(data.buffer, data.byteOffset - headLength, headLength + data.length)
@@ -125,9 +125,19 @@ export function prependRootHead (data: Uint8Array, header?: Uint8Array): Uint8Ar
     o += header.length
   }
   out[o++] = 0
-  o = writeU32(out, o, data.length)
+  o = writeU32(out, o, dataLength)
   if (!inPlace) out.set(data, o)
   return out
+}
+
+/**
+ * The root frame over data in several chunks (`encodeValueChunks`): the head goes in front of the
+ * first chunk as `prependRootHead` writes it, with the length of them all; the rest follow as they are.
+ */
+export function rootFrameChunks (chunks: readonly Uint8Array[], header?: Uint8Array): Uint8Array[] {
+  let total = 0
+  for (const c of chunks) total += c.length
+  return [prependRootHead(chunks[0], header, total), ...chunks.slice(1)]
 }
 
 /** The data of an error frame: UTF-8 JSON `{code, message}`. */

@@ -4,12 +4,25 @@ import { ProtocolError } from './errors.ts'
 import type { ProtocolErrorCode } from './errors.ts'
 import { defaultSessionLimits } from './limits.ts'
 import type { SessionLimits, ValueLimits } from './limits.ts'
-import { FrameDecoder, encodeFrame, encodeHeader, encodeErrorFrame, isErrorPath, frameSize, prependRootHead, rootHeadroom } from './frame.ts'
+import { FrameDecoder, encodeFrame, encodeHeader, encodeErrorFrame, isErrorPath, frameSize, rootFrameChunks, rootHeadroom } from './frame.ts'
 import type { FrameItem, Header } from './frame.ts'
 import type { Transport } from './transport.ts'
-import { encodeValues, decodeValuesPrefix, ValueReader } from './value.ts'
-import type { DecodeOptions } from './value.ts'
+import { encodeValueChunks, encodeValues, decodeValuesPrefix, ValueReader } from './value.ts'
+import type { DecodeOptions, EncodeOptions } from './value.ts'
 import type { FutureType, StreamType, Type } from './wit/model.ts'
+
+/**
+ * Byte lists of a root value from this size on are handed to the transport as chunks of their own,
+ * not copied into the frame: a 1 MiB `list<u8>` costs one allocation and copy less on each side. The
+ * caller's array is then read when the transport sends it, so it must stay unchanged until the call
+ * settles (as with `socket.write`).
+ */
+export const SPLICE_BYTES_FROM = 64 * 1024
+
+/** How a root value (params or results) is encoded: room for the frame head, large byte lists spliced. */
+function rootEncoding (session: Session, outbound: Outbound[], header?: Uint8Array): EncodeOptions {
+  return { limits: session.valueLimits, onAsync: collectOutbound(outbound), headroomBytes: rootHeadroom(header), spliceBytesFrom: SPLICE_BYTES_FROM }
+}
 
 /** Context handed to a served function. */
 export interface CallContext {
@@ -775,12 +788,12 @@ class Session {
     })
   }
 
-  /** Sends the root value (already framed, possibly after the opening) and then every pending async value in it; closes the write side after the last. */
-  sendRoot (bytes: Uint8Array, outbound: readonly Outbound[]): void {
+  /** Sends the root value (already framed, possibly after the opening, in one or more chunks) and then every pending async value in it; closes the write side after the last. */
+  sendRoot (chunks: readonly Uint8Array[], outbound: readonly Outbound[]): void {
     this.#outboundStarted = true
     this.#outboundOpen++
     try {
-      this.#track(this.#write(bytes))
+      for (const bytes of chunks) this.#track(this.#write(bytes))
     } catch (err) {
       this.#outboundOpen--
       this.#outboundFailed(err)
@@ -967,12 +980,11 @@ export function invoke (
   }, noop)
 
   const outbound: Outbound[] = []
-  let opening: Uint8Array
+  let opening: Uint8Array[]
   try {
     // the opening is written in front of the params in their own buffer: one copy of the values, not two
     const header = encodeHeader({ instance, name })
-    const rootData = encodeValues(paramTypes, params, { limits: session.valueLimits, onAsync: collectOutbound(outbound), headroomBytes: rootHeadroom(header) })
-    opening = prependRootHead(rootData, header)
+    opening = rootFrameChunks(encodeValueChunks(paramTypes, params, rootEncoding(session, outbound, header)), header)
   } catch (err) {
     const error = err instanceof ProtocolError
       ? new SessionError(err.code, err.message, false, err)
@@ -1012,14 +1024,14 @@ export async function serve (transport: Transport, handlers: Handlers, opts: Ser
     }
     if (session.finished) return
     const outbound: Outbound[] = []
-    let bytes: Uint8Array
+    let chunks: Uint8Array[]
     try {
-      bytes = prependRootHead(encodeValues(fn.results, results, { limits: session.valueLimits, onAsync: collectOutbound(outbound), headroomBytes: rootHeadroom() }))
+      chunks = rootFrameChunks(encodeValueChunks(fn.results, results, rootEncoding(session, outbound)))
     } catch (err) {
       failWith(err, 'internal', `results do not encode: ${errorMessage(err)}`)
       return
     }
-    session.sendRoot(bytes, outbound)
+    session.sendRoot(chunks, outbound)
   }
 
   const begin = (header: Header, fn: ServedFunction | undefined): void => {

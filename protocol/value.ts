@@ -27,6 +27,12 @@ export interface EncodeOptions {
    * result is a view that starts `headroomBytes` into its buffer. Default 0.
    */
   headroomBytes?: number
+  /**
+   * Byte runs (`list<u8>`, `list<s8>`, little-endian float lists) of at least this many bytes are
+   * not copied into the output: `encodeValueChunks` returns them as chunks of their own, views of
+   * the caller's arrays, which must then stay unchanged until the chunks are sent. Default: never.
+   */
+  spliceBytesFrom?: number
 }
 
 export interface DecodeOptions {
@@ -196,12 +202,20 @@ export class ValueWriter extends ByteWriter {
 
   /** Bytes reserved before the values (`EncodeOptions.headroomBytes`). */
   readonly headroom: number
+  /** `EncodeOptions.spliceBytesFrom`. */
+  readonly spliceFrom: number
+  /** Finished chunks before the run being written, when something was spliced. */
+  #chunks: Uint8Array[] | undefined
+  /** Where the run being written starts in `buf`. */
+  #runStart: number
 
   constructor (opts: EncodeOptions = {}, index: readonly number[] = []) {
     const limits = limitsOf(opts.limits)
     const headroom = opts.headroomBytes ?? 0
     super(256 + headroom, limits.maxValueBytes + headroom)
     this.headroom = headroom
+    this.spliceFrom = opts.spliceBytesFrom ?? Number.POSITIVE_INFINITY
+    this.#runStart = headroom
     this.pos = headroom
     this.index = [...index]
     this.onAsync = opts.onAsync
@@ -249,9 +263,32 @@ export class ValueWriter extends ByteWriter {
     }
   }
 
-  /** The values written (after the headroom). */
+  /** A list's raw bytes: copied, or (from `spliceFrom` bytes on) spliced in as a chunk of its own. */
+  payload (src: Uint8Array): void {
+    if (src.length < this.spliceFrom) {
+      this.bytes(src)
+      return
+    }
+    if (this.pos + src.length > this.maxBytes) {
+      throw new ProtocolError('limit-exceeded', `encoded value exceeds maxValueBytes (${this.maxBytes - this.headroom} bytes left)`)
+    }
+    (this.#chunks ??= []).push(this.buf.subarray(this.#runStart, this.pos), src)
+    this.#runStart = this.pos
+    // Spliced bytes count against the limit as if they had been written.
+    this.maxBytes -= src.length
+  }
+
+  /** The values written (after the headroom), when nothing was spliced. */
   override finish (): Uint8Array {
+    if (this.#chunks !== undefined) throw new Error('spliced bytes: use finishChunks()')
     return this.buf.subarray(this.headroom, this.pos)
+  }
+
+  /** The values written as chunks in order: the first starts after the headroom (and may be empty). */
+  finishChunks (): Uint8Array[] {
+    if (this.#chunks === undefined) return [this.buf.subarray(this.headroom, this.pos)]
+    const chunks = [...this.#chunks, this.buf.subarray(this.#runStart, this.pos)]
+    return chunks.filter((c, i) => i === 0 || c.length > 0)
   }
 }
 
@@ -359,9 +396,20 @@ export function encodeValue (type: Type, value: unknown, opts?: EncodeOptions): 
 
 /** Params/results as wRPC sends them: the values concatenated (a tuple), element i at index path [i]. */
 export function encodeValues (types: readonly Type[], values: readonly unknown[], opts?: EncodeOptions): Uint8Array {
-  const w = new ValueWriter(opts)
+  const w = new ValueWriter({ ...opts, spliceBytesFrom: undefined })
   w.writeValues(types, values)
   return w.finish()
+}
+
+/**
+ * `encodeValues` as chunks to be sent in order, large byte runs (`opts.spliceBytesFrom`) spliced in
+ * as views of the values themselves instead of being copied: what a transport that writes chunks
+ * one after another can send with one copy less.
+ */
+export function encodeValueChunks (types: readonly Type[], values: readonly unknown[], opts?: EncodeOptions): Uint8Array[] {
+  const w = new ValueWriter(opts)
+  w.writeValues(types, values)
+  return w.finishChunks()
 }
 
 /** Decodes exactly one value: the whole input must be consumed, else `trailing-bytes`. */
@@ -814,11 +862,11 @@ function typedBody (kind: Type['kind'], Ctor: TypedCtor, elem: Codec): ListBody 
   let decTyped: (r: ValueReader, n: number) => unknown
   switch (kind) {
     case 'u8':
-      encTyped = (w, v) => { w.bytes(v as Uint8Array) }
+      encTyped = (w, v) => { w.payload(v as Uint8Array) }
       decTyped = (r, n) => r.bytesOf(n)
       break
     case 's8':
-      encTyped = (w, v) => { w.bytes(rawBytes(v)) }
+      encTyped = (w, v) => { w.payload(rawBytes(v)) }
       decTyped = (r, n) => {
         const u = r.bytesOf(n)
         return new Int8Array(u.buffer, u.byteOffset, n)
@@ -828,7 +876,7 @@ function typedBody (kind: Type['kind'], Ctor: TypedCtor, elem: Codec): ListBody 
     case 'f64': {
       const size = kind === 'f32' ? 4 : 8
       encTyped = littleEndian
-        ? (w, v) => { w.bytes(rawBytes(v)) }
+        ? (w, v) => { w.payload(rawBytes(v)) }
         : (w, v, n) => { for (let i = 0; i < n; i++) size === 4 ? w.f32(v[i] as number) : w.f64(v[i] as number) }
       decTyped = (r, n) => {
         if (littleEndian) {

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import { decodeValue, decodeValues, decodeValuesPrefix, encodeValue, encodeValues } from '../../protocol/value.ts'
+import { decodeValue, decodeValues, decodeValuesPrefix, encodeValue, encodeValueChunks, encodeValues } from '../../protocol/value.ts'
 import { ProtocolError } from '../../protocol/errors.ts'
 import { arbTypedValue } from '../support/arbitrary.ts'
 
@@ -29,6 +29,18 @@ describe('value codec properties', () => {
       const bytes = encodeValues(types, values)
       expect(decodeValues(types, bytes)).toEqual(values)
     }), { numRuns: 200 })
+  })
+
+  it('encodes the same bytes as chunks, large byte runs spliced in without a copy', () => {
+    fc.assert(fc.property(fc.array(arbTypedValue({ maxDepth: 3 }), { maxLength: 4 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 12 }), (list, from, headroom) => {
+      const types = list.map(x => x.type)
+      const values = list.map(x => x.value)
+      const whole = encodeValues(types, values)
+      const chunks = encodeValueChunks(types, values, { spliceBytesFrom: from, headroomBytes: headroom })
+      expect(chunks.length).toBeGreaterThan(0)
+      expect(chunks[0].byteOffset).toBeGreaterThanOrEqual(headroom)
+      expect(Buffer.concat(chunks).equals(Buffer.from(whole))).toBe(true)
+    }), { numRuns: 300 })
   })
 
   it('decodes a prefix only once it is complete, and needBytes never overshoots', () => {

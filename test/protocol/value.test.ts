@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import {
-  decodeValue, decodeValues, decodeValuesPrefix, encodeValue, encodeValues, toJsName, ValueReader, ValueWriter
+  decodeValue, decodeValues, decodeValuesPrefix, encodeValue, encodeValueChunks, encodeValues, toJsName, ValueReader, ValueWriter
 } from '../../protocol/value.ts'
 import type { DecodeOptions, EncodeOptions } from '../../protocol/value.ts'
 import { ProtocolError } from '../../protocol/errors.ts'
@@ -474,5 +474,25 @@ describe('incremental decoding and limits', () => {
     expect(decodeValue({ kind: 's32' }, bytes(0xff, 0xff, 0xff, 0xff, 0x7f))).toBe(-1)
     expect(decodeValue({ kind: 's16' }, bytes(0x80, 0x80, 0x7e))).toBe(-32768)
     expect(decodeValue({ kind: 's64' }, bytes(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f))).toBe(-1n)
+  })
+})
+
+describe('encodeValueChunks', () => {
+  const bytes = { kind: 'list', element: { kind: 'u8' } } as const
+  const record = { kind: 'tuple', elements: [{ kind: 'string' }, bytes, { kind: 'u32' }] } as const
+
+  it('hands large byte lists over as the caller\'s own arrays, between the encoded rest', () => {
+    const big = new Uint8Array(100_000).fill(9)
+    const chunks = encodeValueChunks([record, bytes], [['name', big, 7], new Uint8Array([1, 2])], { spliceBytesFrom: 64 * 1024 })
+    expect(chunks).toHaveLength(3)
+    expect(chunks[1]).toBe(big)
+    expect(decodeValues([record, bytes], new Uint8Array(Buffer.concat(chunks)))).toEqual([['name', big, 7], new Uint8Array([1, 2])])
+  })
+
+  it('counts spliced bytes against maxValueBytes', () => {
+    const big = new Uint8Array(70_000)
+    expect(() => encodeValueChunks([bytes, bytes], [big, big], { spliceBytesFrom: 1024, limits: { maxValueBytes: 100_000 } }))
+      .toThrow(expect.objectContaining({ code: 'limit-exceeded' }))
+    expect(encodeValueChunks([bytes], [big], { spliceBytesFrom: 1024, limits: { maxValueBytes: 100_000 } }).reduce((n, c) => n + c.length, 0)).toBe(70_003)
   })
 })
