@@ -144,6 +144,7 @@ export interface LocalService {
   /** Complete WIT of what it exports and imports (answered to describe requests). */
   readonly wit: string
   readonly capacity: number
+  /** Byte arrays of 64 KiB and more in the results are sent as they are (no copy): do not change them afterwards. */
   call (iface: string, func: string, params: unknown[], ctx: ServiceCallContext): Promise<unknown[]>
   /** A peer disconnected: release what it held (resource handles owned per caller). */
   peerGone? (peer: string): void
