@@ -76,7 +76,29 @@ export function encodeFrame (path: readonly number[], data: Uint8Array): Uint8Ar
 }
 
 /** The header record alone (two component-model strings), without the version byte. */
+/** Encoded headers by instance and name: a caller repeats the same few, and encoding them shows in profiles. */
+const headers = new Map<string, Map<string, Uint8Array>>()
+const maxCachedHeaders = 1024
+let cachedHeaders = 0
+
+/** The encoded header record; the bytes returned must not be changed (they may be shared). */
 export function encodeHeader (header: Header): Uint8Array {
+  let byName = headers.get(header.instance)
+  let bytes = byName?.get(header.name)
+  if (bytes !== undefined) return bytes
+  bytes = encodeHeaderRecord(header)
+  if (cachedHeaders >= maxCachedHeaders) {
+    headers.clear()
+    cachedHeaders = 0
+    byName = undefined
+  }
+  if (byName === undefined) headers.set(header.instance, byName = new Map())
+  byName.set(header.name, bytes)
+  cachedHeaders++
+  return bytes
+}
+
+function encodeHeaderRecord (header: Header): Uint8Array {
   const instance = utf8Encoder.encode(header.instance)
   const name = utf8Encoder.encode(header.name)
   const out = new Uint8Array(u32Size(instance.length) + instance.length + u32Size(name.length) + name.length)

@@ -20,7 +20,8 @@ export function lebSize (n: number): number {
  */
 export class ByteWriter {
   buf: Uint8Array
-  view: DataView
+  /** Made on the first float written: most values have none, and a DataView per writer shows in profiles. */
+  #view: DataView | undefined
   pos: number
   /** Growing past this many bytes fails with `limit-exceeded`. */
   maxBytes: number
@@ -28,8 +29,13 @@ export class ByteWriter {
   constructor (initialBytes = 256, maxBytes = Number.MAX_SAFE_INTEGER) {
     this.maxBytes = maxBytes
     this.buf = new Uint8Array(Math.max(0, Math.min(initialBytes, maxBytes)))
-    this.view = new DataView(this.buf.buffer)
     this.pos = 0
+  }
+
+  /** A DataView of the current buffer. */
+  get view (): DataView {
+    if (this.#view === undefined || this.#view.buffer !== this.buf.buffer) this.#view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)
+    return this.#view
   }
 
   /** Makes room for `n` more bytes. */
@@ -45,7 +51,6 @@ export class ByteWriter {
     const next = new Uint8Array(size)
     next.set(this.buf.subarray(0, this.pos))
     this.buf = next
-    this.view = new DataView(next.buffer)
   }
 
   u8 (b: number): void {

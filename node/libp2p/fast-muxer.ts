@@ -95,6 +95,24 @@ function concat (parts: readonly Chunk[], total: number): Uint8Array {
   return out
 }
 
+/** Per protocol: the header and the proposal as one buffer, which is also what a listener that accepts answers. */
+const proposals = new Map<string, Uint8Array>()
+function proposalOf (protocol: string): Uint8Array {
+  let bytes = proposals.get(protocol)
+  if (bytes === undefined) {
+    const parts = [lp(MULTISTREAM), lp(`${protocol}\n`)]
+    bytes = concat(parts, parts[0].length + parts[1].length)
+    proposals.set(protocol, bytes)
+  }
+  return bytes
+}
+
+function startsWith (bytes: Uint8Array, prefix: Uint8Array): boolean {
+  if (bytes.length < prefix.length) return false
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false
+  return true
+}
+
 function bytesOf (chunk: Chunk): Uint8Array {
   return chunk instanceof Uint8Array ? chunk : chunk.subarray()
 }
@@ -205,8 +223,7 @@ function coalesce (muxer: SendingMuxer, maConn: MessageStream, belowBytes: numbe
  */
 function negotiateOptimistically (stream: DataStream, protocol: string): void {
   const expected = [MULTISTREAM, `${protocol}\n`]
-  const parts = expected.map(lp)
-  const request = concat(parts, parts[0].length + parts[1].length)
+  const request = proposalOf(protocol)
   stream.protocol = protocol
   stream.send(request)
 
@@ -233,6 +250,14 @@ function negotiateOptimistically (stream: DataStream, protocol: string): void {
   stream.onData = (data: Chunk): void => {
     let bytes = bytesOf(data)
     if (pending.length > 0) bytes = concat([pending, bytes], pending.length + bytes.length)
+    // An accepting listener echoes the proposal byte for byte.
+    if (startsWith(bytes, request)) {
+      pending = new Uint8Array(0)
+      stream.onData = deliver
+      onAnswered()
+      if (request.length < bytes.length) deliver(bytes.subarray(request.length))
+      return
+    }
     const answers = takeMessages(bytes, expected.length)
     if (answers === 'incomplete') {
       pending = bytes
@@ -270,15 +295,15 @@ function answerEagerly (stream: Stream, fast: ReadonlySet<string>, handled: (pro
   queueMicrotask(() => {
     const buffer = (stream as { readBuffer?: BufferedBytes }).readBuffer
     if (buffer !== undefined && buffer.byteLength > 0) {
-      const proposal = takeMessages(buffer.subarray(0, Math.min(buffer.byteLength, MAX_PROPOSAL_BYTES)), 2)
-      if (typeof proposal !== 'string' && proposal.texts[0] === MULTISTREAM && proposal.texts[1].endsWith('\n')) {
-        const protocol = proposal.texts[1].slice(0, -1)
-        if (fast.has(protocol) && handled(protocol)) {
-          const answers = [lp(MULTISTREAM), lp(`${protocol}\n`)]
-          stream.send(concat(answers, answers[0].length + answers[1].length))
-          buffer.consume(proposal.at)
-          stream.protocol = protocol
-        }
+      const first = buffer.subarray(0, Math.min(buffer.byteLength, MAX_PROPOSAL_BYTES))
+      for (const protocol of fast) {
+        const proposal = proposalOf(protocol)
+        if (!startsWith(first, proposal) || !handled(protocol)) continue
+        // The answer to a header and a proposal accepted is the same two lines.
+        stream.send(proposal)
+        buffer.consume(proposal.length)
+        stream.protocol = protocol
+        break
       }
     }
     dispatch()
