@@ -25,7 +25,7 @@ import { createRouter, RouterError } from './router.ts'
 import type { LocalRoute, Router } from './router.ts'
 import { createRuntime, defaultRuntimeLimits } from './runtime/index.ts'
 import type { ComponentConfig, LoadedComponent, Runtime, RuntimeLimits } from './runtime/index.ts'
-import { forEachHandle, hasHandles } from './runtime/values.ts'
+import { forEachHandle, funcHandles } from './runtime/values.ts'
 import { interfaceCompatible } from './semver.ts'
 import { dialWrpc, handleWrpc } from './wrpc-server.ts'
 import { NodeError } from './errors.ts'
@@ -348,7 +348,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         const called = callLocal(service, iface.id, func, params, selfContext)
         const f = functionOf(iface, func)
         // Resource handles in the results are pinned to this node.
-        return f === undefined || !f.results.some(t => hasHandles(t)) ? called : called.then(results => { rememberHandles(f, results, self); return results })
+        return f === undefined || !funcHandles(f).results ? called : called.then(results => { rememberHandles(f, results, self); return results })
       }
     }
   }
@@ -446,7 +446,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
    */
   function pinToHandle (iface: string, func: string, params: unknown[], opts: CallOptions): CallOptions {
     const f = functionOf(importSignatures.get(iface) ?? findService(iface)?.iface, func)
-    if (f === undefined || !f.params.some(p => hasHandles(p.type))) return opts
+    if (f === undefined || !funcHandles(f).params) return opts
     let handle: Uint8Array | undefined
     f.params.forEach((p, i) => forEachHandle(p.type, params[i], (_, v) => {
       if (handle === undefined && v instanceof Uint8Array && router.handleOwner(v) !== undefined) handle = v

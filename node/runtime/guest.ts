@@ -1,7 +1,7 @@
 // One instantiated component and the calls into it, independent of the thread it runs on: jco's conventions, the resource handle table, imports.
 import { performance } from 'node:perf_hooks'
 import type { Func, HandleType, Resource, Type } from '../../protocol/wit/model.ts'
-import { camelCase, forEachHandle, handleKey, hasHandles, mapHandles, pascalCase } from './values.ts'
+import { camelCase, forEachHandle, funcHandles, handleKey, mapHandles, pascalCase } from './values.ts'
 import type { RuntimeErrorCode } from './errors.ts'
 import type { PlanInterface } from './messages.ts'
 import { wasm, type WasmInstance, type WasmMemory, type WasmModule } from './wasm.ts'
@@ -229,7 +229,8 @@ export async function instantiateGuest (plan: GuestPlan, host: GuestHost): Promi
       }
     }
     const result = func.results[0]
-    plan = { func, invoke, paramHandles: func.params.some(p => hasHandles(p.type)), result, resultHandles: result !== undefined && hasHandles(result) }
+    const handles = funcHandles(func)
+    plan = { func, invoke, paramHandles: handles.params, result, resultHandles: handles.results }
     resolved.set(func, plan)
     return plan
   }

@@ -10,7 +10,7 @@ import { defaultRuntimeLimits, type RuntimeLimits } from './limits.ts'
 import { InstancePool, type PoolStats } from './pool.ts'
 import type { SandboxGrants } from './sandbox.ts'
 import { createTranspileCache } from './transpile-cache.ts'
-import { forEachHandle, handleKey, hasHandles } from './values.ts'
+import { forEachHandle, funcHandles, handleKey } from './values.ts'
 import { wasm, type WasmModule } from './wasm.ts'
 
 /**
@@ -119,7 +119,7 @@ function targetOf (e: Entry, iface: string, func: string): Target | undefined {
       ? null
       : 'drop' in found
         ? found
-        : { ...found, paramHandles: found.func.params.some(p => hasHandles(p.type)), resultHandles: found.func.results.some(r => hasHandles(r)) }
+        : { ...found, paramHandles: funcHandles(found.func).params, resultHandles: funcHandles(found.func).results }
     // Only real exports are kept: a caller cannot fill this with names that do not exist.
     if (t !== null) byFunc.set(func, t)
   }

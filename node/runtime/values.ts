@@ -35,6 +35,24 @@ export function hasHandles (type: Type, seen: Set<Type> = new Set()): boolean {
   return found
 }
 
+/** Where a function's values can hold resource handles. */
+export interface FuncHandles {
+  readonly params: boolean
+  readonly results: boolean
+}
+
+const funcHandleCache = new WeakMap<Func, FuncHandles>()
+
+/** Whether `func`'s parameters and results can hold resource handles, worked out once per function. */
+export function funcHandles (func: Func): FuncHandles {
+  let h = funcHandleCache.get(func)
+  if (h === undefined) {
+    h = { params: func.params.some(p => hasHandles(p.type)), results: func.results.some(t => hasHandles(t)) }
+    funcHandleCache.set(func, h)
+  }
+  return h
+}
+
 export type HandleMapper = (type: HandleType, value: unknown) => unknown
 
 interface Tagged { tag: string, val?: unknown }
