@@ -17,6 +17,8 @@ export interface StartServerOptions {
   readonly readyTimeoutMs?: number
   /** Told every stdout line the server prints after its address (e.g. heap samples). */
   readonly onLine?: (line: string) => void
+  /** Told when the server exits on its own (not by `stop`): the attack bench reports a dead server. */
+  readonly onExit?: (code: number | null, signal: string | null) => void
 }
 
 /**
@@ -25,12 +27,19 @@ export interface StartServerOptions {
  */
 export async function startServer (script: URL, args: readonly string[], opts: StartServerOptions = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), fileURLToPath(script), ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
-  const exited = new Promise<void>(resolve => { child.once('exit', () => { resolve() }) })
+  let stopping = false
+  const exited = new Promise<void>(resolve => {
+    child.once('exit', (code, signal) => {
+      if (!stopping) opts.onExit?.(code, signal)
+      resolve()
+    })
+  })
   const lines = createInterface({ input: child.stdout })
   const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000
 
   const stop = async (graceMs = 10_000): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return
+    stopping = true
     child.stdin.end()
     let timer: ReturnType<typeof setTimeout> | undefined
     const killed = new Promise<void>(resolve => {

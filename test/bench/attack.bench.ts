@@ -1,0 +1,106 @@
+// A node under attack: a legitimate client's latency and failures, and the server's RSS, before, during and after an attacker sends garbage, resets, stalled values and zombie adverts at once (issue 12).
+import { silentLogger } from '../../node/logger.ts'
+import { createNode } from '../../node/node.ts'
+import type { MeshNode } from '../../node/node.ts'
+import { startServer } from './support/child.ts'
+import type { ServerProcess } from './support/child.ts'
+import { ECHO_CALL_IFACE } from './support/echo.ts'
+import { percentile } from './support/latency.ts'
+
+/** `WASMESH_ATTACK_SECONDS` (default 30): the length of each phase (before, during, after). */
+const SECONDS = Number(process.env.WASMESH_ATTACK_SECONDS ?? 30)
+/** The legitimate client's calls in flight. */
+const CONCURRENCY = 8
+const SAMPLE_EVERY_MS = 1_000
+
+interface Phase {
+  readonly name: string
+  readonly latenciesMs: number[]
+  readonly failures: Map<string, number>
+  calls: number
+  readonly rss: number[]
+}
+
+const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`
+
+export async function run (): Promise<string> {
+  const rss: number[] = []
+  let serverDied = false
+  const server = await startServer(new URL('./support/wrpc-server.ts', import.meta.url), ['wrpc', '--heap-every-ms', String(SAMPLE_EVERY_MS)], {
+    onLine: line => {
+      try {
+        const s = JSON.parse(line) as { rss?: unknown }
+        if (typeof s.rss === 'number') rss.push(s.rss)
+      } catch {}
+    },
+    onExit: () => { serverDied = true }
+  })
+  let client: MeshNode | undefined
+  let attacker: ServerProcess | undefined
+  const phases: Phase[] = []
+  try {
+    client = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [server.address], logger: silentLogger })
+    await client.start()
+    const c = client
+    while (!c.registry.servers(ECHO_CALL_IFACE).some(s => !s.local)) await new Promise(resolve => setTimeout(resolve, 20))
+    const payload = new Uint8Array(64).fill(1)
+
+    const measure = async (name: string): Promise<void> => {
+      const phase: Phase = { name, latenciesMs: [], failures: new Map(), calls: 0, rss: [] }
+      phases.push(phase)
+      const rssFrom = rss.length
+      const until = performance.now() + SECONDS * 1000
+      await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+        while (performance.now() < until && !serverDied) {
+          const began = performance.now()
+          phase.calls++
+          try {
+            await c.call(ECHO_CALL_IFACE, 'echo', [payload], { timeoutMs: 5_000 })
+            phase.latenciesMs.push(performance.now() - began)
+          } catch (err) {
+            const code = (err as { code?: string }).code ?? 'error'
+            phase.failures.set(code, (phase.failures.get(code) ?? 0) + 1)
+          }
+        }
+      }))
+      phase.rss.push(...rss.slice(rssFrom))
+    }
+
+    await measure('before')
+    if (!serverDied) {
+      attacker = await startServer(new URL('./support/attacker.ts', import.meta.url), [server.address, c.addresses()[0]])
+      await measure('during')
+      await attacker.stop()
+      attacker = undefined
+    }
+    if (!serverDied) await measure('after')
+
+    const row = (p: Phase): string => {
+      const ok = p.latenciesMs.length
+      const failed = [...p.failures.entries()].map(([code, n]) => `${n} ${code}`).join(', ') || '0'
+      const sorted = [...p.latenciesMs].sort((a, b) => a - b)
+      const rssMax = p.rss.length > 0 ? Math.max(...p.rss) : NaN
+      const rssLast = p.rss.at(-1) ?? NaN
+      return `| ${p.name} | ${p.calls.toLocaleString('en')} | ${ok.toLocaleString('en')} | ${failed} | ${ok > 0 ? percentile(sorted, 0.5).toFixed(2) : '-'} | ${ok > 0 ? percentile(sorted, 0.99).toFixed(2) : '-'} | ${Number.isNaN(rssMax) ? '-' : mib(rssMax)} | ${Number.isNaN(rssLast) ? '-' : mib(rssLast)} |`
+    }
+    return [
+      '## A node under attack (issue 12)',
+      '',
+      `\`npm run bench -- attack\` (\`WASMESH_ATTACK_SECONDS\`, default 30, per phase): a server node in its own process serving the`,
+      `64 B echo; a client node making ${CONCURRENCY} calls in flight through the mesh (5 s deadline each) for one phase before, one`,
+      'during and one after an attacker process with a fresh key: garbage after a valid opening, streams reset at',
+      'every stage, 64 streams each declaring a 15 MiB `list<u8>` and sending all but its last bytes then a byte every 8 s,',
+      'and a sync reply of 300 self-signed adverts for the echo interface at closed ports with a TTL of 2^32-1 ms, handed',
+      'to both the server and the client. RSS is the server\'s, sampled every second.',
+      '',
+      '| phase | calls | ok | failed | p50 ms | p99 ms | server RSS max | server RSS at end |',
+      '|---|---:|---:|---|---:|---:|---:|---:|',
+      ...phases.map(row),
+      ...(serverDied ? ['', `**The server process died** during the "${phases.at(-1)?.name}" phase.`] : [])
+    ].join('\n')
+  } finally {
+    await attacker?.stop()
+    await client?.stop()
+    await server.stop()
+  }
+}
