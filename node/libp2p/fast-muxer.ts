@@ -413,7 +413,14 @@ export function fastMuxer<C> (inner: (components: C) => StreamMuxerFactory, opts
             const stream = await createStream(options)
             const protocol = options?.protocol
             if (protocol !== undefined && optimistic.has(protocol) && stream.protocol === '' && typeof (stream as Partial<DataStream>).onData === 'function') {
-              negotiateOptimistically(stream as DataStream, protocol, errors)
+              try {
+                negotiateOptimistically(stream as DataStream, protocol, errors)
+              } catch (err) {
+                // the muxer closed under the new stream (this node stopping): the dial fails, and
+                // the stream, which libp2p never got to see, does not stay behind
+                stream.abort(err instanceof Error ? err : new Error(String(err)))
+                throw err
+              }
             }
             return stream
           }
