@@ -1,12 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { multiaddrConnectionPair } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
+import { UnsupportedProtocolError } from '@libp2p/interface'
 import type { MessageStream, Stream, StreamMuxer } from '@libp2p/interface'
 import { fastMuxer } from '../../../node/libp2p/fast-muxer.ts'
 import { createStreamErrors } from '../../../node/libp2p/stream-errors.ts'
 import type { StreamErrors } from '../../../node/libp2p/stream-errors.ts'
 import { WRPC_PROTOCOL } from '../../../node/libp2p.ts'
-import { FIN, SYN, data, join, open, proposal, reset } from './yamux-frames.ts'
+import { ACK, FIN, SYN, data, join, open, proposal, reset } from './yamux-frames.ts'
 
 // The muxer on its own, on an in-memory connection pair: the test writes raw yamux frames on the
 // dialer's connection, so it decides exactly which frames the listener gets in one chunk.
@@ -127,5 +128,21 @@ describe('fastMuxer: a stream closed while the muxer answers it', () => {
     expect(uncaught).toEqual([])
     expect(errors.counts()).toEqual({ 'reset-before-answer': 50 })
     await stillServes()
+  })
+})
+
+describe('fastMuxer: the dialer\'s optimistic negotiation', () => {
+  it('takes an answer whose length needs a third varint byte as malformed at once, instead of waiting for megabytes', async () => {
+    // the test plays the listener with raw frames on the other end of the dialer's connection
+    const stream = await dialer.createStream({ protocol: WRPC_PROTOCOL })
+    const closed = new Promise<Error | undefined>(resolve => { stream.addEventListener('close', (e) => { resolve(e.error) }) })
+    const arrived = new Promise<void>(resolve => { dialerConn.addEventListener('message', () => { resolve() }, { once: true }) })
+    // stream 1, the dialer's first; 0x80 0x80 0x01 would announce a 16 KiB "message"
+    listenerConn.send(data(ACK, 1, Uint8Array.of(0x80, 0x80, 0x01)))
+    await arrived
+    await new Promise(resolve => setImmediate(resolve))
+    expect(stream.status).toBe('aborted')
+    expect(await closed).toBeInstanceOf(UnsupportedProtocolError)
+    expect(uncaught).toEqual([])
   })
 })
