@@ -20,6 +20,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { createFlushGroup, fastMuxer } from './libp2p/fast-muxer.ts'
 import { throttleProtocolMerges } from './libp2p/protocol-merges.ts'
 import { quietLogger } from './libp2p/quiet-logger.ts'
+import type { StreamErrors } from './libp2p/stream-errors.ts'
 import { wholeMessages } from './libp2p/whole-messages.ts'
 
 /** The wRPC protocol id: one stream per invocation carrying the wRPC framed stream. */
@@ -127,6 +128,8 @@ export interface MeshLibp2pInit {
   readonly fastPath?: boolean
   /** Protocols the fast path negotiates without a round trip (see `fastMuxer`). Default `/wrpc/0.0.1`. */
   readonly optimisticProtocols?: readonly string[]
+  /** Where the fast path counts streams it gave up while negotiating them (the node's `stats().streamErrors`). */
+  readonly streamErrors?: StreamErrors
 }
 
 /**
@@ -186,7 +189,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     },
     transports: [init.customTransport ?? (useMemory ? memory({ latency: init.memoryLatencyMs }) : tcp())],
     connectionEncrypters: [init.encryption === 'plaintext' ? plaintext() : fast ? wholeMessages(noise()) : noise()],
-    streamMuxers: [fast ? fastMuxer(muxer, { optimistic: init.optimisticProtocols ?? [WRPC_PROTOCOL], group: flushGroup }) : muxer],
+    streamMuxers: [fast ? fastMuxer(muxer, { optimistic: init.optimisticProtocols ?? [WRPC_PROTOCOL], group: flushGroup, errors: init.streamErrors }) : muxer],
     connectionManager: {
       maxConnections: conn.maxConnections,
       maxIncomingPendingConnections: conn.maxIncomingPendingConnections,

@@ -169,6 +169,10 @@ export function createMetrics (init: MetricsInit = {}): Metrics {
     }
     if (otherDrops > 0) out.sample('wasmesh_adverts_dropped_total', { reason: OTHER }, otherDrops)
 
+    // the reasons are a fixed set (StreamErrorReason), so they need no cap
+    out.family('wasmesh_stream_errors_total', 'counter', 'Streams given up on a path a peer can reach, by reason (reset-before-answer: reset or closed before the early answer).')
+    for (const [reason, n] of Object.entries(stats.streamErrors)) out.sample('wasmesh_stream_errors_total', { reason }, n)
+
     out.gauge('wasmesh_peers', 'Live peers this node has adverts from.', stats.peers)
     out.gauge('wasmesh_registry_interfaces', 'Distinct exported interface ids in the registry, this node\'s included.', node.registry.interfaces().size)
 

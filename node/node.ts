@@ -15,6 +15,8 @@ import { createAdvertAgent, syncProtocol } from './adverts.ts'
 import type { AdvertAgent, AdvertStats, AdvertTimings } from './adverts.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { createMeshLibp2p, keepConnected } from './libp2p.ts'
+import { createStreamErrors } from './libp2p/stream-errors.ts'
+import type { StreamErrorReason } from './libp2p/stream-errors.ts'
 import type { BootstrapKeeper, MeshConnectionLimits, MeshLibp2p, MeshLibp2pInit } from './libp2p.ts'
 import { createLogger } from './logger.ts'
 import type { Logger } from './logger.ts'
@@ -163,6 +165,8 @@ export interface NodeStats {
   readonly adverts: AdvertStats
   readonly served: number
   readonly inflight: number
+  /** Streams given up on a path a peer can reach (reset before they were answered, a handler that failed), by reason. */
+  readonly streamErrors: Partial<Record<StreamErrorReason, number>>
 }
 
 export interface MeshNode {
@@ -231,7 +235,9 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   const log = init.logger ?? createLogger()
   const limits: NodeLimits = { ...defaultNodeLimits, ...init.limits }
   const privateKey = init.privateKey ?? (init.dataDir !== undefined ? await loadOrCreateIdentity(init.dataDir) : await generateKeyPair('Ed25519'))
+  const streamErrors = createStreamErrors({ log: log.child('streams') })
   const libp2p = await createMeshLibp2p({
+    streamErrors,
     privateKey,
     transport: init.transport,
     listen: init.listen,
@@ -622,6 +628,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         maxOutboundStreams: limits.maxOutboundStreams,
         sessionLimits: init.sessionLimits,
         accept,
+        errors: streamErrors,
         onError: (peer, err) => { log.debug(`wRPC call from ${peer.toString()} failed: ${err.message}`) }
       })
       await libp2p.start()
@@ -697,7 +704,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         connections: libp2p.getConnections().length,
         adverts: agent.stats,
         served,
-        inflight: total
+        inflight: total,
+        streamErrors: streamErrors.counts()
       }
     }
   }

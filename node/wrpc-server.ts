@@ -6,6 +6,7 @@ import { serve } from '../protocol/session.ts'
 import type { Handlers } from '../protocol/session.ts'
 import type { Transport } from '../protocol/transport.ts'
 import { WRPC_PROTOCOL } from './libp2p.ts'
+import type { StreamErrors } from './libp2p/stream-errors.ts'
 import { streamTransport } from './stream-transport.ts'
 import type { StreamTransport, StreamTransportOptions } from './stream-transport.ts'
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
@@ -28,6 +29,8 @@ export interface HandleWrpcOptions {
    */
   readonly closeGraceMs?: number
   readonly stream?: StreamTransportOptions
+  /** Where an invocation that failed outside its own error handling is counted (`handler-failed`). */
+  readonly errors?: StreamErrors
 }
 
 const defaultCloseGraceMs = 5_000
@@ -78,8 +81,12 @@ export async function handleWrpc (
   }
 
   await libp2p.handle(WRPC_PROTOCOL, (stream: Stream, connection: Connection) => {
-    // not awaited: libp2p holds the stream's middleware chain until a handler returns
-    void run(stream, connection.remotePeer)
+    // not awaited: libp2p holds the stream's middleware chain until a handler returns; so nothing
+    // would catch a rejection, and an unhandled one ends the process
+    run(stream, connection.remotePeer).catch((err: unknown) => {
+      opts.errors?.count('handler-failed', err)
+      stream.abort(asError(err))
+    })
   }, {
     maxInboundStreams: opts.maxInboundStreams,
     maxOutboundStreams: opts.maxOutboundStreams,

@@ -3,6 +3,8 @@
 import { UnsupportedProtocolError } from '@libp2p/interface'
 import type { AbortOptions, MessageStream, Stream, StreamMuxer, StreamMuxerFactory } from '@libp2p/interface'
 import type { CreateStreamOptions } from '@libp2p/interface'
+import { createStreamErrors } from './stream-errors.ts'
+import type { StreamErrors } from './stream-errors.ts'
 
 /** What `MessageStream.send` takes: a Uint8Array or a Uint8ArrayList (typed without importing uint8arraylist). */
 type Chunk = Parameters<MessageStream['send']>[0]
@@ -37,6 +39,8 @@ export interface FastMuxerOptions {
   readonly coalesceBelowBytes?: number
   /** Shared with the node's stop (see `FlushGroup`); default a group of this factory's own. */
   readonly group?: FlushGroup
+  /** Where a stream given up while being negotiated is counted (the node's `stats().streamErrors`); default a counter of this factory's own. */
+  readonly errors?: StreamErrors
 }
 
 const defaultCoalesceBelowBytes = 16 * 1024
@@ -129,13 +133,14 @@ function takeMessages (bytes: Uint8Array, count: number): { texts: string[], at:
     let shift = 0
     let p = at
     let complete = false
-    while (p < bytes.length && p - at < 3) {
+    while (p < bytes.length && p - at < 2) {
       const b = bytes[p++]
       len |= (b & 0x7f) << shift
       shift += 7
       if ((b & 0x80) === 0) { complete = true; break }
     }
-    if (!complete) return p - at >= 3 ? 'malformed' : 'incomplete'
+    // a third length byte would let a peer make us hold megabytes waiting for the "message"
+    if (!complete) return p - at >= 2 ? 'malformed' : 'incomplete'
     if (p + len > bytes.length) return 'incomplete'
     texts.push(utf8Decoder.decode(bytes.subarray(p, p + len)))
     at = p + len
@@ -221,7 +226,7 @@ function coalesce (muxer: SendingMuxer, maConn: MessageStream, belowBytes: numbe
  * leaves at once, so a call's latency is unchanged: the listener answers a call as soon as its
  * parameters arrived, and the FIN follows one round trip later.
  */
-function negotiateOptimistically (stream: DataStream, protocol: string): void {
+function negotiateOptimistically (stream: DataStream, protocol: string, errors: StreamErrors): void {
   const expected = [MULTISTREAM, `${protocol}\n`]
   const request = proposalOf(protocol)
   stream.protocol = protocol
@@ -242,12 +247,13 @@ function negotiateOptimistically (stream: DataStream, protocol: string): void {
     if (finHeld === null || stream.status !== 'open') return
     const options = finHeld
     finHeld = null
-    sendCloseWrite(options).catch(() => {})
+    // nobody awaits the held FIN any more (close() resolved long ago): a failure is counted here
+    sendCloseWrite(options).catch((err: unknown) => { errors.count('negotiation-failed', err) })
   }
 
   const deliver = stream.onData.bind(stream)
   let pending: Uint8Array = new Uint8Array(0)
-  stream.onData = (data: Chunk): void => {
+  const answer = (data: Chunk): void => {
     let bytes = bytesOf(data)
     if (pending.length > 0) bytes = concat([pending, bytes], pending.length + bytes.length)
     // An accepting listener echoes the proposal byte for byte.
@@ -277,6 +283,16 @@ function negotiateOptimistically (stream: DataStream, protocol: string): void {
     onAnswered()
     if (answers.at < bytes.length) deliver(bytes.subarray(answers.at))
   }
+  // The muxer calls this inside its frame loop, where a throw aborts the whole connection: a
+  // failure here costs this stream only.
+  stream.onData = (data: Chunk): void => {
+    try {
+      answer(data)
+    } catch (err) {
+      errors.count('negotiation-failed', err)
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
 }
 
 /**
@@ -289,25 +305,50 @@ function negotiateOptimistically (stream: DataStream, protocol: string): void {
  * data yet) reaches libp2p untouched. The bytes stay in the stream's own buffer throughout, so a
  * FIN that came with them cannot drop them.
  */
-function answerEagerly (stream: Stream, fast: ReadonlySet<string>, handled: (protocol: string) => boolean, dispatch: () => void): void {
+function answerEagerly (stream: Stream, fast: ReadonlySet<string>, handled: (protocol: string) => boolean, dispatch: () => void, errors: StreamErrors): void {
   // yamux handles every frame of a chunk in one synchronous loop: the data that came with the
-  // opening frame is in the buffer by the time this runs.
+  // opening frame is in the buffer by the time this runs. So is a reset that came with it (a
+  // caller that gave up while this node was stalled sends both, and they arrive together when
+  // it resumes), and so is a close of the whole muxer (this node stopping): nothing of the stream
+  // may be assumed to be as it was when it opened.
   queueMicrotask(() => {
-    const buffer = (stream as { readBuffer?: BufferedBytes }).readBuffer
-    if (buffer !== undefined && buffer.byteLength > 0) {
-      const first = buffer.subarray(0, Math.min(buffer.byteLength, MAX_PROPOSAL_BYTES))
-      for (const protocol of fast) {
-        const proposal = proposalOf(protocol)
-        if (!startsWith(first, proposal) || !handled(protocol)) continue
-        // The answer to a header and a proposal accepted is the same two lines.
-        stream.send(proposal)
-        buffer.consume(proposal.length)
-        stream.protocol = protocol
-        break
-      }
+    if (stream.status !== 'open' || stream.writeStatus !== 'writable') {
+      // Nobody to answer: the stream never reaches libp2p (its handler would only fail on it).
+      errors.count('reset-before-answer', new Error(`inbound stream ${stream.id} was ${stream.status === 'open' ? `${stream.writeStatus} for writing` : stream.status} before it was answered`))
+      stream.abort(new Error('stream closed before it was answered'))
+      return
     }
-    dispatch()
+    try {
+      const buffer = (stream as { readBuffer?: BufferedBytes }).readBuffer
+      if (buffer !== undefined && buffer.byteLength > 0) {
+        const first = buffer.subarray(0, Math.min(buffer.byteLength, MAX_PROPOSAL_BYTES))
+        for (const protocol of fast) {
+          const proposal = proposalOf(protocol)
+          if (!startsWith(first, proposal) || !handled(protocol)) continue
+          // The answer to a header and a proposal accepted is the same two lines.
+          stream.send(proposal)
+          buffer.consume(proposal.length)
+          stream.protocol = protocol
+          break
+        }
+      }
+    } catch (err) {
+      errors.count('answer-failed', err)
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      return
+    }
+    dispatchSafely(dispatch, stream, errors)
   })
+}
+
+/** Hands a stream to libp2p's listener; a throw there would otherwise escape from a microtask and end the process. */
+function dispatchSafely (dispatch: () => void, stream: Stream, errors: StreamErrors): void {
+  try {
+    dispatch()
+  } catch (err) {
+    errors.count('handler-failed', err)
+    stream.abort(err instanceof Error ? err : new Error(String(err)))
+  }
 }
 
 /** What `AbstractMessageStream.readBuffer` (a Uint8ArrayList) offers that this needs. */
@@ -332,6 +373,7 @@ export function fastMuxer<C> (inner: (components: C) => StreamMuxerFactory, opts
   const optimistic = new Set(opts.optimistic ?? [])
   const belowBytes = opts.coalesceBelowBytes ?? defaultCoalesceBelowBytes
   const group = opts.group ?? createFlushGroup()
+  const errors = opts.errors ?? createStreamErrors()
   return (components) => {
     const factory = inner(components)
     return {
@@ -357,8 +399,8 @@ export function fastMuxer<C> (inner: (components: C) => StreamMuxerFactory, opts
             if (type !== 'stream' || typeof listener !== 'function') { addEventListener(type, listener, options); return }
             const wrapped: EventListener = (evt) => {
               const stream = (evt as CustomEvent<Stream>).detail
-              if (stream.protocol !== '') { listener(evt); return }
-              answerEagerly(stream, optimistic, handled, () => { listener(evt) })
+              if (stream.protocol !== '') { dispatchSafely(() => { listener(evt) }, stream, errors); return }
+              answerEagerly(stream, optimistic, handled, () => { listener(evt) }, errors)
             }
             wrappers.set(listener, wrapped)
             addEventListener(type, wrapped, options)
@@ -371,7 +413,14 @@ export function fastMuxer<C> (inner: (components: C) => StreamMuxerFactory, opts
             const stream = await createStream(options)
             const protocol = options?.protocol
             if (protocol !== undefined && optimistic.has(protocol) && stream.protocol === '' && typeof (stream as Partial<DataStream>).onData === 'function') {
-              negotiateOptimistically(stream as DataStream, protocol)
+              try {
+                negotiateOptimistically(stream as DataStream, protocol, errors)
+              } catch (err) {
+                // the muxer closed under the new stream (this node stopping): the dial fails, and
+                // the stream, which libp2p never got to see, does not stay behind
+                stream.abort(err instanceof Error ? err : new Error(String(err)))
+                throw err
+              }
             }
             return stream
           }
