@@ -5,17 +5,67 @@ import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
-  advertTopic, decodeAdvert, decodeAdvertList, decodeSignedAdvert, defaultAdvertLimits,
-  encodeAdvert, encodeAdvertList, encodeSignedAdvert, AdvertError
+  advertTopic, decodeAdvert, decodeAdvertList, decodeRelayedList, decodeSignedAdvert, defaultAdvertLimits,
+  encodeAdvert, encodeAdvertList, encodeRelayedList, encodeSignedAdvert, AdvertError
 } from '../protocol/advert.ts'
-import type { Advert, AdvertExport, AdvertLimits } from '../protocol/advert.ts'
+import type { Advert, AdvertExport, AdvertLimits, RelayedAdvert } from '../protocol/advert.ts'
 import type { ApplyResult, Registry } from './registry.ts'
+import { defaultRegistryLimits } from './registry.ts'
 import { handleRequests, request } from './request.ts'
+import { createRateLimiter } from './rate-limit.ts'
+import { recoverUnreadableRpcs } from './libp2p/gossip-recovery.ts'
 import type { Logger } from './logger.ts'
 
-/** The direct request a node makes to each peer it connects to: "what do you know?" */
+/**
+ * The direct request a node makes to each peer it connects to: "what do you know?". 1.0.0 answers
+ * `list<signed-advert>`; it is still answered (for nodes before 1.1.0, and it marks a node's
+ * lattice for the wRPC gate).
+ */
 export function syncProtocol (lattice: string): string {
   return `/wasmesh/${lattice}/sync/1.0.0`
+}
+
+/** The sync request whose answer is `list<relayed-advert>`: each envelope with how long ago the relaying node received it. */
+export function agedSyncProtocol (lattice: string): string {
+  return `/wasmesh/${lattice}/sync/1.1.0`
+}
+
+/** Limits on what peers can make this node take in, on top of the codec's `AdvertLimits`. */
+export interface AdvertIntakeLimits extends AdvertLimits {
+  /**
+   * The longest TTL taken from an advert: its life is min(ttlMs, this). Default 3 x this node's
+   * own `advertTtlMs` (105 s): a peer that advertises for 2^32-1 ms (49.7 days) and vanishes is
+   * forgotten like any other.
+   */
+  readonly maxAdvertTtlMs: number
+  /**
+   * New adverts (a seq above the one held) taken from one advertiser per minute, a burst of as
+   * many first; the rest are dropped (`rate-limited`). Heartbeats are 6 a minute and load
+   * changes at most 60 (`loadAdvertIntervalMs`), so 120 never throttles an honest peer.
+   */
+  readonly maxAdvertsPerPeerPerMinute: number
+  /**
+   * Peers one sync reply may add to the registry (updates of known peers do not count); the
+   * rest are dropped (`sync-new-peers`). A joiner learns what is left from gossip within a
+   * heartbeat; a relay cannot fill the registry with adverts of made-up keys in one reply.
+   */
+  readonly maxNewPeersPerSync: number
+}
+
+export const defaultAdvertIntakeLimits: AdvertIntakeLimits = Object.freeze({
+  ...defaultAdvertLimits,
+  maxAdvertTtlMs: defaultRegistryLimits.maxTtlMs,
+  maxAdvertsPerPeerPerMinute: 120,
+  maxNewPeersPerSync: 256
+})
+
+/** maxAdvertTtlMs, when not given: this many of the node's own advertTtlMs. */
+const ttlCapMultiple = 3
+
+/** The intake limits in effect: the defaults, the TTL cap following `advertTtlMs` unless it is given. */
+export function advertIntakeLimits (timings: Partial<AdvertTimings> = {}, limits: Partial<AdvertIntakeLimits> = {}): AdvertIntakeLimits {
+  const ttl = timings.advertTtlMs ?? defaultAdvertTimings.advertTtlMs
+  return { ...defaultAdvertIntakeLimits, maxAdvertTtlMs: ttlCapMultiple * ttl, ...limits }
 }
 
 export interface AdvertTimings {
@@ -51,7 +101,7 @@ export interface AdvertAgentInit {
   readonly privateKey: PrivateKey
   readonly lattice: string
   readonly timings?: Partial<AdvertTimings>
-  readonly limits?: Partial<AdvertLimits>
+  readonly limits?: Partial<AdvertIntakeLimits>
   /** What this node serves and how to reach it, read at each publish. */
   readonly local: () => LocalView
   readonly log: Logger
@@ -60,9 +110,15 @@ export interface AdvertAgentInit {
 /** Counters for metrics and simulations. */
 export interface AdvertStats {
   published: number
+  /** Peers' adverts of this lattice applied to the registry (new, updated or withdrawn), by gossip or sync. */
   received: number
   synced: number
-  /** Adverts dropped, by reason: `spoofed`, `bad-signature`, `stale`, or the decoder's problem. */
+  /**
+   * Adverts dropped, by reason: `spoofed`, `bad-signature`, `unsigned`, `other-lattice` (an advert of
+   * another lattice on this one's topic or sync), `rate-limited`, `sync-new-peers`, `expired` (relayed
+   * older than its TTL), `registry-full`, `sync-reply`, `gossip-unreadable` (an RPC gossipsub could not
+   * read, e.g. over its 1 MiB limit), or the decoder's problem.
+   */
   readonly dropped: Record<string, number>
 }
 
@@ -80,9 +136,10 @@ export interface AdvertAgent {
 export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
   const { libp2p, registry, lattice, log } = init
   const timings: AdvertTimings = { ...defaultAdvertTimings, ...init.timings }
-  const limits: AdvertLimits = { ...defaultAdvertLimits, ...init.limits }
+  const limits = advertIntakeLimits(init.timings, init.limits)
   const topic = advertTopic(lattice)
   const protocol = syncProtocol(lattice)
+  const agedProtocol = agedSyncProtocol(lattice)
   const self = libp2p.peerId.toString()
   const pubsub = libp2p.services.pubsub
   const stats: AdvertStats = { published: 0, received: 0, synced: 0, dropped: {} }
@@ -96,6 +153,8 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
   let lastPublished = Number.NEGATIVE_INFINITY
   let debounceDue = 0
 
+  const limiter = createRateLimiter({ perMinute: limits.maxAdvertsPerPeerPerMinute, maxKeys: defaultRegistryLimits.maxPeers })
+
   const drop = (reason: string, peer: string, detail: string): void => {
     stats.dropped[reason] = (stats.dropped[reason] ?? 0) + 1
     // Logged once per peer and reason: a hostile peer must not flood the log.
@@ -106,8 +165,14 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
     }
   }
 
-  /** Decodes, verifies and applies one signed envelope; `from` is the peer gossipsub says signed the message. */
-  async function ingest (envelope: Uint8Array, source: 'gossip' | 'sync', from: string): Promise<ApplyResult | 'dropped'> {
+  /** One sync reply's budget of peers it may add (`maxNewPeersPerSync`). */
+  interface SyncBudget { newPeers: number }
+
+  /**
+   * Decodes, verifies and applies one signed envelope. `from` is the peer gossipsub says signed the
+   * message, or the peer whose sync reply carried it (with `ageMs`, how long ago it received it).
+   */
+  async function ingest (envelope: Uint8Array, source: 'gossip' | 'sync', from: string, ageMs = 0, budget?: SyncBudget): Promise<ApplyResult | 'dropped' | 'throttled'> {
     let advert: Advert
     try {
       const signed = decodeSignedAdvert(envelope, limits)
@@ -116,11 +181,20 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
         drop('spoofed', from, `the advert claims to be from ${advert.peer}`)
         return 'dropped'
       }
+      if (advert.peer === self) return 'ignored'
+      // Not this lattice's: no node of it publishes such a thing here, so it is not "received".
+      if (advert.lattice !== lattice) {
+        drop('other-lattice', from, `the advert is of lattice ${advert.lattice}`)
+        return 'dropped'
+      }
       // Signatures are what costs (Ed25519): an advert no newer than the one held changes nothing, so
       // it is not verified at all. Syncs with every new connection repeat mostly known adverts.
-      if (advert.peer === self) return 'ignored'
       const held = registry.peer(advert.peer)?.seq
       if (held !== undefined && advert.seq <= held) return 'stale'
+      if (held === undefined && budget !== undefined && budget.newPeers >= limits.maxNewPeersPerSync) {
+        drop('sync-new-peers', from, `the sync reply adds more than maxNewPeersPerSync (${limits.maxNewPeersPerSync}) peers`)
+        return 'throttled'
+      }
       const key = peerIdFromString(advert.peer).publicKey
       if (key === undefined || !(await key.verify(signed.advert, signed.signature))) {
         drop('bad-signature', from, `the signature does not match ${advert.peer}`)
@@ -130,8 +204,17 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
       drop(err instanceof AdvertError ? err.problem : 'malformed', from, (err as Error).message)
       return 'dropped'
     }
-    stats.received++
-    return registry.apply(advert, { source, signed: envelope })
+    // Charged only once the signature holds, so that nobody can spend another peer's budget.
+    if (!limiter.take(advert.peer)) {
+      drop('rate-limited', advert.peer, `more than maxAdvertsPerPeerPerMinute (${limits.maxAdvertsPerPeerPerMinute}) new adverts a minute`)
+      return 'throttled'
+    }
+    const result = registry.apply(advert, { source, signed: envelope, ageMs, ...(source === 'sync' ? { relayer: from } : {}) })
+    if (result === 'new' && budget !== undefined) budget.newPeers++
+    if (result === 'new' || result === 'updated' || result === 'withdrawn') stats.received++
+    else if (result === 'expired') drop('expired', from, `the relayed advert of ${advert.peer} is older than its TTL`)
+    else if (result === 'refused') drop('registry-full', from, `the registry holds maxPeers peers that are connected or have answered; ${advert.peer} is not taken`)
+    return result
   }
 
   async function sign (withdrawn: boolean): Promise<Uint8Array> {
@@ -169,10 +252,10 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
     return publishing
   }
 
-  async function sync (peer: PeerId): Promise<void> {
+  async function sync (peer: PeerId, aged: boolean): Promise<void> {
     let reply: Uint8Array
     try {
-      reply = await request(libp2p, peer, protocol, new Uint8Array(0), {
+      reply = await request(libp2p, peer, aged ? agedProtocol : protocol, new Uint8Array(0), {
         maxRequestBytes: 0,
         maxResponseBytes: limits.maxSyncBytes,
         timeoutMs: timings.syncTimeoutMs
@@ -181,9 +264,10 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
       log.debug(`sync with ${peer.toString()} failed: ${(err as Error).message}`)
       return
     }
-    let envelopes: Uint8Array[]
+    let items: RelayedAdvert[]
     try {
-      envelopes = decodeAdvertList(reply, limits)
+      // a 1.0.0 reply says nothing of ages: its adverts count from now, within maxAdvertTtlMs
+      items = aged ? decodeRelayedList(reply, limits) : decodeAdvertList(reply, limits).map(envelope => ({ ageMs: 0, envelope }))
     } catch (err) {
       // Usually a peer that went away mid-reply (a short-lived `wasmesh call`): not worth a warning.
       stats.dropped['sync-reply'] = (stats.dropped['sync-reply'] ?? 0) + 1
@@ -191,12 +275,25 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
       return
     }
     stats.synced++
-    for (const envelope of envelopes) await ingest(envelope, 'sync', peer.toString())
+    const budget: SyncBudget = { newPeers: 0 }
+    for (const item of items) await ingest(item.envelope, 'sync', peer.toString(), item.ageMs, budget)
+  }
+
+  /** Syncs with a peer that speaks either sync protocol of this lattice, preferring the one with ages. */
+  function syncIfSpoken (peer: PeerId, protocols: readonly string[]): void {
+    if (!running) return
+    if (protocols.includes(agedProtocol)) void sync(peer, true)
+    else if (protocols.includes(protocol)) void sync(peer, false)
   }
 
   const onIdentify = (evt: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
-    if (running && evt.detail.protocols.includes(protocol)) void sync(evt.detail.peerId)
+    syncIfSpoken(evt.detail.peerId, evt.detail.protocols)
   }
+
+  // A connection shows a peer is reachable (and plausible) whatever a relay said of it.
+  const onConnect = (evt: CustomEvent<PeerId>): void => { registry.setConnected(evt.detail.toString(), true) }
+  const onDisconnect = (evt: CustomEvent<PeerId>): void => { registry.setConnected(evt.detail.toString(), false) }
+  let unrecover: (() => void) | undefined
 
   return {
     stats,
@@ -211,20 +308,25 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
         }
         const result = await ingest(msg.data, 'gossip', msg.from.toString())
         if (result === 'dropped') return TopicValidatorResult.Reject
-        // Stale and self adverts are still valid gossip for others, just not news here.
-        return result === 'stale' || result === 'ignored' ? TopicValidatorResult.Ignore : TopicValidatorResult.Accept
+        // Stale, self and throttled adverts are not news here, and not worth passing on; but the peer
+        // that forwarded them did nothing wrong, so they are not rejected (which would lower its score).
+        return result === 'new' || result === 'updated' || result === 'withdrawn' ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
       })
       pubsub.subscribe(topic)
-      await handleRequests(libp2p, protocol, async () => encodeAdvertList(registry.snapshot(limits.maxAdvertsPerSync), limits), {
-        maxRequestBytes: 0,
-        maxResponseBytes: limits.maxSyncBytes,
-        timeoutMs: timings.syncTimeoutMs
+      unrecover = recoverUnreadableRpcs(libp2p, pubsub, (peer, err) => {
+        drop('gossip-unreadable', peer.toString(), `gossipsub could not read an RPC (${(err as Error).message}); the peer is taken back`)
       })
+      const requestLimits = { maxRequestBytes: 0, maxResponseBytes: limits.maxSyncBytes, timeoutMs: timings.syncTimeoutMs }
+      await handleRequests(libp2p, agedProtocol, async () => encodeRelayedList(registry.snapshot(limits.maxAdvertsPerSync), limits), requestLimits)
+      await handleRequests(libp2p, protocol, async () => encodeAdvertList(registry.snapshot(limits.maxAdvertsPerSync).map(r => r.envelope), limits), requestLimits)
       libp2p.addEventListener('peer:identify', onIdentify)
-      // Peers identified before this agent started (while the node was loading components) are asked now.
+      libp2p.addEventListener('peer:connect', onConnect)
+      libp2p.addEventListener('peer:disconnect', onDisconnect)
+      // Peers connected (and identified) before this agent started (while the node was loading components) are asked now.
       for (const connection of libp2p.getConnections()) {
+        registry.setConnected(connection.remotePeer.toString(), true)
         void libp2p.peerStore.get(connection.remotePeer)
-          .then(p => { if (running && p.protocols.includes(protocol)) void sync(connection.remotePeer) }, () => {})
+          .then(p => { syncIfSpoken(connection.remotePeer, p.protocols) }, () => {})
       }
       heartbeat = setInterval(() => {
         registry.expire()
@@ -238,12 +340,15 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
       clearInterval(heartbeat)
       clearTimeout(debounce)
       libp2p.removeEventListener('peer:identify', onIdentify)
+      libp2p.removeEventListener('peer:connect', onConnect)
+      libp2p.removeEventListener('peer:disconnect', onDisconnect)
+      unrecover?.()
       await publishing
       await publishNow(true)
       running = false
       pubsub.topicValidators.delete(topic)
       pubsub.unsubscribe(topic)
-      await libp2p.unhandle(protocol)
+      await libp2p.unhandle([protocol, agedProtocol])
     },
 
     changed (what = 'exports') {

@@ -154,7 +154,7 @@ export function createMetrics (init: MetricsInit = {}): Metrics {
 
     const adverts = stats.adverts
     out.counter('wasmesh_adverts_published_total', 'Adverts this node published (changes, heartbeats, withdrawal).', adverts.published)
-    out.counter('wasmesh_adverts_received_total', 'Peers\' adverts received and applied, by gossip or sync.', adverts.received)
+    out.counter('wasmesh_adverts_received_total', 'Peers\' adverts of this lattice applied (new, updated or withdrawn), by gossip or sync.', adverts.received)
     out.counter('wasmesh_adverts_synced_total', 'Sync exchanges with newly connected peers.', adverts.synced)
     out.family('wasmesh_adverts_dropped_total', 'counter', 'Peers\' adverts dropped, by reason.')
     let reasons = 0

@@ -8,11 +8,12 @@ import { invoke } from '../protocol/session.ts'
 import type { Handlers, ServedFunction } from '../protocol/session.ts'
 import type { SessionLimits } from '../protocol/limits.ts'
 import { isLatticeName } from '../protocol/advert.ts'
-import type { AdvertExport, AdvertLimits } from '../protocol/advert.ts'
-import { parseWit } from '../protocol/wit/index.ts'
-import type { Func, Interface, Type, Wit } from '../protocol/wit/model.ts'
-import { createAdvertAgent, syncProtocol } from './adverts.ts'
-import type { AdvertAgent, AdvertStats, AdvertTimings } from './adverts.ts'
+import type { AdvertExport } from '../protocol/advert.ts'
+import type { Func, Interface, Type } from '../protocol/wit/model.ts'
+import { advertIntakeLimits, createAdvertAgent, syncProtocol } from './adverts.ts'
+import type { AdvertAgent, AdvertIntakeLimits, AdvertStats, AdvertTimings } from './adverts.ts'
+import { createDescriber, defaultDescribeLimits, describeProtocol } from './describe.ts'
+import type { DescribeLimits } from './describe.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { createMeshLibp2p, keepConnected } from './libp2p.ts'
 import { createStreamErrors } from './libp2p/stream-errors.ts'
@@ -22,7 +23,6 @@ import { createLogger } from './logger.ts'
 import type { Logger } from './logger.ts'
 import { createRegistry } from './registry.ts'
 import type { Registry, Server } from './registry.ts'
-import { handleRequests, request } from './request.ts'
 import { createRouter, RouterError } from './router.ts'
 import type { LocalRoute, Router } from './router.ts'
 import { createRuntime, defaultRuntimeLimits } from './runtime/index.ts'
@@ -44,22 +44,17 @@ export interface ComponentSpec extends ComponentConfig {
 }
 
 /** Limits of what peers may make this node hold; each is enforced where the data enters. */
-export interface NodeLimits {
+export interface NodeLimits extends DescribeLimits {
   /** Concurrent inbound wRPC streams per connection. */
   readonly maxInboundStreams: number
   /** Concurrent outbound wRPC streams per connection. */
   readonly maxOutboundStreams: number
-  /** The most bytes of WIT a describe answer may carry. */
-  readonly maxDescribeBytes: number
-  /** How long a describe exchange may take. */
-  readonly describeTimeoutMs: number
 }
 
 export const defaultNodeLimits: NodeLimits = Object.freeze({
   maxInboundStreams: 256,
   maxOutboundStreams: 256,
-  maxDescribeBytes: 4 * 1024 * 1024,
-  describeTimeoutMs: 5_000
+  ...defaultDescribeLimits
 })
 
 export interface NodeInit {
@@ -82,7 +77,7 @@ export interface NodeInit {
   readonly cacheDir?: string
   readonly runtimeLimits?: Partial<RuntimeLimits>
   readonly timings?: Partial<AdvertTimings>
-  readonly advertLimits?: Partial<AdvertLimits>
+  readonly advertLimits?: Partial<AdvertIntakeLimits>
   readonly routing?: { readonly localFirst?: boolean, readonly maxRetries?: number, readonly callTimeoutMs?: number }
   readonly limits?: Partial<NodeLimits>
   readonly sessionLimits?: Partial<SessionLimits>
@@ -202,11 +197,6 @@ export interface MeshNode {
   stats (): NodeStats
 }
 
-/** The describe request: "the WIT of the component with this digest". */
-export function describeProtocol (lattice: string): string {
-  return `/wasmesh/${lattice}/describe/1.0.0`
-}
-
 const LATTICE_SYNC = /^\/wasmesh\/([^/]+)\/sync\/1\.0\.0$/
 
 /** The function types a caller needs to encode a call and decode its answer. */
@@ -251,7 +241,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     fastPath: init.fastPath
   })
   const self = libp2p.peerId.toString()
-  const registry = createRegistry({ self, lattice, labels: init.labels })
+  const registry = createRegistry({ self, lattice, labels: init.labels, maxTtlMs: advertIntakeLimits(init.timings, init.advertLimits).maxAdvertTtlMs })
   const links: Link[] = [...(init.links ?? [])]
   checkLinks(links)
 
@@ -260,8 +250,6 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   const inflight = new Map<LocalService, number>()
   /** Signatures of imported interfaces, from the components that import them. */
   const importSignatures = new Map<string, Interface>()
-  /** Remote WIT by digest. */
-  const described = new Map<string, Promise<Wit>>()
   let served = 0
   /** Calls from peers in flight, and who waits for them to reach zero when draining. */
   let inbound = 0
@@ -286,6 +274,13 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     limits: init.advertLimits,
     log: log.child('adverts'),
     local: () => ({ addresses: addresses(), labels: { ...init.labels }, exports: localExports() })
+  })
+
+  const describer = createDescriber({
+    libp2p,
+    lattice,
+    limits,
+    localWit: digest => { for (const { service } of services.values()) if (service.digest === digest) return service.wit }
   })
 
   const runtime: Runtime = createRuntime({
@@ -379,29 +374,10 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   async function signature (server: Server, iface: string, func: string, signal: AbortSignal): Promise<Signature> {
     const imported = functionOf(importSignatures.get(iface), func)
     if (imported !== undefined) return signatureOf(imported)
-    const wit = await describeDigest(server, signal)
+    const wit = await describer.wit(server, signal)
     const f = functionOf(wit.findInterface(server.iface), func)
     if (f === undefined) throw new NodeError('no-such-function', `${server.iface} as served by ${server.peer} has no function ${func}`)
     return signatureOf(f)
-  }
-
-  async function describeDigest (server: Server, signal?: AbortSignal): Promise<Wit> {
-    let wit = described.get(server.digest)
-    if (wit === undefined) {
-      wit = (async () => {
-        const bytes = await request(libp2p, peerIdFromString(server.peer), describeProtocol(lattice), new TextEncoder().encode(server.digest), {
-          maxRequestBytes: 128,
-          maxResponseBytes: limits.maxDescribeBytes,
-          timeoutMs: limits.describeTimeoutMs
-        }, signal)
-        if (bytes.byteLength === 0) throw new NodeError('describe-failed', `${server.peer} does not know component ${server.digest}`)
-        // Content-addressed: the WIT of a digest never changes, so it is cached for the node's life.
-        return parseWit({ [`${server.digest}.wit`]: new TextDecoder().decode(bytes) })
-      })()
-      described.set(server.digest, wit)
-      wit.catch(() => { described.delete(server.digest) })
-    }
-    return await wit
   }
 
   /** Peer ids by their string form: decoding one (base58, multihash) for every call shows in profiles. */
@@ -618,11 +594,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     async start () {
       if (started) return
       await runtime.start()
-      await handleRequests(libp2p, describeProtocol(lattice), async (_peer, body) => {
-        const digest = new TextDecoder().decode(body)
-        for (const { service } of services.values()) if (service.digest === digest) return new TextEncoder().encode(service.wit)
-        return new Uint8Array(0)
-      }, { maxRequestBytes: 128, maxResponseBytes: limits.maxDescribeBytes, timeoutMs: limits.describeTimeoutMs })
+      await describer.handle()
       unhandleWrpc = await handleWrpc(libp2p, handlers, {
         maxInboundStreams: limits.maxInboundStreams,
         maxOutboundStreams: limits.maxOutboundStreams,
@@ -688,11 +660,11 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       if (imported !== undefined) return imported
       const servers = registry.servers(iface, { peer: opts.target, labels: opts.labels })
       if (servers.length === 0) throw new RouterError('no-server', `no peer in lattice ${lattice} serves ${iface}`, { attempts: 0, tried: [], resultStarted: false })
-      const server = servers[0]
-      const wit = await describeDigest(server, opts.signal)
-      const f = functionOf(wit.findInterface(server.iface), func)
-      if (f === undefined) throw new NodeError('no-such-function', `${server.iface} has no function ${func}`)
-      return f
+      return await describer.firstOf(servers, (wit, server) => {
+        const f = functionOf(wit.findInterface(server.iface), func)
+        if (f === undefined) throw new NodeError('no-such-function', `${server.iface} has no function ${func}`)
+        return f
+      }, opts.signal)
     },
 
     stats () {
@@ -712,4 +684,4 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   return node
 }
 
-export { syncProtocol }
+export { describeProtocol, syncProtocol }

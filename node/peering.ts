@@ -43,11 +43,13 @@ export function createPeering (libp2p: Libp2p, registry: Registry, log: Logger, 
     const missing = o.minPeers - connected.size - dialling
     if (missing <= 0) return
     const candidates = registry.peers().filter(p => !p.local && p.healthy && p.addresses.length > 0 && !connected.has(p.peer))
-    // A random choice, so that nodes that learned the same adverts do not all dial the same few peers.
+    // A random choice, so that nodes that learned the same adverts do not all dial the same few peers;
+    // peers only a relay vouched for after the plausible ones (a sync reply can list any number).
     for (let i = candidates.length - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1))
       ;[candidates[i], candidates[j]] = [candidates[j], candidates[i]]
     }
+    candidates.sort((a, b) => Number(b.plausible) - Number(a.plausible))
     for (const p of candidates.slice(0, Math.min(missing, o.maxDialsPerRound))) {
       dialling++
       const addrs = p.addresses.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })

@@ -1,6 +1,6 @@
 // The node's table of who serves which interface: its own exports and peers' adverts, expired by TTL, with health and in-flight counts.
 
-import type { Advert, AdvertExport } from '../protocol/advert.ts'
+import type { Advert, AdvertExport, RelayedAdvert } from '../protocol/advert.ts'
 import { interfaceCompatible, unversionedId } from './semver.ts'
 
 /** One interface this node serves (a loaded component's export, or a provider's). */
@@ -27,6 +27,13 @@ export interface Server {
   readonly healthy: boolean
   /** When unhealthy: the clock time from which it is tried again. */
   readonly retryAt?: number
+  /**
+   * Worth trying before the rest: this node itself, a peer connected now, one that has answered a
+   * call, or one whose advert came first-hand (gossip, or a sync with the peer itself). The others
+   * were only passed on by some relaying peer and never contacted: anyone can sign such adverts
+   * with fresh keys and point them at closed ports.
+   */
+  readonly plausible: boolean
 }
 
 /** A peer as `wasmesh mesh` shows it. */
@@ -40,6 +47,14 @@ export interface PeerView {
   readonly exports: readonly AdvertExport[]
   /** How the latest advert arrived. */
   readonly source?: AdvertSource
+  /** The peer whose sync reply passed the latest advert on, when it was not the advertiser itself. */
+  readonly relayedBy?: string
+  /** A libp2p connection to it is open. */
+  readonly connected: boolean
+  /** Its last dial failed: not tried again until `retryAt`, a first-hand advert or a connection. */
+  readonly unreachable: boolean
+  /** See `Server.plausible`. */
+  readonly plausible: boolean
   /** Time since its latest advert was received. */
   readonly ageMs?: number
   /** Time until it is forgotten unless refreshed. */
@@ -54,8 +69,23 @@ export interface PeerView {
 
 export type AdvertSource = 'gossip' | 'sync'
 
-/** What `apply` did: `stale` = seq not above the one held; `ignored` = another lattice, or this node's own. */
-export type ApplyResult = 'new' | 'updated' | 'stale' | 'withdrawn' | 'ignored'
+/**
+ * What `apply` did: `stale` = seq not above the one held; `ignored` = another lattice, or this node's own;
+ * `expired` = a relayed advert already older than its (capped) TTL; `refused` = the table is full of peers
+ * that are connected or have answered, which a new unknown one does not displace.
+ */
+export type ApplyResult = 'new' | 'updated' | 'stale' | 'withdrawn' | 'ignored' | 'expired' | 'refused'
+
+/** How an advert reached this node. */
+export interface ApplyMeta {
+  readonly source: AdvertSource
+  /** Its envelope (encoded signed-advert), kept for sync replies; without it the peer is routable but not passed on. */
+  readonly signed?: Uint8Array
+  /** How long ago the relaying peer received it (sync replies say; 0 for gossip): its TTL runs from then. */
+  readonly ageMs?: number
+  /** The peer whose sync reply carried it; the advertiser itself (or none) means first-hand. */
+  readonly relayer?: string
+}
 
 /** What changed in the table, for the node (republish) and tests (convergence). */
 export type RegistryChange =
@@ -76,8 +106,16 @@ export interface RegistryInit {
   readonly lattice?: string
   /** Milliseconds, monotonic. Default performance.now. */
   readonly clock?: () => number
-  /** The most remote peers kept; past it the oldest-received are evicted. Default 10,000. */
+  /**
+   * The most remote peers kept. Past it, the oldest-received peer that is neither connected nor has
+   * answered a call is evicted, relay-learned ones first; a new peer is refused when only such good
+   * peers remain. Default 10,000.
+   */
   readonly maxPeers?: number
+  /** The longest TTL taken from an advert, whatever it says: an advert's life is min(ttlMs, maxTtlMs). Default 105,000 ms. */
+  readonly maxTtlMs?: number
+  /** How long a peer whose dial failed is left out, unless a first-hand advert or a connection shows it is back. Default 30,000 ms. */
+  readonly unreachableMs?: number
   /** Backoff after the first failure; doubles with each further one. Default 1,000 ms. */
   readonly unhealthyBaseMs?: number
   /** The longest backoff. Default 60,000 ms. */
@@ -98,19 +136,20 @@ export interface Registry {
   setSelf(info: { labels?: Readonly<Record<string, string>>, addresses?: readonly string[] }): void
   /** This node's current signed advert envelope, listed first in snapshots. */
   setOwnEnvelope(envelope: Uint8Array | undefined): void
-  /**
-   * Takes in a verified advert. `signed` is its envelope (encoded signed-advert), kept for snapshots;
-   * without it the peer is routable but not passed on in sync replies.
-   */
-  apply(advert: Advert, meta: { source: AdvertSource, signed?: Uint8Array }): ApplyResult
+  /** Takes in a verified advert. */
+  apply(advert: Advert, meta: ApplyMeta): ApplyResult
   /** Forgets peers whose TTL has passed; returns how many. Queries call it too. */
   expire(): number
   /** The earliest clock time at which some peer expires, for the node's timer. */
   nextExpiryAt(): number | undefined
   /** A failed call: unhealthy for a backoff that doubles with consecutive failures. */
   markFailure(peer: string): void
+  /** A dial that failed: left out for `unreachableMs` (or its backoff, if longer) unless it shows it is back. */
+  markUnreachable(peer: string): void
   /** A successful call: healthy again, and a latency sample (if timed). */
   markSuccess(peer: string, latencyMs?: number): void
+  /** A libp2p connection to `peer` opened (reachable again) or closed. */
+  setConnected(peer: string, connected: boolean): void
   /** Not backing off after failures. */
   healthy(peer: string): boolean
   beginCall(peer: string): void
@@ -122,8 +161,12 @@ export interface Registry {
   peer(id: string): PeerView | undefined
   /** Every exported id -> the peers exporting exactly it. */
   interfaces(): Map<string, string[]>
-  /** Signed envelopes for a sync reply: this node's own, then live peers', most recently received first. */
-  snapshot(max?: number): Uint8Array[]
+  /**
+   * Envelopes for a sync reply with their ages: this node's own, then live peers' most recently
+   * received first, but only those heard first-hand or contacted: what a relay passed on and nobody
+   * here could vouch for is not passed on again.
+   */
+  snapshot(max?: number): RelayedAdvert[]
   /** Subscribes to changes; returns the unsubscribe function. */
   on(event: 'change', listener: (change: RegistryChange) => void): () => void
 }
@@ -132,7 +175,11 @@ interface PeerEntry {
   readonly advert: Advert
   readonly signed: Uint8Array | undefined
   readonly source: AdvertSource
+  /** The relaying peer, when it was not the advertiser: not first-hand. */
+  readonly relayer: string | undefined
   readonly receivedAt: number
+  /** When the first node in the relay chain received it: ages count from here, and a relay never resets it. */
+  readonly heardAt: number
   readonly expiresAt: number
 }
 
@@ -141,10 +188,16 @@ interface Health {
   retryAt: number
   latencyMs: number | undefined
   inflight: number
+  /** Answered a call since this node learned of it. */
+  answered: boolean
+  /** The last dial failed. */
+  unreachable: boolean
 }
 
 export const defaultRegistryLimits = Object.freeze({
   maxPeers: 10_000,
+  maxTtlMs: 105_000,
+  unreachableMs: 30_000,
   unhealthyBaseMs: 1_000,
   unhealthyMaxMs: 60_000,
   latencyEwmaWeight: 0.2
@@ -167,6 +220,8 @@ export function createRegistry (init: RegistryInit): Registry {
   const lattice = init.lattice ?? 'default'
   const clock = init.clock ?? (() => performance.now())
   const maxPeers = init.maxPeers ?? defaultRegistryLimits.maxPeers
+  const maxTtlMs = init.maxTtlMs ?? defaultRegistryLimits.maxTtlMs
+  const unreachableMs = init.unreachableMs ?? defaultRegistryLimits.unreachableMs
   const baseMs = init.unhealthyBaseMs ?? defaultRegistryLimits.unhealthyBaseMs
   const maxMs = init.unhealthyMaxMs ?? defaultRegistryLimits.unhealthyMaxMs
   const weight = init.latencyEwmaWeight ?? defaultRegistryLimits.latencyEwmaWeight
@@ -181,6 +236,8 @@ export function createRegistry (init: RegistryInit): Registry {
   // unversioned interface id -> peers exporting some version of it, so a query does not scan every peer
   const byName = new Map<string, Set<string>>()
   const health = new Map<string, Health>()
+  // peers with an open connection (bounded by libp2p's maxConnections)
+  const connected = new Set<string>()
   const listeners = new Set<(change: RegistryChange) => void>()
   // No peer expires before this; a scan is skipped until then.
   let earliestExpiry = Number.POSITIVE_INFINITY
@@ -227,8 +284,29 @@ export function createRegistry (init: RegistryInit): Registry {
 
   function healthOf (peer: string): Health {
     let h = health.get(peer)
-    if (h === undefined) health.set(peer, h = { failures: 0, retryAt: 0, latencyMs: undefined, inflight: 0 })
+    if (h === undefined) health.set(peer, h = { failures: 0, retryAt: 0, latencyMs: undefined, inflight: 0, answered: false, unreachable: false })
     return h
+  }
+
+  /** Shown to be reachable (a connection, a first-hand advert): tried again at once. */
+  function reachable (peer: string): void {
+    const h = health.get(peer)
+    if (h === undefined || !h.unreachable) return
+    h.unreachable = false
+    h.retryAt = 0
+  }
+
+  function firstHand (e: PeerEntry): boolean {
+    return e.relayer === undefined
+  }
+
+  /** Connected now, or has answered: what `maxPeers` eviction never gives up for an unknown peer. */
+  function good (peer: string): boolean {
+    return connected.has(peer) || health.get(peer)?.answered === true
+  }
+
+  function plausible (peer: string, e: PeerEntry): boolean {
+    return firstHand(e) || good(peer)
   }
 
   function isHealthy (h: Health | undefined, now: number): boolean {
@@ -251,49 +329,88 @@ export function createRegistry (init: RegistryInit): Registry {
     return gone.length
   }
 
-  function evict (): void {
-    const evicted: string[] = []
-    for (const [peer, e] of peersById) {
-      if (peersById.size <= maxPeers) break
-      drop(peer)
-      if (live(e)) evicted.push(peer)
-    }
-    for (const peer of evicted) emit({ kind: 'peer', peer, change: 'evicted' })
+  /**
+   * Which entry goes first past maxPeers (lower first): tombstones, then relay-learned, then
+   * first-hand peers; never one that is connected or has answered (undefined).
+   */
+  function evictionClass (peer: string, e: PeerEntry): number | undefined {
+    if (!live(e)) return 0
+    if (good(peer)) return undefined
+    return firstHand(e) ? 2 : 1
   }
 
-  function apply (advert: Advert, meta: { source: AdvertSource, signed?: Uint8Array }): ApplyResult {
+  /** Past maxPeers, evicts the oldest-received entry of the lowest class; returns whether `added` itself went. */
+  function evict (added: string): boolean {
+    let refused = false
+    const evicted: string[] = []
+    while (peersById.size > maxPeers) {
+      let victim: string | undefined
+      let victimClass = Number.POSITIVE_INFINITY
+      // insertion order is receipt order: the first of a class is its oldest
+      for (const [peer, e] of peersById) {
+        const c = evictionClass(peer, e)
+        if (c !== undefined && c < victimClass) {
+          victim = peer
+          victimClass = c
+          if (c === 0) break
+        }
+      }
+      // only good peers remain: the newcomer gives way
+      if (victim === undefined) victim = added
+      const e = peersById.get(victim)
+      drop(victim)
+      if (victim === added) {
+        refused = true
+        break
+      }
+      if (live(e)) evicted.push(victim)
+    }
+    for (const peer of evicted) emit({ kind: 'peer', peer, change: 'evicted' })
+    return refused
+  }
+
+  function apply (advert: Advert, meta: ApplyMeta): ApplyResult {
     if (advert.lattice !== lattice || advert.peer === self) return 'ignored'
     expire()
     const peer = advert.peer
     const old = peersById.get(peer)
     if (old !== undefined && advert.seq <= old.advert.seq) return 'stale'
     const now = clock()
+    const relayer = meta.relayer !== undefined && meta.relayer !== peer ? meta.relayer : undefined
+    // A relay says how old the record is; it can make it older, never younger than now.
+    const heardAt = now - Math.max(0, meta.ageMs ?? 0)
+    const expiresAt = heardAt + Math.min(advert.ttlMs, maxTtlMs)
+    if (expiresAt <= now) return 'expired'
     const entry: PeerEntry = {
       advert,
       signed: advert.withdrawn ? undefined : meta.signed,
       source: meta.source,
+      relayer,
       receivedAt: now,
-      expiresAt: now + advert.ttlMs
+      heardAt,
+      expiresAt
     }
     const wasLive = live(old)
+    if (relayer === undefined) reachable(peer)
     // an update keeps the peer's health; a withdrawal (a graceful stop) resets it for when it returns
     drop(peer, advert.withdrawn)
     // A withdrawn advert stays as a tombstone until its TTL, so a replay of an older one is still stale.
     peersById.set(peer, entry)
     earliestExpiry = Math.min(earliestExpiry, entry.expiresAt)
     if (!advert.withdrawn) index(peer, advert.exports, true)
+    if (old === undefined && evict(peer)) return 'refused'
     const result: ApplyResult = advert.withdrawn ? 'withdrawn' : wasLive ? 'updated' : 'new'
     if (result !== 'withdrawn' || wasLive) emit({ kind: 'peer', peer, change: result as 'new' | 'updated' | 'withdrawn' })
-    evict()
     return result
   }
 
-  function toServer (peer: string, local: boolean, e: AdvertExport, addresses: readonly string[], labels: Readonly<Record<string, string>>, now: number): Server {
+  function toServer (peer: string, local: boolean, e: AdvertExport, addresses: readonly string[], labels: Readonly<Record<string, string>>, now: number, isPlausible: boolean): Server {
     const h = health.get(peer)
     const healthy = isHealthy(h, now)
     const s = {
       peer,
       local,
+      plausible: isPlausible,
       iface: e.iface,
       digest: e.digest,
       addresses,
@@ -314,15 +431,16 @@ export function createRegistry (init: RegistryInit): Registry {
     const want = (p: string): boolean => filter.peer === undefined || filter.peer === p
     if (want(self) && hasLabels(selfLabels, filter.labels)) {
       for (const e of localExports) {
-        if (interfaceCompatible(iface, e.iface)) out.push(toServer(self, true, e, selfAddresses, selfLabels, now))
+        if (interfaceCompatible(iface, e.iface)) out.push(toServer(self, true, e, selfAddresses, selfLabels, now, true))
       }
     }
     const candidates = filter.peer !== undefined ? [filter.peer] : byName.get(unversionedId(iface)) ?? []
     for (const peer of candidates) {
       const entry = peersById.get(peer)
       if (!live(entry) || !hasLabels(entry.advert.labels, filter.labels)) continue
+      const isPlausible = plausible(peer, entry)
       for (const e of entry.advert.exports) {
-        if (interfaceCompatible(iface, e.iface)) out.push(toServer(peer, false, e, entry.advert.addresses, entry.advert.labels, now))
+        if (interfaceCompatible(iface, e.iface)) out.push(toServer(peer, false, e, entry.advert.addresses, entry.advert.labels, now, isPlausible))
       }
     }
     return out
@@ -333,13 +451,15 @@ export function createRegistry (init: RegistryInit): Registry {
     const h = health.get(peer)
     const common = {
       healthy: isHealthy(h, now),
+      connected: connected.has(peer),
+      unreachable: h?.unreachable === true && !isHealthy(h, now),
       failures: h?.failures ?? 0,
       latencyMs: h?.latencyMs,
       inflight: h?.inflight ?? 0,
       ...(h !== undefined && !isHealthy(h, now) ? { retryAt: h.retryAt } : {})
     }
     if (peer === self) {
-      return { peer, local: true, addresses: selfAddresses, labels: selfLabels, exports: localExports, ...common }
+      return { peer, local: true, addresses: selfAddresses, labels: selfLabels, exports: localExports, plausible: true, ...common }
     }
     const e = peersById.get(peer)
     if (!live(e)) return undefined
@@ -351,6 +471,8 @@ export function createRegistry (init: RegistryInit): Registry {
       labels: e.advert.labels,
       exports: e.advert.exports,
       source: e.source,
+      ...(e.relayer !== undefined ? { relayedBy: e.relayer } : {}),
+      plausible: plausible(peer, e),
       ageMs: now - e.receivedAt,
       expiresInMs: e.expiresAt - now,
       ...common
@@ -389,12 +511,29 @@ export function createRegistry (init: RegistryInit): Registry {
       h.failures++
       h.retryAt = clock() + Math.min(maxMs, baseMs * 2 ** Math.min(h.failures - 1, 52))
     },
+    markUnreachable (peer) {
+      if (!known(peer) || peer === self) return
+      const h = healthOf(peer)
+      h.failures++
+      h.unreachable = true
+      h.retryAt = clock() + Math.max(unreachableMs, Math.min(maxMs, baseMs * 2 ** Math.min(h.failures - 1, 52)))
+    },
+    setConnected (peer, isConnected) {
+      if (!isConnected) {
+        connected.delete(peer)
+        return
+      }
+      connected.add(peer)
+      reachable(peer)
+    },
     markSuccess (peer, latencyMs) {
       if (!known(peer)) return
       const h = latencyMs === undefined ? health.get(peer) : healthOf(peer)
       if (h === undefined) return
       h.failures = 0
       h.retryAt = 0
+      h.unreachable = false
+      if (latencyMs !== undefined) h.answered = true
       if (latencyMs !== undefined) h.latencyMs = h.latencyMs === undefined ? latencyMs : weight * latencyMs + (1 - weight) * h.latencyMs
     },
     healthy (peer) {
@@ -440,12 +579,13 @@ export function createRegistry (init: RegistryInit): Registry {
     },
     snapshot (max = Number.POSITIVE_INFINITY) {
       expire()
-      const out: Uint8Array[] = []
-      if (ownEnvelope !== undefined && out.length < max) out.push(ownEnvelope)
-      const entries = [...peersById.values()]
+      const now = clock()
+      const out: RelayedAdvert[] = []
+      if (ownEnvelope !== undefined && out.length < max) out.push({ ageMs: 0, envelope: ownEnvelope })
+      const entries = [...peersById]
       for (let i = entries.length - 1; i >= 0 && out.length < max; i--) {
-        const e = entries[i]
-        if (live(e) && e.signed !== undefined) out.push(e.signed)
+        const [peer, e] = entries[i]
+        if (live(e) && e.signed !== undefined && plausible(peer, e)) out.push({ ageMs: now - e.heardAt, envelope: e.signed })
       }
       return out
     },

@@ -1,4 +1,4 @@
-// Picks the server for each call (local first, else the less loaded of two random ones), retries before the first result byte, pins resource handles.
+// Picks the server for each call (local first, else the less loaded of two random plausible ones), retries elsewhere before the first result byte, pins resource handles.
 
 import { DeadlineQueue } from './deadlines.ts'
 import type { Registry, Server } from './registry.ts'
@@ -108,6 +108,9 @@ export const answerCodes: ReadonlySet<string> = new Set([
 /** Errors of a healthy server that is busy: retried elsewhere without marking it unhealthy. */
 export const busyCodes: ReadonlySet<string> = new Set(['overloaded'])
 
+/** Errors saying the server could not be reached at all: it is left out until it shows it is back (`markUnreachable`). */
+export const unreachableCodes: ReadonlySet<string> = new Set(['dial-failed'])
+
 export const defaultRouterOptions = Object.freeze({
   localFirst: true,
   maxRetries: 2,
@@ -174,11 +177,14 @@ export function createRouter (init: RouterInit): Router {
     return d <= 0 ? a : b
   }
 
-  function pick (candidates: Server[]): Server {
+  function pick (all: Server[]): Server {
     if (localFirst) {
-      const local = candidates.find(s => s.local)
+      const local = all.find(s => s.local)
       if (local !== undefined) return local
     }
+    // Servers only a relay vouched for come last: a sync reply can list any number of them.
+    const plausible = all.filter(s => s.plausible)
+    const candidates = plausible.length > 0 ? plausible : all
     if (candidates.length === 1) return candidates[0]
     const i = Math.floor(random() * candidates.length) % candidates.length
     let j = Math.floor(random() * (candidates.length - 1)) % (candidates.length - 1)
@@ -232,6 +238,12 @@ export function createRouter (init: RouterInit): Router {
       if (owner !== undefined) return { owner, handle: first }
     }
     return {}
+  }
+
+  /** A failed attempt: how the server is marked (not at all when the failure is the function's own answer or a busy server). */
+  function blame (peer: string, code: string): void {
+    if (unreachableCodes.has(code)) registry.markUnreachable(peer)
+    else if (!busyCodes.has(code) && !answerCodes.has(code)) registry.markFailure(peer)
   }
 
   /** Whether a failure ends the call rather than moving on to another server. */
@@ -361,7 +373,7 @@ export function createRouter (init: RouterInit): Router {
           if (halt !== undefined) throw withCause(halt, err)
           const failure = failureOf(err)
           last = { err, failure }
-          if (!busyCodes.has(failure.code) && !answerCodes.has(failure.code)) registry.markFailure(server.peer)
+          blame(server.peer, failure.code)
           if (failure.code === 'resource-lost' && pin.handle !== undefined) forgetHandle(pin.handle)
           if (isFinal(failure, pin.owner !== undefined, tried.length)) throw finalError(iface, func, server.peer, err, failure, pin.owner !== undefined, tried)
           continue

@@ -35,7 +35,7 @@ interface adverts {
     addresses: list<string>,
     labels: list<tuple<string, string>>,
     exports: list<export-entry>,
-    /// The record is forgotten this long after it was received unless refreshed.
+    /// The record is forgotten this long after it was first received unless refreshed (receivers cap it).
     ttl-ms: u32,
     /// Graceful stop: forget this peer's exports now.
     withdrawn: bool,
@@ -45,6 +45,13 @@ interface adverts {
   record signed-advert {
     advert: list<u8>,
     signature: list<u8>,
+  }
+
+  /// An item of a sync reply on /wasmesh/<lattice>/sync/1.1.0 (1.0.0 replies list bare signed-adverts).
+  record relayed-advert {
+    /// How long ago the relaying node received the advert (0 for its own): the receiver's TTL runs from then.
+    age-ms: u32,
+    signed: signed-advert,
   }
 }
 `
@@ -355,47 +362,51 @@ export function decodeSignedAdvert (bytes: Uint8Array, limits?: Partial<AdvertLi
 
 // ---------------------------------------------------------------- sync reply
 
-/**
- * A sync reply: `list<signed-advert>` built from envelopes already encoded with encodeSignedAdvert
- * (a record's encoding is its fields' encodings concatenated, so envelopes are spliced unchanged).
- */
-export function encodeAdvertList (envelopes: readonly Uint8Array[], limits?: Partial<AdvertLimits>): Uint8Array {
-  const l = limitsOf(limits)
-  if (envelopes.length > l.maxAdvertsPerSync) {
-    throw new AdvertError('too-many-adverts', `${envelopes.length} adverts, over maxAdvertsPerSync (${l.maxAdvertsPerSync})`)
+/** An envelope as a sync reply relays it: how long ago the relaying node received it (0 for its own). */
+export interface RelayedAdvert {
+  readonly ageMs: number
+  /** The signed-advert envelope, as encodeSignedAdvert made it. */
+  readonly envelope: Uint8Array
+}
+
+const U32_MAX = 0xffff_ffff
+
+/** Splices already-encoded items behind their count, refusing more than the limits allow. */
+function encodeList (items: ReadonlyArray<readonly Uint8Array[]>, l: AdvertLimits): Uint8Array {
+  if (items.length > l.maxAdvertsPerSync) {
+    throw new AdvertError('too-many-adverts', `${items.length} adverts, over maxAdvertsPerSync (${l.maxAdvertsPerSync})`)
   }
-  const count = encodeValue({ kind: 'u32' }, envelopes.length)
+  const count = encodeValue({ kind: 'u32' }, items.length)
   let total = count.length
-  for (const e of envelopes) total += e.length
+  for (const parts of items) for (const p of parts) total += p.length
   if (total > l.maxSyncBytes) throw new AdvertError('too-large', `sync reply would be ${total} bytes, over maxSyncBytes (${l.maxSyncBytes})`)
   const out = new Uint8Array(total)
   out.set(count, 0)
   let pos = count.length
-  for (const e of envelopes) {
-    out.set(e, pos)
-    pos += e.length
+  for (const parts of items) {
+    for (const p of parts) {
+      out.set(p, pos)
+      pos += p.length
+    }
   }
   return out
 }
 
-/**
- * Splits a sync reply into its envelopes (copies), each one checked as decodeSignedAdvert checks it,
- * so the receiver handles every item exactly like a gossip message.
- */
-export function decodeAdvertList (bytes: Uint8Array, limits?: Partial<AdvertLimits>): Uint8Array[] {
-  const l = limitsOf(limits)
+/** Reads a sync reply's items: each an optional `age-ms` then an envelope checked as decodeSignedAdvert checks it. */
+function decodeList (bytes: Uint8Array, aged: boolean, l: AdvertLimits): RelayedAdvert[] {
   if (bytes.length > l.maxSyncBytes) throw new AdvertError('too-large', `sync reply is ${bytes.length} bytes, over maxSyncBytes (${l.maxSyncBytes})`)
   const max = envelopeMaxBytes(l)
   const r = new ValueReader(bytes, 0, { ...valueOpts(max), root: 'adverts' })
-  const out: Uint8Array[] = []
+  const out: RelayedAdvert[] = []
   try {
     const n = r.u32()
     if (n > l.maxAdvertsPerSync) throw new AdvertError('too-many-adverts', `sync reply lists ${n} adverts, over maxAdvertsPerSync (${l.maxAdvertsPerSync})`)
     for (let i = 0; i < n; i++) {
+      const ageMs = aged ? r.u32() : 0
       const start = r.pos
       const s = r.read(witTypes.signed) as SignedAdvert
       checkSigned(s, l)
-      out.push(bytes.slice(start, r.pos))
+      out.push({ ageMs, envelope: bytes.slice(start, r.pos) })
     }
   } catch (err) {
     if (err instanceof AdvertError) throw err
@@ -403,4 +414,33 @@ export function decodeAdvertList (bytes: Uint8Array, limits?: Partial<AdvertLimi
   }
   if (r.pos !== bytes.length) throw new AdvertError('malformed', `sync reply has ${bytes.length - r.pos} bytes after its last advert`)
   return out
+}
+
+/**
+ * A sync reply of `/sync/1.0.0`: `list<signed-advert>` built from envelopes already encoded with encodeSignedAdvert
+ * (a record's encoding is its fields' encodings concatenated, so envelopes are spliced unchanged).
+ */
+export function encodeAdvertList (envelopes: readonly Uint8Array[], limits?: Partial<AdvertLimits>): Uint8Array {
+  return encodeList(envelopes.map(e => [e]), limitsOf(limits))
+}
+
+/**
+ * Splits a `/sync/1.0.0` reply into its envelopes (copies), each one checked as decodeSignedAdvert checks it,
+ * so the receiver handles every item exactly like a gossip message.
+ */
+export function decodeAdvertList (bytes: Uint8Array, limits?: Partial<AdvertLimits>): Uint8Array[] {
+  return decodeList(bytes, false, limitsOf(limits)).map(item => item.envelope)
+}
+
+/** A sync reply of `/sync/1.1.0`: `list<relayed-advert>`, each envelope behind its age (clamped to u32). */
+export function encodeRelayedList (items: readonly RelayedAdvert[], limits?: Partial<AdvertLimits>): Uint8Array {
+  return encodeList(items.map(item => {
+    const age = Math.min(U32_MAX, Math.max(0, Math.floor(item.ageMs)))
+    return [encodeValue({ kind: 'u32' }, age), item.envelope]
+  }), limitsOf(limits))
+}
+
+/** Splits a `/sync/1.1.0` reply into ages and envelopes (copies), each envelope checked as decodeSignedAdvert checks it. */
+export function decodeRelayedList (bytes: Uint8Array, limits?: Partial<AdvertLimits>): RelayedAdvert[] {
+  return decodeList(bytes, true, limitsOf(limits))
 }

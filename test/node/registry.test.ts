@@ -114,26 +114,97 @@ describe('registry: adverts', () => {
     registry.apply(advert('QmA', 2n), gossip) // A is now the most recent
     registry.apply(advert('QmD', 1n), gossip)
     expect(registry.peers().map(p => p.peer).sort()).toEqual([SELF, 'QmA', 'QmC', 'QmD'].sort())
-    expect(changes.at(-1)).toEqual({ kind: 'peer', peer: 'QmB', change: 'evicted' })
+    expect(changes.slice(-2)).toEqual([{ kind: 'peer', peer: 'QmB', change: 'evicted' }, { kind: 'peer', peer: 'QmD', change: 'new' }])
   })
 
-  it('snapshots its own envelope first, then live peers newest first, without withdrawn or expired ones', () => {
+  it('past maxPeers never evicts a connected or answering peer for a new one: relay-learned go first, then the newcomer is refused', () => {
+    const { registry, time } = setup({ maxPeers: 3 })
+    const relayed = { source: 'sync', relayer: 'QmRelay' } as const
+    registry.apply(advert('QmConnected', 1n), relayed)
+    registry.apply(advert('QmAnswered', 1n), relayed)
+    registry.apply(advert('QmHeard', 1n), gossip)
+    registry.setConnected('QmConnected', true)
+    registry.markSuccess('QmAnswered', 5)
+    time.now += 1
+    // full: the only relay-learned, never-contacted peer is the newcomer itself
+    expect(registry.apply(advert('QmSybil1', 1n), relayed)).toBe('refused')
+    expect(registry.peer('QmSybil1')).toBeUndefined()
+    // a first-hand newcomer displaces the oldest first-hand peer nobody has contacted
+    expect(registry.apply(advert('QmFresh', 1n), gossip)).toBe('new')
+    expect(registry.peers().map(p => p.peer).sort()).toEqual([SELF, 'QmAnswered', 'QmConnected', 'QmFresh'].sort())
+    registry.setConnected('QmFresh', true)
+    // only good peers left: nobody new gets in, however it arrives
+    expect(registry.apply(advert('QmSybil2', 1n), gossip)).toBe('refused')
+    expect(registry.apply(advert('QmSybil3', 1n), relayed)).toBe('refused')
+    expect(registry.peers().map(p => p.peer).sort()).toEqual([SELF, 'QmAnswered', 'QmConnected', 'QmFresh'].sort())
+    // updates of known peers still apply
+    expect(registry.apply(advert('QmConnected', 2n), gossip)).toBe('updated')
+  })
+
+  it('caps the TTL an advert asks for at maxTtlMs: 2^32-1 ms is forgotten like any other', () => {
+    const { registry, time } = setup({ maxTtlMs: 30_000 })
+    registry.apply(advert('QmZombie', 1n, { ttlMs: 0xffff_ffff }), gossip)
+    expect(registry.peer('QmZombie')?.expiresInMs).toBe(30_000)
+    time.now += 29_999
+    expect(registry.servers('a:b/c').map(s => s.peer)).toEqual(['QmZombie'])
+    time.now += 1
+    expect(registry.servers('a:b/c')).toEqual([])
+    // the default cap is 105 s (3 x the default advertTtlMs)
+    const d = setup()
+    d.registry.apply(advert('QmZombie', 1n, { ttlMs: 0xffff_ffff }), gossip)
+    expect(d.registry.peer('QmZombie')?.expiresInMs).toBe(105_000)
+  })
+
+  it('ages a relayed advert by what the relay says: its life runs from when the relay received it, and relaying it again does not reset it', () => {
+    const { registry, time } = setup()
+    const a = advert('QmA', 1n, { ttlMs: 10_000 })
+    expect(registry.apply(a, { source: 'sync', relayer: 'QmRelay', ageMs: 8_000, signed: envelope(a) })).toBe('new')
+    expect(registry.peer('QmA')).toMatchObject({ expiresInMs: 2_000, relayedBy: 'QmRelay', plausible: false })
+    time.now += 1_000
+    // it was contacted (so it is passed on), and its age travels with it: 9 s, not 1 s
+    registry.setConnected('QmA', true)
+    expect(registry.snapshot()).toEqual([{ ageMs: 9_000, envelope: envelope(a) }])
+    // the same record from another relay claiming it is fresh changes nothing: same seq
+    expect(registry.apply(a, { source: 'sync', relayer: 'QmLiar', ageMs: 0 })).toBe('stale')
+    time.now += 1_000
+    expect(registry.servers('a:b/c')).toEqual([])
+    // a record already older than its TTL is not taken at all
+    expect(registry.apply(advert('QmB', 1n, { ttlMs: 10_000 }), { source: 'sync', relayer: 'QmRelay', ageMs: 10_000 })).toBe('expired')
+    expect(registry.peer('QmB')).toBeUndefined()
+  })
+
+  it('snapshots its own envelope first, then live peers newest first with their ages, without withdrawn or expired ones', () => {
     const { registry, time } = setup()
     const a = advert('QmA', 1n, { ttlMs: 100 })
     const b = advert('QmB', 1n)
     const c = advert('QmC', 1n)
     registry.apply(a, { source: 'gossip', signed: envelope(a) })
+    time.now += 10
     registry.apply(b, { source: 'gossip', signed: envelope(b) })
-    registry.apply(c, { source: 'sync', signed: envelope(c) })
+    registry.apply(c, { source: 'sync', relayer: 'QmC', signed: envelope(c) }) // a sync with C itself: first-hand
     registry.apply(advert('QmN', 1n), gossip) // known but with no envelope to pass on
     const own = envelope(advert(SELF, 9n))
     registry.setOwnEnvelope(own)
-    expect(registry.snapshot()).toEqual([own, envelope(c), envelope(b), envelope(a)])
-    expect(registry.snapshot(2)).toEqual([own, envelope(c)])
+    const aged = (e: Uint8Array, ageMs = 0): { ageMs: number, envelope: Uint8Array } => ({ ageMs, envelope: e })
+    expect(registry.snapshot()).toEqual([aged(own), aged(envelope(c)), aged(envelope(b)), aged(envelope(a), 10)])
+    expect(registry.snapshot(2)).toEqual([aged(own), aged(envelope(c))])
     const cw = advert('QmC', 2n, { withdrawn: true })
     registry.apply(cw, { source: 'gossip', signed: envelope(cw) })
     time.now += 200
-    expect(registry.snapshot()).toEqual([own, envelope(b)])
+    expect(registry.snapshot()).toEqual([aged(own, 0), aged(envelope(b), 200)])
+  })
+
+  it('does not pass on what only a relay vouched for, until this node heard it first-hand or contacted the peer', () => {
+    const { registry } = setup()
+    const r = advert('QmPassed', 1n)
+    registry.apply(r, { source: 'sync', relayer: 'QmRelay', signed: envelope(r) })
+    expect(registry.snapshot()).toEqual([])
+    registry.markSuccess('QmPassed', 3)
+    expect(registry.snapshot().map(x => x.envelope)).toEqual([envelope(r)])
+    const r2 = advert('QmPassed', 2n)
+    registry.apply(r2, { source: 'gossip', signed: envelope(r2) })
+    expect(registry.peer('QmPassed')).toMatchObject({ source: 'gossip', plausible: true })
+    expect(registry.peer('QmPassed')?.relayedBy).toBeUndefined()
   })
 })
 
@@ -238,6 +309,46 @@ describe('registry: health and accounting', () => {
     expect(registry.servers('a:b/c')[0].healthy).toBe(true)
     registry.markFailure('QmUnknown') // no effect, nothing kept
     expect(registry.peer('QmUnknown')).toBeUndefined()
+  })
+
+  it('leaves out a peer whose dial failed until unreachableMs passes, a first-hand advert or a connection: a relay cannot bring it back', () => {
+    const { registry, time } = setup({ unreachableMs: 30_000 })
+    const relayed = { source: 'sync', relayer: 'QmRelay' } as const
+    registry.apply(advert('QmA', 1n, { ttlMs: 60_000 }), relayed)
+    expect(registry.servers('a:b/c')[0]).toMatchObject({ healthy: true, plausible: false })
+    registry.markUnreachable('QmA')
+    expect(registry.servers('a:b/c')[0]).toMatchObject({ healthy: false, retryAt: 31_000 })
+    expect(registry.peer('QmA')).toMatchObject({ unreachable: true })
+    // a newer advert passed on by a relay proves nothing
+    registry.apply(advert('QmA', 2n, { ttlMs: 60_000 }), relayed)
+    time.now += 29_999
+    expect(registry.servers('a:b/c')[0].healthy).toBe(false)
+    time.now += 1
+    expect(registry.servers('a:b/c')[0].healthy).toBe(true)
+    // gossip signed by the peer itself brings it back at once
+    registry.markUnreachable('QmA')
+    expect(registry.servers('a:b/c')[0].healthy).toBe(false)
+    registry.apply(advert('QmA', 3n), gossip)
+    expect(registry.servers('a:b/c')[0]).toMatchObject({ healthy: true, plausible: true })
+    // and so does a connection
+    registry.markUnreachable('QmA')
+    registry.setConnected('QmA', true)
+    expect(registry.peer('QmA')).toMatchObject({ healthy: true, connected: true, unreachable: false })
+    registry.setConnected('QmA', false)
+    expect(registry.peer('QmA')).toMatchObject({ connected: false })
+  })
+
+  it('counts a relay-learned peer plausible once it is connected or has answered', () => {
+    const { registry } = setup()
+    const relayed = { source: 'sync', relayer: 'QmRelay' } as const
+    registry.apply(advert('QmA', 1n), relayed)
+    registry.apply(advert('QmB', 1n), relayed)
+    registry.apply(advert('QmC', 1n), relayed)
+    registry.apply(advert('QmD', 1n), gossip)
+    registry.setConnected('QmA', true)
+    registry.markSuccess('QmB', 4)
+    const plausible = Object.fromEntries(registry.servers('a:b/c').map(s => [s.peer, s.plausible]))
+    expect(plausible).toEqual({ QmA: true, QmB: true, QmC: false, QmD: true })
   })
 
   it('stops telling an unsubscribed listener', () => {

@@ -173,6 +173,70 @@ describe('router: choosing a server', () => {
   })
 })
 
+describe('router: servers a relay vouched for, and servers that cannot be reached', () => {
+  const relayed = { source: 'sync', relayer: 'QmRelay' } as const
+
+  it('spends a call\'s attempts on plausible servers first: never on never-contacted ones a relay passed on while others answer', async () => {
+    const { router, registry, behave, calls } = setup(['QmDown', 'QmUp'])
+    const sybils = Array.from({ length: 30 }, (_, i) => `QmSybi${String.fromCharCode(65 + i)}`)
+    for (const p of sybils) {
+      registry.apply(advert(p), relayed)
+      behave.set(p, dialFailure)
+    }
+    behave.set('QmDown', dialFailure)
+    const outcomes = { ok: 0, failed: 0 }
+    for (let i = 0; i < 50; i++) {
+      try {
+        expect((await router.call(IFACE, 'f', [])).peer).toBe('QmUp')
+        outcomes.ok++
+      } catch {
+        outcomes.failed++
+      }
+    }
+    expect(outcomes).toEqual({ ok: 50, failed: 0 })
+    expect(calls.filter(c => sybils.includes(c))).toEqual([])
+    // the dead one was tried once, then left out
+    expect(calls.filter(c => c === 'QmDown').length).toBeLessThanOrEqual(1)
+  })
+
+  it('falls back to relay-learned servers when nothing plausible is left, each one at most once per call', async () => {
+    const { router, registry, behave, calls } = setup([])
+    for (const p of ['QmR1', 'QmR2', 'QmR3']) {
+      registry.apply(advert(p), relayed)
+      behave.set(p, dialFailure)
+    }
+    const err = await rejection(router.call(IFACE, 'f', []))
+    expect(err.code).toBe('dial-failed')
+    expect(new Set(err.tried).size).toBe(3)
+    // those three are unreachable now: a call goes to a fourth at once
+    registry.apply(advert('QmR4'), relayed)
+    expect(await router.call(IFACE, 'f', [])).toMatchObject({ peer: 'QmR4', attempts: 1 })
+    expect(calls.at(-1)).toBe('QmR4')
+  })
+
+  it('does not retry a server whose dial failed on every call, but after unreachableMs or once it shows it is back', async () => {
+    const { router, registry, behave, calls, time } = setup(['QmDead', 'QmLive'])
+    behave.set('QmDead', dialFailure)
+    // whichever is drawn first, the dead one is dialled at most once
+    for (let i = 0; i < 10; i++) expect((await router.call(IFACE, 'f', [])).peer).toBe('QmLive')
+    const dialled = (): number => calls.filter(c => c === 'QmDead').length
+    if (dialled() === 0) {
+      // never drawn: make it the only choice once
+      await router.call(IFACE, 'f', [], { target: 'QmDead' }).catch(() => {})
+    }
+    expect(dialled()).toBe(1)
+    // past the ordinary failure backoff (1 s here), still left out: a dial failure counts for longer
+    time.now += 5_000
+    for (let i = 0; i < 40; i++) await router.call(IFACE, 'f', [])
+    expect(dialled()).toBe(1)
+    // a first-hand advert says it is back
+    behave.delete('QmDead')
+    registry.apply(advert('QmDead', {}, 2n), { source: 'gossip' })
+    for (let i = 0; i < 40; i++) await router.call(IFACE, 'f', [])
+    expect(dialled()).toBeGreaterThan(1)
+  })
+})
+
 describe('router: no server', () => {
   it('says when nobody exports the interface', async () => {
     const { router } = setup([])

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
-  AdvertError, advertTopic, decodeAdvert, decodeAdvertList, decodeSignedAdvert, defaultAdvertLimits, encodeAdvert,
-  encodeAdvertList, encodeSignedAdvert, isLatticeName, latticeWit, parseInterfaceId
+  AdvertError, advertTopic, decodeAdvert, decodeAdvertList, decodeRelayedList, decodeSignedAdvert, defaultAdvertLimits, encodeAdvert,
+  encodeAdvertList, encodeRelayedList, encodeSignedAdvert, isLatticeName, latticeWit, parseInterfaceId
 } from '../../protocol/advert.ts'
 import type { Advert, AdvertProblem } from '../../protocol/advert.ts'
 import { ProtocolError } from '../../protocol/errors.ts'
@@ -66,9 +66,9 @@ describe('the advert WIT', () => {
     expect(latticeWit).toBe(file)
   })
 
-  it('defines the three records of wasmesh:lattice/adverts@0.1.0', () => {
+  it('defines the four records of wasmesh:lattice/adverts@0.1.0', () => {
     const iface = parseWit({ 'lattice.wit': latticeWit }).findInterface('wasmesh:lattice/adverts@0.1.0')
-    expect([...iface!.types.keys()]).toEqual(['export-entry', 'advert', 'signed-advert'])
+    expect([...iface!.types.keys()]).toEqual(['export-entry', 'advert', 'signed-advert', 'relayed-advert'])
   })
 })
 
@@ -218,6 +218,22 @@ describe('signed adverts and sync replies', () => {
     const signed = wit.findInterface('wasmesh:lattice/adverts@0.1.0')!.types.get('signed-advert') as Type
     const item = { advert: encodeAdvert(advert()), signature: sig }
     expect(encodeAdvertList([encodeSignedAdvert(item)])).toEqual(encodeValue({ kind: 'list', element: signed }, [item]))
+  })
+
+  it('round-trips a 1.1.0 sync reply as list<relayed-advert>: each envelope unchanged behind its age', () => {
+    const wit = parseWit({ 'lattice.wit': latticeWit })
+    const relayed = wit.findInterface('wasmesh:lattice/adverts@0.1.0')!.types.get('relayed-advert') as Type
+    const item = { advert: encodeAdvert(advert()), signature: sig }
+    const env = encodeSignedAdvert(item)
+    const reply = encodeRelayedList([{ ageMs: 0, envelope: env }, { ageMs: 1234.7, envelope: env }, { ageMs: 2 ** 40, envelope: env }])
+    expect(reply).toEqual(encodeValue({ kind: 'list', element: relayed }, [
+      { ageMs: 0, signed: item }, { ageMs: 1234, signed: item }, { ageMs: 0xffff_ffff, signed: item }
+    ]))
+    expect(decodeRelayedList(reply)).toEqual([{ ageMs: 0, envelope: env }, { ageMs: 1234, envelope: env }, { ageMs: 0xffff_ffff, envelope: env }])
+    expect(problemOf(() => decodeRelayedList(reply, { maxAdvertsPerSync: 2 }))).toBe('too-many-adverts')
+    expect(problemOf(() => decodeRelayedList(reply.subarray(0, reply.length - 1)))).toBe('malformed')
+    // a 1.0.0 reply is not a 1.1.0 one
+    expect(problemOf(() => decodeRelayedList(encodeAdvertList([env])))).toBe('malformed')
   })
 
   it('refuses more than maxAdvertsPerSync, over maxSyncBytes, a bad item and trailing bytes', () => {
