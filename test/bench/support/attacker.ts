@@ -2,11 +2,11 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { encodeAdvert, encodeAdvertList, encodeSignedAdvert } from '../../../protocol/advert.ts'
+import { encodeAdvert, encodeAdvertList, encodeRelayedList, encodeSignedAdvert } from '../../../protocol/advert.ts'
 import type { Advert } from '../../../protocol/advert.ts'
 import { encodeHeader, FRAME_VERSION } from '../../../protocol/frame.ts'
 import { createMeshLibp2p, WRPC_PROTOCOL } from '../../../node/libp2p.ts'
-import { syncProtocol } from '../../../node/adverts.ts'
+import { agedSyncProtocol, syncProtocol } from '../../../node/adverts.ts'
 import { ECHO_IFACE } from './echo.ts'
 
 /**
@@ -35,7 +35,7 @@ const counts = { garbage: 0, resets: 0, stalled: 0, stalledBytes: 0, zombiesServ
 const libp2p = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'] })
 
 /** 300 self-signed adverts from fresh keys for the echo interface, at closed ports, with the longest TTL the wire allows. */
-async function zombieReply (): Promise<Uint8Array> {
+async function zombieEnvelopes (): Promise<Uint8Array[]> {
   const envelopes: Uint8Array[] = []
   for (let i = 0; i < ZOMBIES; i++) {
     const key = await generateKeyPair('Ed25519')
@@ -54,14 +54,21 @@ async function zombieReply (): Promise<Uint8Array> {
     const bytes = encodeAdvert(advert)
     envelopes.push(encodeSignedAdvert({ advert: bytes, signature: await key.sign(bytes) }))
   }
-  return encodeAdvertList(envelopes)
+  return envelopes
 }
-const zombies = await zombieReply()
-await libp2p.handle(syncProtocol('default'), async (stream: Stream) => {
-  counts.zombiesServed++
-  stream.send(zombies)
-  await stream.close().catch(() => {})
-}, { maxInboundStreams: 64 })
+const envelopes = await zombieEnvelopes()
+// both sync versions: the old list of envelopes, and the aged one claiming every record was heard just now
+const replies = new Map([
+  [syncProtocol('default'), encodeAdvertList(envelopes)],
+  [agedSyncProtocol('default'), encodeRelayedList(envelopes.map(envelope => ({ ageMs: 0, envelope })))]
+])
+for (const [protocol, reply] of replies) {
+  await libp2p.handle(protocol, async (stream: Stream) => {
+    counts.zombiesServed++
+    stream.send(reply)
+    await stream.close().catch(() => {})
+  }, { maxInboundStreams: 64 })
+}
 await libp2p.start()
 for (const t of targets) await libp2p.dial(multiaddr(t)).catch(() => { counts.errors++ })
 
