@@ -22,7 +22,8 @@ describe.each(['worker', 'inline'] as const)('calling a WAT-built component (%s)
 
   beforeAll(async () => {
     t = await startRuntime({
-      limits: { callTimeoutMs: 1500, maxInstances: 2, maxQueued: 1 },
+      // One caller (`local`) may use both instances here: the per-caller share has tests of its own (pool.test.ts).
+      limits: { callTimeoutMs: 1500, maxInstances: 2, maxInstancesPerCaller: 2, maxQueued: 1 },
       resolver: async (iface, func, params) => {
         imported.push([iface, func, params])
         if (held !== null) await held
@@ -143,7 +144,7 @@ describe('a worker instance', () => {
   let t: TestRuntime
   let c: LoadedComponent
   beforeAll(async () => {
-    t = await startRuntime({ limits: { callTimeoutMs: 1500, maxInstances: 2, maxQueued: 1 } })
+    t = await startRuntime({ limits: { callTimeoutMs: 1500, maxInstances: 2, maxInstancesPerCaller: 2, maxQueued: 1 } })
     c = await t.runtime.load(await buildArith(), { name: 'arith' })
   })
   afterAll(async () => { await t.close() })
