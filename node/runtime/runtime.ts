@@ -7,6 +7,7 @@ import { DeadlineQueue } from '../deadlines.ts'
 import { WorkerInstance, type Instance } from './instance.ts'
 import { InlineInstance } from './inline-instance.ts'
 import { defaultRuntimeLimits, type RuntimeLimits } from './limits.ts'
+import { capMemories } from './memory-cap.ts'
 import { InstancePool, type PoolCallOptions, type PoolStats } from './pool.ts'
 import type { SandboxGrants } from './sandbox.ts'
 import { createTranspileCache } from './transpile-cache.ts'
@@ -183,8 +184,10 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
     const l = { ...limits, ...config.limits }
     const modules: Record<string, WasmModule> = {}
     for (const [file, data] of Object.entries(transpiled.coreFiles)) {
+      // Every memory the guest defines gets the instance's limit as its maximum: growing past it fails inside the guest, while it runs.
+      const capped = capMemories(data, l.maxInstanceMemoryBytes, file)
       try {
-        modules[file] = await wasm.compile(data)
+        modules[file] = await wasm.compile(capped)
       } catch (err) {
         throw new RuntimeError('invalid-component', `a core module does not compile: ${(err as Error).message}`, { cause: err })
       }
