@@ -4,7 +4,7 @@ import { RuntimeError } from '../../../node/runtime/errors.ts'
 import type { LoadedComponent } from '../../../node/runtime/index.ts'
 import { capMemories } from '../../../node/runtime/memory-cap.ts'
 import { buildArith } from './fixtures.ts'
-import { startRuntime, type TestRuntime } from './helpers.ts'
+import { failure, startRuntime, type TestRuntime } from './helpers.ts'
 
 const CALC = 'local:test/calc@0.1.0'
 const PAGE = 65536
@@ -67,11 +67,10 @@ describe.each(['worker', 'inline'] as const)('a guest that allocates without bou
   afterAll(async () => { await t.close() })
 
   it('is refused memory past maxInstanceMemoryBytes while it runs: its call fails with `trap` at the limit, and the component keeps serving', async () => {
-    const err = await t.runtime.call(c.id, CALC, 'hog', []).then(() => null, (e: unknown) => e as RuntimeError)
-    expect(err).toBeInstanceOf(RuntimeError)
-    expect(err?.code).toBe('trap')
+    const err = await failure(t.runtime.call(c.id, CALC, 'hog', []))
+    expect(err.code).toBe('trap')
     // The guest's memory when it trapped: as far as the limit lets it grow, and no further.
-    const at = /linear memory (\d+) bytes of maxInstanceMemoryBytes/.exec(err?.message ?? '')
+    const at = /linear memory (\d+) bytes of maxInstanceMemoryBytes/.exec(err.message)
     expect(at).not.toBeNull()
     expect(Number(at?.[1])).toBe(LIMIT)
     expect(await t.runtime.call(c.id, '', 'double', [21n])).toEqual([42n])
@@ -82,9 +81,9 @@ describe('a component whose memory starts above maxInstanceMemoryBytes', () => {
   it('does not load: `invalid-component`, naming the limit', async () => {
     const t = await startRuntime({ limits: { maxInstanceMemoryBytes: PAGE / 2 } })
     try {
-      const err = await t.runtime.load(await buildArith()).then(() => null, (e: unknown) => e as RuntimeError)
-      expect(err?.code).toBe('invalid-component')
-      expect(err?.message).toMatch(/over maxInstanceMemoryBytes/)
+      const err = await failure(t.runtime.load(await buildArith()))
+      expect(err.code).toBe('invalid-component')
+      expect(err.message).toMatch(/over maxInstanceMemoryBytes/)
     } finally {
       await t.close()
     }

@@ -1,16 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { RuntimeError } from '../../../node/runtime/errors.ts'
 import type { LoadedComponent, RuntimeLimits } from '../../../node/runtime/index.ts'
 import { buildArith } from './fixtures.ts'
-import { startRuntime, type TestRuntime } from './helpers.ts'
+import { failure, startRuntime, type TestRuntime } from './helpers.ts'
 
 const CALC = 'local:test/calc@0.1.0'
-
-async function failure (p: Promise<unknown>): Promise<RuntimeError> {
-  const err = await p.then(() => null, (e: unknown) => e)
-  expect(err).toBeInstanceOf(RuntimeError)
-  return err as RuntimeError
-}
 
 /** A call whose settling can be looked at without awaiting it. */
 function track<T> (p: Promise<T>): { readonly done: Promise<T>, settled: boolean } {

@@ -2,15 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RuntimeError } from '../../../node/runtime/errors.ts'
 import type { LoadedComponent } from '../../../node/runtime/index.ts'
 import { buildArith } from './fixtures.ts'
-import { startRuntime, type TestRuntime } from './helpers.ts'
+import { failure, startRuntime, type TestRuntime } from './helpers.ts'
 
 const CALC = 'local:test/calc@0.1.0'
-
-async function failure (p: Promise<unknown>): Promise<RuntimeError> {
-  const err = await p.then(() => null, (e: unknown) => e)
-  expect(err).toBeInstanceOf(RuntimeError)
-  return err as RuntimeError
-}
 
 /** What both isolations must do alike; spinning guests only where a deadline can stop them (worker). */
 describe.each(['worker', 'inline'] as const)('calling a WAT-built component (%s)', isolation => {
