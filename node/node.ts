@@ -518,7 +518,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       interfaces: component.exports.interfaces,
       wit: component.wit,
       capacity,
-      call: (iface, func, params) => runtime.call(component.id, iface, func, params)
+      // The caller's peer id: one caller holds at most maxInstancesPerCaller of the component's instances.
+      call: (iface, func, params, ctx) => runtime.call(component.id, iface, func, params, ctx)
     }
   }
 

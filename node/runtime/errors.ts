@@ -9,8 +9,8 @@ export type RuntimeErrorCode =
   | 'no-such-component'   // no loaded component has this id
   | 'no-such-export'      // the component exports no such interface or function
   | 'invalid-params'      // parameters of the wrong number or shape, or an unknown resource handle
-  | 'overloaded'          // every instance busy and the queue full
-  | 'timeout'             // a call ran past `callTimeoutMs`; its instance was terminated
+  | 'overloaded'          // every instance busy and the queue full (or the call was pushed out of it by a caller with fewer queued)
+  | 'timeout'             // a call ran past its deadline (`callTimeoutMs` from when it was made): still queued, or running (its instance was terminated)
   | 'trap'                // the guest trapped (or ran out of memory); its instance was discarded
   | 'unresolved-import'   // the call needed an import that no one serves
   | 'resource-lost'       // a resource handle whose instance is gone (trapped, timed out, unloaded)

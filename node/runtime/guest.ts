@@ -267,12 +267,18 @@ export async function instantiateGuest (plan: GuestPlan, host: GuestHost): Promi
       if (type?.kind === 'result' && isComponentError(err)) {
         return [{ tag: 'err', val: type.err == null ? undefined : mapHandles(type.err, err.payload, toWire) }]
       }
-      throw new CallFailure('trap', err instanceof Error ? err.message : String(err), true)
+      throw new CallFailure('trap', trapMessage(err), true)
     }
     if (failure !== null) throw failure
     if (type === undefined) return []
     if (type.kind === 'result') return [{ tag: 'ok', val: type.ok == null ? undefined : plan.resultHandles ? mapHandles(type.ok, value, toWire) : value }]
     return [plan.resultHandles ? mapHandles(type, value, toWire) : value]
+  }
+
+  /** A trap's message, with how much linear memory the guest held then (an allocator refused at the limit traps too). */
+  function trapMessage (err: unknown): string {
+    const message = err instanceof Error ? err.message : String(err)
+    return `${message} (linear memory ${memoryBytes()} bytes of maxInstanceMemoryBytes ${plan.maxMemoryBytes})`
   }
 
   function answerOf (results: unknown[]): Answer {

@@ -38,8 +38,13 @@ export function newInstanceId (): number {
   return nextInstanceId++
 }
 
+/** `iface#func`, or `func` alone for a world function. */
+export function callName (iface: string, func: string): string {
+  return `${iface === '' ? '' : iface + '#'}${func}`
+}
+
 export function timeoutMessage (iface: string, func: string, timeoutMs: number): string {
-  return `${iface === '' ? '' : iface + '#'}${func} did not return within ${timeoutMs} ms; its instance was terminated`
+  return `${callName(iface, func)} did not return within ${timeoutMs} ms; its instance was terminated`
 }
 
 interface Pending {

@@ -6,15 +6,25 @@ export interface RuntimeLimits {
   readonly maxComponentBytes: number
   /** The most instances of one component that run calls at the same time. */
   readonly maxInstances: number
-  /** The most calls that wait for a free instance; one more fails with `overloaded` at once. */
+  /**
+   * The most instances of one component that calls of one caller (a peer, or `local`) hold at the same
+   * time; that caller's further calls wait in the queue. Unset: `maxInstances - 1` (at least 1), so that
+   * one caller's stuck calls always leave an instance to the others.
+   */
+  readonly maxInstancesPerCaller?: number
+  /** The most calls that wait for a free instance; one more fails with `overloaded` at once (or pushes out the newest call of the caller with the most queued). */
   readonly maxQueued: number
-  /** A call that has not returned after this long fails with `timeout` and its instance is terminated. */
+  /** A call that has not returned this long after it was made (queued or running) fails with `timeout`; a running one's instance is terminated. */
   readonly callTimeoutMs: number
   /** How long instantiating a fresh instance may take before it counts as failed. */
   readonly instantiateTimeoutMs: number
   /** The JS heap of an instance's worker (`resourceLimits.maxOldGenerationSizeMb`). */
   readonly instanceHeapMb: number
-  /** The most linear memory an instance may hold after a call; above it the instance is discarded (checked after each call). */
+  /**
+   * The most linear memory an instance may hold: each memory a core module defines gets this as its
+   * maximum (in whole 64 KiB pages), so `memory.grow` past it fails inside the guest while it runs
+   * (usually a trap); the total of all its memories is also checked after each call.
+   */
   readonly maxInstanceMemoryBytes: number
 }
 
@@ -27,3 +37,9 @@ export const defaultRuntimeLimits: RuntimeLimits = Object.freeze({
   instanceHeapMb: 256,
   maxInstanceMemoryBytes: 1024 * 1024 * 1024
 })
+
+/** The per-caller share of a component's instances that `limits` gives: `maxInstancesPerCaller`, else all but one. */
+export function instancesPerCaller (limits: Pick<RuntimeLimits, 'maxInstances' | 'maxInstancesPerCaller'>): number {
+  const share = limits.maxInstancesPerCaller ?? limits.maxInstances - 1
+  return Math.max(1, Math.min(limits.maxInstances, share))
+}

@@ -1,9 +1,13 @@
-// The instance pool of one component: at most maxInstances busy instances, a bounded queue, affinity for resource handles.
+// The instance pool of one component: at most maxInstances busy instances, a per-caller share of them, a bounded fair queue, affinity for resource handles.
+import type { Deadline, DeadlineQueue } from '../deadlines.ts'
 import { RuntimeError } from './errors.ts'
-import type { Instance } from './instance.ts'
+import { callName, type Instance } from './instance.ts'
+import { instancesPerCaller } from './limits.ts'
 
 export interface PoolLimits {
   readonly maxInstances: number
+  /** Unset: all but one of `maxInstances` (see `instancesPerCaller`). */
+  readonly maxInstancesPerCaller?: number
   readonly maxQueued: number
   readonly callTimeoutMs: number
 }
@@ -14,9 +18,19 @@ export interface PoolStats {
   readonly busy: number
   /** Calls waiting for an instance. */
   readonly queued: number
+  /** Instances being started (replacements of discarded ones, or growth for queued calls). */
+  readonly starting: number
 }
 
-export interface PoolCall {
+/** Who a call is for and how long it may take. */
+export interface PoolCallOptions {
+  /** The caller whose share of the instances the call counts against (a peer id; `local` by default). */
+  readonly caller?: string
+  /** At most `callTimeoutMs`; counted from when the call is made, queued or running. */
+  readonly timeoutMs?: number
+}
+
+export interface PoolCall extends PoolCallOptions {
   readonly iface: string
   readonly func: string
   readonly params: unknown[]
@@ -24,30 +38,52 @@ export interface PoolCall {
   readonly affinity?: Instance
 }
 
+/** A queued call with less time left than this is failed with `timeout` rather than started. */
+const MIN_START_MS = 1
+
+/** The caller of calls that say none: the node's own code and components. */
+export const LOCAL_CALLER = 'local'
+
 interface Waiting {
   readonly call: PoolCall
+  readonly caller: Caller
+  readonly timeoutMs: number
+  readonly deadline: Deadline
   readonly resolve: (r: { instance: Instance, results: unknown[] }) => void
   readonly reject: (err: Error) => void
+}
+
+/** One caller's instances in use and calls waiting; forgotten when it has neither. */
+interface Caller {
+  readonly key: string
+  busy: number
+  readonly queue: Waiting[]
 }
 
 export class InstancePool {
   readonly #spawn: () => Promise<Instance>
   readonly #limits: PoolLimits
+  readonly #share: number
+  readonly #deadlines: DeadlineQueue
   readonly #instances = new Set<Instance>()
-  readonly #queue: Waiting[] = []
+  /** Callers with calls running or queued, in the order the queue serves them (round-robin: a served caller moves to the end). */
+  readonly #callers = new Map<string, Caller>()
+  #queued = 0
   #starting = 0
   readonly #spawning = new Set<Promise<unknown>>()
   #closed = false
 
-  constructor (spawn: () => Promise<Instance>, limits: PoolLimits) {
+  constructor (spawn: () => Promise<Instance>, limits: PoolLimits, deadlines: DeadlineQueue) {
     this.#spawn = spawn
     this.#limits = limits
+    this.#share = instancesPerCaller(limits)
+    this.#deadlines = deadlines
   }
 
   stats (): PoolStats {
     let busy = 0
     for (const i of this.#instances) if (i.busy) busy++
-    return { instances: this.#instances.size, busy, queued: this.#queue.length }
+    return { instances: this.#instances.size, busy, queued: this.#queued, starting: this.#starting }
   }
 
   /** Starts one instance ahead of the first call (and proves the component instantiates). */
@@ -66,40 +102,115 @@ export class InstancePool {
   }
 
   /** Runs a call that neither passes nor returns resource handles, so any instance will do and who ran it does not matter. */
-  call (iface: string, func: string, params: unknown[]): Promise<unknown[]> {
-    if (!this.#closed && this.#queue.length === 0) {
+  call (iface: string, func: string, params: unknown[], opts: PoolCallOptions = {}): Promise<unknown[]> {
+    if (!this.#closed && this.#queued === 0) {
+      const caller = this.#callerOf(opts.caller ?? LOCAL_CALLER)
       // Nobody waits: straight to an idle instance, with no queue entry.
-      for (const i of this.#instances) {
-        if (i.busy || i.dead) continue
-        i.busy = true
-        return i.call(iface, func, params, this.#limits.callTimeoutMs)
-          .then(results => { this.#release(i); return results }, (err: unknown) => { this.#release(i); throw err })
+      if (caller.busy < this.#share) {
+        for (const i of this.#instances) {
+          if (i.busy || i.dead) continue
+          this.#take(i, caller)
+          return i.call(iface, func, params, this.#timeoutOf(opts))
+            .then(results => { this.#release(i, caller); return results }, (err: unknown) => { this.#release(i, caller); throw err })
+        }
       }
+      this.#forgetIfIdle(caller)
     }
-    return this.run({ iface, func, params }).then(r => r.results)
+    return this.run({ iface, func, params, caller: opts.caller, timeoutMs: opts.timeoutMs }).then(r => r.results)
   }
 
-  #release (instance: Instance): void {
+  #timeoutOf (opts: PoolCallOptions): number {
+    return opts.timeoutMs === undefined ? this.#limits.callTimeoutMs : Math.min(opts.timeoutMs, this.#limits.callTimeoutMs)
+  }
+
+  #callerOf (key: string): Caller {
+    let c = this.#callers.get(key)
+    if (c === undefined) {
+      c = { key, busy: 0, queue: [] }
+      this.#callers.set(key, c)
+    }
+    return c
+  }
+
+  #forgetIfIdle (c: Caller): void {
+    if (c.busy === 0 && c.queue.length === 0) this.#callers.delete(c.key)
+  }
+
+  #take (instance: Instance, caller: Caller): void {
+    instance.busy = true
+    caller.busy++
+  }
+
+  #release (instance: Instance, caller: Caller): void {
     instance.busy = false
-    if (instance.dead) this.#instances.delete(instance)
-    if (this.#queue.length > 0) this.#drain()
+    caller.busy--
+    this.#forgetIfIdle(caller)
+    if (instance.dead && this.#instances.delete(instance)) this.#replace()
+    if (this.#queued > 0) this.#drain()
+  }
+
+  /** An instance was discarded (trap, deadline, memory): start its successor now, so the next calls do not wait for a cold start. */
+  #replace (): void {
+    if (this.#closed || this.#instances.size + this.#starting >= this.#limits.maxInstances) return
+    this.#grow(false)
   }
 
   /** Runs a call on a free instance (the owning one when `affinity` is set), resolving with the instance that ran it. */
   run (call: PoolCall): Promise<{ instance: Instance, results: unknown[] }> {
     if (this.#closed) return Promise.reject(new RuntimeError('stopped', 'the component was unloaded'))
-    if (call.affinity?.dead === true) return Promise.reject(new RuntimeError('resource-lost', 'the instance that owned this resource is gone'))
+    if (call.affinity?.dead === true) return Promise.reject(resourceLost())
+    const timeoutMs = this.#timeoutOf(call)
+    const caller = this.#callerOf(call.caller ?? LOCAL_CALLER)
     const free = this.#idleFor(call)
     const canGrow = call.affinity === undefined && this.#instances.size + this.#starting < this.#limits.maxInstances
+    const runsNow = caller.busy < this.#share && (free !== undefined || canGrow)
     // Calls that instances now starting will take do not count as queued.
-    const queued = Math.max(0, this.#queue.length - this.#starting)
-    if (free === undefined && !canGrow && queued >= this.#limits.maxQueued) {
+    const queued = Math.max(0, this.#queued - this.#starting)
+    if (!runsNow && queued >= this.#limits.maxQueued && !this.#pushOut(caller)) {
+      this.#forgetIfIdle(caller)
       return Promise.reject(new RuntimeError('overloaded', `all ${this.#limits.maxInstances} instances are busy and ${queued} calls are queued (maxQueued)`))
     }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ call, resolve, reject })
+      const w: Waiting = {
+        call,
+        caller,
+        timeoutMs,
+        resolve,
+        reject,
+        deadline: this.#deadlines.arm(timeoutMs, () => { this.#expire(w) })
+      }
+      caller.queue.push(w)
+      this.#queued++
       this.#drain()
     })
+  }
+
+  /**
+   * The queue is full: a caller with fewer calls queued than the one with the most takes the newest
+   * call of that one's place (which fails with `overloaded`), so one caller cannot fill the queue
+   * against the others.
+   */
+  #pushOut (newcomer: Caller): boolean {
+    let longest: Caller | undefined
+    for (const c of this.#callers.values()) if (longest === undefined || c.queue.length > longest.queue.length) longest = c
+    if (longest === undefined || longest === newcomer || longest.queue.length <= newcomer.queue.length + 1) return false
+    const w = longest.queue.pop() as Waiting
+    this.#queued--
+    w.deadline.cancel()
+    w.reject(new RuntimeError('overloaded', `the queue is full (maxQueued ${this.#limits.maxQueued}) and this caller has the most calls in it`))
+    return true
+  }
+
+  /** A queued call's deadline passed before it got an instance (`queue` and `#queued` still count it). */
+  #expire (w: Waiting): void {
+    const queue = w.caller.queue
+    const at = queue.indexOf(w)
+    if (at < 0) return
+    queue.splice(at, 1)
+    this.#queued--
+    this.#forgetIfIdle(w.caller)
+    const why = w.caller.busy >= this.#share ? `this caller holds its share of ${this.#share} (maxInstancesPerCaller)` : `all ${this.#limits.maxInstances} are busy`
+    w.reject(new RuntimeError('timeout', `${callName(w.call.iface, w.call.func)} did not get an instance within ${w.timeoutMs} ms (${why})`))
   }
 
   #idleFor (call: PoolCall): Instance | undefined {
@@ -108,26 +219,61 @@ export class InstancePool {
     return undefined
   }
 
+  /** Hands idle instances to queued calls, one call per caller in turn, and starts instances for the calls left. */
   #drain (): void {
     if (this.#closed) return
-    for (let n = 0; n < this.#queue.length;) {
-      const w = this.#queue[n]
+    for (let served = true; served && this.#queued > 0;) {
+      served = false
+      for (const c of [...this.#callers.values()]) {
+        if (c.busy >= this.#share) continue
+        const found = this.#runnable(c)
+        if (found === undefined) continue
+        this.#callers.delete(c.key)
+        this.#callers.set(c.key, c)
+        void this.#execute(found.instance, found.w)
+        served = true
+      }
+    }
+    // Calls an instance now starting could take: per caller, no more than its share leaves room for.
+    let waiting = 0
+    for (const c of this.#callers.values()) {
+      let unassigned = 0
+      for (const w of c.queue) if (w.call.affinity === undefined) unassigned++
+      waiting += Math.min(unassigned, Math.max(0, this.#share - c.busy))
+    }
+    const room = this.#limits.maxInstances - this.#instances.size - this.#starting
+    for (let k = 0; k < Math.min(waiting - this.#starting, room); k++) this.#grow(true)
+  }
+
+  /** Takes `c`'s first queued call that has a free instance (failing those whose owning instance is gone). */
+  #runnable (c: Caller): { w: Waiting, instance: Instance } | undefined {
+    for (let n = 0; n < c.queue.length;) {
+      const w = c.queue[n]
       if (w.call.affinity?.dead === true) {
-        this.#queue.splice(n, 1)
-        w.reject(new RuntimeError('resource-lost', 'the instance that owned this resource is gone'))
+        c.queue.splice(n, 1)
+        this.#queued--
+        w.deadline.cancel()
+        w.reject(resourceLost())
         continue
       }
       const instance = this.#idleFor(w.call)
       if (instance === undefined) { n++; continue }
-      this.#queue.splice(n, 1)
-      void this.#execute(instance, w)
+      // Its deadline is (all but) gone: started now it would only cost the instance it is given.
+      if (w.deadline.at - performance.now() < MIN_START_MS) {
+        w.deadline.cancel()
+        this.#expire(w)
+        continue
+      }
+      c.queue.splice(n, 1)
+      this.#queued--
+      w.deadline.cancel()
+      return { w, instance }
     }
-    const unassigned = this.#queue.filter(w => w.call.affinity === undefined).length
-    const room = this.#limits.maxInstances - this.#instances.size - this.#starting
-    for (let k = 0; k < Math.min(unassigned - this.#starting, room); k++) this.#grow()
+    return undefined
   }
 
-  #grow (): void {
+  /** Starts an instance; `forQueued`: if it fails, a queued call fails with it (nothing may ever take it otherwise). */
+  #grow (forQueued: boolean): void {
     this.#starting++
     const p = this.#spawn().then(instance => {
       this.#starting--
@@ -136,33 +282,59 @@ export class InstancePool {
       this.#drain()
     }, (err: Error) => {
       this.#starting--
-      // Nothing will ever take these calls if no instance can start: fail one per failed start.
-      const idx = this.#queue.findIndex(w => w.call.affinity === undefined)
-      if (idx >= 0) this.#queue.splice(idx, 1)[0].reject(err)
+      if (forQueued) this.#failOneQueued(err)
       this.#drain()
     }).finally(() => this.#spawning.delete(p))
     this.#spawning.add(p)
   }
 
-  async #execute (instance: Instance, w: Waiting): Promise<void> {
-    instance.busy = true
-    try {
-      const results = await instance.call(w.call.iface, w.call.func, w.call.params, this.#limits.callTimeoutMs)
-      w.resolve({ instance, results })
-    } catch (err) {
-      w.reject(err as Error)
-    } finally {
-      this.#release(instance)
+  #failOneQueued (err: Error): void {
+    for (const c of this.#callers.values()) {
+      const idx = c.queue.findIndex(w => w.call.affinity === undefined)
+      if (idx < 0) continue
+      const w = c.queue.splice(idx, 1)[0]
+      this.#queued--
+      w.deadline.cancel()
+      this.#forgetIfIdle(c)
+      w.reject(err)
+      return
     }
+  }
+
+  async #execute (instance: Instance, w: Waiting): Promise<void> {
+    this.#take(instance, w.caller)
+    // What is left of the call's own deadline, whole milliseconds (so that inline deadlines share timers).
+    const left = Math.ceil(w.deadline.at - performance.now())
+    let outcome: { ok: true, results: unknown[] } | { ok: false, err: Error }
+    try {
+      outcome = { ok: true, results: await instance.call(w.call.iface, w.call.func, w.call.params, left) }
+    } catch (err) {
+      outcome = { ok: false, err: err as Error }
+    }
+    // Released (and a discarded instance's successor started) before the caller hears of it.
+    this.#release(instance, w.caller)
+    if (outcome.ok) w.resolve({ instance, results: outcome.results })
+    else w.reject(outcome.err)
   }
 
   /** Fails queued calls with `stopped` and terminates every instance. */
   async close (): Promise<void> {
     this.#closed = true
-    for (const w of this.#queue.splice(0)) w.reject(new RuntimeError('stopped', 'the component was unloaded'))
+    for (const c of this.#callers.values()) {
+      for (const w of c.queue.splice(0)) {
+        w.deadline.cancel()
+        w.reject(new RuntimeError('stopped', 'the component was unloaded'))
+      }
+    }
+    this.#callers.clear()
+    this.#queued = 0
     await Promise.all([...this.#spawning])
     const all = [...this.#instances]
     this.#instances.clear()
     await Promise.all(all.map(async i => { await i.terminate() }))
   }
+}
+
+function resourceLost (): RuntimeError {
+  return new RuntimeError('resource-lost', 'the instance that owned this resource is gone')
 }

@@ -7,7 +7,8 @@ import { DeadlineQueue } from '../deadlines.ts'
 import { WorkerInstance, type Instance } from './instance.ts'
 import { InlineInstance } from './inline-instance.ts'
 import { defaultRuntimeLimits, type RuntimeLimits } from './limits.ts'
-import { InstancePool, type PoolStats } from './pool.ts'
+import { capMemories } from './memory-cap.ts'
+import { InstancePool, type PoolCallOptions, type PoolStats } from './pool.ts'
 import type { SandboxGrants } from './sandbox.ts'
 import { createTranspileCache } from './transpile-cache.ts'
 import { forEachHandle, funcHandles, handleKey } from './values.ts'
@@ -78,13 +79,21 @@ export interface LoadedComponent {
   readonly isolation: Isolation
 }
 
+/** Per call: whose share of the instances it counts against, and how long it may take. */
+export interface CallOptions extends PoolCallOptions {
+  /** The peer id of a caller from the mesh; default `local` (the node itself). Each caller holds at most `maxInstancesPerCaller` instances of a component. */
+  readonly caller?: string
+  /** At most the component's `callTimeoutMs` (the default), counted from now: queued or running, the call fails with `timeout` past it. */
+  readonly timeoutMs?: number
+}
+
 export interface Runtime {
   start (): Promise<void>
   stop (): Promise<void>
   load (source: string | Uint8Array, config?: ComponentConfig): Promise<LoadedComponent>
   unload (id: string): Promise<void>
   /** Calls an export: `iface` is `ns:pkg/iface@ver` (version optional when unambiguous) or '' for a world function. */
-  call (id: string, iface: string, func: string, params: unknown[]): Promise<unknown[]>
+  call (id: string, iface: string, func: string, params: unknown[], opts?: CallOptions): Promise<unknown[]>
   components (): LoadedComponent[]
   stats (id: string): PoolStats
   /** How many transpiles have run (the rest came from the cache). */
@@ -172,13 +181,17 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
   async function doLoad (bytes: Uint8Array, digest: string, name: string, config: ComponentConfig): Promise<LoadedComponent> {
     const info = await inspectComponent(bytes, { maxComponentBytes: limits.maxComponentBytes })
     const transpiled = await cache.get(digest, bytes, transpilePlan(info))
-    const modules: Record<string, WasmModule> = {}
-    try {
-      for (const [file, data] of Object.entries(transpiled.coreFiles)) modules[file] = await wasm.compile(data)
-    } catch (err) {
-      throw new RuntimeError('invalid-component', `a core module does not compile: ${(err as Error).message}`, { cause: err })
-    }
     const l = { ...limits, ...config.limits }
+    const modules: Record<string, WasmModule> = {}
+    for (const [file, data] of Object.entries(transpiled.coreFiles)) {
+      // Every memory the guest defines gets the instance's limit as its maximum: growing past it fails inside the guest, while it runs.
+      const capped = capMemories(data, l.maxInstanceMemoryBytes, file)
+      try {
+        modules[file] = await wasm.compile(capped)
+      } catch (err) {
+        throw new RuntimeError('invalid-component', `a core module does not compile: ${(err as Error).message}`, { cause: err })
+      }
+    }
     const plan = workerPlan(info)
     const workerInit = { name, entryUrl: transpiled.entryUrl, modules, ...plan, grants: config.grants ?? {}, maxMemoryBytes: l.maxInstanceMemoryBytes }
     const hooks = {
@@ -190,7 +203,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
     const spawn = config.isolation === 'inline'
       ? async (): Promise<Instance> => await InlineInstance.create(workerInit, { ...opts, deadlines }, hooks)
       : async (): Promise<Instance> => await WorkerInstance.spawn(workerInit, opts, hooks)
-    const pool = new InstancePool(spawn, l)
+    const pool = new InstancePool(spawn, l, deadlines)
     let first: Instance
     try {
       first = await pool.warm()
@@ -262,21 +275,25 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       await e.pool.close()
     },
 
-    call (id, iface, func, params) {
+    call (id, iface, func, params, opts) {
       if (!started) return Promise.reject(new RuntimeError('stopped', 'the runtime is not started'))
       const e = components.get(id)
       if (e === undefined) return Promise.reject(new RuntimeError('no-such-component', `no component ${id} is loaded`))
       const target = targetOf(e, iface, func)
       if (target === undefined) return Promise.reject(new RuntimeError('no-such-export', `${e.info.name} exports no ${iface === '' ? '' : iface + '#'}${func}`))
       if (!Array.isArray(params)) return Promise.reject(new RuntimeError('invalid-params', 'params must be an array'))
+      const timeoutMs = opts?.timeoutMs
+      if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs > 0 && Number.isFinite(timeoutMs))) {
+        return Promise.reject(new RuntimeError('invalid-params', `timeoutMs must be a positive number of milliseconds, not ${String(timeoutMs)}`))
+      }
       if ('func' in target) {
         if (params.length !== target.func.params.length) {
           return Promise.reject(new RuntimeError('invalid-params', `${func} takes ${target.func.params.length} parameters, got ${params.length}`))
         }
         // Nothing to pin or to move: any instance will do.
-        if (!target.paramHandles && !target.resultHandles) return e.pool.call(target.iface, func, params)
+        if (!target.paramHandles && !target.resultHandles) return e.pool.call(target.iface, func, params, opts)
       }
-      return callWithHandles(e, target, func, params)
+      return callWithHandles(e, target, func, params, opts ?? {})
     },
 
     components () {
@@ -293,7 +310,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
   }
 
   /** A call whose parameters or results can hold resource handles: it runs on the instance that owns them, and records those it gives out. */
-  async function callWithHandles (e: Entry, target: Target, func: string, params: unknown[]): Promise<unknown[]> {
+  async function callWithHandles (e: Entry, target: Target, func: string, params: unknown[], opts: CallOptions): Promise<unknown[]> {
     if ('drop' in target) {
       const h = params[0]
       if (params.length !== 1 || !(h instanceof Uint8Array)) throw new RuntimeError('invalid-params', `${func} takes one handle`)
@@ -302,7 +319,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       e.handles.delete(handleKey(h))
       owner.handles.delete(handleKey(h))
       if (owner.dead) return []
-      await e.pool.run({ iface: target.iface, func, params, affinity: owner })
+      await e.pool.run({ ...opts, iface: target.iface, func, params, affinity: owner })
       return []
     }
 
@@ -321,7 +338,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
         if (h.kind === 'own') moved.push(key)
       })
     })
-    const { instance, results } = await e.pool.run({ iface: target.iface, func, params, affinity })
+    const { instance, results } = await e.pool.run({ ...opts, iface: target.iface, func, params, affinity })
     for (const key of moved) { e.handles.delete(key); instance.handles.delete(key) }
     const type = f.results[0]
     if (type !== undefined) {

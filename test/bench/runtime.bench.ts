@@ -96,7 +96,8 @@ async function measureSubject (s: Subject, path: string, root: string): Promise<
   const fn = exportedFunction(here.root, s.iface, s.func)
   check(`${s.name} main-thread call`, await fn(...s.params), s.expected)
 
-  const rt = createRuntime({ cacheDir: warmDir, logger: quiet, limits: { maxInstances: POOL_INSTANCES } })
+  // One caller keeps IN_FLIGHT calls going: it may use every instance (by default a caller gets all but one).
+  const rt = createRuntime({ cacheDir: warmDir, logger: quiet, limits: { maxInstances: POOL_INSTANCES, maxInstancesPerCaller: POOL_INSTANCES } })
   try {
     await rt.start()
     const { id } = await rt.load(path)

@@ -1,4 +1,4 @@
-// Builds the tiny WAT-made test components (arith, with a loop, a trap, memory growth, a resource and a host import) for the runtime tests.
+// Builds the tiny WAT-made test components (arith, with a loop, a trap, memory growth (in 16 MiB and in 64 KiB steps), a resource and a host import) for the runtime tests.
 import { componentEmbed, componentNew, parse } from '@bytecodealliance/jco-transpile/wasm-tools'
 
 export const fixtureWit = `
@@ -13,6 +13,7 @@ interface calc {
   spin: func();
   boom: func();
   grow: func();
+  hog: func();
   div: func(a: s32, b: s32) -> result<s32, u32>;
   echo: func(s: string) -> string;
   first: func(xs: list<u8>) -> option<u8>;
@@ -56,6 +57,11 @@ const coreWat = `
   (func (export "local:test/calc@0.1.0#grow")
     (loop $l
       (br_if $l (i32.ne (memory.grow (i32.const 256)) (i32.const -1))))
+    unreachable)
+  ;; An allocator that asks for one more page until it is refused, then gives up as malloc would.
+  (func (export "local:test/calc@0.1.0#hog")
+    (loop $l
+      (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
     unreachable)
   (func (export "local:test/calc@0.1.0#div") (param $a i32) (param $b i32) (result i32)
     (if (i32.eqz (local.get $b))

@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createRuntime, type Runtime, type RuntimeInit } from '../../../node/runtime/index.ts'
+import { expect } from 'vitest'
+import { createRuntime, RuntimeError, type Runtime, type RuntimeInit } from '../../../node/runtime/index.ts'
 import { ensureExamples } from '../../../examples/build.ts'
 
 export const repoDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
@@ -44,4 +45,11 @@ export async function startRuntime (init: Partial<RuntimeInit> = {}, cacheDir?: 
       await dir?.remove()
     }
   }
+}
+
+/** The RuntimeError `p` fails with (and that it fails with one). */
+export async function failure (p: Promise<unknown>): Promise<RuntimeError> {
+  const err = await p.then(() => null, (e: unknown) => e)
+  expect(err).toBeInstanceOf(RuntimeError)
+  return err as RuntimeError
 }

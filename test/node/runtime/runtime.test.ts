@@ -2,15 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RuntimeError } from '../../../node/runtime/errors.ts'
 import type { LoadedComponent } from '../../../node/runtime/index.ts'
 import { buildArith } from './fixtures.ts'
-import { startRuntime, type TestRuntime } from './helpers.ts'
+import { failure, startRuntime, type TestRuntime } from './helpers.ts'
 
 const CALC = 'local:test/calc@0.1.0'
-
-async function failure (p: Promise<unknown>): Promise<RuntimeError> {
-  const err = await p.then(() => null, (e: unknown) => e)
-  expect(err).toBeInstanceOf(RuntimeError)
-  return err as RuntimeError
-}
 
 /** What both isolations must do alike; spinning guests only where a deadline can stop them (worker). */
 describe.each(['worker', 'inline'] as const)('calling a WAT-built component (%s)', isolation => {
@@ -22,7 +16,8 @@ describe.each(['worker', 'inline'] as const)('calling a WAT-built component (%s)
 
   beforeAll(async () => {
     t = await startRuntime({
-      limits: { callTimeoutMs: 1500, maxInstances: 2, maxQueued: 1 },
+      // One caller (`local`) may use both instances here: the per-caller share has tests of its own (pool.test.ts).
+      limits: { callTimeoutMs: 1500, maxInstances: 2, maxInstancesPerCaller: 2, maxQueued: 1 },
       resolver: async (iface, func, params) => {
         imported.push([iface, func, params])
         if (held !== null) await held
@@ -143,7 +138,7 @@ describe('a worker instance', () => {
   let t: TestRuntime
   let c: LoadedComponent
   beforeAll(async () => {
-    t = await startRuntime({ limits: { callTimeoutMs: 1500, maxInstances: 2, maxQueued: 1 } })
+    t = await startRuntime({ limits: { callTimeoutMs: 1500, maxInstances: 2, maxInstancesPerCaller: 2, maxQueued: 1 } })
     c = await t.runtime.load(await buildArith(), { name: 'arith' })
   })
   afterAll(async () => { await t.close() })
