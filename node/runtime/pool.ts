@@ -106,7 +106,7 @@ export class InstancePool {
     if (!this.#closed && this.#queued === 0) {
       const caller = this.#callerOf(opts.caller ?? LOCAL_CALLER)
       // Nobody waits: straight to an idle instance, with no queue entry.
-      if (caller.busy < this.#share) {
+      if (caller.busy < this.#shareOf(caller)) {
         for (const i of this.#instances) {
           if (i.busy || i.dead) continue
           this.#take(i, caller)
@@ -121,6 +121,11 @@ export class InstancePool {
 
   #timeoutOf (opts: PoolCallOptions): number {
     return opts.timeoutMs === undefined ? this.#limits.callTimeoutMs : Math.min(opts.timeoutMs, this.#limits.callTimeoutMs)
+  }
+
+  /** The node's own calls (its components' imports, its own code) may use every instance: the share guards against peers. */
+  #shareOf (caller: Caller): number {
+    return caller.key === LOCAL_CALLER ? this.#limits.maxInstances : this.#share
   }
 
   #callerOf (key: string): Caller {
@@ -163,7 +168,7 @@ export class InstancePool {
     const caller = this.#callerOf(call.caller ?? LOCAL_CALLER)
     const free = this.#idleFor(call)
     const canGrow = call.affinity === undefined && this.#instances.size + this.#starting < this.#limits.maxInstances
-    const runsNow = caller.busy < this.#share && (free !== undefined || canGrow)
+    const runsNow = caller.busy < this.#shareOf(caller) && (free !== undefined || canGrow)
     // Calls that instances now starting will take do not count as queued.
     const queued = Math.max(0, this.#queued - this.#starting)
     if (!runsNow && queued >= this.#limits.maxQueued && !this.#pushOut(caller)) {
@@ -209,7 +214,7 @@ export class InstancePool {
     queue.splice(at, 1)
     this.#queued--
     this.#forgetIfIdle(w.caller)
-    const why = w.caller.busy >= this.#share ? `this caller holds its share of ${this.#share} (maxInstancesPerCaller)` : `all ${this.#limits.maxInstances} are busy`
+    const why = w.caller.busy >= this.#shareOf(w.caller) ? `this caller holds its share of ${this.#share} (maxInstancesPerCaller)` : `all ${this.#limits.maxInstances} are busy`
     w.reject(new RuntimeError('timeout', `${callName(w.call.iface, w.call.func)} did not get an instance within ${w.timeoutMs} ms (${why})`))
   }
 
@@ -225,7 +230,7 @@ export class InstancePool {
     for (let served = true; served && this.#queued > 0;) {
       served = false
       for (const c of [...this.#callers.values()]) {
-        if (c.busy >= this.#share) continue
+        if (c.busy >= this.#shareOf(c)) continue
         const found = this.#runnable(c)
         if (found === undefined) continue
         this.#callers.delete(c.key)
@@ -239,7 +244,7 @@ export class InstancePool {
     for (const c of this.#callers.values()) {
       let unassigned = 0
       for (const w of c.queue) if (w.call.affinity === undefined) unassigned++
-      waiting += Math.min(unassigned, Math.max(0, this.#share - c.busy))
+      waiting += Math.min(unassigned, Math.max(0, this.#shareOf(c) - c.busy))
     }
     const room = this.#limits.maxInstances - this.#instances.size - this.#starting
     for (let k = 0; k < Math.min(waiting - this.#starting, room); k++) this.#grow(true)

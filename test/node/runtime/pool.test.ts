@@ -63,6 +63,17 @@ describe.each(['worker', 'inline'] as const)('the instances of one component (%s
     expect(await a2.done).toEqual([2n])
   })
 
+  it('give the node\'s own calls (no caller) every instance: the share guards against peers only', async () => {
+    const h = await heldRuntime({ maxInstances: 2, callTimeoutMs: 60_000 }, isolation)
+    t = h.t
+    const own = [track(t.runtime.call(h.c.id, CALC, 'add-via-host', [1, 2])), track(t.runtime.call(h.c.id, CALC, 'add-via-host', [3, 4]))]
+    // both reach the guest's import at once: neither waits behind the other for a share
+    await h.reached(2)
+    expect(t.runtime.stats(h.c.id).queued).toBe(0)
+    h.release()
+    expect(await Promise.all(own.map(async o => await o.done))).toEqual([[3], [7]])
+  })
+
   it('time a queued call out by its own deadline, counted from when it was made, while it is still queued', async () => {
     const h = await heldRuntime({ maxInstances: 1, callTimeoutMs: 60_000 }, isolation)
     t = h.t
