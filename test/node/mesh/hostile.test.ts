@@ -5,9 +5,10 @@ import type { Advert } from '../../../protocol/advert.ts'
 import { encodeOpening } from '../../../protocol/frame.ts'
 import { createMeshLibp2p, WRPC_PROTOCOL } from '../../../node/libp2p.ts'
 import type { MeshLibp2p } from '../../../node/libp2p.ts'
-import type { MeshNode } from '../../../node/node.ts'
+import type { MeshNode } from '../../../node/index.ts'
 import { bootstrapOf, createMesh, eventually, whoamiService } from './helpers.ts'
 import type { Mesh } from './helpers.ts'
+import { nodeInternals } from '../../../node/node.ts'
 
 let mesh: Mesh
 let attacker: MeshLibp2p
@@ -19,10 +20,10 @@ beforeEach(async () => {
   victim = await mesh.add()
   victim.serve(whoamiService('test:host', 'api', '1.0.0', 'victim'))
   client = await mesh.add({ bootstrap: bootstrapOf(victim) })
-  await eventually('the client to know the victim', () => client.registry.servers('test:host/api').length === 1)
+  await eventually('the client to know the victim', () => client.servers('test:host/api').length === 1)
   attacker = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), transport: 'memory' })
   await attacker.start()
-  await attacker.dial(victim.libp2p.getMultiaddrs()[0])
+  await attacker.dial(nodeInternals(victim).libp2p.getMultiaddrs()[0])
 })
 
 afterEach(async () => {
@@ -56,7 +57,7 @@ describe('a node under attack keeps serving everyone else', () => {
   it('drops adverts that claim another peer, carry a bad signature, or are garbage', async () => {
     const topic = advertTopic('default')
     attacker.services.pubsub.subscribe(topic)
-    await eventually('the attacker to see the victim subscribed', () => attacker.services.pubsub.getSubscribers(topic).some(p => p.equals(victim.libp2p.peerId)))
+    await eventually('the attacker to see the victim subscribed', () => attacker.services.pubsub.getSubscribers(topic).some(p => p.equals(nodeInternals(victim).libp2p.peerId)))
     const key = await generateKeyPair('Ed25519')
     // claims to be the client: gossipsub says the attacker signed it
     await attacker.services.pubsub.publish(topic, await signedBy(key, advertOf(client.peerId, 1n << 60n)))
@@ -65,14 +66,14 @@ describe('a node under attack keeps serving everyone else', () => {
     await attacker.services.pubsub.publish(topic, new Uint8Array([1, 2, 3, 4, 5]))
     const dropped = victim.stats().adverts.dropped
     await eventually('three drops', () => (dropped.spoofed ?? 0) >= 1 && (dropped['bad-signature'] ?? 0) >= 1 && Object.values(dropped).reduce((a, b) => a + b, 0) >= 3)
-    expect(victim.registry.servers('test:evil/api')).toEqual([])
-    expect(victim.registry.peer(client.peerId)?.exports ?? []).toEqual([])
+    expect(victim.servers('test:evil/api')).toEqual([])
+    expect(victim.peer(client.peerId)?.exports ?? []).toEqual([])
     await stillServes()
   }, 60_000)
 
   it('answers garbage and oversized frames on a wRPC stream with an error, and serves others', async () => {
     const answer = async (bytes: Uint8Array[]): Promise<string> => {
-      const stream = await attacker.dialProtocol(victim.libp2p.peerId, WRPC_PROTOCOL)
+      const stream = await attacker.dialProtocol(nodeInternals(victim).libp2p.peerId, WRPC_PROTOCOL)
       for (const b of bytes) stream.send(b)
       await stream.close()
       const parts: Uint8Array[] = []
@@ -90,7 +91,7 @@ describe('a node under attack keeps serving everyone else', () => {
   it('caps streams one peer can hold open, and still serves others', async () => {
     const held: Awaited<ReturnType<MeshLibp2p['dialProtocol']>>[] = []
     for (let i = 0; i < 40; i++) {
-      try { held.push(await attacker.dialProtocol(victim.libp2p.peerId, WRPC_PROTOCOL)) } catch { break }
+      try { held.push(await attacker.dialProtocol(nodeInternals(victim).libp2p.peerId, WRPC_PROTOCOL)) } catch { break }
     }
     // each stream is open and silent; past maxInboundStreams (16) the victim resets the rest
     await eventually('the excess streams to be reset', () => held.filter(s => s.status === 'reset' || s.status === 'aborted' || s.status === 'closed').length >= held.length - 16)
