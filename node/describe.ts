@@ -45,6 +45,8 @@ export interface DescriberInit {
 export interface Describer {
   /** Answers peers' describe requests with `localWit` (an empty answer: not served here). */
   handle (): Promise<void>
+  /** Stops answering them (what `handle` did, undone). */
+  unhandle (): Promise<void>
   /**
    * The WIT `server` serves under its advertised digest. The caller's own copy when it serves that
    * digest itself; else the server's answer, cached for that digest and that peer only.
@@ -107,12 +109,21 @@ export function createDescriber (init: DescriberInit): Describer {
     return await answer
   }
 
+  let handling = false
   return {
     async handle () {
+      if (handling) return
+      handling = true
       await handleRequests(libp2p, protocol, async (_peer, body) => {
         const text = init.localWit(new TextDecoder().decode(body))
         return text === undefined ? new Uint8Array(0) : new TextEncoder().encode(text)
       }, requestLimits)
+    },
+
+    async unhandle () {
+      if (!handling) return
+      handling = false
+      await libp2p.unhandle(protocol)
     },
 
     wit,

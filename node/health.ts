@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createMetrics, METRICS_CONTENT_TYPE } from './metrics.ts'
 import type { Metrics } from './metrics.ts'
-import type { MeshNode } from './node.ts'
+import type { MeshNode } from './api.ts'
 import type { Logger } from './logger.ts'
 
 export interface Readiness {
@@ -30,7 +30,7 @@ export function readiness (init: ReadinessInit): Readiness {
   const loaded = init.node.components().length
   const expected = init.components ?? 0
   if (loaded < expected) return { ready: false, reason: `components loading: ${loaded} of ${expected}` }
-  if (init.bootstrap === true && init.node.libp2p.getConnections().length === 0) return { ready: false, reason: 'not connected to any peer yet' }
+  if (init.bootstrap === true && init.node.connections().length === 0) return { ready: false, reason: 'not connected to any peer yet' }
   return { ready: true, reason: 'ready' }
 }
 

@@ -1,7 +1,6 @@
 // Prometheus metrics of a node: counts its calls through the node's observer and renders them, with a snapshot of the node, in the text exposition format.
 
-import { advertTopic } from '../protocol/advert.ts'
-import type { CallEvent, MeshNode, NodeObserver } from './node.ts'
+import type { CallEvent, MeshNode, NodeObserver, NodeStats } from './api.ts'
 
 /** Call latency buckets in seconds: 50 µs (a local call) to 30 s (the default call timeout). */
 export const defaultLatencyBucketsSeconds: readonly number[] = Object.freeze([
@@ -127,7 +126,7 @@ export function createMetrics (init: MetricsInit = {}): Metrics {
     out.family('wasmesh_node_info', 'gauge', 'This node: its peer id and lattice.')
     out.sample('wasmesh_node_info', { peer_id: node.peerId, lattice: node.lattice }, 1)
 
-    const peers = node.registry.peers()
+    const peers = node.peers()
     let outbound = 0
     for (const p of peers) if (!p.local) outbound += p.inflight
     out.family('wasmesh_calls_in_flight', 'gauge', 'Calls in flight: inbound from peers, outbound to peers.')
@@ -140,7 +139,7 @@ export function createMetrics (init: MetricsInit = {}): Metrics {
     for (const c of node.components().slice(0, limits.maxLabelValues)) {
       let pool
       try {
-        pool = node.runtime.stats(c.id)
+        pool = node.componentStats(c.id)
       } catch {
         continue // unloaded between the two calls
       }
@@ -174,20 +173,20 @@ export function createMetrics (init: MetricsInit = {}): Metrics {
     for (const [reason, n] of Object.entries(stats.streamErrors)) out.sample('wasmesh_stream_errors_total', { reason }, n)
 
     out.gauge('wasmesh_peers', 'Live peers this node has adverts from.', stats.peers)
-    out.gauge('wasmesh_registry_interfaces', 'Distinct exported interface ids in the registry, this node\'s included.', node.registry.interfaces().size)
+    out.gauge('wasmesh_registry_interfaces', 'Distinct exported interface ids in the registry, this node\'s included.', node.interfaces().size)
 
-    renderLibp2p(out, node)
+    renderLibp2p(out, node, stats)
   }
 
   /** What libp2p 3 tells about itself cheaply: connections, streams and gossipsub peers. */
-  function renderLibp2p (out: Exposition, node: MeshNode): void {
+  function renderLibp2p (out: Exposition, node: MeshNode, stats: NodeStats): void {
     const byDirection = { inbound: 0, outbound: 0 }
     const streams = new Map<string, number>()
     let otherStreams = 0
-    for (const conn of node.libp2p.getConnections()) {
+    for (const conn of node.connections()) {
       byDirection[conn.direction === 'inbound' ? 'inbound' : 'outbound']++
-      for (const s of conn.streams) {
-        const protocol = s.protocol === '' ? 'unnegotiated' : s.protocol
+      for (const p of conn.streams) {
+        const protocol = p === '' ? 'unnegotiated' : p
         if (streams.has(protocol) || streams.size < limits.maxLabelValues) streams.set(protocol, (streams.get(protocol) ?? 0) + 1)
         else otherStreams++
       }
@@ -198,9 +197,8 @@ export function createMetrics (init: MetricsInit = {}): Metrics {
     out.family('wasmesh_libp2p_streams', 'gauge', 'Open libp2p streams, by protocol.')
     for (const [protocol, n] of streams) out.sample('wasmesh_libp2p_streams', { protocol }, n)
     if (otherStreams > 0) out.sample('wasmesh_libp2p_streams', { protocol: OTHER }, otherStreams)
-    const pubsub = node.libp2p.services.pubsub
-    out.gauge('wasmesh_gossipsub_peers', 'Peers gossipsub knows.', pubsub.getPeers().length)
-    out.gauge('wasmesh_gossipsub_topic_peers', 'Peers subscribed to this lattice\'s advert topic.', pubsub.getSubscribers(advertTopic(node.lattice)).length)
+    out.gauge('wasmesh_gossipsub_peers', 'Peers gossipsub knows.', stats.gossipsub.peers)
+    out.gauge('wasmesh_gossipsub_topic_peers', 'Peers subscribed to this lattice\'s advert topic.', stats.gossipsub.topicPeers)
   }
 
   function renderProcess (out: Exposition): void {

@@ -1,222 +1,54 @@
-// The mesh node: owns libp2p, the component runtime, the registry and the router; serves its exports over wRPC and reaches everyone else's.
+// The mesh node's assembly: creates libp2p, the runtime, the registry, the router and the node's parts, wires them, and starts and stops them in order.
 
-import { peerIdFromString } from '@libp2p/peer-id'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { PeerId, PrivateKey } from '@libp2p/interface'
-import { invoke } from '../protocol/session.ts'
-import type { Handlers, ServedFunction } from '../protocol/session.ts'
-import type { SessionLimits } from '../protocol/limits.ts'
-import { isLatticeName } from '../protocol/advert.ts'
-import type { AdvertExport } from '../protocol/advert.ts'
-import type { Func, Interface, Type } from '../protocol/wit/model.ts'
-import { advertIntakeLimits, createAdvertAgent, syncProtocol } from './adverts.ts'
-import type { AdvertAgent, AdvertIntakeLimits, AdvertStats, AdvertTimings } from './adverts.ts'
-import { createDescriber, defaultDescribeLimits, describeProtocol } from './describe.ts'
-import type { DescribeLimits } from './describe.ts'
+import type { Connection } from '@libp2p/interface'
+import { advertTopic, isLatticeName } from '../protocol/advert.ts'
+import { advertIntakeLimits, createAdvertAgent } from './adverts.ts'
+import type { AdvertAgent } from './adverts.ts'
+import type { ConnectionInfo, MeshNode, NodeInit, NodeLimits } from './api.ts'
+import { defaultNodeLimits } from './api.ts'
+import { createDescriber } from './describe.ts'
+import { createHandleLedger } from './handles.ts'
+import type { HandleLedger } from './handles.ts'
 import { loadOrCreateIdentity } from './identity.ts'
+import { createInbound } from './inbound.ts'
 import { createMeshLibp2p, keepConnected } from './libp2p.ts'
 import { createStreamErrors } from './libp2p/stream-errors.ts'
-import type { StreamErrorReason } from './libp2p/stream-errors.ts'
-import type { BootstrapKeeper, MeshConnectionLimits, MeshLibp2p, MeshLibp2pInit } from './libp2p.ts'
+import type { BootstrapKeeper, MeshLibp2p } from './libp2p.ts'
 import { createLogger } from './logger.ts'
-import type { Logger } from './logger.ts'
-import { createRegistry } from './registry.ts'
-import type { Registry, Server } from './registry.ts'
-import { createRouter, RouterError } from './router.ts'
-import type { LocalRoute, Router } from './router.ts'
-import { createRuntime, defaultRuntimeLimits } from './runtime/index.ts'
-import type { ComponentConfig, LoadedComponent, Runtime, RuntimeLimits } from './runtime/index.ts'
-import { forEachHandle, funcHandles } from './runtime/values.ts'
-import { interfaceCompatible } from './semver.ts'
-import { dialWrpc, handleWrpc } from './wrpc-server.ts'
-import { NodeError } from './errors.ts'
+import { createOutbound } from './outbound.ts'
 import { createPeering } from './peering.ts'
-import type { PeeringOptions } from './peering.ts'
-import { checkLinks, linkOptions } from './providers/links.ts'
-import type { Link } from './providers/links.ts'
+import { createRegistry } from './registry.ts'
+import type { Registry, RegistryChange } from './registry.ts'
+import { createRouter } from './router.ts'
+import type { Router } from './router.ts'
+import { createRuntime } from './runtime/index.ts'
+import type { Runtime } from './runtime/index.ts'
+import { createServices } from './services.ts'
+import { NodeError } from './errors.ts'
+import { linkOptions } from './providers/links.ts'
 
-export interface ComponentSpec extends ComponentConfig {
-  /** A file path or the component's bytes. */
-  readonly source: string | Uint8Array
-  /** Bind this component's imports to some servers only (by labels or peer); `component` of each link is ignored. */
-  readonly links?: readonly Omit<Link, 'component'>[]
-}
-
-/** Limits of what peers may make this node hold; each is enforced where the data enters. */
-export interface NodeLimits extends DescribeLimits {
-  /** Concurrent inbound wRPC streams per connection. */
-  readonly maxInboundStreams: number
-  /** Concurrent outbound wRPC streams per connection. */
-  readonly maxOutboundStreams: number
-}
-
-export const defaultNodeLimits: NodeLimits = Object.freeze({
-  maxInboundStreams: 256,
-  maxOutboundStreams: 256,
-  ...defaultDescribeLimits
-})
-
-export interface NodeInit {
-  /** Where the node keeps its identity (`identity.key`); without it (and without `privateKey`) the node has a fresh identity each start. */
-  readonly dataDir?: string
-  readonly privateKey?: PrivateKey
-  readonly transport?: 'tcp' | 'memory'
-  readonly listen?: readonly string[]
-  readonly announce?: readonly string[]
-  /** Multiaddrs ending in `/p2p/<peer-id>`. */
-  readonly bootstrap?: readonly string[]
-  /** Nodes of different lattices ignore each other's adverts and refuse each other's calls. Default `default`. */
-  readonly lattice?: string
-  readonly labels?: Readonly<Record<string, string>>
-  /** Components to load at start. */
-  readonly components?: readonly ComponentSpec[]
-  /** Links of components' imports to some servers (`component` names a component by name or digest, or `*`). */
-  readonly links?: readonly Link[]
-  /** Transpile cache of the runtime. */
-  readonly cacheDir?: string
-  readonly runtimeLimits?: Partial<RuntimeLimits>
-  readonly timings?: Partial<AdvertTimings>
-  readonly advertLimits?: Partial<AdvertIntakeLimits>
-  readonly routing?: { readonly localFirst?: boolean, readonly maxRetries?: number, readonly callTimeoutMs?: number }
-  readonly limits?: Partial<NodeLimits>
-  readonly sessionLimits?: Partial<SessionLimits>
-  readonly connectionLimits?: Partial<MeshConnectionLimits>
-  /** Fixed latency of the memory transport (simulations). */
-  readonly memoryLatencyMs?: number
-  /** A transport instead of TCP/memory (simulations model loss and partitions with one). */
-  readonly customTransport?: MeshLibp2pInit['customTransport']
-  /** `plaintext` only for simulations in one process. Default `noise`. */
-  readonly encryption?: 'noise' | 'plaintext'
-  /** How many peers to stay connected to, dialling peers known from adverts (`false`: bootstrap peers and servers called only). */
-  readonly peering?: Partial<PeeringOptions> | false
-  /** Gossipsub overrides (mesh degrees, heartbeat); the signature policy stays StrictSign. */
-  readonly gossipsub?: MeshLibp2pInit['gossipsub']
-  /** The libp2p layer's per-call fast path (`MeshLibp2pInit.fastPath`). Default on. */
-  readonly fastPath?: boolean
-  readonly logger?: Logger
-  /** Told about every call this node makes or serves: metrics and simulations listen here. */
-  readonly observer?: NodeObserver
-}
-
-export interface CallEvent {
-  /** `outbound`: this node called (its own code or a component's import); `inbound`: a peer called this node. */
-  readonly direction: 'inbound' | 'outbound'
-  readonly iface: string
-  readonly func: string
-  /** `ok`, or the error's code. */
-  readonly outcome: string
-  readonly durationMs: number
-  /** Outbound: how many servers were tried. */
-  readonly attempts?: number
-}
-
-export interface NodeObserver {
-  call? (event: CallEvent): void
-}
-
-export interface StopOptions {
-  /** After withdrawing and refusing new calls, wait this long at most for calls in flight to finish. Default 0. */
-  readonly drainTimeoutMs?: number
-}
-
-export interface CallOptions {
-  /** A resource handle the call passes: the call goes only to the peer that issued it. */
-  readonly handle?: Uint8Array
-  /** Only this peer. */
-  readonly target?: string
-  /** Only servers with all of these labels. */
-  readonly labels?: Readonly<Record<string, string>>
-  readonly timeoutMs?: number
-  readonly signal?: AbortSignal
-}
-
-/** Something this node serves: a component today, a native provider later. */
-export interface LocalService {
-  /** Content digest: the component's sha256, by which callers fetch its WIT. */
-  readonly digest: string
-  readonly name: string
-  /** Exported interfaces, resolved. */
-  readonly interfaces: readonly Interface[]
-  /** Complete WIT of what it exports and imports (answered to describe requests). */
-  readonly wit: string
-  readonly capacity: number
-  /** Byte arrays of 64 KiB and more in the results are sent as they are (no copy): do not change them afterwards. */
-  call (iface: string, func: string, params: unknown[], ctx: ServiceCallContext): Promise<unknown[]>
-  /** A peer disconnected: release what it held (resource handles owned per caller). */
-  peerGone? (peer: string): void
-}
-
-export interface ServiceCallContext {
-  /** The peer id of the caller; this node's own id for calls from its own components or code. */
-  readonly caller: string
-}
-
-export interface NodeStats {
-  /** Calls from peers in flight now. */
-  readonly inbound: number
-  readonly peers: number
-  readonly connections: number
-  readonly adverts: AdvertStats
-  readonly served: number
-  readonly inflight: number
-  /** Streams given up on a path a peer can reach (reset before they were answered, a handler that failed), by reason. */
-  readonly streamErrors: Partial<Record<StreamErrorReason, number>>
-}
-
-export interface MeshNode {
-  readonly peerId: string
-  readonly lattice: string
+/** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
+export interface NodeInternals {
+  readonly libp2p: MeshLibp2p
   readonly registry: Registry
   readonly router: Router
-  readonly libp2p: MeshLibp2p
   readonly runtime: Runtime
-  start (): Promise<void>
-  /** Withdraws this node's adverts, stops taking calls, drains the ones in flight (up to `drainTimeoutMs`), then closes. */
-  stop (opts?: StopOptions): Promise<void>
-  /** Multiaddrs other nodes can dial, each ending in `/p2p/<peer-id>`. */
-  addresses (): string[]
-  /** Loads a component, serves its exports and advertises them. */
-  load (spec: ComponentSpec): Promise<LoadedComponent>
-  /** Stops serving a component; the next advert no longer lists its exports. */
-  unload (id: string): Promise<void>
-  /** Serves and advertises native code (a provider) exactly like a component's exports. */
-  serve (service: LocalService): void
-  /** Stops serving what `serve` added under this digest. */
-  unserve (digest: string): void
-  components (): LoadedComponent[]
-  /** The links binding components' imports to some servers. */
-  links (): readonly Link[]
-  /**
-   * Calls `func` of whichever server of `iface` the router picks. Large byte lists in `params` are
-   * sent from the arrays given (no copy): leave them unchanged until the call settles.
-   */
-  call (iface: string, func: string, params: unknown[], opts?: CallOptions): Promise<unknown[]>
-  /** The signature of `iface#func` as the mesh serves it (from a local import, or fetched from a server by digest). */
-  describe (iface: string, func: string, opts?: CallOptions): Promise<Func>
-  stats (): NodeStats
+  readonly handles: HandleLedger
 }
 
-const LATTICE_SYNC = /^\/wasmesh\/([^/]+)\/sync\/1\.0\.0$/
+const internals = new WeakMap<MeshNode, NodeInternals>()
 
-/** The function types a caller needs to encode a call and decode its answer. */
-interface Signature { readonly params: readonly Type[], readonly results: readonly Type[] }
-
-/**
- * A function of an interface by its component-model name, including `[resource-drop]r`, which
- * WIT does not declare but every caller of a resource sends when it lets go of a handle.
- */
-export function functionOf (iface: Interface | undefined, name: string): Func | undefined {
-  if (iface === undefined) return undefined
-  const f = iface.functions.get(name)
-  if (f !== undefined || !name.startsWith('[resource-drop]')) return f
-  const resource = iface.types.get(name.slice('[resource-drop]'.length))
-  if (resource?.kind !== 'resource') return undefined
-  return { name, kind: 'method', resource: resource.name, async: false, params: [{ name: 'self', type: { kind: 'own', resource } }], results: [] }
+/** The parts of a node made by `createNode`: tests, benchmarks and simulations only. */
+export function nodeInternals (node: MeshNode): NodeInternals {
+  const parts = internals.get(node)
+  if (parts === undefined) throw new NodeError('invalid-config', 'not a node made by createNode')
+  return parts
 }
 
-function signatureOf (func: Func): Signature {
-  return { params: func.params.map(p => p.type), results: func.results }
+function connectionInfo (c: Connection): ConnectionInfo {
+  return { peer: c.remotePeer.toString(), direction: c.direction, remoteAddr: c.remoteAddr.toString(), streams: c.streams.map(s => s.protocol ?? '') }
 }
 
 export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
@@ -242,29 +74,26 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   })
   const self = libp2p.peerId.toString()
   const registry = createRegistry({ self, lattice, labels: init.labels, maxTtlMs: advertIntakeLimits(init.timings, init.advertLimits).maxAdvertTtlMs })
-  const links: Link[] = [...(init.links ?? [])]
-  checkLinks(links)
+  const handles = createHandleLedger()
+  const addresses = (): string[] => libp2p.getMultiaddrs().map(a => a.toString())
 
-  /** Local services by exported interface id. */
-  const services = new Map<string, { service: LocalService, iface: Interface }>()
-  const inflight = new Map<LocalService, number>()
-  /** Signatures of imported interfaces, from the components that import them. */
-  const importSignatures = new Map<string, Interface>()
-  let served = 0
-  /** Calls from peers in flight, and who waits for them to reach zero when draining. */
-  let inbound = 0
-  let drained: PromiseWithResolvers<void> | undefined
-  let started = false
-  let keeper: BootstrapKeeper | undefined
-  let unhandleWrpc: (() => Promise<void>) | undefined
-
-  const localExports = (): AdvertExport[] => [...services.entries()].map(([iface, { service }]) => ({
-    iface,
-    digest: service.digest,
-    capacity: service.capacity,
-    load: inflight.get(service) ?? 0
-  }))
-
+  const runtime: Runtime = createRuntime({
+    cacheDir: init.cacheDir,
+    limits: init.runtimeLimits,
+    logger: log.child('component'),
+    // A component's imports reach whoever serves them, local first, within its links.
+    resolver: async (iface, func, params, from) => await outbound.call(iface, func, params, linkOptions(services.links(), from, iface) ?? {})
+  })
+  const services = createServices({
+    self,
+    runtime,
+    handles,
+    log,
+    links: init.links,
+    runtimeLimits: init.runtimeLimits,
+    changed: exports => { registry.setLocal(exports); agent.changed() },
+    loadChanged: () => { agent.changed('load') }
+  })
   const agent: AdvertAgent = createAdvertAgent({
     libp2p,
     registry,
@@ -273,416 +102,129 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     timings: init.timings,
     limits: init.advertLimits,
     log: log.child('adverts'),
-    local: () => ({ addresses: addresses(), labels: { ...init.labels }, exports: localExports() })
+    local: () => ({ addresses: addresses(), labels: { ...init.labels }, exports: services.exports() })
   })
-
-  const describer = createDescriber({
+  const describer = createDescriber({ libp2p, lattice, limits, localWit: digest => services.byDigest(digest)?.wit })
+  const outbound = createOutbound({
     libp2p,
+    registry,
     lattice,
     limits,
-    localWit: digest => { for (const { service } of services.values()) if (service.digest === digest) return service.wit }
+    sessionLimits: init.sessionLimits,
+    services,
+    handles,
+    describer,
+    observer: init.observer,
+    route: async (iface, func, params, opts) => await router.call(iface, func, params, opts)
   })
-
-  const runtime: Runtime = createRuntime({
-    cacheDir: init.cacheDir,
-    limits: init.runtimeLimits,
-    logger: log.child('component'),
-    // A component's imports reach whoever serves them, local first, within its links.
-    resolver: async (iface, func, params, from) => await call(iface, func, params, linkOptions(links, from, iface) ?? {})
-  })
-
   const router: Router = createRouter({
     registry,
     self,
     localFirst: init.routing?.localFirst,
     maxRetries: init.routing?.maxRetries,
     callTimeoutMs: init.routing?.callTimeoutMs,
-    callServer,
-    local: localRoute
+    handles,
+    callServer: outbound.callServer,
+    local: services.localRoute
   })
-
-  function addresses (): string[] {
-    return libp2p.getMultiaddrs().map(a => a.toString())
-  }
-
-  /** Publishes when load crosses a quarter of capacity, so routing elsewhere sees it without a heartbeat's wait. */
-  function track (service: LocalService, delta: number): void {
-    const before = inflight.get(service) ?? 0
-    const after = before + delta
-    inflight.set(service, after)
-    const capacity = Math.max(1, service.capacity)
-    if (Math.floor((4 * before) / capacity) !== Math.floor((4 * after) / capacity)) agent.changed('load')
-  }
-
-  /** The context of calls this node makes itself. */
-  const selfContext: ServiceCallContext = Object.freeze({ caller: self })
-
-  function callLocal (service: LocalService, iface: string, func: string, params: unknown[], ctx: ServiceCallContext): Promise<unknown[]> {
-    track(service, +1)
-    let called: Promise<unknown[]>
-    try {
-      called = service.call(iface, func, params, ctx)
-    } catch (err) {
-      track(service, -1)
-      return Promise.reject(err)
-    }
-    return called.then(results => { track(service, -1); return results }, (err: unknown) => { track(service, -1); throw err })
-  }
-
-  /** The router's local-first path by interface id as asked; cleared whenever `services` changes. */
-  const routes = new Map<string, LocalRoute | null>()
-  function localRoute (iface: string): LocalRoute | undefined {
-    let route = routes.get(iface)
-    if (route === undefined) {
-      const entry = findService(iface)
-      route = entry === undefined ? null : routeTo(entry)
-      if (routes.size >= 4096) routes.clear()
-      routes.set(iface, route)
-    }
-    return route ?? undefined
-  }
-
-  function routeTo ({ service, iface }: { service: LocalService, iface: Interface }): LocalRoute {
-    return {
-      iface: iface.id,
-      call (func, params) {
-        const called = callLocal(service, iface.id, func, params, selfContext)
-        const f = functionOf(iface, func)
-        // Resource handles in the results are pinned to this node.
-        return f === undefined || !funcHandles(f).results ? called : called.then(results => { rememberHandles(f, results, self); return results })
-      }
-    }
-  }
-
-  /** Which local service answers an interface id, as asked (exact or any compatible version); cleared whenever `services` changes. */
-  const serviceFor = new Map<string, { service: LocalService, iface: Interface } | null>()
-  function findService (iface: string): { service: LocalService, iface: Interface } | undefined {
-    const exact = services.get(iface)
-    if (exact !== undefined) return exact
-    let found = serviceFor.get(iface)
-    if (found === undefined) {
-      found = null
-      for (const [id, entry] of services) {
-        if (interfaceCompatible(iface, id)) { found = entry; break }
-      }
-      if (serviceFor.size >= 4096) serviceFor.clear()
-      serviceFor.set(iface, found)
-    }
-    return found ?? undefined
-  }
-
-  async function signature (server: Server, iface: string, func: string, signal: AbortSignal): Promise<Signature> {
-    const imported = functionOf(importSignatures.get(iface), func)
-    if (imported !== undefined) return signatureOf(imported)
-    const wit = await describer.wit(server, signal)
-    const f = functionOf(wit.findInterface(server.iface), func)
-    if (f === undefined) throw new NodeError('no-such-function', `${server.iface} as served by ${server.peer} has no function ${func}`)
-    return signatureOf(f)
-  }
-
-  /** Peer ids by their string form: decoding one (base58, multihash) for every call shows in profiles. */
-  const peerIds = new Map<string, PeerId>()
-  function peerIdOf (peer: string): PeerId {
-    let id = peerIds.get(peer)
-    if (id === undefined) {
-      if (peerIds.size >= 4096) peerIds.delete(peerIds.keys().next().value as string)
-      id = peerIdFromString(peer)
-      peerIds.set(peer, id)
-    }
-    return id
-  }
-
-  async function callServer (server: Server, iface: string, func: string, params: unknown[], signal: AbortSignal): Promise<unknown[]> {
-    if (server.local) {
-      const entry = findService(iface)
-      if (entry === undefined) throw new NodeError('no-such-export', `this node no longer serves ${iface}`)
-      const results = await callLocal(entry.service, iface, func, params, selfContext)
-      rememberHandles(functionOf(entry.iface, func), results, self)
-      return results
-    }
-    let sig: Signature
-    let transport
-    try {
-      sig = await signature(server, iface, func, signal)
-      transport = await dialWrpc(libp2p, peerIdOf(server.peer), signal)
-    } catch (err) {
-      if (err instanceof NodeError) throw err
-      // Nothing was sent: the router may try another server.
-      throw new NodeError('dial-failed', `cannot reach ${server.peer}: ${(err as Error).message}`, { cause: err })
-    }
-    const results = await invoke(transport, server.iface, func, sig.params, params, sig.results, { signal, limits: init.sessionLimits })
-    rememberHandles({ results: sig.results }, results, server.peer)
-    return results
-  }
-
-  /** Resource handles in results are pinned to the peer that issued them. */
-  function rememberHandles (func: Pick<Func, 'results'> | undefined, results: unknown[], peer: string): void {
-    const type = func?.results[0]
-    if (type === undefined) return
-    forEachHandle(type, results[0], (_, v) => { if (v instanceof Uint8Array) router.rememberHandle(v, peer) })
-  }
-
-  /**
-   * A call that passes a resource handle must go to the peer that issued it, whether it is a
-   * method (`[method]bucket.get`) or a plain function taking a borrow (`atomics.increment(bucket, ...)`).
-   */
-  function pinToHandle (iface: string, func: string, params: unknown[], opts: CallOptions): CallOptions {
-    const f = functionOf(importSignatures.get(iface) ?? findService(iface)?.iface, func)
-    if (f === undefined || !funcHandles(f).params) return opts
-    let handle: Uint8Array | undefined
-    f.params.forEach((p, i) => forEachHandle(p.type, params[i], (_, v) => {
-      if (handle === undefined && v instanceof Uint8Array && router.handleOwner(v) !== undefined) handle = v
-    }))
-    return handle === undefined ? opts : { ...opts, handle }
-  }
-
-  async function call (iface: string, func: string, params: unknown[], callOpts: CallOptions = {}): Promise<unknown[]> {
-    const opts = pinToHandle(iface, func, params, callOpts)
-    const observe = init.observer?.call
-    if (observe === undefined) return (await router.call(iface, func, params, opts)).results
-    const began = performance.now()
-    try {
-      const { results, attempts } = await router.call(iface, func, params, opts)
-      observe({ direction: 'outbound', iface, func, outcome: 'ok', durationMs: performance.now() - began, attempts })
-      return results
-    } catch (err) {
-      const e = err as { code?: unknown, attempts?: number }
-      observe({ direction: 'outbound', iface, func, outcome: typeof e.code === 'string' ? e.code : 'internal', durationMs: performance.now() - began, attempts: e.attempts })
-      throw err
-    }
-  }
-
-  /** Serves wRPC invocations: instance = the exported interface, name = the function. */
-  function handlers (peer: PeerId): Handlers {
-    return {
-      lookup (instance, name): ServedFunction | undefined {
-        const entry = findService(instance)
-        const func = functionOf(entry?.iface, name)
-        if (entry === undefined || func === undefined) return undefined
-        return {
-          params: func.params.map(p => p.type),
-          results: func.results,
-          call: async (params) => {
-            served++
-            inbound++
-            const began = performance.now()
-            let outcome = 'ok'
-            try {
-              return await callLocal(entry.service, entry.iface.id, name, params, { caller: peer.toString() })
-            } catch (err) {
-              const code = (err as { code?: unknown }).code
-              outcome = typeof code === 'string' ? code : 'internal'
-              throw err
-            } finally {
-              inbound--
-              if (inbound === 0) drained?.resolve()
-              init.observer?.call?.({ direction: 'inbound', iface: entry.iface.id, func: name, outcome, durationMs: performance.now() - began })
-            }
-          }
-        }
-      }
-    }
-  }
-
-  /**
-   * Peers of another lattice are refused; plain wRPC clients (no lattice at all) are served. The
-   * answer depends only on the protocols the peer store lists for the peer, so it is kept until
-   * the peer's record changes (`peer:update`) or it disconnects, instead of decoding the record
-   * for every inbound call.
-   */
-  const accepted = new Map<string, boolean>()
-  libp2p.addEventListener('peer:update', evt => { accepted.delete(evt.detail.peer.id.toString()) })
-  libp2p.addEventListener('peer:disconnect', evt => { accepted.delete(evt.detail.toString()) })
-  function accept (peer: PeerId): boolean | Promise<boolean> {
-    const known = accepted.get(peer.toString())
-    return known ?? decideAccept(peer)
-  }
-  async function decideAccept (peer: PeerId): Promise<boolean> {
-    let protocols: string[] = []
-    try {
-      protocols = (await libp2p.peerStore.get(peer)).protocols
-    } catch {
-      return true
-    }
-    const lattices = protocols.map(p => LATTICE_SYNC.exec(p)?.[1]).filter((l): l is string => l !== undefined)
-    const ok = lattices.length === 0 || lattices.includes(lattice)
-    if (accepted.size >= 4096) accepted.delete(accepted.keys().next().value as string)
-    accepted.set(peer.toString(), ok)
-    return ok
-  }
-
-  function serviceOf (component: LoadedComponent, capacity: number): LocalService {
-    return {
-      digest: component.digest,
-      name: component.name,
-      interfaces: component.exports.interfaces,
-      wit: component.wit,
-      capacity,
-      // The caller's peer id: one caller holds at most maxInstancesPerCaller of the component's instances.
-      call: (iface, func, params, ctx) => runtime.call(component.id, iface, func, params, ctx)
-    }
-  }
-
-  function serve (service: LocalService): void {
-    for (const i of service.interfaces) {
-      const taken = services.get(i.id)
-      if (taken !== undefined && taken.service.digest !== service.digest) {
-        log.warn(`${i.id} is exported by both ${taken.service.name} and ${service.name}; calls go to ${service.name}`)
-      }
-      services.set(i.id, { service, iface: i })
-    }
-    serviceFor.clear()
-    routes.clear()
-    publishLocal()
-  }
-
-  function unserve (digest: string): void {
-    for (const [iface, entry] of [...services]) if (entry.service.digest === digest) services.delete(iface)
-    serviceFor.clear()
-    routes.clear()
-    publishLocal()
-  }
-
-  async function load (spec: ComponentSpec): Promise<LoadedComponent> {
-    const { source, links: own, ...config } = spec
-    const component = await runtime.load(source, config)
-    if (own !== undefined) {
-      const bound = own.map(l => ({ ...l, component: component.digest }))
-      checkLinks(bound)
-      links.push(...bound)
-    }
-    for (const i of component.imports.interfaces) importSignatures.set(i.id, i)
-    serve(serviceOf(component, config.limits?.maxInstances ?? init.runtimeLimits?.maxInstances ?? defaultRuntimeLimits.maxInstances))
-    return component
-  }
-
-  function publishLocal (): void {
-    registry.setLocal(localExports())
-    agent.changed()
-  }
-
+  const inbound = createInbound({ libp2p, lattice, services, limits, sessionLimits: init.sessionLimits, observer: init.observer, log, describer, streamErrors })
   const peering = init.peering === false ? undefined : createPeering(libp2p, registry, log.child('peering'), init.peering)
-  registry.on('change', change => { if (change.kind === 'peer' && change.change === 'new') peering?.check() })
 
-  // What a peer held on this node (resource handles of providers) is released when it goes away.
-  libp2p.addEventListener('peer:disconnect', evt => {
-    const peer = evt.detail.toString()
-    const seen = new Set<LocalService>()
-    for (const { service } of services.values()) {
-      if (seen.has(service)) continue
-      seen.add(service)
-      try { service.peerGone?.(peer) } catch (err) { log.warn(`${service.name} failed to release ${peer}: ${(err as Error).message}`) }
-    }
-  })
+  let started = false
+  let keeper: BootstrapKeeper | undefined
+  let unwatchPeers: (() => void) | undefined
 
-  // Peers' addresses from their adverts, so that a call can dial a peer this node has never met.
-  registry.on('change', change => {
-    if (change.kind !== 'peer' || (change.change !== 'new' && change.change !== 'updated')) return
-    const view = registry.peer(change.peer)
-    if (view === undefined || view.addresses.length === 0) return
-    const multiaddrs = view.addresses.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
-    void libp2p.peerStore.merge(peerIdFromString(change.peer), { multiaddrs }).catch(() => {})
-  })
-
-  const node: MeshNode = {
-    peerId: self,
-    lattice,
-    registry,
-    router,
-    libp2p,
-    runtime,
-
-    async start () {
-      if (started) return
+  // Every step here is undone by `stop`, in reverse order; a failed start stops what it had started.
+  async function start (): Promise<void> {
+    if (started) return
+    started = true
+    try {
       await runtime.start()
-      await describer.handle()
-      unhandleWrpc = await handleWrpc(libp2p, handlers, {
-        maxInboundStreams: limits.maxInboundStreams,
-        maxOutboundStreams: limits.maxOutboundStreams,
-        sessionLimits: init.sessionLimits,
-        accept,
-        errors: streamErrors,
-        onError: (peer, err) => { log.debug(`wRPC call from ${peer.toString()} failed: ${err.message}`) }
-      })
+      await inbound.start()
       await libp2p.start()
-      started = true
       registry.setSelf({ labels: init.labels, addresses: addresses() })
+      unwatchPeers = registry.on('change', change => { if (change.kind === 'peer' && change.change === 'new') peering?.check() })
+      outbound.start()
       // Adverts first: peers that connect while components load are synced with at once.
       await agent.start()
       peering?.start()
-      for (const spec of init.components ?? []) await load(spec)
+      for (const spec of init.components ?? []) await services.load(spec)
       if (init.bootstrap !== undefined && init.bootstrap.length > 0) {
         keeper = keepConnected(libp2p, init.bootstrap.map(a => multiaddr(a)), {
           onDialError: (addr, err) => { log.debug(`bootstrap ${addr.toString()}: ${err.message}`) }
         })
         await keeper.start()
       }
-    },
+    } catch (err) {
+      await stop().catch(() => {})
+      throw err
+    }
+  }
 
-    async stop (opts = {}) {
-      if (!started) return
-      started = false
-      await keeper?.stop()
-      peering?.stop()
-      // Withdraw first, so that peers stop routing here before the streams go away.
-      await agent.stop()
-      await unhandleWrpc?.()
-      const drainMs = opts.drainTimeoutMs ?? 0
-      if (inbound > 0 && drainMs > 0) {
-        drained = Promise.withResolvers<void>()
-        let timer: ReturnType<typeof setTimeout> | undefined
-        await Promise.race([drained.promise, new Promise<void>(resolve => { timer = setTimeout(resolve, drainMs) })])
-        clearTimeout(timer)
-        if (inbound > 0) log.warn(`stopping with ${inbound} calls still in flight after ${drainMs} ms`)
-      }
-      await libp2p.stop()
-      await runtime.stop()
-      router.close()
-    },
+  async function stop (opts: { drainTimeoutMs?: number } = {}): Promise<void> {
+    if (!started) return
+    started = false
+    await keeper?.stop()
+    keeper = undefined
+    peering?.stop()
+    // Withdraw first, so that peers stop routing here before the streams go away.
+    await agent.stop()
+    outbound.stop()
+    unwatchPeers?.()
+    unwatchPeers = undefined
+    await inbound.refuse()
+    await inbound.drain(opts.drainTimeoutMs ?? 0)
+    await libp2p.stop()
+    inbound.stop()
+    // The runtime's components go with it; a restart loads `init.components` again.
+    services.clearComponents()
+    await runtime.stop()
+    router.close()
+  }
 
+  const node: MeshNode = {
+    peerId: self,
+    lattice,
+    start,
+    stop,
     addresses,
-    load,
-
-    async unload (id) {
-      for (let i = links.length - 1; i >= 0; i--) if (links[i].component === id) links.splice(i, 1)
-      unserve(id)
-      await runtime.unload(id)
-    },
-
-    serve,
-    unserve,
-
+    load: services.load,
+    unload: services.unload,
+    serve: services.serve,
+    unserve: services.unserve,
     components: () => runtime.components(),
-    links: () => [...links],
-    call,
-
-    async describe (iface, func, opts = {}) {
-      const imported = functionOf(importSignatures.get(iface), func) ?? functionOf(findService(iface)?.iface, func)
-      if (imported !== undefined) return imported
-      const servers = registry.servers(iface, { peer: opts.target, labels: opts.labels })
-      if (servers.length === 0) throw new RouterError('no-server', `no peer in lattice ${lattice} serves ${iface}`, { attempts: 0, tried: [], resultStarted: false })
-      return await describer.firstOf(servers, (wit, server) => {
-        const f = functionOf(wit.findInterface(server.iface), func)
-        if (f === undefined) throw new NodeError('no-such-function', `${server.iface} has no function ${func}`)
-        return f
-      }, opts.signal)
+    componentStats: id => runtime.stats(id),
+    links: () => [...services.links()],
+    call: outbound.call,
+    describe: outbound.describe,
+    servers: (iface, filter) => registry.servers(iface, filter),
+    peers: () => registry.peers(),
+    peer: id => registry.peer(id),
+    interfaces: () => registry.interfaces(),
+    connections: peer => (peer === undefined ? libp2p.getConnections() : libp2p.getConnections().filter(c => c.remotePeer.toString() === peer)).map(connectionInfo),
+    async dial (addr, opts = {}) {
+      await libp2p.dial(multiaddr(addr), { signal: opts.signal })
     },
-
+    on (event: 'change' | 'connection', listener: ((change: RegistryChange) => void) | ((connection: ConnectionInfo) => void)): () => void {
+      if (event === 'change') return registry.on('change', listener as (change: RegistryChange) => void)
+      const onOpen = (evt: CustomEvent<Connection>): void => { (listener as (connection: ConnectionInfo) => void)(connectionInfo(evt.detail)) }
+      libp2p.addEventListener('connection:open', onOpen)
+      return () => { libp2p.removeEventListener('connection:open', onOpen) }
+    },
     stats () {
-      let total = 0
-      for (const n of inflight.values()) total += n
+      const pubsub = libp2p.services.pubsub
       return {
-        inbound,
+        inbound: inbound.inflight,
         peers: registry.peers().filter(p => !p.local).length,
         connections: libp2p.getConnections().length,
         adverts: agent.stats,
-        served,
-        inflight: total,
+        served: inbound.served,
+        inflight: services.inflight(),
+        gossipsub: { peers: pubsub.getPeers().length, topicPeers: pubsub.getSubscribers(advertTopic(lattice)).length },
         streamErrors: streamErrors.counts()
       }
     }
   }
+  internals.set(node, { libp2p, registry, router, runtime, handles })
   return node
 }
-
-export { describeProtocol, syncProtocol }

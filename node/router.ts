@@ -1,6 +1,8 @@
-// Picks the server for each call (local first, else the less loaded of two random plausible ones), retries elsewhere before the first result byte, pins resource handles.
+// Picks the server for each call (local first, else the less loaded of two random plausible ones), retries elsewhere before the first result byte, sends calls on a resource handle to its issuer.
 
 import { DeadlineQueue } from './deadlines.ts'
+import { createHandleLedger } from './handles.ts'
+import type { HandleLedger } from './handles.ts'
 import type { Registry, Server } from './registry.ts'
 import { unversionedId } from './semver.ts'
 
@@ -34,8 +36,8 @@ export interface RouterInit {
   readonly callTimeoutMs?: number
   /** Two load scores closer than this (in calls per unit of capacity) are a tie, decided by latency. Default 0.05. */
   readonly loadTieTolerance?: number
-  /** The most resource handles remembered; past it the oldest are forgotten. Default 100,000. */
-  readonly maxHandles?: number
+  /** Which peer issued each resource handle (node/handles.ts); the router reads it and forgets dropped and lost handles. Default a ledger of its own. */
+  readonly handles?: HandleLedger
   /** Uniform in [0, 1). Default Math.random. */
   readonly random?: () => number
   /** Milliseconds, monotonic, for latency samples. Default performance.now. */
@@ -69,10 +71,6 @@ export interface Router {
   call(iface: string, func: string, params: unknown[], opts?: CallOptions): Promise<CallResult>
   /** Drops the deadlines of calls in flight (their timers); for the node's stop. */
   close(): void
-  /** Records that `peer` issued `handle` (the node knows result types; the router does not). */
-  rememberHandle(handle: Uint8Array, peer: string): void
-  forgetHandle(handle: Uint8Array): void
-  handleOwner(handle: Uint8Array): string | undefined
 }
 
 /** `no-server`, `timeout`, `aborted`, `resource-lost`, or the code of the last attempt's error. */
@@ -115,8 +113,7 @@ export const defaultRouterOptions = Object.freeze({
   localFirst: true,
   maxRetries: 2,
   callTimeoutMs: 30_000,
-  loadTieTolerance: 0.05,
-  maxHandles: 100_000
+  loadTieTolerance: 0.05
 })
 
 interface Failure { code: string, resultStarted: boolean }
@@ -134,12 +131,6 @@ function messageOf (err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
-function handleKey (handle: Uint8Array): string {
-  let s = ''
-  for (const b of handle) s += b.toString(16).padStart(2, '0')
-  return s
-}
-
 /** `[method]r.m` and `[resource-drop]r` act on the handle passed first. */
 function takesSelf (func: string): boolean {
   return func.startsWith('[method]') || func.startsWith('[resource-drop]')
@@ -155,11 +146,9 @@ export function createRouter (init: RouterInit): Router {
   const maxRetries = init.maxRetries ?? defaultRouterOptions.maxRetries
   const callTimeoutMs = init.callTimeoutMs ?? defaultRouterOptions.callTimeoutMs
   const tieTolerance = init.loadTieTolerance ?? defaultRouterOptions.loadTieTolerance
-  const maxHandles = init.maxHandles ?? defaultRouterOptions.maxHandles
   const random = init.random ?? Math.random
   const clock = init.clock ?? (() => performance.now())
-  // hex(handle) -> issuing peer; insertion order is age, for eviction
-  const handles = new Map<string, string>()
+  const handles = init.handles ?? createHandleLedger()
   // Real time, as the general path's setTimeout: `clock` may be a test's.
   const deadlines = new DeadlineQueue()
 
@@ -229,12 +218,12 @@ export function createRouter (init: RouterInit): Router {
   function pinnedOwner (func: string, params: unknown[], opts: CallOptions): Pin {
     if (opts.owner !== undefined) return { owner: opts.owner, handle: opts.handle }
     if (opts.handle !== undefined) {
-      const owner = handles.get(handleKey(opts.handle))
+      const owner = handles.owner(opts.handle)
       return owner === undefined ? { handle: opts.handle, unknownHandle: true } : { owner, handle: opts.handle }
     }
     const first = params[0]
     if (takesSelf(func) && first instanceof Uint8Array) {
-      const owner = handles.get(handleKey(first))
+      const owner = handles.owner(first)
       if (owner !== undefined) return { owner, handle: first }
     }
     return {}
@@ -390,25 +379,12 @@ export function createRouter (init: RouterInit): Router {
   }
 
   function forgetHandle (handle: Uint8Array): void {
-    handles.delete(handleKey(handle))
+    handles.forget(handle)
   }
 
   return {
     call,
-    close () { deadlines.clear() },
-    rememberHandle (handle, peer) {
-      const key = handleKey(handle)
-      handles.delete(key)
-      handles.set(key, peer)
-      for (const k of handles.keys()) {
-        if (handles.size <= maxHandles) break
-        handles.delete(k)
-      }
-    },
-    forgetHandle,
-    handleOwner (handle) {
-      return handles.get(handleKey(handle))
-    }
+    close () { deadlines.clear() }
   }
 }
 

@@ -9,8 +9,8 @@ import { join } from 'node:path'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { createNode } from '../node/node.ts'
-import type { CallEvent, LocalService, MeshNode } from '../node/node.ts'
+import { createNode } from '../node/index.ts'
+import type { CallEvent, LocalService, MeshNode } from '../node/index.ts'
 import { silentLogger } from '../node/logger.ts'
 import { emptyCounters, gossipMetrics } from './gossip-metrics.ts'
 import type { GossipCounters } from './gossip-metrics.ts'
@@ -272,9 +272,9 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
     }
   }
 
-  const knowsPeer = (s: Slot, other: Slot): boolean => s === other || s.node?.registry.peer(other.peerId) !== undefined
+  const knowsPeer = (s: Slot, other: Slot): boolean => s === other || s.node?.peer(other.peerId) !== undefined
   const servesHere = (s: Slot, exporter: Slot, iface: string): boolean =>
-    (s.node?.registry.servers(iface, { peer: exporter.peerId }) ?? []).some(v => v.iface === iface)
+    (s.node?.servers(iface, { peer: exporter.peerId }) ?? []).some(v => v.iface === iface)
 
   // ---- nodes ----
   const observer = (slot: Slot) => ({
@@ -319,7 +319,7 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
       }
     }
     for (const svc of slot.services.values()) node.serve(svc)
-    slot.unsubscribe = node.registry.on('change', () => { onChange(slot) })
+    slot.unsubscribe = node.on('change', () => { onChange(slot) })
     await node.start()
     for (const i of p.services) {
       const spec = scenario.services[i]
@@ -462,7 +462,7 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
             // its exports appearing is an export change every running node must see; its adverts' seq starts at
             // the wall clock of its start, so an advert at or above it is the new one, not the crashed node's last
             const since = BigInt(Date.now())
-            const fresh = (o: Slot): boolean => o === s || ((o.node?.registry.peer(s.peerId)?.seq ?? -1n) >= since && ifaces.every(i => servesHere(o, s, i)))
+            const fresh = (o: Slot): boolean => o === s || ((o.node?.peer(s.peerId)?.seq ?? -1n) >= since && ifaces.every(i => servesHere(o, s, i)))
             if (ifaces.length > 0) track(e.kind, upSlots(), fresh, { slot: s.index, atMs: began2 })
             await startSlot(s)
             const others = upSlots().filter(o => o !== s)
@@ -485,7 +485,7 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
             // running node that was on another side (what it held from before may be stale or expired)
             const healedAt = rel()
             const fresh = (n: Slot, o: Slot): boolean => {
-              const age = n.node?.registry.peer(o.peerId)?.ageMs
+              const age = n.node?.peer(o.peerId)?.ageMs
               return age !== undefined && age <= rel() - healedAt
             }
             track('heal', upSlots(), n => upSlots().every(o => o === n || sideOf.get(o.index) === sideOf.get(n.index) || fresh(n, o)), { cheap: false })
@@ -684,7 +684,7 @@ function sumTraffic (net: SimNetwork, slots: readonly Slot[]): { sentBytes: numb
 }
 
 function connectionsOf (slots: readonly Slot[]): number[] {
-  return slots.map(s => s.node?.libp2p.getConnections().length ?? 0)
+  return slots.map(s => s.node?.connections().length ?? 0)
 }
 
 function sleep (ms: number): Promise<void> {

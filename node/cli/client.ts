@@ -1,8 +1,7 @@
 // The short-lived node behind `wasmesh call` and `wasmesh mesh`: an ephemeral identity, no components, no listener; joins through the bootstrap peers.
 
-import { multiaddr } from '@multiformats/multiaddr'
-import { createNode } from '../node.ts'
-import type { MeshNode } from '../node.ts'
+import { createNode } from '../index.ts'
+import type { MeshNode } from '../index.ts'
 import type { Logger } from '../logger.ts'
 import { CliError } from './errors.ts'
 
@@ -39,8 +38,8 @@ export async function startClient (init: ClientInit): Promise<Client> {
   const dialErrors = new Map<string, string>()
   const dials = new AbortController()
   for (const addr of init.bootstrap) {
-    node.libp2p.dial(multiaddr(addr), { signal: dials.signal }).then(() => { dialErrors.clear() }, (err: Error) => {
-      if (!dials.signal.aborted && node.libp2p.getConnections().length === 0) dialErrors.set(addr, err.message)
+    node.dial(addr, { signal: dials.signal }).then(() => { dialErrors.clear() }, (err: Error) => {
+      if (!dials.signal.aborted && node.connections().length === 0) dialErrors.set(addr, err.message)
     })
   }
 
@@ -52,8 +51,8 @@ export async function startClient (init: ClientInit): Promise<Client> {
       if (ready()) return true
       const { promise, resolve } = Promise.withResolvers<boolean>()
       const check = (): void => { if (ready()) resolve(true) }
-      const off = node.registry.on('change', check)
-      node.libp2p.addEventListener('connection:open', check)
+      const off = node.on('change', check)
+      const offConnection = node.on('connection', check)
       const timer = setTimeout(() => { resolve(ready()) }, Math.max(0, deadline - performance.now()))
       const onAbort = (): void => { resolve(false) }
       signal?.addEventListener('abort', onAbort, { once: true })
@@ -62,13 +61,13 @@ export async function startClient (init: ClientInit): Promise<Client> {
       } finally {
         clearTimeout(timer)
         off()
-        node.libp2p.removeEventListener('connection:open', check)
+        offConnection()
         signal?.removeEventListener('abort', onAbort)
       }
     },
 
     unreachable (timeoutMs) {
-      if (node.libp2p.getConnections().length > 0) return undefined
+      if (node.connections().length > 0) return undefined
       const why = [...dialErrors].map(([a, e]) => `\n  ${a}: ${e}`).join('')
       return new CliError('unreachable', `could not reach any bootstrap peer within ${timeoutMs} ms${why === '' ? '' : ':'}${why}\ncheck the addresses (copy them from the 'listening on:' lines of a running node) and that the node is up and reachable from here`)
     },

@@ -28,10 +28,10 @@ export async function meshCall (expr: CallExpression, opts: MeshCallOptions, ctx
   const client = await startClient({ bootstrap: opts.bootstrap, lattice: opts.lattice, logger: opts.logger })
   try {
     const filter = { peer: opts.target, labels: opts.labels }
-    const found = await client.until(() => client.node.registry.servers(expr.iface, filter).length > 0, deadline, ctx.signal)
+    const found = await client.until(() => client.node.servers(expr.iface, filter).length > 0, deadline, ctx.signal)
     if (!found) {
       if (ctx.signal?.aborted === true) return 1
-      throw client.unreachable(opts.timeoutMs) ?? noServer(expr.iface, opts, client.node.registry.peers().filter(p => !p.local).length)
+      throw client.unreachable(opts.timeoutMs) ?? noServer(expr.iface, opts, client.node.peers().filter(p => !p.local).length)
     }
     const remaining = (): number => Math.max(1, Math.round(deadline - performance.now()))
     const callOpts = { target: opts.target, labels: opts.labels, signal: ctx.signal }

@@ -2,7 +2,7 @@
 
 import { parseArgs } from 'node:util'
 import { parseLatticeArg } from '../config.ts'
-import type { MeshNode } from '../node.ts'
+import type { MeshNode } from '../index.ts'
 import type { PeerView } from '../registry.ts'
 import { startClient } from './client.ts'
 import type { CommandContext } from './context.ts'
@@ -61,8 +61,8 @@ export interface MeshView {
 
 /** What the node knows of the others (itself excluded), peers and interfaces sorted. */
 export function meshView (node: MeshNode): MeshView {
-  const peers = node.registry.peers().filter(p => !p.local).map(peerOf).sort((a, b) => a.peer.localeCompare(b.peer))
-  const interfaces = [...node.registry.interfaces()]
+  const peers = node.peers().filter(p => !p.local).map(peerOf).sort((a, b) => a.peer.localeCompare(b.peer))
+  const interfaces = [...node.interfaces()]
     .map(([iface, servers]) => ({ iface, peers: servers.filter(p => p !== node.peerId).sort() }))
     .filter(i => i.peers.length > 0)
     .sort((a, b) => a.iface.localeCompare(b.iface))
@@ -140,7 +140,7 @@ export async function mesh (argv: string[], ctx: CommandContext): Promise<number
     const node = client.node
     const bootstrapPeers = new Set(bootstrap.map(a => a.slice(a.lastIndexOf('/p2p/') + '/p2p/'.length)))
     const deadline = performance.now() + timeoutMs
-    const synced = await client.until(() => [...bootstrapPeers].some(p => node.registry.peer(p) !== undefined), deadline, ctx.signal)
+    const synced = await client.until(() => [...bootstrapPeers].some(p => node.peer(p) !== undefined), deadline, ctx.signal)
     if (!synced) {
       if (ctx.signal?.aborted === true) return 0
       throw client.unreachable(timeoutMs) ?? new CliError('sync-timeout', `connected, but no bootstrap peer sent its view of lattice ${node.lattice} within ${timeoutMs} ms: is it a wasmesh node of this lattice (--lattice)?`)
@@ -153,7 +153,7 @@ export async function mesh (argv: string[], ctx: CommandContext): Promise<number
 
     // --watch: reprint when what is printed changes (heartbeats that change nothing print nothing).
     let timer: ReturnType<typeof setTimeout> | undefined
-    const off = node.registry.on('change', change => {
+    const off = node.on('change', change => {
       if (change.kind !== 'peer' || timer !== undefined) return
       timer = setTimeout(() => {
         timer = undefined
@@ -184,7 +184,7 @@ async function quiet (node: MeshNode, ms: number, maxMs = 8 * ms): Promise<void>
   let timer = setTimeout(resolve, ms)
   // A busy mesh never goes quiet: give up waiting after maxMs.
   const cap = setTimeout(resolve, maxMs)
-  const off = node.registry.on('change', change => {
+  const off = node.on('change', change => {
     if (change.kind !== 'peer') return
     clearTimeout(timer)
     timer = setTimeout(resolve, ms)

@@ -20,8 +20,8 @@ import type { OpsServer } from '../health.ts'
 import { createDemoHost, demoHostInterface } from '../host.ts'
 import type { Logger } from '../logger.ts'
 import { createMetrics } from '../metrics.ts'
-import { createNode } from '../node.ts'
-import type { ComponentSpec, MeshNode } from '../node.ts'
+import { createNode } from '../index.ts'
+import type { ComponentSpec, MeshNode } from '../index.ts'
 import type { CommandContext } from './context.ts'
 import { CliError } from './errors.ts'
 import { exampleCall } from './example-call.ts'
@@ -280,10 +280,10 @@ function logCaller (node: MeshNode, caller: string): string {
 }
 
 function watchPeers (node: MeshNode, log: Logger): () => void {
-  return node.registry.on('change', change => {
+  return node.on('change', change => {
     if (change.kind !== 'peer') return
     if (change.change === 'new') {
-      const view = node.registry.peer(change.peer)
+      const view = node.peer(change.peer)
       const serves = view?.exports.map(e => e.iface) ?? []
       log.info(`peer ${change.peer} joined${serves.length > 0 ? `, serving ${serves.join(', ')}` : ''}`)
     } else if (change.change === 'withdrawn') {
@@ -342,10 +342,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     try {
       await node.start()
     } catch (err) {
-      // A failed start may leave libp2p half up; nothing of it must keep the process alive.
-      await node.stop().catch(() => {})
-      await Promise.resolve(node.libp2p.stop()).catch(() => {})
-      await node.runtime.stop().catch(() => {})
+      // A failed start stops what it had started: nothing of it keeps the process alive.
       const e = err as { code?: unknown, message?: string }
       if (typeof e.code === 'string') throw err
       throw new CliError('start-failed', `the node did not start: ${e.message ?? String(err)}`, { cause: err })
@@ -357,7 +354,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     for (const line of startLines(node, providers, ops, demoHost)) ctx.out(line)
     if ((settings.bootstrap?.length ?? 0) > 0) {
       lonely = setTimeout(() => {
-        if (node.libp2p.getConnections().length === 0) log.warn(`not connected to any bootstrap peer yet (${settings.bootstrap?.join(', ')}); retrying in the background: check the addresses and that those nodes are up`)
+        if (node.connections().length === 0) log.warn(`not connected to any bootstrap peer yet (${settings.bootstrap?.join(', ')}); retrying in the background: check the addresses and that those nodes are up`)
       }, 10_000)
     }
 

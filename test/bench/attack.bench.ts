@@ -1,7 +1,7 @@
 // A node under attack: a legitimate client's latency and failures, and the server's RSS, before, during and after an attacker sends garbage, resets, stalled values and zombie adverts at once (issue 12).
 import { silentLogger } from '../../node/logger.ts'
-import { createNode } from '../../node/node.ts'
-import type { MeshNode } from '../../node/node.ts'
+import { createNode } from '../../node/index.ts'
+import type { MeshNode } from '../../node/index.ts'
 import { startServer } from './support/child.ts'
 import type { ServerProcess } from './support/child.ts'
 import { ECHO_CALL_IFACE } from './support/echo.ts'
@@ -42,7 +42,7 @@ export async function run (): Promise<string> {
     client = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [server.address], logger: silentLogger })
     await client.start()
     const c = client
-    while (!c.registry.servers(ECHO_CALL_IFACE).some(s => !s.local)) await new Promise(resolve => setTimeout(resolve, 20))
+    while (!c.servers(ECHO_CALL_IFACE).some(s => !s.local)) await new Promise(resolve => setTimeout(resolve, 20))
     const payload = new Uint8Array(64).fill(1)
 
     const measure = async (name: string): Promise<void> => {

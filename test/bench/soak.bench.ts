@@ -1,7 +1,7 @@
 // Memory under sustained load: a node serving wRPC calls as fast as a client can make them, its heap sampled after full GCs; reports the growth per call (flat: < 1 byte per call).
 import { silentLogger } from '../../node/logger.ts'
-import { createNode } from '../../node/node.ts'
-import type { MeshNode } from '../../node/node.ts'
+import { createNode } from '../../node/index.ts'
+import type { MeshNode } from '../../node/index.ts'
 import { startServer } from './support/child.ts'
 import { ECHO_CALL_IFACE } from './support/echo.ts'
 
@@ -49,7 +49,7 @@ export async function run (): Promise<string> {
     client = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [server.address], logger: silentLogger })
     await client.start()
     const c = client
-    while (!c.registry.servers(ECHO_CALL_IFACE).some(s => !s.local)) await new Promise(resolve => setTimeout(resolve, 20))
+    while (!c.servers(ECHO_CALL_IFACE).some(s => !s.local)) await new Promise(resolve => setTimeout(resolve, 20))
     const payload = new Uint8Array(64).fill(1)
     const began = performance.now()
     const until = began + SECONDS * 1000

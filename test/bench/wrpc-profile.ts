@@ -4,7 +4,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createMeshLibp2p } from '../../node/libp2p.ts'
 import { silentLogger } from '../../node/logger.ts'
-import { createNode } from '../../node/node.ts'
+import { createNode } from '../../node/index.ts'
 import { startServer } from './support/child.ts'
 import { ECHO_CALL_IFACE, handleRawEcho, rawEcho, rawFastPath } from './support/echo.ts'
 
@@ -34,7 +34,7 @@ if (raw) {
 } else {
   const client = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [server.address], logger: silentLogger, fastPath: !stock })
   await client.start()
-  while (!client.registry.servers(ECHO_CALL_IFACE).some(s => !s.local)) await new Promise(resolve => setTimeout(resolve, 20))
+  while (!client.servers(ECHO_CALL_IFACE).some(s => !s.local)) await new Promise(resolve => setTimeout(resolve, 20))
   call = async () => await client.call(ECHO_CALL_IFACE, 'echo', [payload])
   stop = async () => { await client.stop() }
 }

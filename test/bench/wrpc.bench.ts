@@ -11,8 +11,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createMeshLibp2p } from '../../node/libp2p.ts'
 import type { MeshLibp2p } from '../../node/libp2p.ts'
 import { silentLogger } from '../../node/logger.ts'
-import { createNode } from '../../node/node.ts'
-import type { MeshNode } from '../../node/node.ts'
+import { createNode } from '../../node/index.ts'
+import type { MeshNode } from '../../node/index.ts'
 import { startServer } from './support/child.ts'
 import type { ServerProcess } from './support/child.ts'
 import { ECHO_CALL_IFACE, ECHO_IFACE, GRPC_CHANNEL_OPTIONS, echoService, grpcEcho, handleRawEcho, rawEcho, rawFastPath } from './support/echo.ts'
@@ -163,7 +163,7 @@ export async function run (): Promise<string> {
       const node = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [address], logger: silentLogger, fastPath })
       cleanups.push(async () => { await node.stop() })
       await node.start()
-      await eventually('the server node in the client registry', () => node.registry.servers(ECHO_CALL_IFACE).some(s => !s.local))
+      await eventually('the server node in the client registry', () => node.servers(ECHO_CALL_IFACE).some(s => !s.local))
       return node
     }
     const client = await wrpcClient(wrpcServer.address, true)
@@ -224,7 +224,7 @@ export async function run (): Promise<string> {
     const latency = await measureLatency(subjects.map(s => ({ name: s.name, fn: timed(s, small) })), LATENCY)
     const smallRates = await measureRates(subjects, small, SMALL_CONCURRENCY, SMALL_RATE)
     const largeRates = await measureRates(subjects, large, LARGE_CONCURRENCY, LARGE_RATE)
-    const connections = client.libp2p.getConnections().length
+    const connections = client.connections().length
     const seconds = (performance.now() - started) / 1000
 
     return [

@@ -6,6 +6,8 @@ import { createRegistry } from '../../node/registry.ts'
 import type { Registry, Server } from '../../node/registry.ts'
 import { createRouter, RouterError } from '../../node/router.ts'
 import type { LocalRoute, RouterInit } from '../../node/router.ts'
+import { createHandleLedger } from '../../node/handles.ts'
+import type { HandleLedger } from '../../node/handles.ts'
 
 const SELF = 'QmMe'
 const D = 'ab'.repeat(32)
@@ -32,6 +34,7 @@ interface Setup {
   time: { now: number }
   calls: string[]
   router: ReturnType<typeof createRouter>
+  handles: HandleLedger
   behave: Map<string, Behaviour>
 }
 
@@ -42,8 +45,10 @@ function setup (peers: Array<string | Advert>, init: Partial<RouterInit> = {}, l
   if (local !== undefined) registry.setLocal(local)
   const calls: string[] = []
   const behave = new Map<string, Behaviour>()
+  const handles = init.handles ?? createHandleLedger()
   const router = createRouter({
     registry,
+    handles,
     self: SELF,
     random: seeded(42),
     clock: () => time.now,
@@ -54,7 +59,7 @@ function setup (peers: Array<string | Advert>, init: Partial<RouterInit> = {}, l
     },
     ...init
   })
-  return { registry, time, calls, router, behave }
+  return { registry, time, calls, router, handles, behave }
 }
 
 async function rejection (p: Promise<unknown>): Promise<RouterError> {
@@ -392,9 +397,9 @@ describe('router: resource handles', () => {
   const h = new Uint8Array([1, 2, 3, 4])
 
   it('sends a method call on a handle to the peer that issued it, never elsewhere', async () => {
-    const { router, calls, behave } = setup(['QmA', 'QmB'], {}, [exp()])
-    router.rememberHandle(h, 'QmB')
-    expect(router.handleOwner(h)).toBe('QmB')
+    const { router, handles, calls, behave } = setup(['QmA', 'QmB'], {}, [exp()])
+    handles.remember(h, 'QmB')
+    expect(handles.owner(h)).toBe('QmB')
     for (let i = 0; i < 5; i++) expect((await router.call(IFACE, '[method]r.get', [h.slice(), 1])).peer).toBe('QmB')
     expect((await router.call(IFACE, 'use-it', [0], { handle: h })).peer).toBe('QmB')
     behave.set('QmB', dialFailure)
@@ -412,13 +417,13 @@ describe('router: resource handles', () => {
   })
 
   it('fails with resource-lost when the issuing peer is gone, and forgets the handle', async () => {
-    const { router, registry } = setup(['QmA', 'QmB'])
-    router.rememberHandle(h, 'QmB')
+    const { router, handles, registry } = setup(['QmA', 'QmB'])
+    handles.remember(h, 'QmB')
     registry.apply(advert('QmB', { withdrawn: true }, 2n), { source: 'gossip' })
     const err = await rejection(router.call(IFACE, '[method]r.get', [h]))
     expect(err.code).toBe('resource-lost')
     expect(err.message).toContain('QmB')
-    expect(router.handleOwner(h)).toBeUndefined()
+    expect(handles.owner(h)).toBeUndefined()
     expect((await rejection(router.call(IFACE, 'f', [], { owner: 'QmGone' }))).code).toBe('resource-lost')
   })
 
@@ -428,17 +433,17 @@ describe('router: resource handles', () => {
   })
 
   it('forgets a handle once it is dropped, and the oldest past maxHandles', async () => {
-    const { router } = setup(['QmA', 'QmB'], { maxHandles: 2 })
-    router.rememberHandle(h, 'QmB')
+    const { router, handles } = setup(['QmA', 'QmB'], { handles: createHandleLedger({ maxHandles: 2 }) })
+    handles.remember(h, 'QmB')
     expect((await router.call(IFACE, '[resource-drop]r', [h])).peer).toBe('QmB')
-    expect(router.handleOwner(h)).toBeUndefined()
-    router.rememberHandle(new Uint8Array([1]), 'QmA')
-    router.rememberHandle(new Uint8Array([2]), 'QmA')
-    router.rememberHandle(new Uint8Array([3]), 'QmA')
-    expect(router.handleOwner(new Uint8Array([1]))).toBeUndefined()
-    expect(router.handleOwner(new Uint8Array([3]))).toBe('QmA')
-    router.forgetHandle(new Uint8Array([3]))
-    expect(router.handleOwner(new Uint8Array([3]))).toBeUndefined()
+    expect(handles.owner(h)).toBeUndefined()
+    handles.remember(new Uint8Array([1]), 'QmA')
+    handles.remember(new Uint8Array([2]), 'QmA')
+    handles.remember(new Uint8Array([3]), 'QmA')
+    expect(handles.owner(new Uint8Array([1]))).toBeUndefined()
+    expect(handles.owner(new Uint8Array([3]))).toBe('QmA')
+    handles.forget(new Uint8Array([3]))
+    expect(handles.owner(new Uint8Array([3]))).toBeUndefined()
   })
 })
 

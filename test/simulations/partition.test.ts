@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { createNode } from '../../node/node.ts'
-import type { MeshNode } from '../../node/node.ts'
+import { createNode } from '../../node/index.ts'
+import type { MeshNode } from '../../node/index.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { createSimNetwork } from '../../simulations/network.ts'
 import { createPrng } from '../../simulations/prng.ts'
@@ -48,13 +48,13 @@ describe('the simulated network', () => {
       }
     }
     // everyone knows everyone, and every pair can call
-    await eventually('a converged mesh', () => nodes.every(n => nodes.every(o => o === n || n.registry.peer(o.peerId) !== undefined)))
+    await eventually('a converged mesh', () => nodes.every(n => nodes.every(o => o === n || n.peer(o.peerId) !== undefined)))
     for (const [a, b] of [[0, 3], [1, 2], [3, 1]]) expect(await call(a, b)).toBe('ok')
     expect(net.traffic(0).sentBytes).toBeGreaterThan(0)
 
     net.partition([[0, 1], [2, 3]])
-    expect(nodes.every((n, i) => n.libp2p.getConnections().every(c => {
-      const other = nodes.findIndex(o => o.peerId === c.remotePeer.toString())
+    expect(nodes.every((n, i) => n.connections().every(c => {
+      const other = nodes.findIndex(o => o.peerId === c.peer)
       return net.groupOf(other) === net.groupOf(i)
     }))).toBe(true)
     // within a side: still works; across: fails, both ways, whatever the registry still says

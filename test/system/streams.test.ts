@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createNode } from '../../node/node.ts'
-import type { MeshNode } from '../../node/node.ts'
+import type { MeshNode } from '../../node/index.ts'
+import { nodeInternals } from '../../node/node.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { RouterError } from '../../node/router.ts'
 import { streamStorm } from '../node/libp2p/stream-storm.ts'
@@ -73,7 +74,7 @@ async function clientOf (victim: Victim, fastPath: boolean): Promise<MeshNode> {
   })
   clients.push(client)
   await client.start()
-  await until('the client to know the node\'s demo host', 15_000, async () => client.registry.servers('local:demo/host').length === 1 || undefined)
+  await until('the client to know the node\'s demo host', 15_000, async () => client.servers('local:demo/host').length === 1 || undefined)
   return client
 }
 
@@ -91,7 +92,7 @@ describe('a wasmesh node process', () => {
     const target = victim.node.peerId
     await client.call('local:demo/host', 'log', ['before the storm'], { target })
 
-    await streamStorm(client.libp2p, peerIdFromString(target))
+    await streamStorm(nodeInternals(client).libp2p, peerIdFromString(target))
     await until('the node to let go of every stream of the storm', 20_000, async () => {
       if (Object.keys(victim.exit).length > 0) return true // dead: alive() below says so, with its output
       const families = await metricsOf(victim)

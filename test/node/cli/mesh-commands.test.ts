@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createNode } from '../../../node/node.ts'
-import type { LocalService, MeshNode } from '../../../node/node.ts'
+import { createNode } from '../../../node/index.ts'
+import type { LocalService, MeshNode } from '../../../node/index.ts'
 import { silentLogger } from '../../../node/logger.ts'
 import { parseWit } from '../../../protocol/wit/index.ts'
 import { whoamiService } from '../mesh/helpers.ts'
@@ -44,7 +44,7 @@ beforeAll(async () => {
   await other.start()
   other.serve(whoamiService('test:cli', 'who', undefined, 'other'))
   // both must know each other before the tests look at the mesh
-  while (server.registry.servers('test:cli/who').length === 0) await new Promise(resolve => setTimeout(resolve, 20))
+  while (server.servers('test:cli/who').length === 0) await new Promise(resolve => setTimeout(resolve, 20))
 })
 
 afterAll(async () => {

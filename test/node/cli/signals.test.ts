@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../../examples/build.ts'
-import { createNode } from '../../../node/node.ts'
-import type { LocalService, MeshNode } from '../../../node/node.ts'
+import { createNode } from '../../../node/index.ts'
+import type { LocalService, MeshNode } from '../../../node/index.ts'
 import { silentLogger } from '../../../node/logger.ts'
 import { parseWit } from '../../../protocol/wit/index.ts'
 import { eventually } from '../mesh/helpers.ts'
@@ -93,14 +93,14 @@ describe('wasmesh node as a process', () => {
       await b.start()
       b.serve(upper)
       const a = await spawnNode('drain', '--component', built.shout, '--bootstrap', b.addresses()[0])
-      await eventually('B sees shout on A', () => b.registry.servers('local:demo/shout').length > 0, 30_000)
+      await eventually('B sees shout on A', () => b.servers('local:demo/shout').length > 0, 30_000)
       await knowsUpper(a.addr)
       // shout on A calls upper on B, which holds the call: it is in flight on A
       const call = wasmesh(['call', 'local:demo/shout#shout("hi")', '--bootstrap', a.addr])
       await upper.called
       a.child.kill('SIGTERM')
       await a.err.waitFor(l => l.includes('withdrawing adverts'), a.exited)
-      await eventually('A withdrawn from B', () => b.registry.servers('local:demo/shout').length === 0 && b.registry.peer(a.peer) === undefined, 10_000)
+      await eventually('A withdrawn from B', () => b.servers('local:demo/shout').length === 0 && b.peer(a.peer) === undefined, 10_000)
       upper.release()
       expect(await call).toMatchObject({ code: 0, out: '"HI!"' })
       expect(await a.exited).toBe(0)
@@ -117,7 +117,7 @@ describe('wasmesh node as a process', () => {
       await b.start()
       b.serve(upper)
       const a = await spawnNode('forced', '--component', built.shout, '--bootstrap', b.addresses()[0], '--drain-timeout', '600000')
-      await eventually('B sees shout on A', () => b.registry.servers('local:demo/shout').length > 0, 30_000)
+      await eventually('B sees shout on A', () => b.servers('local:demo/shout').length > 0, 30_000)
       await knowsUpper(a.addr)
       const call = wasmesh(['call', 'local:demo/shout#shout("hi")', '--bootstrap', a.addr, '--timeout', '60000'])
       await upper.called

@@ -15,11 +15,11 @@ describe('a component served to the mesh', () => {
     await server.load({ source: await buildArith(), name: 'arith', limits: { maxInstances: 2, callTimeoutMs: 60_000 } })
     const looper = await mesh.add({ bootstrap: bootstrapOf(server) })
     const other = await mesh.add({ bootstrap: bootstrapOf(server) })
-    for (const n of [looper, other]) await eventually('the callers to know the server', () => n.registry.servers(CALC).length === 1)
+    for (const n of [looper, other]) await eventually('the callers to know the server', () => n.servers(CALC).length === 1)
     let settled = 0
     const spins = [0, 1].map(async () => await looper.call(CALC, 'spin', [], { timeoutMs: 60_000 }).finally(() => { settled++ }))
     await eventually('one spin to hold an instance and the other to wait', () => {
-      const s = server.runtime.stats(server.components()[0].id)
+      const s = server.componentStats(server.components()[0].id)
       return s.busy === 1 && s.queued === 1
     })
     expect(await other.call(CALC, 'echo', ['still served'])).toEqual(['still served'])

@@ -10,9 +10,10 @@ import { parseWit } from '../../../protocol/wit/index.ts'
 import { defaultAdvertIntakeLimits } from '../../../node/adverts.ts'
 import { createMeshLibp2p, WRPC_PROTOCOL } from '../../../node/libp2p.ts'
 import type { MeshLibp2p } from '../../../node/libp2p.ts'
-import type { LocalService, MeshNode } from '../../../node/node.ts'
+import type { LocalService, MeshNode } from '../../../node/index.ts'
 import { bootstrapOf, createMesh, eventually, fast, whoamiService } from './helpers.ts'
 import type { Mesh } from './helpers.ts'
+import { nodeInternals } from '../../../node/node.ts'
 
 let mesh: Mesh
 let attacker: MeshLibp2p
@@ -25,11 +26,11 @@ beforeEach(async () => {
   victim = await mesh.add()
   victim.serve(whoamiService('test:host', 'api', '1.0.0', 'victim'))
   client = await mesh.add({ bootstrap: bootstrapOf(victim) })
-  await eventually('the client to know the victim', () => client.registry.servers('test:host/api').length === 1)
+  await eventually('the client to know the victim', () => client.servers('test:host/api').length === 1)
   attackerKey = await generateKeyPair('Ed25519')
   attacker = await createMeshLibp2p({ privateKey: attackerKey, transport: 'memory' })
   await attacker.start()
-  await attacker.dial(victim.libp2p.getMultiaddrs()[0])
+  await attacker.dial(nodeInternals(victim).libp2p.getMultiaddrs()[0])
 })
 
 afterEach(async () => {
@@ -89,7 +90,7 @@ async function answerSyncWith (reply: Uint8Array, protocol = '/wasmesh/default/s
 async function subscribedToVictim (): Promise<string> {
   const topic = advertTopic('default')
   attacker.services.pubsub.subscribe(topic)
-  await eventually('the attacker to see the victim subscribed', () => attacker.services.pubsub.getSubscribers(topic).some(p => p.equals(victim.libp2p.peerId)))
+  await eventually('the attacker to see the victim subscribed', () => attacker.services.pubsub.getSubscribers(topic).some(p => p.equals(nodeInternals(victim).libp2p.peerId)))
   return topic
 }
 
@@ -97,7 +98,7 @@ describe('a node under attack keeps serving everyone else', () => {
   it('drops adverts that claim another peer, carry a bad signature, or are garbage', async () => {
     const topic = advertTopic('default')
     attacker.services.pubsub.subscribe(topic)
-    await eventually('the attacker to see the victim subscribed', () => attacker.services.pubsub.getSubscribers(topic).some(p => p.equals(victim.libp2p.peerId)))
+    await eventually('the attacker to see the victim subscribed', () => attacker.services.pubsub.getSubscribers(topic).some(p => p.equals(nodeInternals(victim).libp2p.peerId)))
     const key = await generateKeyPair('Ed25519')
     // claims to be the client: gossipsub says the attacker signed it
     await attacker.services.pubsub.publish(topic, await signedBy(key, advertOf(client.peerId, 1n << 60n)))
@@ -106,14 +107,14 @@ describe('a node under attack keeps serving everyone else', () => {
     await attacker.services.pubsub.publish(topic, new Uint8Array([1, 2, 3, 4, 5]))
     const dropped = victim.stats().adverts.dropped
     await eventually('three drops', () => (dropped.spoofed ?? 0) >= 1 && (dropped['bad-signature'] ?? 0) >= 1 && Object.values(dropped).reduce((a, b) => a + b, 0) >= 3)
-    expect(victim.registry.servers('test:evil/api')).toEqual([])
-    expect(victim.registry.peer(client.peerId)?.exports ?? []).toEqual([])
+    expect(victim.servers('test:evil/api')).toEqual([])
+    expect(victim.peer(client.peerId)?.exports ?? []).toEqual([])
     await stillServes()
   }, 60_000)
 
   it('answers garbage and oversized frames on a wRPC stream with an error, and serves others', async () => {
     const answer = async (bytes: Uint8Array[]): Promise<string> => {
-      const stream = await attacker.dialProtocol(victim.libp2p.peerId, WRPC_PROTOCOL)
+      const stream = await attacker.dialProtocol(nodeInternals(victim).libp2p.peerId, WRPC_PROTOCOL)
       for (const b of bytes) stream.send(b)
       await stream.close()
       const parts: Uint8Array[] = []
@@ -131,7 +132,7 @@ describe('a node under attack keeps serving everyone else', () => {
   it('caps streams one peer can hold open, and still serves others', async () => {
     const held: Awaited<ReturnType<MeshLibp2p['dialProtocol']>>[] = []
     for (let i = 0; i < 40; i++) {
-      try { held.push(await attacker.dialProtocol(victim.libp2p.peerId, WRPC_PROTOCOL)) } catch { break }
+      try { held.push(await attacker.dialProtocol(nodeInternals(victim).libp2p.peerId, WRPC_PROTOCOL)) } catch { break }
     }
     // each stream is open and silent; past maxInboundStreams (16) the victim resets the rest
     await eventually('the excess streams to be reset', () => held.filter(s => s.status === 'reset' || s.status === 'aborted' || s.status === 'closed').length >= held.length - 16)
@@ -143,8 +144,8 @@ describe('a node under attack keeps serving everyone else', () => {
     const { peers, envelopes } = await sybils(300, 'test:host/api@1.0.0')
     await answerSyncWith(encodeAdvertList(envelopes))
     const joiner = await mesh.add({ bootstrap: [...bootstrapOf(victim), ...attacker.getMultiaddrs().map(a => a.toString())] })
-    await eventually('both syncs', () => joiner.stats().adverts.synced >= 2 && joiner.registry.servers('test:host/api').some(s => s.peer === victim.peerId))
-    const held = joiner.registry.peers().filter(p => peers.has(p.peer))
+    await eventually('both syncs', () => joiner.stats().adverts.synced >= 2 && joiner.servers('test:host/api').some(s => s.peer === victim.peerId))
+    const held = joiner.peers().filter(p => peers.has(p.peer))
     // one reply adds at most maxNewPeersPerSync peers, each kept no longer than 3 x advertTtlMs, none of them passed on
     expect(held.length).toBeLessThanOrEqual(defaultAdvertIntakeLimits.maxNewPeersPerSync)
     expect(joiner.stats().adverts.dropped['sync-new-peers']).toBe(300 - held.length)
@@ -172,7 +173,7 @@ describe('a node under attack keeps serving everyone else', () => {
     const envelope = await signedBy(key, advertOf(peer, 1n, { ttlMs }))
     await answerSyncWith(encodeRelayedList([{ ageMs: 9_500, envelope }]), '/wasmesh/default/sync/1.1.0')
     const joiner = await mesh.add({ timings: { ...fast, advertTtlMs: ttlMs }, bootstrap: attacker.getMultiaddrs().map(a => a.toString()) })
-    const view = await eventually('the relayed record', () => joiner.registry.peer(peer))
+    const view = await eventually('the relayed record', () => joiner.peer(peer))
     expect(view.expiresInMs).toBeLessThanOrEqual(500)
     expect(view.relayedBy).toBe(attacker.peerId.toString())
   }, 60_000)
@@ -180,17 +181,17 @@ describe('a node under attack keeps serving everyone else', () => {
   it('takes at most maxAdvertsPerPeerPerMinute new adverts a minute from one peer, and counts the rest', async () => {
     const perMinute = 20
     const limited = await mesh.add({ advertLimits: { maxAdvertsPerPeerPerMinute: perMinute } })
-    await attacker.dial(limited.libp2p.getMultiaddrs()[0])
+    await attacker.dial(nodeInternals(limited).libp2p.getMultiaddrs()[0])
     const topic = advertTopic('default')
     attacker.services.pubsub.subscribe(topic)
-    await eventually('the attacker to see the node subscribed', () => attacker.services.pubsub.getSubscribers(topic).some(p => p.equals(limited.libp2p.peerId)))
+    await eventually('the attacker to see the node subscribed', () => attacker.services.pubsub.getSubscribers(topic).some(p => p.equals(nodeInternals(limited).libp2p.peerId)))
     const self = attacker.peerId.toString()
     const sent = 60
     for (let seq = 1; seq <= sent; seq++) await attacker.services.pubsub.publish(topic, await signedBy(attackerKey, advertOf(self, BigInt(seq))))
     const dropped = limited.stats().adverts.dropped
     // the bucket holds 20 and refills at one every 3 s: most of a burst of 60 cannot get in
     await eventually('the excess dropped', () => (dropped['rate-limited'] ?? 0) >= sent - perMinute - 10, 30_000)
-    expect(limited.registry.peer(self)).toBeDefined()
+    expect(limited.peer(self)).toBeDefined()
   }, 60_000)
 
   it('does not count another lattice\'s adverts as received: they are dropped as other-lattice', async () => {
@@ -198,7 +199,7 @@ describe('a node under attack keeps serving everyone else', () => {
     const self = attacker.peerId.toString()
     await attacker.services.pubsub.publish(topic, await signedBy(attackerKey, advertOf(self, 1n, { lattice: 'elsewhere' })))
     await eventually('the drop', () => (victim.stats().adverts.dropped['other-lattice'] ?? 0) >= 1)
-    expect(victim.registry.peer(self)).toBeUndefined()
+    expect(victim.peer(self)).toBeUndefined()
   }, 60_000)
 
   it('still applies a peer\'s adverts after it sent a 2 MiB gossip message, and counts that message', async () => {
@@ -210,9 +211,9 @@ describe('a node under attack keeps serving everyone else', () => {
     let seq = 0n
     await eventually('a later valid advert applied', async () => {
       await attacker.services.pubsub.publish(topic, await signedBy(attackerKey, advertOf(self, ++seq))).catch(() => {})
-      return victim.registry.peer(self) !== undefined
+      return victim.peer(self) !== undefined
     })
-    expect(victim.registry.servers('test:evil/api').map(s => s.peer)).toEqual([self])
+    expect(victim.servers('test:evil/api').map(s => s.peer)).toEqual([self])
     await stillServes()
   }, 60_000)
 })
@@ -233,7 +234,7 @@ describe('describe answers', () => {
       call: async () => [7]
     }
     rogue.serve(forged)
-    await eventually('both servers known', () => client.registry.servers('test:desc/api').length === 2)
+    await eventually('both servers known', () => client.servers('test:desc/api').length === 2)
     // the rogue answers first, with its own WIT
     expect(await client.call('test:desc/api', 'whoami', [], { target: rogue.peerId })).toEqual([7])
     for (let i = 0; i < 3; i++) expect(await client.call('test:desc/api', 'whoami', [], { target: honest.peerId })).toEqual(['honest'])

@@ -24,8 +24,8 @@ describe('a mesh of nodes in one process (memory transport)', () => {
     await b.load({ source: paths.shout })
 
     // a serves nothing itself: it learns who does from adverts
-    await eventually('a to see upper and shout', () => a.registry.servers('local:demo/upper').length > 0 && a.registry.servers('local:demo/shout').length > 0)
-    expect(a.registry.servers('local:demo/upper').map(s => s.peer)).toEqual([c.peerId])
+    await eventually('a to see upper and shout', () => a.servers('local:demo/upper').length > 0 && a.servers('local:demo/shout').length > 0)
+    expect(a.servers('local:demo/upper').map(s => s.peer)).toEqual([c.peerId])
 
     // a -> b (shout) -> c (upper) -> c (host log, local)
     const [result] = await a.call('local:demo/shout', 'shout', ['hi'])
@@ -39,7 +39,7 @@ describe('a mesh of nodes in one process (memory transport)', () => {
     const a = mesh.nodes[0]
     const joiner = await mesh.add({ bootstrap: bootstrapOf(a), timings: { advertIntervalMs: 60_000, advertTtlMs: 180_000 } })
     // no heartbeat will come within this test: only the sync can have told it
-    await eventually('the joiner to learn upper', () => joiner.registry.servers('local:demo/upper').length > 0, 5_000)
+    await eventually('the joiner to learn upper', () => joiner.servers('local:demo/upper').length > 0, 5_000)
     const [result] = await joiner.call('local:demo/upper', 'to-upper', ['joined'])
     expect(result).toBe('JOINED')
   }, 60_000)
@@ -58,7 +58,7 @@ describe('a mesh of nodes in one process (memory transport)', () => {
       kv.serve(store.service)
       const counterNode = await mesh.add({ bootstrap: bootstrapOf(a) })
       await counterNode.load({ source: paths.counter })
-      await eventually('the counter node to know the store', () => counterNode.registry.servers('wasi:keyvalue/atomics@0.2.0-draft').length > 0)
+      await eventually('the counter node to know the store', () => counterNode.servers('wasi:keyvalue/atomics@0.2.0-draft').length > 0)
       const results = []
       for (let i = 0; i < 3; i++) results.push((await counterNode.call('wasmesh:examples/counter', 'increment', ['visits']))[0])
       expect(results).toEqual([1n, 2n, 3n])
@@ -80,7 +80,7 @@ describe('a mesh of nodes in one process (memory transport)', () => {
       const b = await tcp.add({ bootstrap: a.addresses() })
       b.serve(demoHost(logged))
       await b.load({ source: paths.upper })
-      await eventually('a to see upper', () => a.registry.servers('local:demo/upper').length > 0)
+      await eventually('a to see upper', () => a.servers('local:demo/upper').length > 0)
       expect(a.addresses().every(addr => addr.startsWith('/ip4/127.0.0.1/tcp/'))).toBe(true)
       expect(await a.call('local:demo/upper', 'to-upper', ['over tcp'])).toEqual(['OVER TCP'])
       expect(logged).toEqual(['over tcp'])

@@ -3,6 +3,7 @@ import { invoke } from '../../../protocol/session.ts'
 import { dialWrpc } from '../../../node/wrpc-server.ts'
 import { bootstrapOf, createMesh, eventually, whoamiService } from './helpers.ts'
 import type { Mesh } from './helpers.ts'
+import { nodeInternals } from '../../../node/node.ts'
 
 let mesh: Mesh
 afterEach(async () => { await mesh?.stop() })
@@ -15,17 +16,17 @@ describe('routing across the mesh', () => {
     const s2 = await mesh.add({ bootstrap: bootstrapOf(client) })
     s1.serve(whoamiService('test:fo', 'api', '1.0.0', 's1'))
     s2.serve(whoamiService('test:fo', 'api', '1.0.0', 's2'))
-    await eventually('both servers known', () => client.registry.servers('test:fo/api').length === 2)
+    await eventually('both servers known', () => client.servers('test:fo/api').length === 2)
 
     // a crash: the node's transport goes away, no withdrawal is sent
-    await s1.libp2p.stop()
+    await nodeInternals(s1).libp2p.stop()
     const answers = new Set<string>()
     for (let i = 0; i < 10; i++) {
       const [who] = await client.call('test:fo/api', 'whoami', [])
       answers.add(who as string)
     }
     expect([...answers]).toEqual(['s2'])
-    expect(client.registry.servers('test:fo/api').find(s => s.peer === s1.peerId)?.healthy ?? false).toBe(false)
+    expect(client.servers('test:fo/api').find(s => s.peer === s1.peerId)?.healthy ?? false).toBe(false)
   }, 60_000)
 
   it('stops sending calls to an export as soon as it is withdrawn', async () => {
@@ -36,10 +37,10 @@ describe('routing across the mesh', () => {
     const one = whoamiService('test:wd', 'api', '1.0.0', 's1')
     s1.serve(one)
     s2.serve(whoamiService('test:wd', 'api', '1.0.0', 's2'))
-    await eventually('both servers known', () => client.registry.servers('test:wd/api').length === 2)
+    await eventually('both servers known', () => client.servers('test:wd/api').length === 2)
 
     s1.unserve(one.digest)
-    await eventually('the withdrawal to arrive', () => client.registry.servers('test:wd/api').length === 1)
+    await eventually('the withdrawal to arrive', () => client.servers('test:wd/api').length === 1)
     const before = one.calls
     for (let i = 0; i < 10; i++) expect(await client.call('test:wd/api', 'whoami', [])).toEqual(['s2'])
     expect(one.calls).toBe(before)
@@ -50,9 +51,9 @@ describe('routing across the mesh', () => {
     const client = await mesh.add()
     const server = await mesh.add({ bootstrap: bootstrapOf(client) })
     server.serve(whoamiService('test:gs', 'api', undefined, 'server'))
-    await eventually('the server known', () => client.registry.servers('test:gs/api').length === 1)
+    await eventually('the server known', () => client.servers('test:gs/api').length === 1)
     await server.stop()
-    await eventually('the server forgotten', () => client.registry.servers('test:gs/api').length === 0, 5_000)
+    await eventually('the server forgotten', () => client.servers('test:gs/api').length === 0, 5_000)
     await expect(client.call('test:gs/api', 'whoami', [])).rejects.toMatchObject({ code: 'no-server' })
   }, 60_000)
 
@@ -63,7 +64,7 @@ describe('routing across the mesh', () => {
     const v2 = await mesh.add({ bootstrap: bootstrapOf(client) })
     v13.serve(whoamiService('test:ver', 'api', '1.3.1', 'one-three'))
     v2.serve(whoamiService('test:ver', 'api', '2.0.0', 'two'))
-    await eventually('both versions known', () => client.registry.servers('test:ver/api').length === 2)
+    await eventually('both versions known', () => client.servers('test:ver/api').length === 2)
     for (let i = 0; i < 5; i++) expect(await client.call('test:ver/api@1.2.0', 'whoami', [])).toEqual(['one-three'])
     expect(await client.call('test:ver/api@2.0.0', 'whoami', [])).toEqual(['two'])
     await expect(client.call('test:ver/api@3.0.0', 'whoami', [])).rejects.toMatchObject({ code: 'no-server' })
@@ -76,7 +77,7 @@ describe('routing across the mesh', () => {
     const s2 = await mesh.add({ bootstrap: bootstrapOf(client), labels: { zone: 'b' } })
     s1.serve(whoamiService('test:pin', 'api', '1.0.0', 's1'))
     s2.serve(whoamiService('test:pin', 'api', '1.0.0', 's2'))
-    await eventually('both servers known', () => client.registry.servers('test:pin/api').length === 2)
+    await eventually('both servers known', () => client.servers('test:pin/api').length === 2)
     for (let i = 0; i < 5; i++) {
       expect(await client.call('test:pin/api', 'whoami', [], { target: s2.peerId })).toEqual(['s2'])
       expect(await client.call('test:pin/api', 'whoami', [], { labels: { zone: 'a' } })).toEqual(['s1'])
@@ -90,14 +91,14 @@ describe('routing across the mesh', () => {
     const blueToo = await mesh.add({ lattice: 'blue', bootstrap: bootstrapOf(blue) })
     red.serve(whoamiService('test:lat', 'api', '1.0.0', 'red'))
     blueToo.serve(whoamiService('test:lat', 'api', '1.0.0', 'blue'))
-    await eventually('blue to learn its own lattice', () => blue.registry.servers('test:lat/api').length === 1)
-    await eventually('red and blue connected', () => blue.libp2p.getConnections(red.libp2p.peerId).length > 0)
-    expect(blue.registry.servers('test:lat/api').map(s => s.peer)).toEqual([blueToo.peerId])
-    expect(blue.registry.peer(red.peerId)).toBeUndefined()
-    expect(red.registry.peer(blue.peerId)).toBeUndefined()
+    await eventually('blue to learn its own lattice', () => blue.servers('test:lat/api').length === 1)
+    await eventually('red and blue connected', () => blue.connections(red.peerId).length > 0)
+    expect(blue.servers('test:lat/api').map(s => s.peer)).toEqual([blueToo.peerId])
+    expect(blue.peer(red.peerId)).toBeUndefined()
+    expect(red.peer(blue.peerId)).toBeUndefined()
     // a call opened straight to red anyway is refused: red serves no peer of another lattice
     const whoami = (await blueToo.describe('test:lat/api', 'whoami'))
-    const transport = await dialWrpc(blue.libp2p, red.libp2p.peerId)
+    const transport = await dialWrpc(nodeInternals(blue).libp2p, nodeInternals(red).libp2p.peerId)
     await expect(invoke(transport, 'test:lat/api@1.0.0', 'whoami', [], [], whoami.results)).rejects.toMatchObject({ name: 'RemoteError', code: 'refused' })
   }, 60_000)
 })
@@ -113,12 +114,12 @@ describe('stopping and observing', () => {
     const call = slow.call
     slow.call = async (...args) => { await release.promise; return await call(...args) }
     server.serve(slow)
-    await eventually('the server known', () => client.registry.servers('test:drain/api').length === 1)
+    await eventually('the server known', () => client.servers('test:drain/api').length === 1)
 
     const pending = client.call('test:drain/api', 'whoami', [])
     await eventually('the call to be in flight', () => server.stats().inbound === 1)
     const stopping = server.stop({ drainTimeoutMs: 10_000 })
-    await eventually('the withdrawal to arrive', () => client.registry.servers('test:drain/api').length === 0)
+    await eventually('the withdrawal to arrive', () => client.servers('test:drain/api').length === 0)
     release.resolve()
     expect(await pending).toEqual(['slow'])
     await stopping
@@ -138,7 +139,7 @@ describe('load adverts', () => {
     const server = await mesh.add({ bootstrap: bootstrapOf(client) })
     const svc = whoamiService('test:load', 'api', '1.0.0', 'server')
     server.serve({ ...svc, capacity: 1 })
-    await eventually('the server known', () => client.registry.servers('test:load/api').length === 1)
+    await eventually('the server known', () => client.servers('test:load/api').length === 1)
     const before = server.stats().adverts.published
     // every call takes the load from 0 to 1 (capacity 1) and back: a threshold crossed twice per call
     const until = Date.now() + 1_000

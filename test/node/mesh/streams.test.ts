@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { MeshNode } from '../../../node/node.ts'
+import type { MeshNode } from '../../../node/index.ts'
+import { nodeInternals } from '../../../node/node.ts'
 import { WRPC_PROTOCOL } from '../../../node/libp2p.ts'
 import { streamStorm } from '../libp2p/stream-storm.ts'
 import { bootstrapOf, createMesh, demoHost, eventually } from './helpers.ts'
@@ -29,7 +30,7 @@ afterEach(async () => {
 /** Streams of the wRPC protocol (or not negotiated yet) the node still holds. */
 function openStreams (node: MeshNode): number {
   let n = 0
-  for (const c of node.libp2p.getConnections()) for (const s of c.streams) if (s.protocol === WRPC_PROTOCOL || s.protocol === '') n++
+  for (const c of nodeInternals(node).libp2p.getConnections()) for (const s of c.streams) if (s.protocol === WRPC_PROTOCOL || s.protocol === '') n++
   return n
 }
 
@@ -44,10 +45,10 @@ describe('a node survives streams opened and reset in every state and order', ()
     const victim = await mesh.add({ fastPath: victimFast })
     victim.serve(demoHost(logged))
     const client = await mesh.add({ fastPath: clientFast, bootstrap: bootstrapOf(victim) })
-    await eventually('the client to know the node', () => client.registry.servers('local:demo/host').length === 1)
+    await eventually('the client to know the node', () => client.servers('local:demo/host').length === 1)
     await client.call('local:demo/host', 'log', ['before'])
 
-    await streamStorm(client.libp2p, victim.libp2p.peerId)
+    await streamStorm(nodeInternals(client).libp2p, nodeInternals(victim).libp2p.peerId)
     await eventually('the node to let go of every stream of the storm', () => openStreams(victim) === 0, 20_000)
 
     expect(uncaught).toEqual([])

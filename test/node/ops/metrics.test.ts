@@ -3,7 +3,7 @@ import { ensureExamples } from '../../../examples/build.ts'
 import { createMetrics, escapeLabelValue, OTHER } from '../../../node/metrics.ts'
 import { startOpsServer } from '../../../node/health.ts'
 import type { OpsServer } from '../../../node/health.ts'
-import type { MeshNode } from '../../../node/node.ts'
+import type { MeshNode } from '../../../node/index.ts'
 import { bootstrapOf, createMesh, demoHost, eventually } from '../mesh/helpers.ts'
 import type { Mesh } from '../mesh/helpers.ts'
 import { parseExposition, valueOf } from './exposition.ts'
@@ -30,7 +30,7 @@ describe('/metrics of two nodes calling each other', () => {
     a.serve(demoHost([]))
     await a.load({ source: paths.upper })
     b = await mesh.add({ observer: metricsB.observer, bootstrap: bootstrapOf(a) })
-    await eventually('b to see upper', () => b.registry.servers('local:demo/upper').length > 0)
+    await eventually('b to see upper', () => b.servers('local:demo/upper').length > 0)
     servers.push(await startOpsServer({ port: 0, node: a, metrics: metricsA }))
     servers.push(await startOpsServer({ port: 0, node: b, metrics: metricsB }))
   })

@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../../examples/build.ts'
-import type { MeshNode } from '../../../node/node.ts'
+import type { MeshNode } from '../../../node/index.ts'
 import { createProvider } from '../../../node/providers/sdk.ts'
 import type { Provider } from '../../../node/providers/sdk.ts'
 import { ATOMICS, STORE, createKeyvalueModule } from '../../../node/providers/keyvalue/index.ts'
 import { linkOptions, parseLink } from '../../../node/providers/links.ts'
 import { bootstrapOf, createMesh, eventually } from '../mesh/helpers.ts'
 import type { Mesh } from '../mesh/helpers.ts'
+import { nodeInternals } from '../../../node/node.ts'
 
 const COUNTER = 'wasmesh:examples/counter'
 
@@ -51,7 +52,7 @@ describe('the key-value provider on the mesh', () => {
     const counters = await Promise.all(Array.from({ length: 4 }, async () => await mesh.add({ bootstrap: bootstrapOf(kvNode) })))
     await Promise.all(counters.map(async n => { await n.load({ source: paths.counter }) }))
     for (const n of counters) {
-      await eventually('every counter node to know the store', () => n.registry.servers(ATOMICS).length > 0 && n.registry.servers(STORE).length > 0)
+      await eventually('every counter node to know the store', () => n.servers(ATOMICS).length > 0 && n.servers(STORE).length > 0)
     }
 
     const results = await Promise.all(counters.flatMap(n => Array.from({ length: 250 }, async () => {
@@ -78,7 +79,7 @@ describe('the key-value provider on the mesh', () => {
     kvNode.serve(store.service)
     const owner = await mesh.add({ bootstrap: bootstrapOf(kvNode) })
     const thief = await mesh.add({ bootstrap: bootstrapOf(kvNode) })
-    await eventually('both to know the store', () => owner.registry.servers(STORE).length > 0 && thief.registry.servers(STORE).length > 0)
+    await eventually('both to know the store', () => owner.servers(STORE).length > 0 && thief.servers(STORE).length > 0)
 
     const handle = await openOn(owner, 'private')
     await owner.call(STORE, '[method]bucket.set', [handle, 'secret', new TextEncoder().encode('mine')])
@@ -98,25 +99,25 @@ describe('the key-value provider on the mesh', () => {
     const cacheB = await mesh.add({ bootstrap: bootstrapOf(hub), labels: { tier: 'cache' } })
     const db = await mesh.add({ bootstrap: bootstrapOf(hub), labels: { tier: 'db' } })
     for (const n of [cacheA, cacheB, db]) n.serve((await keyvalue({ backend: 'memory' })).service)
-    await eventually('the hub to see three stores', () => hub.registry.servers(STORE).length === 3)
+    await eventually('the hub to see three stores', () => hub.servers(STORE).length === 3)
 
     const links = [parseLink('counter:wasi:keyvalue=tier=cache')]
     const opts = linkOptions(links, 'counter', STORE)
     expect(opts).toEqual({ labels: { tier: 'cache' } })
     const served = new Set<string>()
-    for (let i = 0; i < 20; i++) served.add((await hub.router.call(STORE, 'open', ['b'], opts)).peer)
+    for (let i = 0; i < 20; i++) served.add((await nodeInternals(hub).router.call(STORE, 'open', ['b'], opts)).peer)
     expect(served.has(db.peerId)).toBe(false)
     expect([...served].every(p => p === cacheA.peerId || p === cacheB.peerId)).toBe(true)
 
     // one cache server dies without withdrawing: calls fail over to the other cache, never to db
-    await cacheA.libp2p.stop()
+    await nodeInternals(cacheA).libp2p.stop()
     for (let i = 0; i < 10; i++) {
-      const { peer } = await hub.router.call(STORE, 'open', ['b'], opts)
+      const { peer } = await nodeInternals(hub).router.call(STORE, 'open', ['b'], opts)
       expect(peer).toBe(cacheB.peerId)
     }
     // by peer id
     const pinned = linkOptions([parseLink(`counter:wasi:keyvalue/store=${db.peerId}`)], 'counter', STORE)
-    expect((await hub.router.call(STORE, 'open', ['b'], pinned)).peer).toBe(db.peerId)
+    expect((await nodeInternals(hub).router.call(STORE, 'open', ['b'], pinned)).peer).toBe(db.peerId)
   }, 60_000)
 
   it('binds a component\'s imports by its links, and keeps each bucket\'s calls on the store that opened it', async () => {
@@ -131,8 +132,8 @@ describe('the key-value provider on the mesh', () => {
     await linked.load({ source: paths.counter, links: [{ target: 'wasi:keyvalue', labels: { tier: 'kv-cache' } }] })
     const free = await mesh.add({ bootstrap: bootstrapOf(hub) })
     await free.load({ source: paths.counter })
-    await eventually('both stores known', () => linked.registry.servers(STORE).filter(s => s.labels.tier?.startsWith('kv-')).length === 2 &&
-      free.registry.servers(ATOMICS).filter(s => s.labels.tier?.startsWith('kv-')).length === 2)
+    await eventually('both stores known', () => linked.servers(STORE).filter(s => s.labels.tier?.startsWith('kv-')).length === 2 &&
+      free.servers(ATOMICS).filter(s => s.labels.tier?.startsWith('kv-')).length === 2)
     expect(linked.links()).toEqual([expect.objectContaining({ target: 'wasi:keyvalue', labels: { tier: 'kv-cache' } })])
 
     // linked: every increment lands on the cache tier

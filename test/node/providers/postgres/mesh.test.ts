@@ -7,7 +7,7 @@ import { createProvider } from '../../../../node/providers/sdk.ts'
 import type { Provider } from '../../../../node/providers/sdk.ts'
 import { QUERY, TRANSACTION, createPostgresModule } from '../../../../node/providers/postgres/index.ts'
 import { toHashable } from '../../../../node/providers/postgres/floats.ts'
-import type { MeshNode } from '../../../../node/node.ts'
+import type { MeshNode } from '../../../../node/index.ts'
 import { bootstrapOf, createMesh, eventually } from '../../mesh/helpers.ts'
 import type { Mesh } from '../../mesh/helpers.ts'
 import { describePostgres, startPostgres } from '../../../support/postgres.ts'
@@ -42,7 +42,7 @@ describePostgres('postgres provider on the mesh', () => {
     server.serve(provider.service)
     app = await mesh.add({ bootstrap: bootstrapOf(server) })
     await app.load({ source: demo })
-    await eventually('the app node to know the provider', () => app.registry.servers(TRANSACTION).length > 0)
+    await eventually('the app node to know the provider', () => app.servers(TRANSACTION).length > 0)
   }, 300_000)
 
   afterAll(async () => {
@@ -100,7 +100,7 @@ describePostgres('postgres provider on the mesh', () => {
 
   it('answers plain calls from another node, every value through the wire encoding', async () => {
     const caller = await mesh.add({ bootstrap: bootstrapOf(server) })
-    await eventually('the caller to know the provider', () => caller.registry.servers(QUERY).length > 0)
+    await eventually('the caller to know the provider', () => caller.servers(QUERY).length > 0)
     const params = [
       { tag: 'int8', val: -9223372036854775808n }, { tag: 'float8', val: toHashable(-0) }, { tag: 'float4', val: toHashable(Math.fround(1e-40), 32) },
       { tag: 'numeric', val: '1e-30' }, { tag: 'bytea', val: Uint8Array.of(1, 2, 3) }, { tag: 'int4-array', val: Int32Array.of(-1, 2) },
@@ -114,7 +114,7 @@ describePostgres('postgres provider on the mesh', () => {
 
   it('rolls back the transaction of a node that stops before committing', async () => {
     const leaver = await mesh.add({ bootstrap: bootstrapOf(server) })
-    await eventually('the leaver to know the provider', () => leaver.registry.servers(TRANSACTION).length > 0)
+    await eventually('the leaver to know the provider', () => leaver.servers(TRANSACTION).length > 0)
     const [tx] = await leaver.call(TRANSACTION, '[constructor]transaction', [])
     expect((await leaver.call(TRANSACTION, '[method]transaction.query', [tx, 'INSERT INTO demo (n, label) VALUES (777, $1)', [{ tag: 'text', val: 'left behind' }]]))[0]).toEqual({ tag: 'ok', val: undefined })
     expect(provider.stats().handles).toBe(1)

@@ -1,0 +1,214 @@
+// What a mesh node offers its users: NodeInit, MeshNode, LocalService, call options and events, limits.
+
+import type { PrivateKey } from '@libp2p/interface'
+import type { SessionLimits } from '../protocol/limits.ts'
+import type { Func, Interface } from '../protocol/wit/model.ts'
+import type { AdvertIntakeLimits, AdvertStats, AdvertTimings } from './adverts.ts'
+import { defaultDescribeLimits } from './describe.ts'
+import type { DescribeLimits } from './describe.ts'
+import type { StreamErrorReason } from './libp2p/stream-errors.ts'
+import type { MeshConnectionLimits, MeshLibp2pInit } from './libp2p.ts'
+import type { Logger } from './logger.ts'
+import type { PeerView, RegistryChange, RegistryFilter, Server } from './registry.ts'
+import type { ComponentConfig, LoadedComponent, PoolStats, RuntimeLimits } from './runtime/index.ts'
+import type { PeeringOptions } from './peering.ts'
+import type { Link } from './providers/links.ts'
+
+export type { PeerView, RegistryChange, RegistryFilter, Server }
+
+export interface ComponentSpec extends ComponentConfig {
+  /** A file path or the component's bytes. */
+  readonly source: string | Uint8Array
+  /** Bind this component's imports to some servers only (by labels or peer); `component` of each link is ignored. */
+  readonly links?: readonly Omit<Link, 'component'>[]
+}
+
+/** Limits of what peers may make this node hold; each is enforced where the data enters. */
+export interface NodeLimits extends DescribeLimits {
+  /** Concurrent inbound wRPC streams per connection. */
+  readonly maxInboundStreams: number
+  /** Concurrent outbound wRPC streams per connection. */
+  readonly maxOutboundStreams: number
+}
+
+export const defaultNodeLimits: NodeLimits = Object.freeze({
+  maxInboundStreams: 256,
+  maxOutboundStreams: 256,
+  ...defaultDescribeLimits
+})
+
+export interface NodeInit {
+  /** Where the node keeps its identity (`identity.key`); without it (and without `privateKey`) the node has a fresh identity each start. */
+  readonly dataDir?: string
+  readonly privateKey?: PrivateKey
+  readonly transport?: 'tcp' | 'memory'
+  readonly listen?: readonly string[]
+  readonly announce?: readonly string[]
+  /** Multiaddrs ending in `/p2p/<peer-id>`. */
+  readonly bootstrap?: readonly string[]
+  /** Nodes of different lattices ignore each other's adverts and refuse each other's calls. Default `default`. */
+  readonly lattice?: string
+  readonly labels?: Readonly<Record<string, string>>
+  /** Components to load at start. */
+  readonly components?: readonly ComponentSpec[]
+  /** Links of components' imports to some servers (`component` names a component by name or digest, or `*`). */
+  readonly links?: readonly Link[]
+  /** Transpile cache of the runtime. */
+  readonly cacheDir?: string
+  readonly runtimeLimits?: Partial<RuntimeLimits>
+  readonly timings?: Partial<AdvertTimings>
+  readonly advertLimits?: Partial<AdvertIntakeLimits>
+  readonly routing?: { readonly localFirst?: boolean, readonly maxRetries?: number, readonly callTimeoutMs?: number }
+  readonly limits?: Partial<NodeLimits>
+  readonly sessionLimits?: Partial<SessionLimits>
+  readonly connectionLimits?: Partial<MeshConnectionLimits>
+  /** Fixed latency of the memory transport (simulations). */
+  readonly memoryLatencyMs?: number
+  /** A transport instead of TCP/memory (simulations model loss and partitions with one). */
+  readonly customTransport?: MeshLibp2pInit['customTransport']
+  /** `plaintext` only for simulations in one process. Default `noise`. */
+  readonly encryption?: 'noise' | 'plaintext'
+  /** How many peers to stay connected to, dialling peers known from adverts (`false`: bootstrap peers and servers called only). */
+  readonly peering?: Partial<PeeringOptions> | false
+  /** Gossipsub overrides (mesh degrees, heartbeat); the signature policy stays StrictSign. */
+  readonly gossipsub?: MeshLibp2pInit['gossipsub']
+  /** The libp2p layer's per-call fast path (`MeshLibp2pInit.fastPath`). Default on. */
+  readonly fastPath?: boolean
+  readonly logger?: Logger
+  /** Told about every call this node makes or serves: metrics and simulations listen here. */
+  readonly observer?: NodeObserver
+}
+
+export interface CallEvent {
+  /** `outbound`: this node called (its own code or a component's import); `inbound`: a peer called this node. */
+  readonly direction: 'inbound' | 'outbound'
+  readonly iface: string
+  readonly func: string
+  /** `ok`, or the error's code. */
+  readonly outcome: string
+  readonly durationMs: number
+  /** Outbound: how many servers were tried. */
+  readonly attempts?: number
+}
+
+export interface NodeObserver {
+  call? (event: CallEvent): void
+}
+
+export interface StopOptions {
+  /** After withdrawing and refusing new calls, wait this long at most for calls in flight to finish. Default 0. */
+  readonly drainTimeoutMs?: number
+}
+
+export interface CallOptions {
+  /** A resource handle the call passes: the call goes only to the peer that issued it. */
+  readonly handle?: Uint8Array
+  /** Only this peer. */
+  readonly target?: string
+  /** Only servers with all of these labels. */
+  readonly labels?: Readonly<Record<string, string>>
+  readonly timeoutMs?: number
+  readonly signal?: AbortSignal
+}
+
+/** Something this node serves: a component today, a native provider later. */
+export interface LocalService {
+  /** Content digest: the component's sha256, by which callers fetch its WIT. */
+  readonly digest: string
+  readonly name: string
+  /** Exported interfaces, resolved. */
+  readonly interfaces: readonly Interface[]
+  /** Complete WIT of what it exports and imports (answered to describe requests). */
+  readonly wit: string
+  readonly capacity: number
+  /** Byte arrays of 64 KiB and more in the results are sent as they are (no copy): do not change them afterwards. */
+  call (iface: string, func: string, params: unknown[], ctx: ServiceCallContext): Promise<unknown[]>
+  /** A peer disconnected: release what it held (resource handles owned per caller). */
+  peerGone? (peer: string): void
+}
+
+export interface ServiceCallContext {
+  /** The peer id of the caller; this node's own id for calls from its own components or code. */
+  readonly caller: string
+}
+
+export interface NodeStats {
+  /** Calls from peers in flight now. */
+  readonly inbound: number
+  readonly peers: number
+  readonly connections: number
+  readonly adverts: AdvertStats
+  readonly served: number
+  readonly inflight: number
+  readonly gossipsub: {
+    /** Peers gossipsub knows. */
+    readonly peers: number
+    /** Peers subscribed to this lattice's advert topic. */
+    readonly topicPeers: number
+  }
+  /** Streams given up on a path a peer can reach (reset before they were answered, a handler that failed), by reason. */
+  readonly streamErrors: Partial<Record<StreamErrorReason, number>>
+}
+
+/** An open libp2p connection, as `connections()` lists it. */
+export interface ConnectionInfo {
+  readonly peer: string
+  /** `inbound`: the peer dialled this node. */
+  readonly direction: 'inbound' | 'outbound'
+  readonly remoteAddr: string
+  /** The protocol of each open stream (`''` while one is being negotiated). */
+  readonly streams: readonly string[]
+}
+
+export interface DialOptions {
+  readonly signal?: AbortSignal
+}
+
+export interface MeshNode {
+  readonly peerId: string
+  readonly lattice: string
+  /** Starts libp2p, serves, advertises and loads `components`; a failed start undoes what it did and throws. */
+  start (): Promise<void>
+  /**
+   * Withdraws this node's adverts, stops taking calls, drains the ones in flight (up to `drainTimeoutMs`),
+   * then closes; undoes everything `start` did, so the node can be started again.
+   */
+  stop (opts?: StopOptions): Promise<void>
+  /** Multiaddrs other nodes can dial, each ending in `/p2p/<peer-id>`. */
+  addresses (): string[]
+  /** Loads a component, serves its exports and advertises them. */
+  load (spec: ComponentSpec): Promise<LoadedComponent>
+  /** Stops serving a component; the next advert no longer lists its exports. */
+  unload (id: string): Promise<void>
+  /** Serves and advertises native code (a provider) exactly like a component's exports. */
+  serve (service: LocalService): void
+  /** Stops serving what `serve` added under this digest. */
+  unserve (digest: string): void
+  components (): LoadedComponent[]
+  /** The instance pool of a loaded component: live instances, busy ones, calls waiting. */
+  componentStats (id: string): PoolStats
+  /** The links binding components' imports to some servers. */
+  links (): readonly Link[]
+  /**
+   * Calls `func` of whichever server of `iface` the router picks. Large byte lists in `params` are
+   * sent from the arrays given (no copy): leave them unchanged until the call settles.
+   */
+  call (iface: string, func: string, params: unknown[], opts?: CallOptions): Promise<unknown[]>
+  /** The signature of `iface#func` as the mesh serves it (from a local import, or fetched from a server by digest). */
+  describe (iface: string, func: string, opts?: CallOptions): Promise<Func>
+  /** Who serves `iface` (any compatible version), this node included, healthy or backing off, as the router sees them. */
+  servers (iface: string, filter?: RegistryFilter): Server[]
+  /** Every peer known from its adverts, and this node itself (`local: true`). */
+  peers (): PeerView[]
+  peer (id: string): PeerView | undefined
+  /** Every exported interface id -> the peers (this node included) exporting exactly it. */
+  interfaces (): Map<string, string[]>
+  /** Open libp2p connections, all of them or those to one peer. */
+  connections (peer?: string): ConnectionInfo[]
+  /** Connects to a multiaddr (bootstrap peers are dialled, and re-dialled, by the node itself). */
+  dial (addr: string, opts?: DialOptions): Promise<void>
+  /** `change`: what the registry knows changed (a peer's advert, this node's exports); `connection`: a connection opened. Returns the unsubscribe. */
+  on (event: 'change', listener: (change: RegistryChange) => void): () => void
+  on (event: 'connection', listener: (connection: ConnectionInfo) => void): () => void
+  stats (): NodeStats
+}

@@ -1,0 +1,15 @@
+// The public entry of a mesh node (package.json "./node"): createNode and the types its users need.
+
+export { createNode } from './node.ts'
+export { defaultNodeLimits } from './api.ts'
+export type {
+  CallEvent, CallOptions, ComponentSpec, ConnectionInfo, DialOptions, LocalService, MeshNode, NodeInit, NodeLimits,
+  NodeObserver, NodeStats, PeerView, RegistryChange, RegistryFilter, Server, ServiceCallContext, StopOptions
+} from './api.ts'
+export { describeProtocol } from './describe.ts'
+export { functionOf } from './services.ts'
+export { syncProtocol } from './adverts.ts'
+export { RouterError } from './router.ts'
+export { NodeError } from './errors.ts'
+export type { LoadedComponent, PoolStats } from './runtime/index.ts'
+export type { Link } from './providers/links.ts'

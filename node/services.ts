@@ -1,0 +1,260 @@
+// What this node serves: the table of local services by interface id, version look-ups, the router's local routes and load accounting.
+
+import type { AdvertExport } from '../protocol/advert.ts'
+import type { Func, Interface } from '../protocol/wit/model.ts'
+import type { ComponentSpec, LocalService, ServiceCallContext } from './api.ts'
+import type { HandleLedger } from './handles.ts'
+import type { Logger } from './logger.ts'
+import type { LocalRoute } from './router.ts'
+import { defaultRuntimeLimits } from './runtime/index.ts'
+import type { LoadedComponent, Runtime, RuntimeLimits } from './runtime/index.ts'
+import { funcHandles } from './runtime/values.ts'
+import { interfaceCompatible } from './semver.ts'
+import { NodeError } from './errors.ts'
+import { checkLinks } from './providers/links.ts'
+import type { Link } from './providers/links.ts'
+
+/** A local service and the one of its interfaces an id resolved to. */
+export interface ServiceEntry {
+  readonly service: LocalService
+  readonly iface: Interface
+}
+
+/**
+ * A function of an interface by its component-model name, including `[resource-drop]r`, which
+ * WIT does not declare but every caller of a resource sends when it lets go of a handle.
+ */
+export function functionOf (iface: Interface | undefined, name: string): Func | undefined {
+  if (iface === undefined) return undefined
+  const f = iface.functions.get(name)
+  if (f !== undefined || !name.startsWith('[resource-drop]')) return f
+  const resource = iface.types.get(name.slice('[resource-drop]'.length))
+  if (resource?.kind !== 'resource') return undefined
+  return { name, kind: 'method', resource: resource.name, async: false, params: [{ name: 'self', type: { kind: 'own', resource } }], results: [] }
+}
+
+export interface ServicesInit {
+  /** This node's peer id: the caller of its own calls, the issuer of handles its services give out. */
+  readonly self: string
+  readonly runtime: Runtime
+  readonly handles: HandleLedger
+  readonly log: Logger
+  /** Links given at creation (`NodeInit.links`); components' own links are added by `load`. */
+  readonly links?: readonly Link[]
+  readonly runtimeLimits?: Partial<RuntimeLimits>
+  /** What is served changed: the registry and the adverts need the new exports. */
+  readonly changed: (exports: AdvertExport[]) => void
+  /** Load crossed a quarter of a service's capacity. */
+  readonly loadChanged: () => void
+}
+
+export interface Services {
+  serve (service: LocalService): void
+  unserve (digest: string): void
+  /** Loads a component into the runtime (with its links) and serves its exports. */
+  load (spec: ComponentSpec): Promise<LoadedComponent>
+  unload (id: string): Promise<void>
+  /** Forgets the components' services and links: the runtime stopped, and a restart loads them again. */
+  clearComponents (): void
+  links (): Link[]
+  /** Which local service answers an interface id (exact, or any compatible version). */
+  find (iface: string): ServiceEntry | undefined
+  /** The WIT of an interface one of this node's components imports. */
+  imported (iface: string): Interface | undefined
+  /** The service with this digest (what a describe request asks for). */
+  byDigest (digest: string): LocalService | undefined
+  /** Every distinct service. */
+  all (): LocalService[]
+  /** The exports to advertise, with their current load. */
+  exports (): AdvertExport[]
+  /** The router's local-first path to `iface`, or undefined when this node does not serve it. */
+  localRoute (iface: string): LocalRoute | undefined
+  /** Runs a call on a local service, counted in its load. */
+  callLocal (service: LocalService, iface: string, func: string, params: unknown[], ctx: ServiceCallContext): Promise<unknown[]>
+  /** This node's own call to what it serves, the router's general path picking this node; handles in the results are pinned here. */
+  callSelf (iface: string, func: string, params: unknown[]): Promise<unknown[]>
+  /** Calls running on local services now. */
+  inflight (): number
+}
+
+export function createServices (init: ServicesInit): Services {
+  const { self, runtime, handles, log } = init
+  const links: Link[] = [...(init.links ?? [])]
+  checkLinks(links)
+  /** Local services by exported interface id. */
+  const services = new Map<string, ServiceEntry>()
+  const inflight = new Map<LocalService, number>()
+  /** Signatures of imported interfaces, from the components that import them. */
+  const importSignatures = new Map<string, Interface>()
+  /** Digests of the components `load` serves (the rest came from `serve`). */
+  const loaded = new Set<string>()
+  /** The context of calls this node makes itself. */
+  const selfContext: ServiceCallContext = Object.freeze({ caller: self })
+
+  const localExports = (): AdvertExport[] => [...services.entries()].map(([iface, { service }]) => ({
+    iface,
+    digest: service.digest,
+    capacity: service.capacity,
+    load: inflight.get(service) ?? 0
+  }))
+
+  /** Publishes when load crosses a quarter of capacity, so routing elsewhere sees it without a heartbeat's wait. */
+  function track (service: LocalService, delta: number): void {
+    const before = inflight.get(service) ?? 0
+    const after = before + delta
+    inflight.set(service, after)
+    const capacity = Math.max(1, service.capacity)
+    if (Math.floor((4 * before) / capacity) !== Math.floor((4 * after) / capacity)) init.loadChanged()
+  }
+
+  function callLocal (service: LocalService, iface: string, func: string, params: unknown[], ctx: ServiceCallContext): Promise<unknown[]> {
+    track(service, +1)
+    let called: Promise<unknown[]>
+    try {
+      called = service.call(iface, func, params, ctx)
+    } catch (err) {
+      track(service, -1)
+      return Promise.reject(err)
+    }
+    return called.then(results => { track(service, -1); return results }, (err: unknown) => { track(service, -1); throw err })
+  }
+
+  /** The router's local-first path by interface id as asked; cleared whenever `services` changes. */
+  const routes = new Map<string, LocalRoute | null>()
+  function localRoute (iface: string): LocalRoute | undefined {
+    let route = routes.get(iface)
+    if (route === undefined) {
+      const entry = findService(iface)
+      route = entry === undefined ? null : routeTo(entry)
+      if (routes.size >= 4096) routes.clear()
+      routes.set(iface, route)
+    }
+    return route ?? undefined
+  }
+
+  function routeTo ({ service, iface }: ServiceEntry): LocalRoute {
+    return {
+      iface: iface.id,
+      call (func, params) {
+        const called = callLocal(service, iface.id, func, params, selfContext)
+        const f = functionOf(iface, func)
+        // Resource handles in the results are pinned to this node.
+        return f === undefined || !funcHandles(f).results ? called : called.then(results => { handles.rememberResults(f, results, self); return results })
+      }
+    }
+  }
+
+  /** Which local service answers an interface id, as asked (exact or any compatible version); cleared whenever `services` changes. */
+  const serviceFor = new Map<string, ServiceEntry | null>()
+  function findService (iface: string): ServiceEntry | undefined {
+    const exact = services.get(iface)
+    if (exact !== undefined) return exact
+    let found = serviceFor.get(iface)
+    if (found === undefined) {
+      found = null
+      for (const [id, entry] of services) {
+        if (interfaceCompatible(iface, id)) { found = entry; break }
+      }
+      if (serviceFor.size >= 4096) serviceFor.clear()
+      serviceFor.set(iface, found)
+    }
+    return found ?? undefined
+  }
+
+  function serviceOf (component: LoadedComponent, capacity: number): LocalService {
+    return {
+      digest: component.digest,
+      name: component.name,
+      interfaces: component.exports.interfaces,
+      wit: component.wit,
+      capacity,
+      // A peer's calls count against its share of the instances; this node's own calls (caller: self) against none.
+      call: (iface, func, params, ctx) => runtime.call(component.id, iface, func, params, ctx.caller === self ? {} : { caller: ctx.caller })
+    }
+  }
+
+  function changed (): void {
+    serviceFor.clear()
+    routes.clear()
+    init.changed(localExports())
+  }
+
+  function serve (service: LocalService): void {
+    for (const i of service.interfaces) {
+      const taken = services.get(i.id)
+      if (taken !== undefined && taken.service.digest !== service.digest) {
+        log.warn(`${i.id} is exported by both ${taken.service.name} and ${service.name}; calls go to ${service.name}`)
+      }
+      services.set(i.id, { service, iface: i })
+    }
+    changed()
+  }
+
+  function unserve (digest: string): void {
+    for (const [iface, entry] of [...services]) if (entry.service.digest === digest) services.delete(iface)
+    changed()
+  }
+
+  function dropLinks (component: string): void {
+    for (let i = links.length - 1; i >= 0; i--) if (links[i].component === component) links.splice(i, 1)
+  }
+
+  return {
+    serve,
+    unserve,
+
+    async load (spec) {
+      const { source, links: own, ...config } = spec
+      const component = await runtime.load(source, config)
+      if (own !== undefined) {
+        const bound = own.map(l => ({ ...l, component: component.digest }))
+        checkLinks(bound)
+        links.push(...bound)
+      }
+      for (const i of component.imports.interfaces) importSignatures.set(i.id, i)
+      serve(serviceOf(component, config.limits?.maxInstances ?? init.runtimeLimits?.maxInstances ?? defaultRuntimeLimits.maxInstances))
+      loaded.add(component.digest)
+      return component
+    },
+
+    async unload (id) {
+      loaded.delete(id)
+      dropLinks(id)
+      unserve(id)
+      await runtime.unload(id)
+    },
+
+    clearComponents () {
+      for (const digest of loaded) { dropLinks(digest); unserve(digest) }
+      loaded.clear()
+    },
+
+    links: () => links,
+    find: findService,
+    imported: iface => importSignatures.get(iface),
+
+    byDigest (digest) {
+      for (const { service } of services.values()) if (service.digest === digest) return service
+      return undefined
+    },
+
+    all: () => [...new Set([...services.values()].map(e => e.service))],
+    exports: localExports,
+    localRoute,
+    callLocal,
+
+    async callSelf (iface, func, params) {
+      const entry = findService(iface)
+      if (entry === undefined) throw new NodeError('no-such-export', `this node no longer serves ${iface}`)
+      const results = await callLocal(entry.service, iface, func, params, selfContext)
+      handles.rememberResults(functionOf(entry.iface, func), results, self)
+      return results
+    },
+
+    inflight () {
+      let total = 0
+      for (const n of inflight.values()) total += n
+      return total
+    }
+  }
+}
