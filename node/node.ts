@@ -7,6 +7,8 @@ import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { invoke } from '../protocol/session.ts'
 import type { Handlers, ServedFunction } from '../protocol/session.ts'
 import type { SessionLimits } from '../protocol/limits.ts'
+import { InboundBudget } from '../protocol/budget.ts'
+import type { InboundBudgetStats } from '../protocol/budget.ts'
 import { isLatticeName } from '../protocol/advert.ts'
 import type { AdvertExport, AdvertLimits } from '../protocol/advert.ts'
 import { parseWit } from '../protocol/wit/index.ts'
@@ -51,13 +53,22 @@ export interface NodeLimits {
   readonly maxDescribeBytes: number
   /** How long a describe exchange may take. */
   readonly describeTimeoutMs: number
+  /** The most bytes of unfinished inbound values (calls' params still arriving) the streams of one peer hold; past it they pause. */
+  readonly maxInboundBufferedBytesPerPeer: number
+  /** The same over all peers: what stalled calls can make this node hold, whatever peers do. */
+  readonly maxInboundBufferedBytesPerNode: number
+  /** An inbound stream paused this long by a spent budget is answered `overloaded` and closed. */
+  readonly maxInboundPausedMs: number
 }
 
 export const defaultNodeLimits: NodeLimits = Object.freeze({
   maxInboundStreams: 256,
   maxOutboundStreams: 256,
   maxDescribeBytes: 4 * 1024 * 1024,
-  describeTimeoutMs: 5_000
+  describeTimeoutMs: 5_000,
+  maxInboundBufferedBytesPerPeer: 64 * 1024 * 1024,
+  maxInboundBufferedBytesPerNode: 256 * 1024 * 1024,
+  maxInboundPausedMs: 10_000
 })
 
 export interface NodeInit {
@@ -163,6 +174,8 @@ export interface NodeStats {
   readonly adverts: AdvertStats
   readonly served: number
   readonly inflight: number
+  /** Bytes inbound calls hold of values their peers have not finished sending, and the streams paused for want of budget. */
+  readonly inboundBuffered: InboundBudgetStats
 }
 
 export interface MeshNode {
@@ -230,6 +243,11 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   if (!isLatticeName(lattice)) throw new NodeError('invalid-config', `lattice name ${JSON.stringify(lattice)}: use 1-64 letters, digits, '.', '_' or '-'`)
   const log = init.logger ?? createLogger()
   const limits: NodeLimits = { ...defaultNodeLimits, ...init.limits }
+  const inboundBudget = new InboundBudget({
+    maxBufferedBytes: limits.maxInboundBufferedBytesPerNode,
+    maxBufferedBytesPerPeer: limits.maxInboundBufferedBytesPerPeer,
+    maxPausedMs: limits.maxInboundPausedMs
+  })
   const privateKey = init.privateKey ?? (init.dataDir !== undefined ? await loadOrCreateIdentity(init.dataDir) : await generateKeyPair('Ed25519'))
   const libp2p = await createMeshLibp2p({
     privateKey,
@@ -621,6 +639,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         maxInboundStreams: limits.maxInboundStreams,
         maxOutboundStreams: limits.maxOutboundStreams,
         sessionLimits: init.sessionLimits,
+        budget: inboundBudget,
         accept,
         onError: (peer, err) => { log.debug(`wRPC call from ${peer.toString()} failed: ${err.message}`) }
       })
@@ -697,7 +716,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         connections: libp2p.getConnections().length,
         adverts: agent.stats,
         served,
-        inflight: total
+        inflight: total,
+        inboundBuffered: inboundBudget.stats()
       }
     }
   }
