@@ -1,12 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { InboundBudget } from '../../protocol/budget.ts'
 import type { InboundAccount, InboundBudgetLimits } from '../../protocol/budget.ts'
-import { encodeHeader, FrameDecoder, ERROR_PATH_INDEX } from '../../protocol/frame.ts'
+import { FrameDecoder, ERROR_PATH_INDEX } from '../../protocol/frame.ts'
 import { invoke, serve } from '../../protocol/session.ts'
 import type { Handlers, ServeOptions } from '../../protocol/session.ts'
 import { createTransportPair } from '../../protocol/transport.ts'
 import type { Transport } from '../../protocol/transport.ts'
 import type { Type } from '../../protocol/wit/model.ts'
+import { byteListCallHead } from '../support/wrpc.ts'
 import { concat } from '../support/bytes.ts'
 
 const INSTANCE = 'wasmesh:test/blob@0.1.0'
@@ -20,19 +21,9 @@ const handlers: Handlers = {
     : undefined
 }
 
-function leb (n: number): Uint8Array {
-  const out: number[] = []
-  do {
-    out.push((n & 0x7f) | (n >= 0x80 ? 0x80 : 0))
-    n >>>= 7
-  } while (n > 0)
-  return Uint8Array.from(out)
-}
-
-/** The opening of a `put` call and its root frame's head, declaring a `list<u8>` of `length` bytes: the bytes themselves follow. */
+/** The opening of a `put` call declaring a `list<u8>` of `length` bytes, none of them sent. */
 function putHead (length: number): Uint8Array {
-  const list = leb(length)
-  return concat(Uint8Array.of(0), encodeHeader({ instance: INSTANCE, name: 'put' }), Uint8Array.of(0), leb(list.length + length), list)
+  return byteListCallHead(INSTANCE, 'put', length)
 }
 
 /** The error frame's `code` a raw client reads back, or `reset`/`closed`. */

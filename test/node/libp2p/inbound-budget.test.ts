@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Stream } from '@libp2p/interface'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { encodeHeader } from '../../../protocol/frame.ts'
 import { parseWit } from '../../../protocol/wit/index.ts'
 import { createMeshLibp2p, WRPC_PROTOCOL } from '../../../node/libp2p.ts'
 import type { MeshLibp2p } from '../../../node/libp2p.ts'
 import type { LocalService, MeshNode } from '../../../node/node.ts'
 import { bootstrapOf, createMesh, eventually } from '../mesh/helpers.ts'
 import type { Mesh } from '../mesh/helpers.ts'
+import { byteListCallHead } from '../../support/wrpc.ts'
 import { concat } from '../../support/bytes.ts'
 
 const KiB = 1024
@@ -28,19 +28,9 @@ function putService (): LocalService {
   }
 }
 
-function leb (n: number): Uint8Array {
-  const out: number[] = []
-  do {
-    out.push((n & 0x7f) | (n >= 0x80 ? 0x80 : 0))
-    n = Math.floor(n / 128)
-  } while (n > 0)
-  return Uint8Array.from(out)
-}
-
-/** The opening of a `put` call and its root frame's head, declaring a `list<u8>` of `length` bytes: the bytes themselves follow. */
+/** The opening of a `put` call declaring a `list<u8>` of `length` bytes, none of them sent. */
 function putHead (length: number): Uint8Array {
-  const list = leb(length)
-  return concat(Uint8Array.of(0), encodeHeader({ instance: IFACE, name: 'put' }), Uint8Array.of(0), leb(list.length + length), list)
+  return byteListCallHead(IFACE, 'put', length)
 }
 
 /** Everything the victim answers on `stream`, as text (error frames are JSON). */
@@ -132,6 +122,15 @@ describe('stalled inbound values hold bounded memory', () => {
       const b = victim.stats().inboundBuffered
       return b.bytes === 0 && b.paused === 0 && b.holders === 0
     })
+  }, 60_000)
+
+  it('serves many concurrent 1 MiB calls of one peer that exceed its budget: slowed, not failed', async () => {
+    const payloads = Array.from({ length: 32 }, (_, i) => new Uint8Array(1 * MiB).fill(i))
+    const answers = await Promise.all(payloads.map(async p => await client.call(IFACE, 'put', [p])))
+    expect(answers).toEqual(payloads.map(() => [1 * MiB]))
+    const b = victim.stats().inboundBuffered
+    expect(b.refused).toBe(0)
+    await eventually('the budget to be given back', () => victim.stats().inboundBuffered.bytes === 0)
   }, 60_000)
 
   it('closes a stream that trickles a byte at a time into an unfinished value with too-slow', async () => {
