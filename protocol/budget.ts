@@ -56,8 +56,14 @@ class Pool {
 
   /** Whether `account` must wait for this pool. */
   excludes (account: Account): boolean {
-    return this.held >= this.max && this.holders.values().next().value !== account
+    // held > 0: an empty pool never blocks, even at a limit of 0 (then one stream at a time)
+    return this.held > 0 && this.held >= this.max && this.holders.values().next().value !== account
   }
+}
+
+/** Whether taking `delta` (< 0) brought `pool` from its limit to below it. */
+function crossedDown (pool: Pool, delta: number): boolean {
+  return pool.held < pool.max && pool.held - delta >= pool.max
 }
 
 class Account implements InboundAccount {
@@ -94,7 +100,8 @@ class Account implements InboundAccount {
       this.#peer.holders.delete(this)
       this.#node.holders.delete(this)
     }
-    if (delta < 0) this.#budget.wake()
+    // only a pool falling below its limit, or a holder leaving (the oldest may change), can let a paused stream go on
+    if (delta < 0 && (this.#held === 0 || crossedDown(this.#peer, delta) || crossedDown(this.#node, delta))) this.#budget.wake()
   }
 
   whenUnblocked (): Promise<void> {
@@ -113,7 +120,7 @@ class Account implements InboundAccount {
     return this.#wait.promise
   }
 
-  /** Wakes a waiting stream that may read again (or fails it); true when it was waiting. */
+  /** Wakes this stream if it waits and may read again. */
   settleIfUnblocked (): void {
     if (!this.blocked) this.#settle()
   }
@@ -142,7 +149,8 @@ class Account implements InboundAccount {
  * The bytes a node holds for values its peers have not finished sending, per peer and in all.
  * `open(peer)` gives each stream an account; streams that would take a spent budget further are
  * paused (`blocked`), the oldest holder excepted, and refused after `maxPausedMs`. Every operation
- * is O(1) but waking, which looks at the paused streams only after bytes were given back.
+ * is O(1) but waking, which looks at the paused streams when a pool falls below its limit or a
+ * holder leaves.
  */
 export class InboundBudget {
   readonly limits: InboundBudgetLimits
