@@ -18,8 +18,8 @@ export interface SessionLimits extends ValueLimits {
   readonly maxHeaderBytes: number
   /**
    * The progress interval: a session waiting on its peer that receives nothing for this long fails
-   * with `idle-timeout`, and one holding part of an unfinished value that receives fewer than
-   * `minProgressBytes` in one such interval fails with `too-slow`.
+   * with `idle-timeout`, and one holding part of an unfinished value all through an interval that
+   * receives some bytes but fewer than `minProgressBytes` in it fails with `too-slow`.
    */
   readonly idleTimeoutMs: number
   /** Bytes a peer must deliver per `idleTimeoutMs` while a value of it is unfinished (a byte now and then does not keep a stream alive). */

@@ -175,8 +175,8 @@ function lengthOf (chunk: unknown): number {
 /**
  * Fails a session that waits on its peer and gets too little in one interval of `ms`: nothing at
  * all (idle), or, while it held part of an unfinished value all through the interval, fewer than
- * `minBytes` (slow: a byte now and then must not keep a value's memory alive). Cheap per chunk:
- * the reader adds to `bytes`.
+ * `minBytes` (slow: a byte now and then must not keep a value's memory alive; the session tells the
+ * two apart). Cheap per chunk: the reader adds to `bytes`.
  */
 class ProgressWatch {
   readonly #ms: number
