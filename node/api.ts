@@ -7,6 +7,7 @@ import type { AdvertIntakeLimits, AdvertStats, AdvertTimings } from './adverts.t
 import { defaultDescribeLimits } from './describe.ts'
 import type { DescribeLimits } from './describe.ts'
 import type { StreamErrorReason } from './libp2p/stream-errors.ts'
+import type { InboundBudgetStats } from '../protocol/budget.ts'
 import type { MeshConnectionLimits, MeshLibp2pInit } from './libp2p.ts'
 import type { Logger } from './logger.ts'
 import type { PeerView, RegistryChange, RegistryFilter, Server } from './registry.ts'
@@ -29,11 +30,20 @@ export interface NodeLimits extends DescribeLimits {
   readonly maxInboundStreams: number
   /** Concurrent outbound wRPC streams per connection. */
   readonly maxOutboundStreams: number
+  /** The most bytes of unfinished inbound values (calls' params still arriving) the streams of one peer hold; past it they pause. */
+  readonly maxInboundBufferedBytesPerPeer: number
+  /** The same over all peers: what stalled calls can make this node hold, whatever peers do. */
+  readonly maxInboundBufferedBytesPerNode: number
+  /** An inbound stream paused this long by a spent budget is answered `overloaded` and closed. */
+  readonly maxInboundPausedMs: number
 }
 
 export const defaultNodeLimits: NodeLimits = Object.freeze({
   maxInboundStreams: 256,
   maxOutboundStreams: 256,
+  maxInboundBufferedBytesPerPeer: 64 * 1024 * 1024,
+  maxInboundBufferedBytesPerNode: 256 * 1024 * 1024,
+  maxInboundPausedMs: 10_000,
   ...defaultDescribeLimits
 })
 
@@ -146,6 +156,8 @@ export interface NodeStats {
     /** Peers subscribed to this lattice's advert topic. */
     readonly topicPeers: number
   }
+  /** Bytes inbound calls hold of values their peers have not finished sending, and the streams paused for want of budget. */
+  readonly inboundBuffered: InboundBudgetStats
   /** Streams given up on a path a peer can reach (reset before they were answered, a handler that failed), by reason. */
   readonly streamErrors: Partial<Record<StreamErrorReason, number>>
 }

@@ -8,6 +8,7 @@ import type { MeshLibp2p } from './libp2p.ts'
 import type { Logger } from './logger.ts'
 import type { Describer } from './describe.ts'
 import type { StreamErrors } from './libp2p/stream-errors.ts'
+import type { InboundBudget } from '../protocol/budget.ts'
 import { functionOf } from './services.ts'
 import type { Services } from './services.ts'
 import { handleWrpc } from './wrpc-server.ts'
@@ -26,6 +27,8 @@ export interface InboundInit {
   readonly describer: Describer
   /** Where a wRPC handler's failure is counted. */
   readonly streamErrors: StreamErrors
+  /** What unfinished inbound values may hold, per peer and in all. */
+  readonly budget: InboundBudget
 }
 
 export interface Inbound {
@@ -132,6 +135,7 @@ export function createInbound (init: InboundInit): Inbound {
         sessionLimits: init.sessionLimits,
         accept,
         errors: init.streamErrors,
+        budget: init.budget,
         onError: (peer, err) => { log.debug(`wRPC call from ${peer.toString()} failed: ${err.message}`) }
       })
     },

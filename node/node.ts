@@ -4,6 +4,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection } from '@libp2p/interface'
 import { advertTopic, isLatticeName } from '../protocol/advert.ts'
+import { InboundBudget } from '../protocol/budget.ts'
 import { advertIntakeLimits, createAdvertAgent } from './adverts.ts'
 import type { AdvertAgent } from './adverts.ts'
 import type { ConnectionInfo, MeshNode, NodeInit, NodeLimits } from './api.ts'
@@ -56,6 +57,11 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   if (!isLatticeName(lattice)) throw new NodeError('invalid-config', `lattice name ${JSON.stringify(lattice)}: use 1-64 letters, digits, '.', '_' or '-'`)
   const log = init.logger ?? createLogger()
   const limits: NodeLimits = { ...defaultNodeLimits, ...init.limits }
+  const inboundBudget = new InboundBudget({
+    maxBufferedBytes: limits.maxInboundBufferedBytesPerNode,
+    maxBufferedBytesPerPeer: limits.maxInboundBufferedBytesPerPeer,
+    maxPausedMs: limits.maxInboundPausedMs
+  })
   const privateKey = init.privateKey ?? (init.dataDir !== undefined ? await loadOrCreateIdentity(init.dataDir) : await generateKeyPair('Ed25519'))
   const streamErrors = createStreamErrors({ log: log.child('streams') })
   const libp2p = await createMeshLibp2p({
@@ -127,7 +133,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     callServer: outbound.callServer,
     local: services.localRoute
   })
-  const inbound = createInbound({ libp2p, lattice, services, limits, sessionLimits: init.sessionLimits, observer: init.observer, log, describer, streamErrors })
+  const inbound = createInbound({ libp2p, lattice, services, limits, sessionLimits: init.sessionLimits, observer: init.observer, log, describer, streamErrors, budget: inboundBudget })
   const peering = init.peering === false ? undefined : createPeering(libp2p, registry, log.child('peering'), init.peering)
 
   let started = false
@@ -221,6 +227,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         served: inbound.served,
         inflight: services.inflight(),
         gossipsub: { peers: pubsub.getPeers().length, topicPeers: pubsub.getSubscribers(advertTopic(lattice)).length },
+        inboundBuffered: inboundBudget.stats(),
         streamErrors: streamErrors.counts()
       }
     }

@@ -2,6 +2,7 @@
 
 import { ProtocolError } from '../protocol/errors.ts'
 import type { Transport } from '../protocol/transport.ts'
+import type { InboundAccount } from '../protocol/budget.ts'
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 
 export interface StreamTransportOptions {
@@ -12,6 +13,13 @@ export interface StreamTransportOptions {
    * (`createMeshLibp2p` keeps the first below the second).
    */
   readonly readHighWaterMarkBytes?: number
+  /**
+   * The reading session's inbound budget account: unread bytes queued here are charged to it (the
+   * session charges what it holds once read), and while it is `blocked` (the session stopped reading
+   * for want of budget) the stream is paused at the first unread byte, not at the high-water mark,
+   * so what a peer sends past a spent budget is only what the muxer's window still let through.
+   */
+  readonly inbound?: Pick<InboundAccount, 'add' | 'blocked'>
 }
 
 /** A Transport over a libp2p stream. */
@@ -37,6 +45,7 @@ function closedError (message: string, cause?: unknown): ProtocolError {
 class MessageStreamTransport implements StreamTransport {
   readonly #stream: Stream
   readonly #highWaterMarkBytes: number
+  readonly #inbound: Pick<InboundAccount, 'add' | 'blocked'> | undefined
   readonly #reset = new AbortController()
   #chunks: Uint8Array[] = []
   #head = 0
@@ -50,6 +59,7 @@ class MessageStreamTransport implements StreamTransport {
   constructor (stream: Stream, opts: StreamTransportOptions) {
     this.#stream = stream
     this.#highWaterMarkBytes = opts.readHighWaterMarkBytes ?? defaultReadHighWaterMarkBytes
+    this.#inbound = opts.inbound
     stream.addEventListener('message', this.#onMessage)
     stream.addEventListener('remoteCloseWrite', this.#onRemoteCloseWrite)
     stream.addEventListener('close', this.#onClose)
@@ -100,6 +110,7 @@ class MessageStreamTransport implements StreamTransport {
 
   discardInput (): void {
     this.#discarding = true
+    this.#inbound?.add(-this.#queuedBytes)
     this.#chunks = []
     this.#head = 0
     this.#queuedBytes = 0
@@ -114,6 +125,7 @@ class MessageStreamTransport implements StreamTransport {
       this.#head = 0
     }
     this.#queuedBytes -= chunk.length
+    this.#inbound?.add(-chunk.length)
     if (this.#paused && this.#queuedBytes <= this.#highWaterMarkBytes >>> 1) this.#resume()
     return chunk
   }
@@ -132,6 +144,7 @@ class MessageStreamTransport implements StreamTransport {
     }
     this.#chunks.push(chunk)
     this.#queuedBytes += chunk.length
+    this.#inbound?.add(chunk.length)
   }
 
   readonly #onMessage = (evt: StreamMessageEvent): void => {
@@ -142,7 +155,7 @@ class MessageStreamTransport implements StreamTransport {
     } else {
       for (const buf of data) this.#push(plain(buf))
     }
-    if (!this.#paused && this.#queuedBytes > this.#highWaterMarkBytes && this.#stream.readStatus === 'readable') {
+    if (!this.#paused && this.#queuedBytes > 0 && (this.#queuedBytes > this.#highWaterMarkBytes || this.#inbound?.blocked === true) && this.#stream.readStatus === 'readable') {
       this.#paused = true
       this.#stream.pause()
     }
@@ -188,6 +201,7 @@ class MessageStreamTransport implements StreamTransport {
   #fail (err: Error): void {
     if (this.#error != null) return
     this.#error = err
+    this.#inbound?.add(-this.#queuedBytes)
     this.#chunks = []
     this.#head = 0
     this.#queuedBytes = 0

@@ -1,5 +1,6 @@
 // wRPC over libp2p: the `/wrpc/0.0.1` stream handler serving one invocation per inbound stream, and the dialer opening one stream per call.
 
+import type { InboundBudget } from '../protocol/budget.ts'
 import { encodeErrorFrame } from '../protocol/frame.ts'
 import type { SessionLimits } from '../protocol/limits.ts'
 import { serve } from '../protocol/session.ts'
@@ -31,6 +32,8 @@ export interface HandleWrpcOptions {
   readonly stream?: StreamTransportOptions
   /** Where an invocation that failed outside its own error handling is counted (`handler-failed`). */
   readonly errors?: StreamErrors
+  /** Where each inbound stream charges the bytes it holds of unfinished values (per peer and in all); none: only the session's own limit. */
+  readonly budget?: InboundBudget
 }
 
 const defaultCloseGraceMs = 5_000
@@ -59,7 +62,8 @@ export async function handleWrpc (
   }
 
   const run = async (stream: Stream, peer: PeerId): Promise<void> => {
-    const transport = streamTransport(stream, opts.stream)
+    const inbound = opts.budget?.open(peer.toString())
+    const transport = streamTransport(stream, inbound === undefined ? opts.stream : { ...opts.stream, inbound })
     try {
       const verdict = opts.accept?.(peer) ?? true
       if (!(verdict instanceof Promise ? await verdict : verdict)) {
@@ -69,6 +73,7 @@ export async function handleWrpc (
       } else {
         await serve(transport, handlers(peer), {
           limits: opts.sessionLimits,
+          inbound,
           onError: err => { report(peer, err) }
         })
       }
@@ -76,6 +81,8 @@ export async function handleWrpc (
       transport.abort(asError(err))
       report(peer, err)
       return
+    } finally {
+      inbound?.close()
     }
     await linger(stream, transport, closeGraceMs)
   }

@@ -21,6 +21,8 @@ export type ProtocolErrorCode =
   | 'invalid-frame'
   | 'unexpected-path'
   | 'idle-timeout'
+  | 'too-slow'              // a peer delivered less than minProgressBytes per interval of an unfinished value
+  | 'overloaded'            // paused too long by a spent inbound budget
   | 'closed'
   | 'remote-error'
   | 'aborted'               // the caller aborted (AbortSignal) or a local async value failed

@@ -226,6 +226,16 @@ export class FrameDecoder {
     }
   }
 
+  /** Drops every buffered chunk (the session is over); `next` throws `closed` afterwards. */
+  clear (): void {
+    this.#chunks.length = 0
+    this.#ci = 0
+    this.#co = 0
+    this.#available = 0
+    this.#pendingPath = null
+    this.#failed ??= new ProtocolError('closed', 'the decoder was cleared')
+  }
+
   /** Call once the peer closed: throws `truncated` if the stream ended inside the header or a frame. */
   finish (): void {
     if (this.#failed != null) throw this.#failed

@@ -16,8 +16,19 @@ export interface SessionLimits extends ValueLimits {
   readonly maxPathDepth: number
   /** The most bytes of instance + name in the header. */
   readonly maxHeaderBytes: number
-  /** A session whose peer sends nothing for this long fails with `idle-timeout`. */
+  /**
+   * The progress interval: a session waiting on its peer that receives nothing for this long fails
+   * with `idle-timeout`, and one holding part of an unfinished value all through an interval that
+   * receives some bytes but fewer than `minProgressBytes` in it fails with `too-slow`.
+   */
   readonly idleTimeoutMs: number
+  /** Bytes a peer must deliver per `idleTimeoutMs` while a value of it is unfinished (a byte now and then does not keep a stream alive). */
+  readonly minProgressBytes: number
+  /**
+   * The most bytes one session holds of values not yet complete (undecoded frames, partial values,
+   * frames for paths not yet announced); past it the session fails with `limit-exceeded`.
+   */
+  readonly maxInboundBufferedBytes: number
 }
 
 export const defaultValueLimits: ValueLimits = Object.freeze({
@@ -31,5 +42,8 @@ export const defaultSessionLimits: SessionLimits = Object.freeze({
   maxFrameBytes: 16 * 1024 * 1024,
   maxPathDepth: 32,
   maxHeaderBytes: 4096,
-  idleTimeoutMs: 30_000
+  idleTimeoutMs: 30_000,
+  // 64 KiB per 30 s: 2 KiB/s, far below any link a call should use, far above a trickle
+  minProgressBytes: 64 * 1024,
+  maxInboundBufferedBytes: defaultValueLimits.maxValueBytes
 })

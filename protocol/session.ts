@@ -1,5 +1,6 @@
 // wRPC invocation sessions over a Transport: `invoke` (caller) and `serve` (one invocation), with async values on sub-paths.
 
+import type { InboundAccount } from './budget.ts'
 import { ProtocolError } from './errors.ts'
 import type { ProtocolErrorCode } from './errors.ts'
 import { defaultSessionLimits } from './limits.ts'
@@ -48,8 +49,14 @@ export interface SessionOptions {
   readonly limits?: Partial<SessionLimits>
   /** Aborts the session and its transport. */
   readonly signal?: AbortSignal
-  /** Overrides `limits.idleTimeoutMs`; 0 or Infinity disables the idle timeout. */
+  /** Overrides `limits.idleTimeoutMs`; 0 or Infinity disables the idle and progress timeouts. */
   readonly idleTimeoutMs?: number
+  /**
+   * Where the bytes this session holds of unfinished values are charged (the node's per-peer and
+   * per-node budget). While it is `blocked` the session stops reading, so the transport's
+   * back-pressure slows the peer; it is closed when the session ends.
+   */
+  readonly inbound?: InboundAccount
 }
 
 export interface InvokeOptions extends SessionOptions {}
@@ -165,24 +172,36 @@ function lengthOf (chunk: unknown): number {
   return n
 }
 
-/** Fires `onIdle` once the session made no progress for `ms` while it was waiting on the peer. Cheap to touch on every chunk. */
-class IdleWatch {
+/**
+ * Fails a session that waits on its peer and gets too little in one interval of `ms`: nothing at
+ * all (idle), or, while it held part of an unfinished value all through the interval, fewer than
+ * `minBytes` (slow: a byte now and then must not keep a value's memory alive; the session tells the
+ * two apart). Cheap per chunk: the reader adds to `bytes`.
+ */
+class ProgressWatch {
   readonly #ms: number
-  readonly #onIdle: () => void
+  readonly #minBytes: number
+  readonly #holding: () => boolean
+  readonly #onStall: (received: number, holding: boolean) => void
   #timer: ReturnType<typeof setTimeout> | undefined
-  #last = 0
   #active = false
+  #heldAtStart = false
+  #moved = false
+  /** Bytes received in the current interval. */
+  bytes = 0
 
-  constructor (ms: number, onIdle: () => void) {
+  constructor (ms: number, minBytes: number, holding: () => boolean, onStall: (received: number, holding: boolean) => void) {
     this.#ms = Number.isFinite(ms) && ms > 0 ? ms : 0
-    this.#onIdle = onIdle
+    this.#minBytes = Math.max(1, minBytes)
+    this.#holding = holding
+    this.#onStall = onStall
   }
 
   set (active: boolean): void {
     if (this.#ms === 0 || active === this.#active) return
     this.#active = active
     if (active) {
-      this.#last = performance.now()
+      this.#restart()
       if (this.#timer === undefined) this.#timer = setTimeout(this.#check, this.#ms)
     } else if (this.#timer !== undefined) {
       clearTimeout(this.#timer)
@@ -190,21 +209,34 @@ class IdleWatch {
     }
   }
 
-  touch (): void {
-    if (this.#active) this.#last = performance.now()
+  /** Something other than received bytes moved (the peer accepted a write). */
+  moved (): void {
+    this.#moved = true
+  }
+
+  #restart (): void {
+    this.bytes = 0
+    this.#moved = false
+    this.#heldAtStart = this.#holding()
   }
 
   readonly #check = (): void => {
     this.#timer = undefined
     if (!this.#active) return
-    const idle = performance.now() - this.#last
-    if (idle >= this.#ms - 1) {
+    const holding = this.#heldAtStart && this.#holding()
+    if (holding ? this.bytes < this.#minBytes : this.bytes === 0 && !this.#moved) {
       this.#active = false
-      this.#onIdle()
-    } else {
-      this.#timer = setTimeout(this.#check, this.#ms - idle)
+      this.#onStall(this.bytes, holding)
+      return
     }
+    this.#restart()
+    this.#timer = setTimeout(this.#check, this.#ms)
   }
+}
+
+/** A small view of a large buffer, copied, so that keeping it does not keep the rest alive. */
+function ownBytes (view: Uint8Array): Uint8Array {
+  return view.byteLength * 2 < view.buffer.byteLength ? new Uint8Array(view) : view
 }
 
 /** The JS side of a pending stream: an async iterable of chunks fed by the session. */
@@ -273,7 +305,6 @@ class Channel implements AsyncIterable<unknown> {
 }
 
 /** Collects the bytes of one path and decodes values from them as they complete. */
-/** Collects the bytes of one path and decodes values from them as they complete. */
 abstract class Receiver {
   readonly path: readonly number[]
   readonly key: string
@@ -307,17 +338,29 @@ abstract class Receiver {
     return type != null && hasAsync(type)
   }
 
+  /** Drops what was buffered (the session failed). */
+  release (): void {
+    this.#parts = []
+    this.#total = 0
+  }
+
   /** Feeds a frame's data; decodes what completes; returns leftover bytes once complete, else null. */
   feed (session: Session, data: Uint8Array): Uint8Array | null {
     if (data.length > 0) {
       this.#parts.push(data)
       this.#total += data.length
+      session.receiverBytes += data.length
     }
     if (this.#total > session.valueLimits.maxValueBytes) {
       throw new ProtocolError('limit-exceeded', `more than maxValueBytes (${session.valueLimits.maxValueBytes}) buffered`, pathText(session.role, this.path))
     }
     while (true) {
-      if (this.#total < this.#need || (this.#total === 0 && !this.empty)) return null
+      if (this.#total < this.#need || (this.#total === 0 && !this.empty)) {
+        // kept until more arrives: a small view must not pin the large chunk it sits in
+        const last = this.#parts.length - 1
+        if (last >= 0) this.#parts[last] = ownBytes(this.#parts[last])
+        return null
+      }
       const bytes = concatBytes(this.#parts, this.#total)
       let staged: Receiver[] = []
       let decoded: { values: unknown[], end: number }
@@ -337,7 +380,7 @@ abstract class Receiver {
         // what the failed attempt announced is announced again by the next one
         staged = []
         if (err instanceof ProtocolError && err.code === 'truncated') {
-          this.#parts = bytes.length > 0 ? [bytes] : []
+          this.#parts = bytes.length > 0 ? [ownBytes(bytes)] : []
           this.#need = err.needBytes ?? this.#total + 1
           return null
         }
@@ -345,6 +388,7 @@ abstract class Receiver {
       }
       const rest = bytes.subarray(decoded.end)
       this.#parts = rest.length > 0 ? [rest] : []
+      session.receiverBytes += rest.length - this.#total
       this.#total = rest.length
       this.#need = 0
       const complete = this.accept(decoded.values, decoded.end)
@@ -495,7 +539,14 @@ class Session {
   /** Frames that arrived for a path not registered yet, under a value still being decoded. */
   readonly #early = new Map<string, { path: readonly number[], parts: Uint8Array[] }>()
   #earlyBytes = 0
-  readonly #idle: IdleWatch
+  /** Bytes buffered in receivers (partial values); kept by the receivers as they change. */
+  receiverBytes = 0
+  readonly #inbound: InboundAccount | undefined
+  /** What this session last charged to `#inbound`. */
+  #charged = 0
+  /** Not reading because the inbound budget is spent: the peer is not to blame meanwhile. */
+  #paused = false
+  readonly #idle: ProgressWatch
   readonly #controller = new AbortController()
   readonly #signal: AbortSignal | undefined
   readonly #done = Promise.withResolvers<void>()
@@ -525,8 +576,14 @@ class Session {
     this.valueLimits = { maxValueBytes: limits.maxValueBytes, maxListLength: limits.maxListLength, maxDepth: limits.maxDepth }
     this.#decoder = new FrameDecoder({ header: role === 'server', limits })
     this.#expecting = role === 'server'
-    this.#idle = new IdleWatch(limits.idleTimeoutMs, () => {
-      this.fail(new SessionError('idle-timeout', `peer idle for ${limits.idleTimeoutMs} ms`, this.resultStarted), { kind: 'abort' })
+    this.#inbound = opts.inbound
+    this.#idle = new ProgressWatch(limits.idleTimeoutMs, limits.minProgressBytes, () => this.#heldBytes() > 0, (received, holding) => {
+      if (!holding || received === 0) {
+        this.fail(new SessionError('idle-timeout', `peer idle for ${limits.idleTimeoutMs} ms`, this.resultStarted), { kind: 'abort' })
+        return
+      }
+      const message = `peer sent ${received} bytes of an unfinished value in ${limits.idleTimeoutMs} ms; at least ${limits.minProgressBytes} are required`
+      this.fail(new SessionError('too-slow', message, this.resultStarted), this.role === 'server' ? { kind: 'error-frame', code: 'too-slow', message } : { kind: 'abort' })
     })
     this.#signal = opts.signal
     this.#signal?.addEventListener('abort', this.#onAbort)
@@ -587,8 +644,45 @@ class Session {
     void this.#readLoop()
   }
 
+  /** Bytes held of values not yet complete: undecoded frames, partial values, frames for paths not yet announced. */
+  #heldBytes (): number {
+    return this.#decoder.bufferedBytes + this.receiverBytes + this.#earlyBytes
+  }
+
+  /** Charges what changed since the last chunk to the inbound budget; false when the session failed. */
+  #charge (): boolean {
+    const held = this.#heldBytes()
+    if (held === this.#charged) return true
+    if (held > this.limits.maxInboundBufferedBytes) {
+      this.#inboundFailed(new ProtocolError('limit-exceeded', `more than maxInboundBufferedBytes (${this.limits.maxInboundBufferedBytes}) of unfinished values buffered`), 'frame')
+      return false
+    }
+    this.#inbound?.add(held - this.#charged)
+    this.#charged = held
+    return true
+  }
+
+  /** Waits, not reading, until the inbound budget has room; false when the session ended meanwhile. */
+  async #awaitBudget (inbound: InboundAccount): Promise<boolean> {
+    this.#paused = true
+    this.#updateIdle()
+    try {
+      await inbound.whenUnblocked()
+    } catch (err) {
+      this.#inboundFailed(err, 'frame')
+      return false
+    } finally {
+      this.#paused = false
+    }
+    if (this.#finished) return false
+    this.#updateIdle()
+    return true
+  }
+
   async #readLoop (): Promise<void> {
     while (!this.#finished) {
+      const inbound = this.#inbound
+      if (inbound !== undefined && inbound.blocked && !(await this.#awaitBudget(inbound))) return
       let chunk: Uint8Array | null
       try {
         chunk = await this.#transport.read()
@@ -602,7 +696,7 @@ class Session {
         return
       }
       this.#bytesIn += chunk.length
-      this.#idle.touch()
+      this.#idle.bytes += chunk.length
       if (!this.#expecting) this.#expecting = true
       this.#decoder.push(chunk)
       while (!this.#finished) {
@@ -624,6 +718,7 @@ class Session {
           this.#routeOrFail(item.path, item.data)
         }
       }
+      if (this.#finished || !this.#charge()) return
       this.#updateIdle()
     }
   }
@@ -718,6 +813,7 @@ class Session {
   }
 
   #stash (key: string, path: readonly number[], data: Uint8Array): void {
+    data = ownBytes(data)
     this.#earlyBytes += data.length
     if (this.#earlyBytes > this.valueLimits.maxValueBytes) {
       throw new ProtocolError('limit-exceeded', `more than maxValueBytes (${this.valueLimits.maxValueBytes}) of frames for paths not yet decoded`)
@@ -783,7 +879,7 @@ class Session {
     this.#updateIdle()
     return r.finally(() => {
       this.#writesPending--
-      this.#idle.touch()
+      this.#idle.moved()
       this.#updateIdle()
     })
   }
@@ -892,7 +988,7 @@ class Session {
   }
 
   #updateIdle (): void {
-    const awaitingPeer = this.#expecting && !this.#eof && (this.#receivers.size > 0 || !this.#rootComplete)
+    const awaitingPeer = this.#expecting && !this.#eof && !this.#paused && (this.#receivers.size > 0 || !this.#rootComplete)
     this.#idle.set(!this.#finished && (awaitingPeer || this.#writesPending > 0))
   }
 
@@ -905,9 +1001,17 @@ class Session {
     this.#transport.signal?.removeEventListener('abort', this.#onReset)
     this.#idle.set(false)
     this.#controller.abort(err)
-    for (const r of this.#receivers.values()) r.fail(err)
+    for (const r of this.#receivers.values()) {
+      r.fail(err)
+      r.release()
+    }
     this.#receivers.clear()
     this.#early.clear()
+    // nothing of a failed invocation stays referenced: the peer's bytes go back to the budget now
+    this.#decoder.clear()
+    this.receiverBytes = 0
+    this.#earlyBytes = 0
+    this.#releaseInbound()
     if (ending.kind === 'abort') {
       this.#transport.abort(err)
       this.#finish()
@@ -929,7 +1033,7 @@ class Session {
       return
     }
     // a graceful end still must not hang on a peer that stopped reading
-    const watch = new IdleWatch(this.limits.idleTimeoutMs, () => {
+    const watch = new ProgressWatch(this.limits.idleTimeoutMs, 0, () => false, () => {
       this.#transport.abort(new SessionError('idle-timeout', 'peer stopped reading'))
       this.#finish()
     })
@@ -940,7 +1044,13 @@ class Session {
     })
   }
 
+  #releaseInbound (): void {
+    this.#charged = 0
+    this.#inbound?.close()
+  }
+
   #finish (): void {
+    this.#releaseInbound()
     this.#finished = true
     this.#signal?.removeEventListener('abort', this.#onAbort)
     this.#transport.signal?.removeEventListener('abort', this.#onReset)
