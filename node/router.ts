@@ -2,7 +2,8 @@
 
 import { DeadlineQueue } from './deadlines.ts'
 import type { Registry, Server } from './registry.ts'
-import { unversionedId } from './semver.ts'
+import { unversioned } from '../protocol/versions.ts'
+import { handleKey } from './runtime/values.ts'
 
 /** This node serving an interface itself, for the local-first path that needs no registry. */
 export interface LocalRoute {
@@ -131,12 +132,6 @@ function messageOf (err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
-function handleKey (handle: Uint8Array): string {
-  let s = ''
-  for (const b of handle) s += b.toString(16).padStart(2, '0')
-  return s
-}
-
 /** `[method]r.m` and `[resource-drop]r` act on the handle passed first. */
 function takesSelf (func: string): boolean {
   return func.startsWith('[method]') || func.startsWith('[resource-drop]')
@@ -190,8 +185,8 @@ export function createRouter (init: RouterInit): Router {
   function noServerMessage (iface: string, opts: CallOptions, tried: readonly string[]): string {
     const all = registry.servers(iface)
     if (all.length === 0) {
-      const name = unversionedId(iface)
-      const other = [...registry.interfaces().keys()].filter(id => unversionedId(id) === name)
+      const name = unversioned(iface)
+      const other = [...registry.interfaces().keys()].filter(id => unversioned(id) === name)
       return other.length > 0
         ? `no server exports a version of ${iface} compatible with it (offered: ${other.join(', ')})`
         : `no server exports ${iface}`

@@ -2,6 +2,7 @@
 
 import { parseArgs } from 'node:util'
 import { printWave } from '../../protocol/wave.ts'
+import { unversioned } from '../../protocol/versions.ts'
 import type { Func } from '../../protocol/wit/model.ts'
 import { parseLatticeArg } from '../config.ts'
 import { createRuntime, RuntimeError } from '../runtime/index.ts'
@@ -133,7 +134,7 @@ function findFunction (components: LoadedComponent[], iface: string, name: strin
       if (func !== undefined) return { component, iface, func }
       continue
     }
-    const matches = component.exports.interfaces.filter(i => i.id === iface || i.id.replace(/@[^@]*$/, '') === iface)
+    const matches = component.exports.interfaces.filter(i => i.id === iface || unversioned(i.id) === iface)
     if (matches.length > 1) throw new CliError('no-such-function', `${iface} is ambiguous: give the version (${matches.map(i => i.id).join(', ')})`)
     const func = matches[0]?.functions.get(name)
     if (func !== undefined) return { component, iface: matches[0].id, func }

@@ -1,6 +1,7 @@
 // Links: bind a component's imports to a subset of their servers, by label selector or peer id, as router call options.
 
 import { peerIdFromString } from '@libp2p/peer-id'
+import { unversioned, versionOf } from '../../protocol/versions.ts'
 import { ProviderError } from './errors.ts'
 
 export interface Link {
@@ -42,9 +43,8 @@ function bad (text: string, why: string): ProviderError {
 }
 
 function checkTarget (text: string, target: string): void {
-  const at = target.indexOf('@')
-  const name = at < 0 ? target : target.slice(0, at)
-  const version = at < 0 ? undefined : target.slice(at + 1)
+  const name = unversioned(target)
+  const version = versionOf(target)
   const colon = name.indexOf(':')
   if (colon < 0) throw bad(text, `${JSON.stringify(target)} is not an interface (ns:pkg/iface) or a package (ns:pkg)`)
   const ns = name.slice(0, colon)
@@ -95,13 +95,10 @@ export function parseLink (text: string): Link {
 }
 
 function targetCovers (target: string, iface: string): boolean {
-  const at = iface.lastIndexOf('@')
-  const name = at < 0 ? iface : iface.slice(0, at)
-  const version = at < 0 ? undefined : iface.slice(at + 1)
-  const tAt = target.indexOf('@')
-  const tName = tAt < 0 ? target : target.slice(0, tAt)
-  const tVersion = tAt < 0 ? undefined : target.slice(tAt + 1)
-  if (tVersion !== undefined && tVersion !== version) return false
+  const name = unversioned(iface)
+  const tName = unversioned(target)
+  const tVersion = versionOf(target)
+  if (tVersion !== undefined && tVersion !== versionOf(iface)) return false
   // `ns:pkg` covers `ns:pkg/any`
   return tName === name || (!tName.includes('/') && name.startsWith(tName + '/'))
 }
@@ -148,9 +145,9 @@ export function checkLinks (links: readonly Link[]): void {
     const key = `${l.component}\u0000${l.target}`
     if (seen.has(key)) continue
     seen.add(key)
-    const at = l.target.indexOf('@')
-    const name = at < 0 ? l.target : l.target.slice(0, at)
-    const probe = `${name}${name.includes('/') ? '' : '/x'}${at < 0 ? '' : l.target.slice(at)}`
+    const name = unversioned(l.target)
+    const version = versionOf(l.target)
+    const probe = `${name}${name.includes('/') ? '' : '/x'}${version === undefined ? '' : '@' + version}`
     linkOptions(links, l.component, probe)
   }
 }

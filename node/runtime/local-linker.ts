@@ -3,7 +3,7 @@
 import type { Runtime } from './runtime.ts'
 import type { ImportResolver } from './runtime.ts'
 import { RuntimeError } from './errors.ts'
-import { interfaceCompatible } from '../semver.ts'
+import { interfaceCompatible } from '../../protocol/versions.ts'
 
 /**
  * An ImportResolver over the components of `runtime` (found when the call

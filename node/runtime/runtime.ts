@@ -11,6 +11,7 @@ import { InstancePool, type PoolStats } from './pool.ts'
 import type { SandboxGrants } from './sandbox.ts'
 import { createTranspileCache } from './transpile-cache.ts'
 import { forEachHandle, funcHandles, handleKey } from './values.ts'
+import { unversioned } from '../../protocol/versions.ts'
 import { wasm, type WasmModule } from './wasm.ts'
 
 /**
@@ -124,11 +125,6 @@ function targetOf (e: Entry, iface: string, func: string): Target | undefined {
     if (t !== null) byFunc.set(func, t)
   }
   return t ?? undefined
-}
-
-function unversioned (id: string): string {
-  const at = id.lastIndexOf('@')
-  return at < 0 ? id : id.slice(0, at)
 }
 
 function findExport (info: LoadedComponent, iface: string, func: string): { iface: string, func: Func } | { iface: string, drop: Resource } | undefined {

@@ -1,12 +1,7 @@
 // Lookups over resolved packages: interfaces, worlds and functions by id, the version optional when only one is present.
 
 import type { Func, Interface, Package, Wit, World, WorldItem } from './model.ts'
-
-/** `ns:pkg/name@1.2.3` -> `ns:pkg/name`; ids without a version are returned unchanged. */
-function unversioned (id: string): string {
-  const at = id.lastIndexOf('@')
-  return at < 0 ? id : id.slice(0, at)
-}
+import { unversioned } from '../versions.ts'
 
 function index<T extends { readonly id: string }> (items: Iterable<T>): { exact: Map<string, T>, loose: Map<string, T[]> } {
   const exact = new Map<string, T>()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { compatible, interfaceCompatible, unversionedId } from '../../node/semver.ts'
+import { compatible, interfaceCompatible, unversioned, versionOf } from '../../protocol/versions.ts'
 
 describe('compatible(wanted, offered): which export version may serve an import', () => {
   it.each<[string | undefined, string | undefined, boolean]>([
@@ -45,7 +45,11 @@ describe('interfaceCompatible(wantedId, offeredId)', () => {
   })
 
   it('strips versions for the index key', () => {
-    expect(unversionedId('a:b/c@1.2.0')).toBe('a:b/c')
-    expect(unversionedId('a:b/c')).toBe('a:b/c')
+    expect(unversioned('a:b/c@1.2.0')).toBe('a:b/c')
+    expect(unversioned('a:b/c@1.2.0-rc.1+build.5')).toBe('a:b/c')
+    expect(unversioned('a:b/c')).toBe('a:b/c')
+    expect(unversioned('a:b@0.2.0')).toBe('a:b')
+    expect(versionOf('a:b/c@1.2.0-rc.1')).toBe('1.2.0-rc.1')
+    expect(versionOf('a:b/c')).toBeUndefined()
   })
 })
