@@ -1,6 +1,6 @@
 // Picks the server for each call (local first, else the less loaded of two random ones), retries before the first result byte, pins resource handles.
 
-import { DeadlineQueue } from './deadlines.ts'
+import { DeadlineQueue } from './runtime/deadlines.ts'
 import type { Registry, Server } from './registry.ts'
 import { unversioned } from '../protocol/versions.ts'
 import { handleKey } from './runtime/values.ts'

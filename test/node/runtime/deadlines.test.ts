@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { DeadlineQueue } from '../../node/deadlines.ts'
+import { DeadlineQueue } from '../../../node/runtime/deadlines.ts'
 
 afterEach(() => { vi.useRealTimers() })
 
