@@ -1,7 +1,7 @@
 // The node's settings as `wasmesh node` takes them: a YAML or TOML config file with the flags' keys, and the parsers both share.
 
-import { parseLink } from './providers/links.ts'
-import type { Link } from './providers/links.ts'
+import { parseLink } from './links.ts'
+import type { Link } from './links.ts'
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path'

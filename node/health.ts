@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createMetrics, METRICS_CONTENT_TYPE } from './metrics.ts'
 import type { Metrics } from './metrics.ts'
-import type { MeshNode } from './node.ts'
+import type { MeshNode } from './api.ts'
 import type { Logger } from './logger.ts'
 
 export interface Readiness {

@@ -1,7 +1,7 @@
 // Prometheus metrics of a node: counts its calls through the node's observer and renders them, with a snapshot of the node, in the text exposition format.
 
 import { advertTopic } from '../protocol/advert.ts'
-import type { CallEvent, MeshNode, NodeObserver } from './node.ts'
+import type { CallEvent, MeshNode, NodeObserver } from './api.ts'
 
 /** Call latency buckets in seconds: 50 µs (a local call) to 30 s (the default call timeout). */
 export const defaultLatencyBucketsSeconds: readonly number[] = Object.freeze([

@@ -1,7 +1,7 @@
 // The built-in test provider: native code that answers `echo(payload) -> payload` and does no other work, so a simulation measures the mesh.
 
 import { createHash } from 'node:crypto'
-import type { LocalService } from '../node/node.ts'
+import type { LocalService } from '../node/index.ts'
 import { parseWit } from '../protocol/wit/index.ts'
 import { providerInterface } from './scenario.ts'
 

@@ -2,7 +2,7 @@
 
 import { parseArgs } from 'node:util'
 import { parseLatticeArg } from '../config.ts'
-import type { MeshNode } from '../node.ts'
+import type { MeshNode } from '../index.ts'
 import type { PeerView } from '../registry.ts'
 import { startClient } from './client.ts'
 import type { CommandContext } from './context.ts'

@@ -3,7 +3,7 @@
 import { parseProviderSetting, SettingError } from '../config.ts'
 import type { ProviderArg } from '../config.ts'
 import type { Logger } from '../logger.ts'
-import type { MeshNode } from '../node.ts'
+import type { MeshNode } from '../index.ts'
 import { createProvider, loadProviderModule } from '../providers/sdk.ts'
 import type { Provider } from '../providers/sdk.ts'
 

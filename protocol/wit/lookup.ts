@@ -1,4 +1,5 @@
-// Lookups over resolved packages: interfaces, worlds and functions by id, the version optional when only one is present.
+// Lookups over resolved packages: interfaces, worlds and functions by id, the version optional when only one is present;
+// a function of an interface by the name a caller sends, `[resource-drop]r` included.
 
 import type { Func, Interface, Package, Wit, World, WorldItem } from './model.ts'
 import { unversioned } from '../versions.ts'
@@ -76,6 +77,19 @@ class IndexedWit implements Wit {
     if (w === undefined) return undefined
     return findFuncIn(worldFunctions(w.exports), func) ?? findFuncIn(worldFunctions(w.imports), func)
   }
+}
+
+/**
+ * A function of an interface by its component-model name, including `[resource-drop]r`, which
+ * WIT does not declare but every caller of a resource sends when it lets go of a handle.
+ */
+export function functionOf (iface: Interface | undefined, name: string): Func | undefined {
+  if (iface === undefined) return undefined
+  const f = iface.functions.get(name)
+  if (f !== undefined || !name.startsWith('[resource-drop]')) return f
+  const resource = iface.types.get(name.slice('[resource-drop]'.length))
+  if (resource?.kind !== 'resource') return undefined
+  return { name, kind: 'method', resource: resource.name, async: false, params: [{ name: 'self', type: { kind: 'own', resource } }], results: [] }
 }
 
 /** A `Wit` over resolved packages (from the parser or from a component binary), with its lookups. */

@@ -1,7 +1,7 @@
 // Memory under sustained load: a node serving wRPC calls as fast as a client can make them, its heap sampled after full GCs; reports the growth per call (flat: < 1 byte per call).
 import { silentLogger } from '../../node/logger.ts'
-import { createNode } from '../../node/node.ts'
-import type { MeshNode } from '../../node/node.ts'
+import { createNode } from '../../node/index.ts'
+import type { MeshNode } from '../../node/index.ts'
 import { startServer } from './support/child.ts'
 import { ECHO_CALL_IFACE } from './support/echo.ts'
 

@@ -4,7 +4,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createMeshLibp2p } from '../../node/libp2p.ts'
 import { silentLogger } from '../../node/logger.ts'
-import { createNode } from '../../node/node.ts'
+import { createNode } from '../../node/index.ts'
 import { startServer } from './support/child.ts'
 import { ECHO_CALL_IFACE, handleRawEcho, rawEcho, rawFastPath } from './support/echo.ts'
 

@@ -4,7 +4,7 @@ import type * as grpc from '@grpc/grpc-js'
 import type { Libp2p, PeerId, Stream, StreamMessageEvent } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { parseWit, printInterface } from '../../../protocol/wit/index.ts'
-import type { LocalService } from '../../../node/node.ts'
+import type { LocalService } from '../../../node/index.ts'
 
 export const ECHO_WIT = `package wasmesh:bench@0.1.0;
 

@@ -2,8 +2,8 @@
 
 import { join } from 'node:path'
 import { silentLogger } from '../../../node/logger.ts'
-import { createNode } from '../../../node/node.ts'
-import type { LocalService, MeshNode } from '../../../node/node.ts'
+import { createNode } from '../../../node/index.ts'
+import type { LocalService, MeshNode } from '../../../node/index.ts'
 import { eventually } from '../../node/mesh/helpers.ts'
 
 /** Starts a server serving `service` and a client bootstrapped to it, waits until the client knows `iface`; `nodes` gets both, for the caller to stop. */

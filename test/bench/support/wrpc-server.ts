@@ -2,7 +2,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createMeshLibp2p } from '../../../node/libp2p.ts'
 import { silentLogger } from '../../../node/logger.ts'
-import { createNode } from '../../../node/node.ts'
+import { createNode } from '../../../node/index.ts'
 import { serveUntilStdinEnds } from './child.ts'
 import { echoService, handleRawEcho, rawFastPath } from './echo.ts'
 

@@ -5,7 +5,7 @@ import type { Advert } from '../../../protocol/advert.ts'
 import { encodeOpening } from '../../../protocol/frame.ts'
 import { createMeshLibp2p, WRPC_PROTOCOL } from '../../../node/libp2p.ts'
 import type { MeshLibp2p } from '../../../node/libp2p.ts'
-import type { MeshNode } from '../../../node/node.ts'
+import type { MeshNode } from '../../../node/index.ts'
 import { bootstrapOf, createMesh, eventually, whoamiService } from './helpers.ts'
 import type { Mesh } from './helpers.ts'
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { bootstrapOf, createMesh, eventually, whoamiService } from './helpers.ts'
 import type { Mesh } from './helpers.ts'
-import type { MeshNode } from '../../../node/node.ts'
+import type { MeshNode } from '../../../node/index.ts'
 
 let mesh: Mesh
 afterEach(async () => { await mesh?.stop() })

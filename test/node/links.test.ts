@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { checkLinks, linkOptions, linkedResolver, parseLink, printLink } from '../../../node/providers/links.ts'
+import { checkLinks, linkOptions, linkedResolver, parseLink, printLink } from '../../node/links.ts'
 
 const PEER = '12D3KooWGRUVh7fnvVvvGuYkbo7eMEx5gk9ZQs9CVtrwXTKzkYWn'
 

@@ -1,8 +1,8 @@
 // Links: bind a component's imports to a subset of their servers, by label selector or peer id, as router call options.
 
 import { peerIdFromString } from '@libp2p/peer-id'
-import { unversioned, versionOf } from '../../protocol/versions.ts'
-import { ProviderError } from './errors.ts'
+import { unversioned, versionOf } from '../protocol/versions.ts'
+import { NodeError } from './errors.ts'
 
 export interface Link {
   /** The component's name, its digest, or `*` for every component. */
@@ -38,8 +38,8 @@ const COMPONENT = /^(?:\*|[A-Za-z0-9][A-Za-z0-9._-]{0,127})$/
 
 const USAGE = 'write <component>:<ns:pkg[/iface][@version]>=<key=value[,key=value...] | peer-id>, e.g. counter:wasi:keyvalue/store=tier=cache'
 
-function bad (text: string, why: string): ProviderError {
-  return new ProviderError('invalid-link', `link ${JSON.stringify(text)}: ${why}; ${USAGE}`)
+function bad (text: string, why: string): NodeError {
+  return new NodeError('invalid-link', `link ${JSON.stringify(text)}: ${why}; ${USAGE}`)
 }
 
 function checkTarget (text: string, target: string): void {
@@ -124,11 +124,11 @@ export function linkOptions (links: readonly Link[], component: string | LinkedC
   let target: string | undefined
   for (const l of chosen) {
     if (l.peer !== undefined) {
-      if (target !== undefined && target !== l.peer) throw new ProviderError('invalid-link', `links for ${names[0]}'s import ${iface} name two peers (${target}, ${l.peer})`)
+      if (target !== undefined && target !== l.peer) throw new NodeError('invalid-link', `links for ${names[0]}'s import ${iface} name two peers (${target}, ${l.peer})`)
       target = l.peer
     }
     for (const [k, v] of Object.entries(l.labels ?? {})) {
-      if (Object.hasOwn(labels, k) && labels[k] !== v) throw new ProviderError('invalid-link', `links for ${names[0]}'s import ${iface} want label ${k} to be both ${labels[k]} and ${v}`)
+      if (Object.hasOwn(labels, k) && labels[k] !== v) throw new NodeError('invalid-link', `links for ${names[0]}'s import ${iface} want label ${k} to be both ${labels[k]} and ${v}`)
       labels[k] = v
     }
   }
