@@ -11,7 +11,7 @@ import { silentLogger } from '../../../node/logger.ts'
 import { createProvider } from '../../../node/providers/sdk.ts'
 import type { Provider } from '../../../node/providers/sdk.ts'
 import { createKeyvalueModule } from '../../../node/providers/keyvalue/index.ts'
-import { createDemoHost } from '../../../node/host.ts'
+import { createDemoHost } from '../../../cli/host.ts'
 
 /** Timings short enough for tests: heartbeats every 200 ms, forgotten after 1 s. */
 export const fast = { advertIntervalMs: 200, advertTtlMs: 1_000, advertDebounceMs: 10, syncTimeoutMs: 2_000 }

@@ -1,12 +1,12 @@
 // `wasmesh call '<iface>#<func>(<args>)' --bootstrap <addr>`: joins the mesh as a short-lived client, calls whoever serves the interface, prints the result.
 
-import { parseWave, printWave } from '../../protocol/wave.ts'
-import type { Func, Type } from '../../protocol/wit/model.ts'
+import { parseWave, printWave } from '../protocol/wave.ts'
+import type { Func, Type } from '../protocol/wit/model.ts'
 import type { CallExpression } from './call-expression.ts'
 import { startClient } from './client.ts'
 import type { CommandContext } from './context.ts'
 import { CliError } from './errors.ts'
-import type { Logger } from '../logger.ts'
+import type { Logger } from '../node/logger.ts'
 import { toJson } from './output.ts'
 
 export interface MeshCallOptions {

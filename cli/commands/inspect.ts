@@ -3,10 +3,10 @@
 import { parseArgs } from 'node:util'
 import { printFunc } from '../../protocol/wit/index.ts'
 import type { Func, Interface } from '../../protocol/wit/model.ts'
-import { defaultRuntimeLimits, inspectComponent, readComponentSource } from '../runtime/index.ts'
-import type { ComponentInfo, ComponentSurface } from '../runtime/index.ts'
-import { CliError } from './errors.ts'
-import type { CommandContext } from './context.ts'
+import { defaultRuntimeLimits, inspectComponent, readComponentSource } from '../../node/runtime/index.ts'
+import type { ComponentInfo, ComponentSurface } from '../../node/runtime/index.ts'
+import { CliError } from '../errors.ts'
+import type { CommandContext } from '../context.ts'
 
 export const inspectHelp = `Usage: wasmesh inspect <file.wasm> [--wit] [--json]
 

@@ -1,8 +1,8 @@
 // `wasmesh provider <module>`: a native provider as a process of its own that joins the mesh; the same node, serving only that provider.
 
-import { CliError } from './errors.ts'
-import type { CommandContext } from './context.ts'
-import { nodeCommand } from './node-command.ts'
+import { CliError } from '../errors.ts'
+import type { CommandContext } from '../context.ts'
+import { nodeCommand } from './node.ts'
 
 export const providerHelp = `Usage: wasmesh provider [name=]<module> --bootstrap <multiaddr> [options]
 

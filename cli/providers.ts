@@ -1,11 +1,11 @@
 // Native providers on the command line: `--provider [name=]<module>` with its config and secrets, started beside the node's components.
 
-import { parseProviderSetting, SettingError } from '../config.ts'
-import type { ProviderArg } from '../config.ts'
-import type { Logger } from '../logger.ts'
-import type { MeshNode } from '../index.ts'
-import { createProvider, loadProviderModule } from '../providers/sdk.ts'
-import type { Provider } from '../providers/sdk.ts'
+import { parseProviderSetting, SettingError } from './config.ts'
+import type { ProviderArg } from './config.ts'
+import type { Logger } from '../node/logger.ts'
+import type { MeshNode } from '../node/index.ts'
+import { createProvider, loadProviderModule } from '../node/providers/sdk.ts'
+import type { Provider } from '../node/providers/sdk.ts'
 
 /** Applies `--provider-config`/`--provider-secret` settings to the providers they name. */
 export function withSettings (providers: readonly ProviderArg[], config: readonly string[], secrets: readonly string[]): ProviderArg[] {

@@ -1,9 +1,9 @@
 // Flag values shared by the mesh commands: bootstrap peers, labels, timeouts and the log, each checked with an error naming the flag.
 
-import { SettingError, parseLabelArg, parseLogFormatArg, parseLogLevelArg, parseMsArg, parseMultiaddrArg } from '../config.ts'
-import type { LogFormat } from '../config.ts'
-import { createLogger } from '../logger.ts'
-import type { LogLevel, Logger } from '../logger.ts'
+import { SettingError, parseLabelArg, parseLogFormatArg, parseLogLevelArg, parseMsArg, parseMultiaddrArg } from './config.ts'
+import type { LogFormat } from './config.ts'
+import { createLogger } from '../node/logger.ts'
+import type { LogLevel, Logger } from '../node/logger.ts'
 import type { CommandContext } from './context.ts'
 import { CliError } from './errors.ts'
 

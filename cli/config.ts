@@ -1,7 +1,7 @@
 // The node's settings as `wasmesh node` takes them: a YAML or TOML config file with the flags' keys, and the parsers both share.
 
-import { parseLink } from './links.ts'
-import type { Link } from './links.ts'
+import { parseLink } from '../node/links.ts'
+import type { Link } from '../node/links.ts'
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path'
@@ -9,8 +9,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { TomlError, parse as parseToml } from 'smol-toml'
 import { LineCounter, isMap, isScalar, parseDocument } from 'yaml'
 import { isLatticeName } from '../protocol/advert.ts'
-import type { LogLevel } from './logger.ts'
-import type { SandboxGrants } from './runtime/index.ts'
+import type { LogLevel } from '../node/logger.ts'
+import type { SandboxGrants } from '../node/runtime/index.ts'
 
 export type LogFormat = 'text' | 'json'
 

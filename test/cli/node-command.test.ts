@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensureExamples } from '../../../examples/build.ts'
+import { ensureExamples } from '../../examples/build.ts'
 import { listeningOn, start, wasmesh } from './helpers.ts'
 
 let scratch: string

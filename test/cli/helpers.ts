@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { main } from '../../../node/cli/main.ts'
+import { main } from '../../cli/main.ts'
 
 export interface Run { code: number, out: string, err: string }
 
@@ -79,7 +79,7 @@ export function listeningOn (stdout: string): string[] {
   return out
 }
 
-const bin = fileURLToPath(new URL('../../../bin/wasmesh.js', import.meta.url))
+const bin = fileURLToPath(new URL('../../bin/wasmesh.js', import.meta.url))
 
 /** `wasmesh ...` as a real process (Node as the tests run on), its output collected line by line. */
 export interface Spawned {

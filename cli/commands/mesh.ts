@@ -2,13 +2,13 @@
 
 import { parseArgs } from 'node:util'
 import { parseLatticeArg } from '../config.ts'
-import type { MeshNode } from '../index.ts'
-import type { PeerView } from '../registry.ts'
-import { startClient } from './client.ts'
-import type { CommandContext } from './context.ts'
-import { CliError } from './errors.ts'
-import { bootstrapOf, flag, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from './options.ts'
-import { stopRequests } from './signals.ts'
+import type { MeshNode } from '../../node/index.ts'
+import type { PeerView } from '../../node/registry.ts'
+import { startClient } from '../client.ts'
+import type { CommandContext } from '../context.ts'
+import { CliError } from '../errors.ts'
+import { bootstrapOf, flag, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from '../options.ts'
+import { stopRequests } from '../signals.ts'
 
 export const meshHelp = `Usage: wasmesh mesh --bootstrap <multiaddr> [--json] [--watch] [options]
 

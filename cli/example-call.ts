@@ -1,6 +1,6 @@
 // A ready-to-paste call of a served function: WAVE arguments that fit its parameters, for the lines `wasmesh node` prints at start.
 
-import type { Func, Interface, Type } from '../../protocol/wit/model.ts'
+import type { Func, Interface, Type } from '../protocol/wit/model.ts'
 
 /** WAVE text of a plausible value of `type`, or undefined when none can be written (handles, streams, futures). */
 export function exampleWave (type: Type, depth = 0): string | undefined {

@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { ensureExamples } from '../../../examples/build.ts'
-import { loadConfigFile, parseProviderArg, parseProviderSetting } from '../../../node/config.ts'
-import { withSettings } from '../../../node/cli/providers.ts'
+import { ensureExamples } from '../../examples/build.ts'
+import { loadConfigFile, parseProviderArg, parseProviderSetting } from '../../cli/config.ts'
+import { withSettings } from '../../cli/providers.ts'
 import { killSpawned, listeningOn, spawnWasmesh, start, wasmesh } from './helpers.ts'
 
 let scratch: string

@@ -2,12 +2,10 @@
 
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { CliError } from '../node/cli/errors.ts'
-import type { CommandContext } from '../node/cli/context.ts'
-import { writeReport } from './report.ts'
-import { runSimulation } from './run.ts'
-import type { Progress, RunOptions } from './run.ts'
-import { loadScenario, shippedScenarios } from './scenario.ts'
+import { CliError } from '../errors.ts'
+import type { CommandContext } from '../context.ts'
+import { loadScenario, runSimulation, shippedScenarios, writeReport } from '../../simulations/index.ts'
+import type { Progress, RunOptions } from '../../simulations/index.ts'
 
 export const simulateHelp = `Usage: wasmesh simulate <scenario> [--seed N] [--nodes N] [--duration S] [--out DIR]
 

@@ -2,7 +2,7 @@
 
 import { createHash } from 'node:crypto'
 import { parseWit, printInterface } from '../protocol/wit/index.ts'
-import type { LocalService } from './api.ts'
+import type { LocalService } from '../node/api.ts'
 
 /** The interface id the demo host serves. */
 export const demoHostInterface = 'local:demo/host'

@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ConfigError, grantsByComponent, loadConfigFile, parseGrantArg } from '../../../node/config.ts'
-import { createDemoHost } from '../../../node/host.ts'
-import { parseWit, printInterface } from '../../../protocol/wit/index.ts'
+import { ConfigError, grantsByComponent, loadConfigFile, parseGrantArg } from '../../cli/config.ts'
+import { createDemoHost } from '../../cli/host.ts'
+import { parseWit, printInterface } from '../../protocol/wit/index.ts'
 
 let dir: string
 
@@ -143,7 +143,7 @@ describe('grants', () => {
 
 describe('the built-in demo host', () => {
   it('serves exactly the local:demo/host interface of wit/examples/local-demo.wit', async () => {
-    const text = readFileSync(new URL('../../../wit/examples/local-demo.wit', import.meta.url), 'utf8')
+    const text = readFileSync(new URL('../../wit/examples/local-demo.wit', import.meta.url), 'utf8')
     const declared = parseWit({ 'local-demo.wit': text }).findInterface('local:demo/host')!
     const logged: string[] = []
     const host = createDemoHost({ onLog: (m, caller) => { logged.push(`${caller}: ${m}`) } })

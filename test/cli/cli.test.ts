@@ -2,8 +2,8 @@ import { writeFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensureExamples } from '../../../examples/build.ts'
-import { main } from '../../../node/cli/main.ts'
+import { ensureExamples } from '../../examples/build.ts'
+import { main } from '../../cli/main.ts'
 
 interface Run { code: number, out: string, err: string }
 

@@ -9,12 +9,12 @@ type Command = (argv: string[], ctx: CommandContext) => Promise<number>
 
 /** A command's module is imported only when it runs: libp2p and the runtime cost a second to load, `--help` should not. */
 const commands: Record<string, { summary: string, load: () => Promise<{ run: Command, help: string }> }> = {
-  node: { summary: 'run a mesh node serving components, until Ctrl-C', load: async () => { const m = await import('./node-command.ts'); return { run: m.nodeCommand, help: m.nodeHelp } } },
-  call: { summary: 'call a function through the mesh (--bootstrap) or in-process (--component)', load: async () => { const m = await import('./call.ts'); return { run: m.call, help: m.callHelp } } },
-  mesh: { summary: 'show the peers of a mesh and what they serve (--watch to follow)', load: async () => { const m = await import('./mesh.ts'); return { run: m.mesh, help: m.meshHelp } } },
-  provider: { summary: 'run a native provider as its own process that joins the mesh', load: async () => { const m = await import('./provider-command.ts'); return { run: m.providerCommand, help: m.providerHelp } } },
-  simulate: { summary: 'run a network simulation scenario and write a report', load: async () => { const m = await import('../../simulations/cli.ts'); return { run: m.simulate, help: m.simulateHelp } } },
-  inspect: { summary: 'show a component\'s digest, imports and exports', load: async () => { const m = await import('./inspect.ts'); return { run: m.inspect, help: m.inspectHelp } } }
+  node: { summary: 'run a mesh node serving components, until Ctrl-C', load: async () => { const m = await import('./commands/node.ts'); return { run: m.nodeCommand, help: m.nodeHelp } } },
+  call: { summary: 'call a function through the mesh (--bootstrap) or in-process (--component)', load: async () => { const m = await import('./commands/call.ts'); return { run: m.call, help: m.callHelp } } },
+  mesh: { summary: 'show the peers of a mesh and what they serve (--watch to follow)', load: async () => { const m = await import('./commands/mesh.ts'); return { run: m.mesh, help: m.meshHelp } } },
+  provider: { summary: 'run a native provider as its own process that joins the mesh', load: async () => { const m = await import('./commands/provider.ts'); return { run: m.providerCommand, help: m.providerHelp } } },
+  simulate: { summary: 'run a network simulation scenario and write a report', load: async () => { const m = await import('./commands/simulate.ts'); return { run: m.simulate, help: m.simulateHelp } } },
+  inspect: { summary: 'show a component\'s digest, imports and exports', load: async () => { const m = await import('./commands/inspect.ts'); return { run: m.inspect, help: m.inspectHelp } } }
 }
 
 export const usage = `Usage: wasmesh <command> [options]

@@ -1,9 +1,9 @@
 // The short-lived node behind `wasmesh call` and `wasmesh mesh`: an ephemeral identity, no components, no listener; joins through the bootstrap peers.
 
 import { multiaddr } from '@multiformats/multiaddr'
-import { createNode } from '../index.ts'
-import type { MeshNode } from '../index.ts'
-import type { Logger } from '../logger.ts'
+import { createNode } from '../node/index.ts'
+import type { MeshNode } from '../node/index.ts'
+import type { Logger } from '../node/logger.ts'
 import { CliError } from './errors.ts'
 
 export interface ClientInit {
