@@ -22,13 +22,19 @@ describe('peering', () => {
     expect(await b.call('test:peering/api', 'whoami', [])).toEqual(['a'])
   }, 60_000)
 
-  it('dials nothing beyond bootstrap peers when turned off', async () => {
-    mesh = await createMesh({ peering: false })
+  it('dials nothing beyond bootstrap peers when turned off, while a node with peering on dials them', async () => {
+    mesh = await createMesh({ peering: { minPeers: 4, intervalMs: 50 } })
     const seed = await mesh.add()
-    const a = await mesh.add({ bootstrap: bootstrapOf(seed) })
-    const b = await mesh.add({ bootstrap: bootstrapOf(seed) })
+    const a = await mesh.add({ bootstrap: bootstrapOf(seed), peering: false })
+    const b = await mesh.add({ bootstrap: bootstrapOf(seed), peering: false })
+    // the control: the same settings with peering on, which must dial a and b (known from adverts only)
+    const c = await mesh.add({ bootstrap: bootstrapOf(seed) })
+    await eventually('c to dial a and b', () => c.libp2p.getConnections(a.libp2p.peerId).length > 0 && c.libp2p.getConnections(b.libp2p.peerId).length > 0)
     await eventually('a and b to know each other', () => a.registry.peer(b.peerId) !== undefined && b.registry.peer(a.peerId) !== undefined)
-    await new Promise(resolve => setTimeout(resolve, 300))
+    // three more of b's heartbeats reaching a (200 ms each, dozens of 50 ms peering rounds): still only the bootstrap connection
+    const heard = a.stats().adverts.received
+    await eventually('three more adverts at a', () => a.stats().adverts.received >= heard + 3)
     expect(a.libp2p.getConnections(b.libp2p.peerId)).toHaveLength(0)
+    expect(a.libp2p.getConnections().map(conn => conn.remotePeer.toString()).sort()).toEqual([seed.peerId, c.peerId].sort())
   }, 60_000)
 })
