@@ -7,7 +7,7 @@ import { createNode } from '../../node/index.ts'
 import type { LocalService, MeshNode } from '../../node/index.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { parseWit } from '../../protocol/wit/index.ts'
-import { whoamiService } from '../node/mesh/helpers.ts'
+import { whoamiService } from '../support/mesh.ts'
 import { start, wasmesh } from './helpers.ts'
 
 /** A native `test:cli/text` with `upper(msg: string) -> string` and `fail()` that traps. */

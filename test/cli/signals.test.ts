@@ -8,7 +8,7 @@ import { createNode } from '../../node/index.ts'
 import type { LocalService, MeshNode } from '../../node/index.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { parseWit } from '../../protocol/wit/index.ts'
-import { eventually } from '../node/mesh/helpers.ts'
+import { eventually } from '../support/mesh.ts'
 import { killSpawned, listeningOn, spawnWasmesh, wasmesh } from './helpers.ts'
 import type { Spawned } from './helpers.ts'
 

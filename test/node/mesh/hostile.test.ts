@@ -6,8 +6,8 @@ import { encodeOpening } from '../../../protocol/frame.ts'
 import { createMeshLibp2p, WRPC_PROTOCOL } from '../../../node/libp2p.ts'
 import type { MeshLibp2p } from '../../../node/libp2p.ts'
 import type { MeshNode } from '../../../node/index.ts'
-import { bootstrapOf, createMesh, eventually, whoamiService } from './helpers.ts'
-import type { Mesh } from './helpers.ts'
+import { bootstrapOf, createMesh, eventually, whoamiService } from '../../support/mesh.ts'
+import type { Mesh } from '../../support/mesh.ts'
 
 let mesh: Mesh
 let attacker: MeshLibp2p

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { bootstrapOf, createMesh, eventually, whoamiService } from './helpers.ts'
-import type { Mesh } from './helpers.ts'
+import { bootstrapOf, createMesh, eventually, whoamiService } from '../../support/mesh.ts'
+import type { Mesh } from '../../support/mesh.ts'
 import type { MeshNode } from '../../../node/index.ts'
 
 let mesh: Mesh

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { invoke } from '../../../protocol/session.ts'
 import { dialWrpc } from '../../../node/wrpc-server.ts'
-import { bootstrapOf, createMesh, eventually, whoamiService } from './helpers.ts'
-import type { Mesh } from './helpers.ts'
+import { bootstrapOf, createMesh, eventually, whoamiService } from '../../support/mesh.ts'
+import type { Mesh } from '../../support/mesh.ts'
 
 let mesh: Mesh
 afterEach(async () => { await mesh?.stop() })

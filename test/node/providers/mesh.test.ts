@@ -8,8 +8,8 @@ import { createProvider } from '../../../node/providers/sdk.ts'
 import type { Provider } from '../../../node/providers/sdk.ts'
 import { ATOMICS, STORE, createKeyvalueModule } from '../../../node/providers/keyvalue/index.ts'
 import { linkOptions, parseLink } from '../../../node/links.ts'
-import { bootstrapOf, createMesh, eventually } from '../mesh/helpers.ts'
-import type { Mesh } from '../mesh/helpers.ts'
+import { bootstrapOf, createMesh, eventually } from '../../support/mesh.ts'
+import type { Mesh } from '../../support/mesh.ts'
 
 const COUNTER = 'wasmesh:examples/counter'
 

@@ -1,17 +1,15 @@
-// Shared set-up of the mesh tests: nodes that are always stopped, a demo host service, and polling with a deadline.
+// Shared set-up of tests with nodes: meshes whose nodes are always stopped, native test services, the key-value provider.
 
 import { createHash } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { parseWit } from '../../../protocol/wit/index.ts'
-import { createNode } from '../../../node/index.ts'
-import type { LocalService, MeshNode, NodeInit } from '../../../node/index.ts'
-import { silentLogger } from '../../../node/logger.ts'
-import { createProvider } from '../../../node/providers/sdk.ts'
-import type { Provider } from '../../../node/providers/sdk.ts'
-import { createKeyvalueModule } from '../../../node/providers/keyvalue/index.ts'
-import { createDemoHost } from '../../../cli/host.ts'
+import { parseWit } from '../../protocol/wit/index.ts'
+import { createNode } from '../../node/index.ts'
+import type { LocalService, MeshNode, NodeInit } from '../../node/index.ts'
+import { silentLogger } from '../../node/logger.ts'
+import { createProvider } from '../../node/providers/sdk.ts'
+import type { Provider } from '../../node/providers/sdk.ts'
+import { createKeyvalueModule } from '../../node/providers/keyvalue/index.ts'
+import { createDemoHost } from '../../cli/host.ts'
+import { scratchDir } from './scratch.ts'
 
 /** Timings short enough for tests: heartbeats every 200 ms, forgotten after 1 s. */
 export const fast = { advertIntervalMs: 200, advertTtlMs: 1_000, advertDebounceMs: 10, syncTimeoutMs: 2_000 }
@@ -25,7 +23,8 @@ export interface Mesh {
 
 /** Nodes started by `add` share a transpile cache and are all stopped by `stop`. */
 export async function createMesh (defaults: NodeInit = {}): Promise<Mesh> {
-  const cacheDir = await mkdtemp(join(tmpdir(), 'wasmesh-mesh-test-'))
+  const scratch = await scratchDir('mesh-test')
+  const cacheDir = scratch.path
   const nodes: MeshNode[] = []
   return {
     nodes,
@@ -38,26 +37,13 @@ export async function createMesh (defaults: NodeInit = {}): Promise<Mesh> {
     },
     async stop () {
       await Promise.allSettled(nodes.map(async n => { await n.stop() }))
-      await rm(cacheDir, { recursive: true, force: true })
+      await scratch.remove()
     }
   }
 }
 
-/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function eventually<T> (what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const v = await check()
-      if (v !== undefined && v !== false) return v
-    } catch (err) {
-      last = err
-    }
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-  throw new Error(`timed out waiting for ${what}${last !== undefined ? `: ${String(last)}` : ''}`)
-}
+// The mesh tests wait with the one polling helper.
+export { eventually } from './eventually.ts'
 
 /** `local:demo/host` as native code: what the upper example imports to log. */
 export function demoHost (logged: string[]): LocalService {
