@@ -13,7 +13,7 @@ import type { Logger } from './logger.ts'
 import type { PeerView, RegistryChange, RegistryFilter, Server } from './registry.ts'
 import type { ComponentConfig, LoadedComponent, PoolStats, RuntimeLimits } from './runtime/index.ts'
 import type { PeeringOptions } from './peering.ts'
-import type { Link } from './providers/links.ts'
+import type { Link } from './links.ts'
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
 

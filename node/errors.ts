@@ -6,6 +6,7 @@ export type NodeErrorCode =
   | 'describe-failed'   // the serving peer did not answer with the WIT of its component
   | 'no-such-function'  // the interface as served has no such function
   | 'no-such-export'    // this node no longer serves the interface
+  | 'invalid-link'      // a link that does not parse, or links that contradict each other
 
 export class NodeError extends Error {
   override readonly name = 'NodeError'

@@ -9,7 +9,7 @@ import type { Logger } from './logger.ts'
 import type { Describer } from './describe.ts'
 import type { StreamErrors } from './libp2p/stream-errors.ts'
 import type { InboundBudget } from '../protocol/budget.ts'
-import { functionOf } from './services.ts'
+import { functionOf } from '../protocol/wit/index.ts'
 import type { Services } from './services.ts'
 import { handleWrpc } from './wrpc-server.ts'
 

@@ -7,9 +7,9 @@ export type {
   NodeObserver, NodeStats, PeerView, RegistryChange, RegistryFilter, Server, ServiceCallContext, StopOptions
 } from './api.ts'
 export { describeProtocol } from './describe.ts'
-export { functionOf } from './services.ts'
+export { functionOf } from '../protocol/wit/index.ts'
 export { syncProtocol } from './adverts.ts'
 export { RouterError } from './router.ts'
 export { NodeError } from './errors.ts'
 export type { LoadedComponent, PoolStats } from './runtime/index.ts'
-export type { Link } from './providers/links.ts'
+export type { Link } from './links.ts'

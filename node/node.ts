@@ -28,7 +28,7 @@ import { createRuntime } from './runtime/index.ts'
 import type { Runtime } from './runtime/index.ts'
 import { createServices } from './services.ts'
 import { NodeError } from './errors.ts'
-import { linkOptions } from './providers/links.ts'
+import { linkOptions } from './links.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {

@@ -1,7 +1,7 @@
 // The node's table of who serves which interface: its own exports and peers' adverts, expired by TTL, with health and in-flight counts.
 
 import type { Advert, AdvertExport, RelayedAdvert } from '../protocol/advert.ts'
-import { interfaceCompatible, unversionedId } from './semver.ts'
+import { interfaceCompatible, unversioned } from '../protocol/versions.ts'
 
 /** One interface this node serves (a loaded component's export, or a provider's). */
 export type LocalExport = AdvertExport
@@ -248,7 +248,7 @@ export function createRegistry (init: RegistryInit): Registry {
 
   function index (peer: string, exports: readonly AdvertExport[], add: boolean): void {
     for (const e of exports) {
-      const name = unversionedId(e.iface)
+      const name = unversioned(e.iface)
       let set = byName.get(name)
       if (add) {
         if (set === undefined) byName.set(name, set = new Set())
@@ -434,7 +434,7 @@ export function createRegistry (init: RegistryInit): Registry {
         if (interfaceCompatible(iface, e.iface)) out.push(toServer(self, true, e, selfAddresses, selfLabels, now, true))
       }
     }
-    const candidates = filter.peer !== undefined ? [filter.peer] : byName.get(unversionedId(iface)) ?? []
+    const candidates = filter.peer !== undefined ? [filter.peer] : byName.get(unversioned(iface)) ?? []
     for (const peer of candidates) {
       const entry = peersById.get(peer)
       if (!live(entry) || !hasLabels(entry.advert.labels, filter.labels)) continue

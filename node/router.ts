@@ -1,10 +1,11 @@
 // Picks the server for each call (local first, else the less loaded of two random plausible ones), retries elsewhere before the first result byte, sends calls on a resource handle to its issuer.
 
-import { DeadlineQueue } from './deadlines.ts'
+import { DeadlineQueue } from './runtime/deadlines.ts'
 import { createHandleLedger } from './handles.ts'
 import type { HandleLedger } from './handles.ts'
 import type { Registry, Server } from './registry.ts'
-import { unversionedId } from './semver.ts'
+import { unversioned } from '../protocol/versions.ts'
+import { handleKey } from './runtime/values.ts'
 
 /** This node serving an interface itself, for the local-first path that needs no registry. */
 export interface LocalRoute {
@@ -185,8 +186,8 @@ export function createRouter (init: RouterInit): Router {
   function noServerMessage (iface: string, opts: CallOptions, tried: readonly string[]): string {
     const all = registry.servers(iface)
     if (all.length === 0) {
-      const name = unversionedId(iface)
-      const other = [...registry.interfaces().keys()].filter(id => unversionedId(id) === name)
+      const name = unversioned(iface)
+      const other = [...registry.interfaces().keys()].filter(id => unversioned(id) === name)
       return other.length > 0
         ? `no server exports a version of ${iface} compatible with it (offered: ${other.join(', ')})`
         : `no server exports ${iface}`

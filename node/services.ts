@@ -1,6 +1,7 @@
 // What this node serves: the table of local services by interface id, version look-ups, the router's local routes and load accounting.
 
 import type { AdvertExport } from '../protocol/advert.ts'
+import { functionOf } from '../protocol/wit/index.ts'
 import type { Func, Interface } from '../protocol/wit/model.ts'
 import type { ComponentSpec, LocalService, ServiceCallContext } from './api.ts'
 import type { HandleLedger } from './handles.ts'
@@ -9,28 +10,15 @@ import type { LocalRoute } from './router.ts'
 import { defaultRuntimeLimits } from './runtime/index.ts'
 import type { LoadedComponent, Runtime, RuntimeLimits } from './runtime/index.ts'
 import { funcHandles } from './runtime/values.ts'
-import { interfaceCompatible } from './semver.ts'
+import { interfaceCompatible } from '../protocol/versions.ts'
 import { NodeError } from './errors.ts'
-import { checkLinks } from './providers/links.ts'
-import type { Link } from './providers/links.ts'
+import { checkLinks } from './links.ts'
+import type { Link } from './links.ts'
 
 /** A local service and the one of its interfaces an id resolved to. */
 export interface ServiceEntry {
   readonly service: LocalService
   readonly iface: Interface
-}
-
-/**
- * A function of an interface by its component-model name, including `[resource-drop]r`, which
- * WIT does not declare but every caller of a resource sends when it lets go of a handle.
- */
-export function functionOf (iface: Interface | undefined, name: string): Func | undefined {
-  if (iface === undefined) return undefined
-  const f = iface.functions.get(name)
-  if (f !== undefined || !name.startsWith('[resource-drop]')) return f
-  const resource = iface.types.get(name.slice('[resource-drop]'.length))
-  if (resource?.kind !== 'resource') return undefined
-  return { name, kind: 'method', resource: resource.name, async: false, params: [{ name: 'self', type: { kind: 'own', resource } }], results: [] }
 }
 
 export interface ServicesInit {

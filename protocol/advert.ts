@@ -5,6 +5,7 @@ import type { ProtocolErrorCode } from './errors.ts'
 import { decodeValue, encodeValue, ValueReader } from './value.ts'
 import type { DecodeOptions } from './value.ts'
 import { parseWit } from './wit/index.ts'
+import { parseInterfaceId } from './versions.ts'
 import type { ListType, RecordType, Type } from './wit/model.ts'
 
 /** wit/lattice/lattice.wit, byte for byte (a test keeps the two equal). */
@@ -146,12 +147,6 @@ export class AdvertError extends ProtocolError {
 const LATTICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 const BASE58BTC = /^[1-9A-HJ-NP-Za-km-z]{1,128}$/
 const DIGEST = /^[0-9a-f]{64}$/
-const WORD = '(?:[a-z][a-z0-9]*|[A-Z][A-Z0-9]*)'
-const ID = `${WORD}(?:-${WORD})*`
-const NUM = '(?:0|[1-9][0-9]*)'
-const PRE_PART = '(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)'
-const SEMVER = `${NUM}\\.${NUM}\\.${NUM}(?:-${PRE_PART}(?:\\.${PRE_PART})*)?(?:\\+[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*)?`
-const INTERFACE_ID = new RegExp(`^(${ID}):(${ID})/(${ID})(?:@(${SEMVER}))?$`)
 
 /**
  * Lattice names: 1-64 characters of letters, digits, `.`, `_`, `-`, starting with a letter or
@@ -164,27 +159,6 @@ export function isLatticeName (name: string): boolean {
 /** The gossipsub topic adverts of `lattice` travel on. */
 export function advertTopic (lattice: string): string {
   return `/wasmesh/${lattice}/adverts/1`
-}
-
-/** The parts of `ns:pkg/iface@version`. */
-export interface InterfaceId {
-  readonly namespace: string
-  readonly package: string
-  readonly name: string
-  /** The semver, when there is one. */
-  readonly version?: string
-  /** `ns:pkg/iface`, the id without its version. */
-  readonly unversioned: string
-}
-
-/** Parses `ns:pkg/iface@semver` (or `ns:pkg/iface`); undefined when it is not one. */
-export function parseInterfaceId (id: string): InterfaceId | undefined {
-  const m = INTERFACE_ID.exec(id)
-  if (m === null) return undefined
-  const unversioned = `${m[1]}:${m[2]}/${m[3]}`
-  return m[4] === undefined
-    ? { namespace: m[1], package: m[2], name: m[3], unversioned }
-    : { namespace: m[1], package: m[2], name: m[3], version: m[4], unversioned }
 }
 
 // ---------------------------------------------------------------- types

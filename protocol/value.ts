@@ -5,6 +5,7 @@ import type { ProtocolErrorCode } from './errors.ts'
 import { defaultValueLimits } from './limits.ts'
 import type { ValueLimits } from './limits.ts'
 import { ByteReader, ByteWriter, lebSize } from './leb128.ts'
+import { toJsName } from './jco-names.ts'
 import type {
   EnumType, FlagsType, FutureType, HandleType, ListType, OptionType, RecordType,
   ResultType, StreamType, TupleType, Type, VariantType
@@ -86,22 +87,7 @@ const MAX_U64 = 0xffffffffffffffffn
 const MIN_S64 = -0x8000000000000000n
 const MAX_S64 = 0x7fffffffffffffffn
 
-// ---------------------------------------------------------------- naming
-
-/**
- * The JS property name jco gives a WIT name (record fields, flags): lower camel case, where the
- * first word is lowercased and every later word capitalised (`first-name` -> `firstName`,
- * `get-HTTP-body` -> `getHttpBody`, `utf8-text` -> `utf8Text`), as heck's `to_lower_camel_case`.
- */
-export function toJsName (name: string): string {
-  const words = (name.startsWith('%') ? name.slice(1) : name).split('-')
-  let out = words[0].toLowerCase()
-  for (let i = 1; i < words.length; i++) {
-    const w = words[i]
-    if (w.length > 0) out += w[0].toUpperCase() + w.slice(1).toLowerCase()
-  }
-  return out
-}
+// ---------------------------------------------------------------- jco shapes
 
 /** Lists of numbers as jco hands them over: the typed array of each element kind (decode gives these). */
 export const typedListFrom: Partial<Record<Type['kind'], (a: unknown[]) => unknown>> = {

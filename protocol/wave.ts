@@ -1,7 +1,8 @@
 // WAVE (the WebAssembly Value Encoding of wasm-tools' wasm-wave) text <-> JS values of a WIT type, for the CLI.
 
 import { ProtocolError } from './errors.ts'
-import { encodeValue, isTaggedOption, toJsName, typedListFrom } from './value.ts'
+import { encodeValue, isTaggedOption, typedListFrom } from './value.ts'
+import { toJsName } from './jco-names.ts'
 import type { ListType, RecordType, Type } from './wit/model.ts'
 
 const KEYWORDS = new Set(['true', 'false', 'inf', 'nan', 'some', 'none', 'ok', 'err'])

@@ -8,7 +8,7 @@ import { cdf, distribution } from './stats.ts'
 import type { Distribution } from './stats.ts'
 import { lineChart } from './svg.ts'
 import type { Marker } from './svg.ts'
-import type { ConvergenceRecord, EventRecord, Measurements } from './run.ts'
+import type { ConvergenceRecord, EventRecord, Measurements } from './records.ts'
 import type { Scenario } from './scenario.ts'
 import type { PlannedEvent } from './timeline.ts'
 

@@ -21,9 +21,10 @@ import { providerInterface } from './scenario.ts'
 import type { Scenario } from './scenario.ts'
 import { echoService } from './service.ts'
 import { planTimeline } from './timeline.ts'
-import type { Plan, PlannedEvent } from './timeline.ts'
+import type { PlannedEvent } from './timeline.ts'
 import { buildReport } from './report.ts'
 import type { Report } from './report.ts'
+import type { CallRecord, ConvergenceKind, ConvergenceRecord, EventRecord, Measurements, Sample } from './records.ts'
 
 export interface Progress {
   readonly phase: 'starting' | 'settling' | 'running' | 'stopping'
@@ -46,83 +47,6 @@ export interface RunOptions {
   readonly onProgress?: (progress: Progress) => void
   /** How often progress is reported. Default 250 ms. */
   readonly progressIntervalMs?: number
-}
-
-/** One call of the workload as measured. */
-export interface CallRecord {
-  /** Start, ms since the timeline began. */
-  readonly t: number
-  readonly from: number
-  readonly iface: string
-  readonly ok: boolean
-  readonly code: string
-  readonly latencyMs: number
-  /** When it failed: whether some server of the interface was up and reachable from the caller. */
-  readonly liveServer: boolean
-  /** The caller's side while the network was partitioned. */
-  readonly group: number | undefined
-}
-
-/** An event as it happened. */
-export interface EventRecord {
-  readonly atMs: number
-  /** When it finished (a restart includes the node's start). */
-  readonly doneMs: number
-  readonly kind: PlannedEvent['kind']
-  readonly slot?: number
-  readonly detail?: string
-  readonly error?: string
-}
-
-export type ConvergenceKind = 'export' | 'unexport' | 'restart' | 'join' | 'leave' | 'crash-forgotten' | 'heal' | 'learn-mesh'
-
-/** "Every live node's registry reflects X": when it started and when the last node reflected it. */
-export interface ConvergenceRecord {
-  readonly id: number
-  readonly kind: ConvergenceKind
-  readonly atMs: number
-  readonly slot?: number
-  readonly iface?: string
-  /** Null when some node never reflected it before the run ended. */
-  readonly convergedMs: number | null
-  /** Nodes that had to reflect it, and how many did. */
-  readonly nodes: number
-  readonly reflected: number
-  /** Overtaken before it converged (a crashed node restarted before everyone forgot it): not a measurement. */
-  readonly superseded?: boolean
-}
-
-export interface Sample {
-  readonly t: number
-  readonly nodesUp: number
-  readonly gossip: GossipCounters
-  readonly sentBytes: number
-  readonly connections: number
-}
-
-/** Everything measured, before it is summarised. */
-export interface Measurements {
-  readonly scenario: Scenario
-  readonly plan: Plan
-  readonly interrupted: boolean
-  readonly setup: { readonly startMs: number, readonly meshConvergedMs: number | null, readonly knowingAll: number }
-  readonly simulatedMs: number
-  readonly wallMs: number
-  readonly events: readonly EventRecord[]
-  readonly calls: readonly CallRecord[]
-  readonly callsSkipped: number
-  readonly callsCut: number
-  readonly attempts: readonly number[]
-  readonly convergence: readonly ConvergenceRecord[]
-  readonly samples: readonly Sample[]
-  readonly connections: readonly number[]
-  readonly traffic: { sentBytes: number, sentChunks: number, retransmitted: number, refusedDials: number }
-  readonly gossip: GossipCounters
-  readonly memory: { readonly baseline: NodeJS.MemoryUsage, readonly afterStart: NodeJS.MemoryUsage, readonly atEnd: NodeJS.MemoryUsage, readonly nodes: number }
-  readonly cpu: { readonly setup: NodeJS.CpuUsage, readonly run: NodeJS.CpuUsage }
-  /** How late the simulator's event loop ran timers during the timeline: a saturated host inflates every latency. */
-  readonly eventLoopDelayMs: { readonly p50: number, readonly p99: number, readonly max: number }
-  readonly partitions: readonly { readonly fromMs: number, readonly toMs: number | null, readonly groups: readonly (readonly number[])[] }[]
 }
 
 type SlotState = 'unborn' | 'starting' | 'up' | 'stopping' | 'down'

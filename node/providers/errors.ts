@@ -1,4 +1,4 @@
-// Typed errors of the provider SDK, links and the built-in providers; a provider's own codes pass through unchanged.
+// Typed errors of the provider SDK and the built-in providers; a provider's own codes pass through unchanged.
 
 export type ProviderErrorCode =
   | 'invalid-config'         // a setting or secret reference the provider cannot start with
@@ -11,7 +11,6 @@ export type ProviderErrorCode =
   | 'resource-lost'          // a handle this provider never gave out, already released, or given to another peer
   | 'overloaded'             // a handle limit was reached (maxHandles, maxHandlesPerPeer)
   | 'internal'               // the provider threw without a code, or returned a value its WIT does not allow
-  | 'invalid-link'           // a link that does not parse
 
 export class ProviderError extends Error {
   override readonly name: string = 'ProviderError'

@@ -1,7 +1,9 @@
 // One instantiated component and the calls into it, independent of the thread it runs on: jco's conventions, the resource handle table, imports.
 import { performance } from 'node:perf_hooks'
 import type { Func, HandleType, Resource, Type } from '../../protocol/wit/model.ts'
-import { camelCase, forEachHandle, funcHandles, handleKey, mapHandles, pascalCase } from './values.ts'
+import { forEachHandle, funcHandles, handleKey, mapHandles } from './values.ts'
+import { toJsClassName, toJsName } from '../../protocol/jco-names.ts'
+import { unversioned } from '../../protocol/versions.ts'
 import type { RuntimeErrorCode } from './errors.ts'
 import type { PlanInterface } from './messages.ts'
 import { wasm, type WasmInstance, type WasmMemory, type WasmModule } from './wasm.ts'
@@ -58,11 +60,6 @@ export function importFailure (code: RuntimeErrorCode, message: string): Error {
 const HANDLE = Symbol('wasmesh.handle')
 interface Wrapper { [HANDLE]: Uint8Array | Promise<Uint8Array> }
 type Callable = (...args: unknown[]) => unknown
-
-function unversioned (id: string): string {
-  const at = id.indexOf('@')
-  return at < 0 ? id : id.slice(0, at)
-}
 
 function isComponentError (err: unknown): err is Error & { payload: unknown } {
   return err instanceof Error && Object.hasOwn(err, 'payload')
@@ -168,9 +165,9 @@ export async function instantiateGuest (plan: GuestPlan, host: GuestHost): Promi
     for (const f of own) {
       const short = f.name.slice(f.name.indexOf('.') + 1)
       if (f.kind === 'method') {
-        cls.prototype[camelCase(short)] = async function (this: unknown, ...args: unknown[]) { return await callImport(iface, f, [this, ...args]) }
+        cls.prototype[toJsName(short)] = async function (this: unknown, ...args: unknown[]) { return await callImport(iface, f, [this, ...args]) }
       } else if (f.kind === 'static') {
-        cls[camelCase(short)] = importFunction(iface, f)
+        cls[toJsName(short)] = importFunction(iface, f)
       }
     }
     return cls
@@ -188,10 +185,10 @@ export async function instantiateGuest (plan: GuestPlan, host: GuestHost): Promi
       for (const r of p.resources) {
         const cls = importedResourceClass(p.id, r, p.funcs)
         classes.set(r, cls)
-        obj[pascalCase(r)] = cls
+        obj[toJsClassName(r)] = cls
       }
       importClasses.set(p.id, classes)
-      for (const f of p.funcs) if (f.kind === 'freestanding') obj[camelCase(f.name)] = importFunction(p.id, f)
+      for (const f of p.funcs) if (f.kind === 'freestanding') obj[toJsName(f.name)] = importFunction(p.id, f)
       imports[unversioned(p.id)] = obj
     }
     return imports
@@ -214,12 +211,12 @@ export async function instantiateGuest (plan: GuestPlan, host: GuestHost): Promi
     if (ns === undefined) throw new CallFailure('no-such-export', `no export ${iface}`, false)
     let invoke: (args: unknown[]) => unknown
     if (func.kind === 'freestanding') {
-      const fn = ns[camelCase(func.name)] as Callable
+      const fn = ns[toJsName(func.name)] as Callable
       invoke = args => fn(...args)
     } else {
-      const cls = ns[pascalCase(func.resource ?? '')] as (Callable & (new (...a: unknown[]) => object)) | undefined
+      const cls = ns[toJsClassName(func.resource ?? '')] as (Callable & (new (...a: unknown[]) => object)) | undefined
       if (cls === undefined) throw new CallFailure('no-such-export', `no resource ${func.resource ?? ''} in ${iface}`, false)
-      const short = camelCase(func.name.slice(func.name.indexOf('.') + 1))
+      const short = toJsName(func.name.slice(func.name.indexOf('.') + 1))
       if (func.kind === 'constructor') {
         invoke = args => new cls(...args)
       } else if (func.kind === 'static') {

@@ -1,5 +1,5 @@
 // One component instance on the node's own thread: no thread hop per call, for components trusted not to spin (a deadline cannot stop a loop here).
-import type { Deadline, DeadlineQueue } from '../deadlines.ts'
+import type { Deadline, DeadlineQueue } from './deadlines.ts'
 import { RuntimeError } from './errors.ts'
 import { importFailure, instantiateGuest, type Guest } from './guest.ts'
 import { asRuntimeError, newInstanceId, timeoutMessage, type Instance, type InstanceHooks, type InstanceOptions } from './instance.ts'

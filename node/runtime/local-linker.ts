@@ -3,13 +3,13 @@
 import type { Runtime } from './runtime.ts'
 import type { ImportResolver } from './runtime.ts'
 import { RuntimeError } from './errors.ts'
-import { interfaceCompatible } from '../semver.ts'
+import { interfaceCompatible } from '../../protocol/versions.ts'
 
 /**
  * An ImportResolver over the components of `runtime` (found when the call
  * happens, so load order does not matter), falling back to `fallback`. An
  * import matches an export of the same interface whose version is equal or,
- * as the component model allows, a later compatible one (node/semver.ts).
+ * as the component model allows, a later compatible one (protocol/versions.ts).
  */
 export function linkLocally (runtime: () => Runtime, fallback?: ImportResolver): ImportResolver {
   return async (iface, func, params, from) => {

@@ -1,5 +1,5 @@
 // The instance pool of one component: at most maxInstances busy instances, a per-caller share of them, a bounded fair queue, affinity for resource handles.
-import type { Deadline, DeadlineQueue } from '../deadlines.ts'
+import type { Deadline, DeadlineQueue } from './deadlines.ts'
 import { RuntimeError } from './errors.ts'
 import { callName, type Instance } from './instance.ts'
 import { instancesPerCaller } from './limits.ts'

@@ -3,7 +3,7 @@ import { basename } from 'node:path'
 import type { Func, Interface, Resource, World } from '../../protocol/wit/model.ts'
 import { checkComponentBytes, digestOf, inspectComponent, readComponentSource, transpilePlan, workerPlan, type ComponentSurface } from './component.ts'
 import { RuntimeError } from './errors.ts'
-import { DeadlineQueue } from '../deadlines.ts'
+import { DeadlineQueue } from './deadlines.ts'
 import { WorkerInstance, type Instance } from './instance.ts'
 import { InlineInstance } from './inline-instance.ts'
 import { defaultRuntimeLimits, type RuntimeLimits } from './limits.ts'
@@ -12,6 +12,7 @@ import { InstancePool, type PoolCallOptions, type PoolStats } from './pool.ts'
 import type { SandboxGrants } from './sandbox.ts'
 import { createTranspileCache } from './transpile-cache.ts'
 import { forEachHandle, funcHandles, handleKey } from './values.ts'
+import { unversioned } from '../../protocol/versions.ts'
 import { wasm, type WasmModule } from './wasm.ts'
 
 /**
@@ -133,11 +134,6 @@ function targetOf (e: Entry, iface: string, func: string): Target | undefined {
     if (t !== null) byFunc.set(func, t)
   }
   return t ?? undefined
-}
-
-function unversioned (id: string): string {
-  const at = id.lastIndexOf('@')
-  return at < 0 ? id : id.slice(0, at)
 }
 
 function findExport (info: LoadedComponent, iface: string, func: string): { iface: string, func: Func } | { iface: string, drop: Resource } | undefined {

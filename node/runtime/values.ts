@@ -1,16 +1,6 @@
-// Walks values by their WIT type to find and replace resource handles, and maps WIT names to jco's JS names.
+// Walks values by their WIT type to find and replace resource handles, and keys handle tables.
+import { toJsName } from '../../protocol/jco-names.ts'
 import type { Func, HandleType, Type } from '../../protocol/wit/model.ts'
-
-/** `to-upper` -> `toUpper`, as jco names functions, methods and record fields. */
-export function camelCase (name: string): string {
-  return name.replace(/-([a-z0-9])/gi, (_, c: string) => c.toUpperCase())
-}
-
-/** `bucket-list` -> `BucketList`, as jco names resource classes. */
-export function pascalCase (name: string): string {
-  const camel = camelCase(name)
-  return camel.charAt(0).toUpperCase() + camel.slice(1)
-}
 
 const handleCache = new WeakMap<object, boolean>()
 
@@ -91,7 +81,7 @@ export function mapHandles (type: Type, value: unknown, map: HandleMapper): unkn
       if (typeof value !== 'object' || value === null) return value
       const out: Record<string, unknown> = { ...value }
       for (const field of type.fields) {
-        const key = camelCase(field.name)
+        const key = toJsName(field.name)
         out[key] = mapHandles(field.type, (value as Record<string, unknown>)[key], map)
       }
       return out

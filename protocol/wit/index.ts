@@ -4,7 +4,7 @@ import { defaultWitLimits, parseFile } from './parser.ts'
 import type { WitLimits } from './parser.ts'
 import { Resolver } from './resolver.ts'
 import type { Wit } from './model.ts'
-import { witFromPackages } from './lookup.ts'
+import { functionOf, witFromPackages } from './lookup.ts'
 
 export type * from './model.ts'
 export { WitSyntaxError, WitResolveError } from './errors.ts'
@@ -12,7 +12,7 @@ export type { WitErrorCode, WitLocation } from './errors.ts'
 export { defaultWitLimits }
 export type { WitLimits }
 export { printType, printFunc, printInterface, printWorld, printPackage, printWit } from './print.ts'
-export { witFromPackages }
+export { functionOf, witFromPackages }
 export { decodeComponentWit, ComponentDecodeError, defaultComponentWitLimits, rootWorldId } from './binary.ts'
 export type { ComponentDecodeErrorCode, ComponentWitLimits } from './binary.ts'
 

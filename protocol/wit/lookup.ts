@@ -1,12 +1,8 @@
-// Lookups over resolved packages: interfaces, worlds and functions by id, the version optional when only one is present.
+// Lookups over resolved packages: interfaces, worlds and functions by id, the version optional when only one is present;
+// a function of an interface by the name a caller sends, `[resource-drop]r` included.
 
 import type { Func, Interface, Package, Wit, World, WorldItem } from './model.ts'
-
-/** `ns:pkg/name@1.2.3` -> `ns:pkg/name`; ids without a version are returned unchanged. */
-function unversioned (id: string): string {
-  const at = id.lastIndexOf('@')
-  return at < 0 ? id : id.slice(0, at)
-}
+import { unversioned } from '../versions.ts'
 
 function index<T extends { readonly id: string }> (items: Iterable<T>): { exact: Map<string, T>, loose: Map<string, T[]> } {
   const exact = new Map<string, T>()
@@ -81,6 +77,19 @@ class IndexedWit implements Wit {
     if (w === undefined) return undefined
     return findFuncIn(worldFunctions(w.exports), func) ?? findFuncIn(worldFunctions(w.imports), func)
   }
+}
+
+/**
+ * A function of an interface by its component-model name, including `[resource-drop]r`, which
+ * WIT does not declare but every caller of a resource sends when it lets go of a handle.
+ */
+export function functionOf (iface: Interface | undefined, name: string): Func | undefined {
+  if (iface === undefined) return undefined
+  const f = iface.functions.get(name)
+  if (f !== undefined || !name.startsWith('[resource-drop]')) return f
+  const resource = iface.types.get(name.slice('[resource-drop]'.length))
+  if (resource?.kind !== 'resource') return undefined
+  return { name, kind: 'method', resource: resource.name, async: false, params: [{ name: 'self', type: { kind: 'own', resource } }], results: [] }
 }
 
 /** A `Wit` over resolved packages (from the parser or from a component binary), with its lookups. */

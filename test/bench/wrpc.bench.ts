@@ -1,5 +1,5 @@
 // wRPC call cost between two node processes on loopback, beside the same on stock js-libp2p (the before of issue 8), a raw libp2p stream per call, gRPC unary (TLS and not) and a local-first call, all in one run.
-import { eventually } from '../node/mesh/helpers.ts'
+import { eventually } from '../support/mesh.ts'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

@@ -49,7 +49,7 @@ describe('the npm package', () => {
     const { stdout } = await run('tar', ['-tzf', tarball])
     const files = stdout.trim().split('\n').map(f => f.replace(/^package\//, ''))
     expect(files).toContain('bin/wasmesh.js')
-    expect(files).toContain('dist/node/cli/main.js')
+    expect(files).toContain('dist/cli/main.js')
     expect(files).toContain('dist/node/runtime/worker.js')
     expect(files).toContain('wit/examples/local-demo.wit')
     expect(files).toContain('README.md')

@@ -3,8 +3,9 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   AdvertError, advertTopic, decodeAdvert, decodeAdvertList, decodeRelayedList, decodeSignedAdvert, defaultAdvertLimits, encodeAdvert,
-  encodeAdvertList, encodeRelayedList, encodeSignedAdvert, isLatticeName, latticeWit, parseInterfaceId
+  encodeAdvertList, encodeRelayedList, encodeSignedAdvert, isLatticeName, latticeWit
 } from '../../protocol/advert.ts'
+import { parseInterfaceId } from '../../protocol/versions.ts'
 import type { Advert, AdvertProblem } from '../../protocol/advert.ts'
 import { ProtocolError } from '../../protocol/errors.ts'
 import { encodeValue } from '../../protocol/value.ts'

@@ -1,21 +1,39 @@
-import { describe, expect, it } from 'vitest'
-import { createTransportPair, invoke, parseWit, printWave, serve } from '../../protocol/index.ts'
+// Runs the example of protocol/README.md itself (its first ts block), so that a change to the README or to the library that breaks it fails here.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+
+const readme = fileURLToPath(new URL('../../protocol/README.md', import.meta.url))
+const entry = fileURLToPath(new URL('../../protocol/index.ts', import.meta.url))
+
+/** The first ```ts block of the README, importing the library from this checkout instead of the package. */
+async function example (): Promise<string> {
+  const block = /```ts\n([\s\S]*?)```/.exec(await readFile(readme, 'utf8'))?.[1]
+  if (block === undefined) throw new Error('protocol/README.md has no ts block')
+  expect(block).toContain("from 'wasmesh/protocol'")
+  return block.replaceAll("from 'wasmesh/protocol'", `from ${JSON.stringify(entry)}`)
+}
 
 describe('the example in protocol/README.md', () => {
-  it('parses WIT, serves a function and invokes it over an in-memory transport', async () => {
-    const wit = parseWit({ 'upper.wit': `
-      package local:demo;
-      interface upper { to-upper: func(msg: string) -> string; }
-    ` })
-    const fn = wit.findFunction('local:demo/upper', 'to-upper')!
-    const [client, server] = createTransportPair()
-    const served = serve(server, {
-      lookup: (instance, name) => instance === 'local:demo/upper' && name === 'to-upper'
-        ? { params: fn.params.map(p => p.type), results: fn.results, call: async ([msg]) => [String(msg).toUpperCase()] }
-        : undefined
-    })
-    const [shout] = await invoke(client, 'local:demo/upper', 'to-upper', fn.params.map(p => p.type), ['hi'], fn.results)
-    expect(printWave(fn.results[0], shout)).toBe('"HI"')
-    await served
+  let dir: string | undefined
+  afterEach(async () => {
+    vi.restoreAllMocks()
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('runs as written and prints what its comment says', async () => {
+    const code = await example()
+    // `console.log(x) // "HI"`: what the README promises is printed
+    const promised = [...code.matchAll(/console\.log\(.*\)\s*\/\/\s*(.+)$/gm)].map(m => m[1].trim())
+    expect(promised.length).toBeGreaterThan(0)
+    // Written beside the test (vitest transforms TypeScript only inside the project), removed afterwards.
+    dir = await mkdtemp(join(fileURLToPath(new URL('.', import.meta.url)), '.readme-'))
+    const file = join(dir, 'example.ts')
+    await writeFile(file, code)
+    const printed: string[] = []
+    vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => { printed.push(args.map(String).join(' ')) })
+    await import(file)
+    expect(printed).toEqual(promised)
   })
 })

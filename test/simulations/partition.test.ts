@@ -8,7 +8,7 @@ import { createSimNetwork } from '../../simulations/network.ts'
 import { createPrng } from '../../simulations/prng.ts'
 import { validateScenario } from '../../simulations/scenario.ts'
 import { echoService } from '../../simulations/service.ts'
-import { eventually } from '../node/mesh/helpers.ts'
+import { eventually } from '../support/mesh.ts'
 
 const fast = { advertIntervalMs: 200, advertTtlMs: 1_000, advertDebounceMs: 10, syncTimeoutMs: 2_000 }
 const nodes: MeshNode[] = []

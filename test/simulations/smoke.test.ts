@@ -2,10 +2,9 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { simulate } from '../../simulations/cli.ts'
-import type { Progress } from '../../simulations/run.ts'
-import type { Report } from '../../simulations/report.ts'
-import { loadScenario } from '../../simulations/scenario.ts'
+import { simulate } from '../../cli/commands/simulate.ts'
+import { loadScenario } from '../../simulations/index.ts'
+import type { Progress, Report } from '../../simulations/index.ts'
 import { planTimeline } from '../../simulations/timeline.ts'
 import { allElements, parseXml } from './xml.ts'
 
@@ -27,12 +26,12 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-const sane = (d: { count: number, p50: number | null, p99: number | null, max: number | null }, maxMs: number): void => {
-  expect(d.count).toBeGreaterThan(0)
-  expect(d.p50).toBeGreaterThanOrEqual(0)
+/** A distribution of `count` values whose quantiles are in order (how long they are is the benchmark's business, not a test's). */
+const ordered = (d: { count: number, p50: number | null, p99: number | null, max: number | null }, count: number): void => {
+  expect(d.count).toBe(count)
+  expect(d.p50).not.toBeNull()
   expect(d.p99).toBeGreaterThanOrEqual(d.p50!)
   expect(d.max).toBeGreaterThanOrEqual(d.p99!)
-  expect(d.max).toBeLessThan(maxMs)
 }
 
 describe('the smoke scenario through `wasmesh simulate`', () => {
@@ -70,11 +69,13 @@ describe('the smoke scenario through `wasmesh simulate`', () => {
     expect(c.initialMeshMs).toBeGreaterThan(0)
     expect(c.initialKnowingAll).toBe(10)
     // the export, the restarted server's exports, the unexport and the leave each converge everywhere
-    sane(c.exportChange, 10_000)
+    ordered(c.exportChange, 4)
     expect(c.items.filter(i => ['export', 'restart', 'unexport', 'leave'].includes(i.kind)).map(i => i.kind)).toEqual(['export', 'restart', 'unexport', 'leave'])
-    expect(c.exportChange.count).toBe(4)
     expect(c.exportChange.unconverged).toBe(0)
-    sane(c.learnMesh, 10_000)
+    const learned = c.items.filter(i => i.kind === 'learn-mesh' && i.superseded !== true)
+    expect(learned.length).toBeGreaterThan(0)
+    ordered(c.learnMesh, learned.filter(i => i.convergedMs !== null).length)
+    expect(c.learnMesh.unconverged).toBe(learned.filter(i => i.convergedMs === null).length)
     expect(c.items.some(i => i.kind === 'crash-forgotten')).toBe(true)
 
     const calls = report.calls
@@ -83,7 +84,7 @@ describe('the smoke scenario through `wasmesh simulate`', () => {
     expect(calls.ok + calls.failed).toBe(calls.made)
     expect(calls.successRatio).toBeGreaterThan(0.9)
     expect(calls.withLiveServer.successRatio).toBeGreaterThanOrEqual(calls.successRatio!)
-    sane(calls.latencyMs, 30_000)
+    ordered(calls.latencyMs, calls.ok)
     expect(calls.latencyCdf[calls.latencyCdf.length - 1][1]).toBe(1)
     expect(Object.values(calls.attempts).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(calls.made)
     expect(Object.values(calls.errors).reduce((a, b) => a + b, 0)).toBe(calls.failed)
@@ -94,7 +95,7 @@ describe('the smoke scenario through `wasmesh simulate`', () => {
     expect(g.messagesSentPerNodePerS).toBeGreaterThan(0)
     expect(g.bytesSentPerNodePerS).toBeGreaterThan(0)
     expect(g.firstDeliveries).toBeGreaterThan(0)
-    expect(g.duplicatesPerDelivery).toBeGreaterThanOrEqual(0)
+    expect(g.duplicatesPerDelivery).toBe(Math.round(g.duplicates / g.firstDeliveries * 100) / 100)
     expect(report.cost.transport.bytesSentPerNodePerS).toBeGreaterThan(g.bytesSentPerNodePerS)
     expect(report.cost.connectionsPerNode.mean).toBeGreaterThan(0)
     expect(report.cost.memory.rssBytes).toBeGreaterThan(report.cost.memory.baselineRssBytes / 2)

@@ -1,7 +1,8 @@
 // fast-check arbitraries of random WIT types with matching random JS values (in the shape decodeValue returns), for property tests and fuzzing.
 
 import fc from 'fast-check'
-import { isTaggedOption, toJsName, typedListFrom } from '../../protocol/value.ts'
+import { isTaggedOption, typedListFrom } from '../../protocol/value.ts'
+import { toJsName } from '../../protocol/jco-names.ts'
 import type { Resource, Type } from '../../protocol/wit/model.ts'
 
 export interface TypeArbitraryOptions {

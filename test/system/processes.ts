@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { eventually } from '../support/eventually.ts'
 
 export const repoDir = fileURLToPath(new URL('../..', import.meta.url))
 export const wasmeshBin = fileURLToPath(new URL('../../bin/wasmesh.js', import.meta.url))
@@ -108,16 +109,5 @@ export function parseStart (stdout: string): { peerId: string, addresses: string
 
 /** Polls `check` (which may take seconds: it runs processes) until it returns a value, or throws with the last failure. */
 export async function until<T> (what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last = ''
-  for (;;) {
-    try {
-      const v = await check()
-      if (v !== undefined) return v
-    } catch (err) {
-      last = (err as Error).message
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last !== '' ? `; last: ${last}` : ''}`)
-    await new Promise(resolve => setTimeout(resolve, 250))
-  }
+  return await eventually(what, check, { timeoutMs, intervalMs: 250 })
 }

@@ -6,7 +6,7 @@ import { WorkerInstance } from '../../../node/runtime/instance.ts'
 import type { WorkerInit } from '../../../node/runtime/messages.ts'
 import { createWasiImports } from '../../../node/runtime/sandbox.ts'
 import { createTranspileCache, type TranspiledComponent } from '../../../node/runtime/transpile-cache.ts'
-import { camelCase } from '../../../node/runtime/values.ts'
+import { toJsName } from '../../../protocol/jco-names.ts'
 import { wasm, type WasmInstance, type WasmModule } from '../../../node/runtime/wasm.ts'
 
 /** A component inspected, transpiled (through the same cache as the runtime) and its core modules compiled. */
@@ -53,7 +53,7 @@ export async function instantiateHere (p: PreparedComponent, entryUrl = p.transp
 /** The jco export for `iface` ('' for a world function) and component-model `func` name, on a main-thread instance. */
 export function exportedFunction (root: Root, iface: string, func: string): (...args: unknown[]) => Promise<unknown> {
   const ns = (iface === '' ? root : root[iface]) as Record<string, unknown> | undefined
-  const f = ns?.[camelCase(func)]
+  const f = ns?.[toJsName(func)]
   if (typeof f !== 'function') throw new Error(`no export ${iface === '' ? '' : iface + '#'}${func}`)
   return async (...args) => await (f as (...a: unknown[]) => unknown)(...args)
 }

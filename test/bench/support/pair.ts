@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { silentLogger } from '../../../node/logger.ts'
 import { createNode } from '../../../node/index.ts'
 import type { LocalService, MeshNode } from '../../../node/index.ts'
-import { eventually } from '../../node/mesh/helpers.ts'
+import { eventually } from '../../support/mesh.ts'
 
 /** Starts a server serving `service` and a client bootstrapped to it, waits until the client knows `iface`; `nodes` gets both, for the caller to stop. */
 export async function servedPair (service: LocalService, iface: string, dir: string, nodes: MeshNode[]): Promise<{ server: MeshNode, client: MeshNode }> {

@@ -5,6 +5,7 @@ import { createMeshLibp2p } from '../../../node/libp2p.ts'
 import type { MeshLibp2p, MeshLibp2pInit } from '../../../node/libp2p.ts'
 import type { Handlers, ServedFunction } from '../../../protocol/session.ts'
 import type { StreamType, Type } from '../../../protocol/wit/model.ts'
+import { eventually } from '../../support/eventually.ts'
 
 export type TransportKind = 'tcp' | 'memory'
 
@@ -35,14 +36,9 @@ export class Nodes {
   }
 }
 
-/** Polls `check` until it returns true; fails after `timeoutMs` with `what` in the message. Never a bare sleep. */
+/** `eventually` (test/support/eventually.ts) for a boolean check, with the libp2p tests' longer default deadline. */
 export async function waitFor (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000, intervalMs = 20): Promise<void> {
-  const deadline = performance.now() + timeoutMs
-  while (true) {
-    if (await check()) return
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, intervalMs))
-  }
+  await eventually(what, check, { timeoutMs, intervalMs })
 }
 
 export const INSTANCE = 'wasmesh:test/demo@0.1.0'

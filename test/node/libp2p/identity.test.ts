@@ -1,21 +1,22 @@
 import { describe, it, expect, afterEach } from 'vitest'
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { loadOrCreateIdentity, IdentityError, IDENTITY_FILE } from '../../../node/identity.ts'
+import { scratchDir } from '../../support/scratch.ts'
+import type { ScratchDir } from '../../support/scratch.ts'
 
 const posix = process.platform !== 'win32'
-const dirs: string[] = []
+const dirs: ScratchDir[] = []
 
 async function tempDir (): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'wasmesh-identity-'))
+  const dir = await scratchDir('identity')
   dirs.push(dir)
-  return dir
+  return dir.path
 }
 
 afterEach(async () => {
-  await Promise.all(dirs.splice(0).map(async d => { await rm(d, { recursive: true, force: true }) }))
+  await Promise.all(dirs.splice(0).map(async d => { await d.remove() }))
 })
 
 async function identityError (p: Promise<unknown>): Promise<IdentityError> {

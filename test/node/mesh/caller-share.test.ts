@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { buildArith } from '../runtime/fixtures.ts'
-import { bootstrapOf, createMesh, eventually } from './helpers.ts'
-import type { Mesh } from './helpers.ts'
+import { bootstrapOf, createMesh, eventually } from '../../support/mesh.ts'
+import type { Mesh } from '../../support/mesh.ts'
 
 const CALC = 'local:test/calc@0.1.0'
 

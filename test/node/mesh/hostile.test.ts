@@ -11,8 +11,8 @@ import { defaultAdvertIntakeLimits } from '../../../node/adverts.ts'
 import { createMeshLibp2p, WRPC_PROTOCOL } from '../../../node/libp2p.ts'
 import type { MeshLibp2p } from '../../../node/libp2p.ts'
 import type { LocalService, MeshNode } from '../../../node/index.ts'
-import { bootstrapOf, createMesh, eventually, fast, whoamiService } from './helpers.ts'
-import type { Mesh } from './helpers.ts'
+import { bootstrapOf, createMesh, eventually, fast, whoamiService } from '../../support/mesh.ts'
+import type { Mesh } from '../../support/mesh.ts'
 import { nodeInternals } from '../../../node/node.ts'
 
 let mesh: Mesh

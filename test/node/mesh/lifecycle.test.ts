@@ -9,7 +9,7 @@ import { createNode } from '../../../node/index.ts'
 import type { MeshNode, NodeInit } from '../../../node/index.ts'
 import { nodeInternals } from '../../../node/node.ts'
 import { silentLogger } from '../../../node/logger.ts'
-import { demoHost, eventually, fast } from './helpers.ts'
+import { demoHost, eventually, fast } from '../../support/mesh.ts'
 
 /** The protocols this node's own code handles (libp2p's identify and ping are libp2p's). */
 function ours (node: MeshNode): string[] {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../../examples/build.ts'
-import { bootstrapOf, createMesh, demoHost, eventually, keyvalueProvider } from './helpers.ts'
-import type { Mesh } from './helpers.ts'
+import { bootstrapOf, createMesh, demoHost, eventually, keyvalueProvider } from '../../support/mesh.ts'
+import type { Mesh } from '../../support/mesh.ts'
 
 describe('a mesh of nodes in one process (memory transport)', () => {
   let mesh: Mesh

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { bootstrapOf, createMesh, eventually, whoamiService } from './helpers.ts'
-import type { Mesh } from './helpers.ts'
+import { bootstrapOf, createMesh, eventually, whoamiService } from '../../support/mesh.ts'
+import type { Mesh } from '../../support/mesh.ts'
 import type { MeshNode } from '../../../node/index.ts'
 import { nodeInternals } from '../../../node/node.ts'
 
@@ -23,13 +23,19 @@ describe('peering', () => {
     expect(await b.call('test:peering/api', 'whoami', [])).toEqual(['a'])
   }, 60_000)
 
-  it('dials nothing beyond bootstrap peers when turned off', async () => {
-    mesh = await createMesh({ peering: false })
+  it('dials nothing beyond bootstrap peers when turned off, while a node with peering on dials them', async () => {
+    mesh = await createMesh({ peering: { minPeers: 4, intervalMs: 50 } })
     const seed = await mesh.add()
-    const a = await mesh.add({ bootstrap: bootstrapOf(seed) })
-    const b = await mesh.add({ bootstrap: bootstrapOf(seed) })
+    const a = await mesh.add({ bootstrap: bootstrapOf(seed), peering: false })
+    const b = await mesh.add({ bootstrap: bootstrapOf(seed), peering: false })
+    // the control: the same settings with peering on, which must dial a and b (known from adverts only)
+    const c = await mesh.add({ bootstrap: bootstrapOf(seed) })
+    await eventually('c to dial a and b', () => c.connections(a.peerId).length > 0 && c.connections(b.peerId).length > 0)
     await eventually('a and b to know each other', () => a.peer(b.peerId) !== undefined && b.peer(a.peerId) !== undefined)
-    await new Promise(resolve => setTimeout(resolve, 300))
+    // three more of b's heartbeats reaching a (200 ms each, dozens of 50 ms peering rounds): still only the bootstrap connection
+    const heard = a.stats().adverts.received
+    await eventually('three more adverts at a', () => a.stats().adverts.received >= heard + 3)
     expect(a.connections(b.peerId)).toHaveLength(0)
+    expect(a.connections().map(conn => conn.peer).sort()).toEqual([seed.peerId, c.peerId].sort())
   }, 60_000)
 })

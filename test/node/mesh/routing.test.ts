@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { invoke } from '../../../protocol/session.ts'
 import { dialWrpc } from '../../../node/wrpc-server.ts'
-import { bootstrapOf, createMesh, eventually, whoamiService } from './helpers.ts'
-import type { Mesh } from './helpers.ts'
+import { bootstrapOf, createMesh, eventually, whoamiService } from '../../support/mesh.ts'
+import type { Mesh } from '../../support/mesh.ts'
 import { nodeInternals } from '../../../node/node.ts'
 
 let mesh: Mesh
@@ -133,23 +133,35 @@ describe('stopping and observing', () => {
 })
 
 describe('load adverts', () => {
-  it('publishes a load that keeps crossing a threshold, but at most once per loadAdvertIntervalMs', async () => {
-    mesh = await createMesh({ timings: { advertIntervalMs: 60_000, advertTtlMs: 180_000, advertDebounceMs: 10, loadAdvertIntervalMs: 400 } })
+  it('holds back a load that keeps crossing a threshold until loadAdvertIntervalMs, and an export change carries it at once', async () => {
+    // Heartbeats and load adverts a minute apart: within the test only changes of exports publish.
+    mesh = await createMesh({ timings: { advertIntervalMs: 60_000, advertTtlMs: 180_000, advertDebounceMs: 10, loadAdvertIntervalMs: 60_000 } })
     const client = await mesh.add()
     const server = await mesh.add({ bootstrap: bootstrapOf(client) })
+    const held = Promise.withResolvers<void>()
+    let hold = false
     const svc = whoamiService('test:load', 'api', '1.0.0', 'server')
-    server.serve({ ...svc, capacity: 1 })
-    await eventually('the server known', () => client.servers('test:load/api').length === 1)
+    server.serve({ ...svc, capacity: 1, call: async (...args) => { if (hold) await held.promise; return await svc.call(...args) } })
+    // start published once, serve once more
+    await eventually('the server known, its export published', () => client.servers('test:load/api').length === 1 && server.stats().adverts.published === 2)
     const before = server.stats().adverts.published
+
     // every call takes the load from 0 to 1 (capacity 1) and back: a threshold crossed twice per call
-    const until = Date.now() + 1_000
-    let calls = 0
-    while (Date.now() < until) { await client.call('test:load/api', 'whoami', []); calls++ }
-    await new Promise(resolve => setTimeout(resolve, 500))
-    const published = server.stats().adverts.published - before
-    expect(calls).toBeGreaterThan(10)
-    expect(published).toBeGreaterThanOrEqual(1)
-    // 1.5 s at one load advert per 400 ms at most
-    expect(published).toBeLessThanOrEqual(5)
+    for (let i = 0; i < 50; i++) expect(await client.call('test:load/api', 'whoami', [])).toEqual(['server'])
+    expect(server.stats().adverts.published).toBe(before)
+
+    // one call held in flight (load 1 of 1), then an export change: one advert with both
+    hold = true
+    const pending = client.call('test:load/api', 'whoami', [])
+    await eventually('the held call to arrive', () => server.stats().inflight === 1)
+    server.serve(whoamiService('test:load', 'other', '1.0.0', 'server'))
+    const [seen] = await eventually('the client to learn the new export', () => {
+      const s = client.servers('test:load/api')
+      return client.servers('test:load/other').length === 1 && s
+    })
+    expect(server.stats().adverts.published).toBe(before + 1)
+    expect(seen.load).toBe(1)
+    held.resolve()
+    expect(await pending).toEqual(['server'])
   }, 60_000)
 })

@@ -3,8 +3,8 @@ import type { MeshNode } from '../../../node/index.ts'
 import { nodeInternals } from '../../../node/node.ts'
 import { WRPC_PROTOCOL } from '../../../node/libp2p.ts'
 import { streamStorm } from '../libp2p/stream-storm.ts'
-import { bootstrapOf, createMesh, demoHost, eventually } from './helpers.ts'
-import type { Mesh } from './helpers.ts'
+import { bootstrapOf, createMesh, demoHost, eventually } from '../../support/mesh.ts'
+import type { Mesh } from '../../support/mesh.ts'
 
 // Issue 12, item 1: a node died from one stream whose opening and reset arrived in one chunk.
 // Here a client opens and resets streams to a node in every state and order, over TCP, with the

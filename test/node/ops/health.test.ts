@@ -6,8 +6,8 @@ import { readiness, startOpsServer } from '../../../node/health.ts'
 import type { OpsServer } from '../../../node/health.ts'
 import { createNode } from '../../../node/index.ts'
 import { silentLogger } from '../../../node/logger.ts'
-import { bootstrapOf, createMesh, demoHost, eventually, fast } from '../mesh/helpers.ts'
-import type { Mesh } from '../mesh/helpers.ts'
+import { bootstrapOf, createMesh, demoHost, eventually, fast } from '../../support/mesh.ts'
+import type { Mesh } from '../../support/mesh.ts'
 
 let paths: Record<string, string>
 let mesh: Mesh | undefined

@@ -4,8 +4,8 @@ import { createMetrics, escapeLabelValue, OTHER } from '../../../node/metrics.ts
 import { startOpsServer } from '../../../node/health.ts'
 import type { OpsServer } from '../../../node/health.ts'
 import type { MeshNode } from '../../../node/index.ts'
-import { bootstrapOf, createMesh, demoHost, eventually } from '../mesh/helpers.ts'
-import type { Mesh } from '../mesh/helpers.ts'
+import { bootstrapOf, createMesh, demoHost, eventually } from '../../support/mesh.ts'
+import type { Mesh } from '../../support/mesh.ts'
 import { parseExposition, valueOf } from './exposition.ts'
 
 async function scrape (server: OpsServer): Promise<ReturnType<typeof parseExposition>> {

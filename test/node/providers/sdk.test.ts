@@ -182,6 +182,40 @@ describe('provider SDK', () => {
     })
   })
 
+  it('swaps handles in record fields whose WIT names jco rewrites (`get-HTTP-body` -> getHttpBody, `%type` -> type)', async () => {
+    const wit = `package test:names@0.1.0;
+
+interface api {
+  resource acc { value: func() -> u32; }
+  record holder { get-HTTP-body: acc, %type: acc }
+  make: func(a: u32, b: u32) -> holder;
+}
+
+world names { export api; }
+`
+    const api = 'test:names/api@0.1.0'
+    const p = await started({
+      name: 'names',
+      wit: { 'names.wit': wit },
+      world: 'test:names/names@0.1.0',
+      exports: {
+        [api]: {
+          '[method]acc.value': (self: Acc) => self.n,
+          '[resource-drop]acc': (_self: Acc) => {},
+          make: (a: number, b: number) => ({ getHttpBody: new Acc(a), type: new Acc(b) })
+        }
+      }
+    })
+    try {
+      const [pair] = await p.service.call(api, 'make', [3, 4], { caller: A }) as [{ getHttpBody: Uint8Array, type: Uint8Array }]
+      expect(pair.getHttpBody.byteLength).toBe(16)
+      expect(await p.service.call(api, '[method]acc.value', [pair.getHttpBody], { caller: A })).toEqual([3])
+      expect(await p.service.call(api, '[method]acc.value', [pair.type], { caller: A })).toEqual([4])
+    } finally {
+      await p.stop()
+    }
+  })
+
   describe('supervision', () => {
     it('turns a throw into an error of that call only: its code, else internal, never a stack', async () => {
       const p = await started(tiny())

@@ -104,3 +104,57 @@ export async function buildArith (): Promise<Uint8Array> {
   const embedded = await componentEmbed({ binary: core, witSource: fixtureWit, world: 'arith', stringEncoding: 'utf8' })
   return await componentNew(embedded)
 }
+
+/** WIT names jco changes the most: words in capitals, a `%`-escaped keyword, in a record field, a function and a resource. */
+export const namesWit = `
+package local:names@0.1.0;
+
+interface api {
+  resource HTTP-acc {
+    constructor(start: u64);
+    get-TOTAL: func() -> u64;
+  }
+  record holder {
+    get-HTTP-body: HTTP-acc,
+    %type: HTTP-acc,
+  }
+  make-HTTP-pair: func(a: u64, b: u64) -> holder;
+}
+
+world names {
+  export api;
+}
+`
+
+const namesWat = `
+(module
+  (import "[export]local:names/api@0.1.0" "[resource-new]HTTP-acc" (func $acc_new (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+  (func $alloc (param $n i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $n)))
+    (local.get $p))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (call $alloc (local.get 3)))
+  (func $new (param $start i64) (result i32)
+    (local $rep i32)
+    (local.set $rep (call $alloc (i32.const 8)))
+    (i64.store (local.get $rep) (local.get $start))
+    (call $acc_new (local.get $rep)))
+  (func (export "local:names/api@0.1.0#[constructor]HTTP-acc") (param i64) (result i32) (call $new (local.get 0)))
+  (func (export "local:names/api@0.1.0#[method]HTTP-acc.get-TOTAL") (param $self i32) (result i64) (i64.load (local.get $self)))
+  (func (export "local:names/api@0.1.0#make-HTTP-pair") (param $a i64) (param $b i64) (result i32)
+    (i32.store (i32.const 16) (call $new (local.get $a)))
+    (i32.store (i32.const 20) (call $new (local.get $b)))
+    (i32.const 16))
+  (func (export "local:names/api@0.1.0#[dtor]HTTP-acc") (param i32))
+)
+`
+
+/** The names fixture component: exports `local:names/api@0.1.0`, whose record fields hold resources. */
+export async function buildNames (): Promise<Uint8Array> {
+  const core = await parse(namesWat)
+  const embedded = await componentEmbed({ binary: core, witSource: namesWit, world: 'names', stringEncoding: 'utf8' })
+  return await componentNew(embedded)
+}

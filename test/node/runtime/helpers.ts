@@ -1,17 +1,17 @@
 // Shared setup of the runtime tests: temporary cache folders, example components and runtimes that are always stopped.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'vitest'
 import { createRuntime, RuntimeError, type Runtime, type RuntimeInit } from '../../../node/runtime/index.ts'
 import { ensureExamples } from '../../../examples/build.ts'
+import { scratchDir } from '../../support/scratch.ts'
+import type { ScratchDir } from '../../support/scratch.ts'
 
 export const repoDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 
-export async function tempDir (): Promise<{ path: string, remove: () => Promise<void> }> {
-  const path = await mkdtemp(join(tmpdir(), 'wasmesh-runtime-test-'))
-  return { path, remove: async () => { await rm(path, { recursive: true, force: true }) } }
+/** A scratch folder for a runtime's cache. */
+export async function tempDir (): Promise<ScratchDir> {
+  return await scratchDir('runtime-test')
 }
 
 /** Paths of the example components, building the missing ones. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RuntimeError } from '../../../node/runtime/errors.ts'
 import type { LoadedComponent } from '../../../node/runtime/index.ts'
-import { buildArith } from './fixtures.ts'
+import { buildArith, buildNames } from './fixtures.ts'
 import { failure, startRuntime, type TestRuntime } from './helpers.ts'
 
 const CALC = 'local:test/calc@0.1.0'
@@ -131,6 +131,29 @@ describe.each(['worker', 'inline'] as const)('calling a WAT-built component (%s)
     const s = t.runtime.stats(c.id)
     expect(s.busy).toBe(0)
     expect(s.instances).toBeLessThanOrEqual(2)
+  })
+})
+
+/** jco names things by heck's lower/upper camel case (`get-HTTP-body` -> `getHttpBody`, `%type` -> `type`); so must we. */
+describe.each(['worker', 'inline'] as const)('WIT names jco rewrites (%s)', isolation => {
+  const API = 'local:names/api@0.1.0'
+  let t: TestRuntime
+  let c: LoadedComponent
+  beforeAll(async () => {
+    t = await startRuntime()
+    c = await t.runtime.load(await buildNames(), { name: 'names', isolation })
+  })
+  afterAll(async () => { await t.close() })
+
+  it('finds resource handles in record fields named `get-HTTP-body` and `%type`, and calls `HTTP-acc` methods named `get-TOTAL`', async () => {
+    const [pair] = await t.runtime.call(c.id, API, 'make-HTTP-pair', [3n, 4n]) as [Record<string, unknown>]
+    expect(Object.keys(pair).sort()).toEqual(['getHttpBody', 'type'])
+    expect(pair.getHttpBody).toBeInstanceOf(Uint8Array)
+    expect(pair.type).toBeInstanceOf(Uint8Array)
+    expect(await t.runtime.call(c.id, API, '[method]HTTP-acc.get-TOTAL', [pair.getHttpBody])).toEqual([3n])
+    expect(await t.runtime.call(c.id, API, '[method]HTTP-acc.get-TOTAL', [pair.type])).toEqual([4n])
+    const [made] = await t.runtime.call(c.id, API, '[constructor]HTTP-acc', [9n])
+    expect(await t.runtime.call(c.id, API, '[method]HTTP-acc.get-TOTAL', [made])).toEqual([9n])
   })
 })
 

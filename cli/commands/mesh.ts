@@ -1,0 +1,199 @@
+// `wasmesh mesh --bootstrap <addr>`: the lattice as a short-lived client sees it after its sync (peers and interfaces), once or live with --watch.
+
+import { parseArgs } from 'node:util'
+import { parseLatticeArg } from '../config.ts'
+import type { MeshNode } from '../../node/index.ts'
+import type { PeerView } from '../../node/registry.ts'
+import { startClient } from '../client.ts'
+import type { CommandContext } from '../context.ts'
+import { CliError } from '../errors.ts'
+import { bootstrapOf, flag, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from '../options.ts'
+import { stopRequests } from '../signals.ts'
+
+export const meshHelp = `Usage: wasmesh mesh --bootstrap <multiaddr> [--json] [--watch] [options]
+
+Joins the lattice as a short-lived client (a fresh identity, no components, no
+listening port), takes the bootstrap peer's view of the mesh (its sync reply:
+every live peer's signed advert), and prints it: the peers with their
+addresses, labels, load and health, then every interface with the peers that
+serve it. The client itself is not listed.
+
+Options:
+  --bootstrap <multiaddr>  a peer of the mesh, ending in /p2p/<peer-id> (repeatable;
+                           default: $WASMESH_BOOTSTRAP, comma-separated)
+  --lattice <name>         the lattice to look at (default "default")
+  --json                   one JSON object: {lattice, peers: [...], interfaces: [...]}
+  --watch                  keep following: print again whenever the mesh changes
+                           (JSON: one object per line) until Ctrl-C
+  --timeout <ms>           how long to wait for the first view (default 30000)
+  --log-level <level>      debug, info, warn, error or silent (default warn)
+  --log-format <fmt>       text or json (default: text on a terminal, else json)
+
+Examples:
+  wasmesh mesh --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...
+  wasmesh mesh --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW... --json | jq '.interfaces'
+  WASMESH_BOOTSTRAP=/ip4/192.0.2.1/tcp/4001/p2p/12D3KooW... wasmesh mesh --watch`
+
+/** After the bootstrap peer's own advert arrives, the rest of its sync reply follows within this quiet time. */
+const settleMs = 250
+/** Changes are coalesced for this long before a --watch reprint. */
+const watchDebounceMs = 100
+
+export interface MeshPeer {
+  readonly peer: string
+  readonly addresses: readonly string[]
+  readonly labels: Readonly<Record<string, string>>
+  readonly exports: ReadonlyArray<{ readonly iface: string, readonly digest: string, readonly capacity: number, readonly load: number }>
+  /** Calls in flight it advertised, over all its exports, and their summed capacity. */
+  readonly load: number
+  readonly capacity: number
+  readonly healthy: boolean
+  readonly failures: number
+  readonly ageMs?: number
+  readonly expiresInMs?: number
+}
+
+export interface MeshView {
+  readonly lattice: string
+  readonly peers: readonly MeshPeer[]
+  readonly interfaces: ReadonlyArray<{ readonly iface: string, readonly peers: readonly string[] }>
+}
+
+/** What the node knows of the others (itself excluded), peers and interfaces sorted. */
+export function meshView (node: MeshNode): MeshView {
+  const peers = node.peers().filter(p => !p.local).map(peerOf).sort((a, b) => a.peer.localeCompare(b.peer))
+  const interfaces = [...node.interfaces()]
+    .map(([iface, servers]) => ({ iface, peers: servers.filter(p => p !== node.peerId).sort() }))
+    .filter(i => i.peers.length > 0)
+    .sort((a, b) => a.iface.localeCompare(b.iface))
+  return { lattice: node.lattice, peers, interfaces }
+}
+
+function peerOf (p: PeerView): MeshPeer {
+  return {
+    peer: p.peer,
+    addresses: [...p.addresses],
+    labels: { ...p.labels },
+    exports: p.exports.map(e => ({ iface: e.iface, digest: e.digest, capacity: e.capacity, load: e.load })),
+    load: p.exports.reduce((n, e) => n + e.load, 0),
+    capacity: p.exports.reduce((n, e) => n + e.capacity, 0),
+    healthy: p.healthy,
+    failures: p.failures,
+    ageMs: p.ageMs === undefined ? undefined : Math.round(p.ageMs),
+    expiresInMs: p.expiresInMs === undefined ? undefined : Math.round(p.expiresInMs)
+  }
+}
+
+/** The readable table; it leaves out ages, so that it only changes when the mesh does. */
+export function formatMesh (view: MeshView): string {
+  const lines = [`lattice ${view.lattice}: ${view.peers.length} peer${view.peers.length === 1 ? '' : 's'}, ${view.interfaces.length} interface${view.interfaces.length === 1 ? '' : 's'}`, '']
+  const rows = [['PEER', 'LOAD', 'HEALTH', 'LABELS', 'ADDRESSES']]
+  for (const p of view.peers) {
+    const labels = Object.entries(p.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-'
+    const health = p.healthy ? 'ok' : `failing (${p.failures})`
+    const [first = '-', ...rest] = p.addresses
+    rows.push([p.peer, p.capacity === 0 ? '-' : `${p.load}/${p.capacity}`, health, labels, first])
+    for (const a of rest) rows.push(['', '', '', '', a])
+  }
+  lines.push(...table(rows), '')
+  const irows = [['INTERFACE', 'SERVED BY']]
+  for (const i of view.interfaces) {
+    const [first, ...rest] = i.peers
+    irows.push([i.iface, first])
+    for (const p of rest) irows.push(['', p])
+  }
+  if (view.interfaces.length === 0) irows.push(['(none)', ''])
+  lines.push(...table(irows))
+  return lines.join('\n')
+}
+
+function table (rows: string[][]): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
+  return rows.map(r => r.map((c, i) => i === r.length - 1 ? c : c.padEnd(widths[i])).join('  ').trimEnd())
+}
+
+export async function mesh (argv: string[], ctx: CommandContext): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      bootstrap: { type: 'string', multiple: true },
+      lattice: { type: 'string' },
+      json: { type: 'boolean' },
+      watch: { type: 'boolean' },
+      timeout: { type: 'string' },
+      'log-level': { type: 'string' },
+      'log-format': { type: 'string' }
+    }
+  })
+  if (positionals.length > 0) throw new CliError('usage', `mesh takes no arguments (got ${JSON.stringify(positionals[0])})\n\n${meshHelp}`)
+  const bootstrap = bootstrapOf(values.bootstrap, ctx.env)
+  if (bootstrap === undefined) throw new CliError('usage', `give a peer of the mesh with --bootstrap <multiaddr> (or WASMESH_BOOTSTRAP)\n\n${meshHelp}`)
+  const timeoutMs = positiveMsOf('timeout', values.timeout, 30_000)
+  const lattice = values.lattice === undefined ? undefined : flag('lattice', () => parseLatticeArg(values.lattice as string))
+  const json = values.json === true
+  const logger = loggerOf(ctx, logLevelOf(values['log-level'], 'warn'), logFormatOf(values['log-format']))
+
+  const stop = values.watch === true ? stopRequests(ctx) : undefined
+  const client = await startClient({ bootstrap, lattice, logger })
+  try {
+    const node = client.node
+    const bootstrapPeers = new Set(bootstrap.map(a => a.slice(a.lastIndexOf('/p2p/') + '/p2p/'.length)))
+    const deadline = performance.now() + timeoutMs
+    const synced = await client.until(() => [...bootstrapPeers].some(p => node.peer(p) !== undefined), deadline, ctx.signal)
+    if (!synced) {
+      if (ctx.signal?.aborted === true) return 0
+      throw client.unreachable(timeoutMs) ?? new CliError('sync-timeout', `connected, but no bootstrap peer sent its view of lattice ${node.lattice} within ${timeoutMs} ms: is it a wasmesh node of this lattice (--lattice)?`)
+    }
+    await quiet(node, settleMs)
+    const render = (): string => json ? JSON.stringify(meshView(node), null, values.watch === true ? undefined : 2) : formatMesh(meshView(node))
+    let last = render()
+    ctx.out(last)
+    if (stop === undefined) return 0
+
+    // --watch: reprint when what is printed changes (heartbeats that change nothing print nothing).
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const off = node.on('change', change => {
+      if (change.kind !== 'peer' || timer !== undefined) return
+      timer = setTimeout(() => {
+        timer = undefined
+        const next = render()
+        const compare = (s: string): string => json ? JSON.stringify({ ...JSON.parse(s), peers: (JSON.parse(s) as MeshView).peers.map(p => ({ ...p, ageMs: 0, expiresInMs: 0 })) }) : s
+        if (compare(next) === compare(last)) return
+        last = next
+        if (!json) ctx.out(`\n--- ${new Date().toISOString()}`)
+        ctx.out(next)
+      }, watchDebounceMs)
+    })
+    try {
+      await stop.requested
+    } finally {
+      off()
+      clearTimeout(timer)
+    }
+    return 0
+  } finally {
+    stop?.dispose()
+    await client.stop()
+  }
+}
+
+/** Waits until no peer has changed for `ms`. */
+async function quiet (node: MeshNode, ms: number, maxMs = 8 * ms): Promise<void> {
+  const { promise, resolve } = Promise.withResolvers<void>()
+  let timer = setTimeout(resolve, ms)
+  // A busy mesh never goes quiet: give up waiting after maxMs.
+  const cap = setTimeout(resolve, maxMs)
+  const off = node.on('change', change => {
+    if (change.kind !== 'peer') return
+    clearTimeout(timer)
+    timer = setTimeout(resolve, ms)
+  })
+  try {
+    await promise
+  } finally {
+    off()
+    clearTimeout(timer)
+    clearTimeout(cap)
+  }
+}

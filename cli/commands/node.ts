@@ -1,0 +1,378 @@
+// `wasmesh node`: runs a mesh node until Ctrl-C / SIGTERM, printing how other machines join it and call it.
+
+import { stat } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { homedir } from 'node:os'
+import { join, relative, isAbsolute } from 'node:path'
+import { realpathSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Interface } from '../../protocol/wit/model.ts'
+import {
+  grantsByComponent, loadConfigFile, parseComponentArg, parseGrantArg, parseInlineArg, parseLatticeArg, parseLinkArg, parseMetricsArg,
+  parseMsArg, parseMultiaddrArg, parseProviderArg, resolvePath
+} from '../config.ts'
+import type { Provider } from '../../node/providers/sdk.ts'
+import { startProviders, withSettings } from '../providers.ts'
+import type { NodeSettings } from '../config.ts'
+import { startOpsServer } from '../../node/health.ts'
+import type { OpsServer } from '../../node/health.ts'
+import { createDemoHost, demoHostInterface } from '../host.ts'
+import type { Logger } from '../../node/logger.ts'
+import { createMetrics } from '../../node/metrics.ts'
+import { createNode } from '../../node/index.ts'
+import type { ComponentSpec, MeshNode } from '../../node/index.ts'
+import type { CommandContext } from '../context.ts'
+import { CliError } from '../errors.ts'
+import { exampleCall } from '../example-call.ts'
+import { bootstrapOf, flag, labelsOf, logFormatOf, logLevelOf, loggerOf } from '../options.ts'
+import { stopRequests } from '../signals.ts'
+
+export const defaultListen = '/ip4/0.0.0.0/tcp/4001'
+export const defaultDrainTimeoutMs = 10_000
+
+export const nodeHelp = `Usage: wasmesh node [options]
+
+Starts a mesh node: it serves the components given, advertises their
+interfaces to the lattice over gossipsub, and calls whichever peer serves what
+they import. It runs until Ctrl-C or SIGTERM: then it withdraws its adverts at
+once, lets calls in flight finish (up to --drain-timeout), and exits 0; a
+second Ctrl-C exits at once (status 130).
+
+On start it prints to standard output (logs go to standard error):
+
+  peer id: <peer-id>
+  lattice: <name>
+  listening on:
+  <multiaddr>/p2p/<peer-id>      one per line: give one to other nodes as --bootstrap
+  ...                            (other machines' addresses first, loopback last)
+
+  serving:
+    <ns:pkg/iface@version>  <component>
+  call it from another terminal:
+  npx wasmesh call '<iface>#<func>(<args>)' --bootstrap <multiaddr>
+
+Options:
+  --listen <multiaddr>      address to listen on (repeatable; default ${defaultListen},
+                            or a free port with a notice when 4001 is taken)
+  --announce <multiaddr>    address to advertise instead of the listen addresses (repeatable)
+  --bootstrap <multiaddr>   a peer to join through, ending in /p2p/<peer-id> (repeatable;
+                            default: $WASMESH_BOOTSTRAP, comma-separated)
+  --component [name=]<file.wasm>
+                            a component to serve (repeatable); its name defaults to the
+                            file name without .wasm
+  --grant <name>:<grant>    give component <name> something its sandbox denies by default
+                            (repeatable): env=VAR (VAR's value here), env=VAR=value,
+                            dir=/guest=/host (read-only directory), network
+  --inline <name>           run component <name> on the node's own thread (repeatable): no
+                            thread hand-off per call (30-170 µs less), same sandbox, but a
+                            guest that loops forever holds the whole node and no deadline can
+                            stop it. For components you trust, on hot paths
+  --label <k=v>             a label callers can select this node by (repeatable)
+  --lattice <name>          the lattice to join (default "default")
+  --data-dir <dir>          where identity.key lives (default $XDG_DATA_HOME/wasmesh
+                            or ~/.local/share/wasmesh)
+  --cache-dir <dir>         the transpile cache (default $XDG_CACHE_HOME/wasmesh or ~/.cache/wasmesh)
+  --config <file>           a YAML (.yaml, .yml) or TOML (.toml) file with the same keys as
+                            these flags (listen, bootstrap, component, grant, label, data-dir,
+                            drain-timeout, demo-host, ...); flags win
+  --metrics <host:port>     serve /metrics (Prometheus), /healthz and /readyz there
+  --drain-timeout <ms>      how long a stop waits for calls in flight (default ${defaultDrainTimeoutMs})
+  --no-demo-host            do not serve local:demo/host (the log function the examples import)
+  --provider [name=]<module>
+                            serve a native provider too (repeatable): builtin:keyvalue,
+                            builtin:postgres, a module file or a package whose default export
+                            is a provider module
+  --provider-config <name>:<key>=<value>
+                            a setting of provider <name> (repeatable), e.g. kv:path=./kv.db
+  --provider-secret <name>:<key>=env:VAR|file:/path
+                            where provider <name> finds a secret (repeatable); secrets are
+                            never logged, advertised or shown in metrics
+  --link <component>:<ns:pkg[/iface]>=<k=v,...|peer-id>
+                            bind a component's imports to servers with these labels or to one
+                            peer (repeatable); without a link, any server
+  --log-level <level>       debug, info, warn, error or silent (default info)
+  --log-format <fmt>        text or json (default: text on a terminal, else json lines)
+  --verbose                 show an error's cause and stack
+
+Examples:
+  wasmesh node --component examples/build/upper.wasm
+  wasmesh node --listen /ip4/0.0.0.0/tcp/4002 --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW... \\
+    --component shout=examples/build/shout.wasm --label zone=eu-1
+  wasmesh node --component app=app.wasm --grant app:env=API_TOKEN --grant app:dir=/data=./data
+  wasmesh node --component upper=examples/build/upper.wasm --inline upper
+  wasmesh node --config node.yaml --metrics 127.0.0.1:9464
+  wasmesh node --provider kv=builtin:keyvalue --provider-config kv:path=./kv.db --label tier=cache
+  wasmesh node --component counter=examples/build/counter.wasm --link counter:wasi:keyvalue=tier=cache
+
+A config file (node.yaml):
+  listen: [/ip4/0.0.0.0/tcp/4001]
+  bootstrap: [/ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...]
+  component: [upper=examples/build/upper.wasm]
+  grant: ["upper:env=LANG"]
+  inline: [upper]
+  label: {zone: eu-1}
+  drain-timeout: 5000`
+
+/** `$XDG_DATA_HOME/wasmesh`, else `~/.local/share/wasmesh`. */
+export function defaultDataDir (env: CommandContext['env']): string {
+  const xdg = env.XDG_DATA_HOME
+  return xdg !== undefined && isAbsolute(xdg) ? join(xdg, 'wasmesh') : join(homedir(), '.local', 'share', 'wasmesh')
+}
+
+/** Flags, the environment and the config file, in that order of precedence; labels merge key by key. */
+async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSettings> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    allowNegative: true,
+    options: {
+      listen: { type: 'string', multiple: true },
+      announce: { type: 'string', multiple: true },
+      bootstrap: { type: 'string', multiple: true },
+      component: { type: 'string', multiple: true },
+      grant: { type: 'string', multiple: true },
+      inline: { type: 'string', multiple: true },
+      label: { type: 'string', multiple: true },
+      lattice: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'cache-dir': { type: 'string' },
+      config: { type: 'string' },
+      metrics: { type: 'string' },
+      'drain-timeout': { type: 'string' },
+      'demo-host': { type: 'boolean' },
+      'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
+      provider: { type: 'string', multiple: true },
+      'provider-config': { type: 'string', multiple: true },
+      'provider-secret': { type: 'string', multiple: true },
+      link: { type: 'string', multiple: true }
+    }
+  })
+  if (positionals.length > 0) throw new CliError('usage', `node takes no arguments (got ${JSON.stringify(positionals[0])}); components are given with --component <file.wasm>`)
+  const file: NodeSettings = values.config === undefined ? {} : await loadConfigFile(values.config)
+  const cwd = process.cwd()
+  const some = <T>(list: T[] | undefined): T[] | undefined => list !== undefined && list.length > 0 ? list : undefined
+  const flags: NodeSettings = {
+    listen: some(values.listen)?.map(a => flag('listen', () => parseMultiaddrArg(a))),
+    announce: some(values.announce)?.map(a => flag('announce', () => parseMultiaddrArg(a))),
+    component: some(values.component)?.map(c => flag('component', () => parseComponentArg(c, cwd))),
+    grant: some(values.grant)?.map(g => flag('grant', () => parseGrantArg(g, cwd))),
+    inline: some(values.inline)?.map(n => flag('inline', () => parseInlineArg(n))),
+    lattice: values.lattice === undefined ? undefined : flag('lattice', () => parseLatticeArg(values.lattice as string)),
+    dataDir: values['data-dir'] === undefined ? undefined : resolvePath(values['data-dir'], cwd),
+    cacheDir: values['cache-dir'] === undefined ? undefined : resolvePath(values['cache-dir'], cwd),
+    metrics: values.metrics === undefined ? undefined : flag('metrics', () => parseMetricsArg(values.metrics as string)),
+    drainTimeoutMs: values['drain-timeout'] === undefined ? undefined : flag('drain-timeout', () => parseMsArg(values['drain-timeout'] as string)),
+    logLevel: values['log-level'] === undefined ? undefined : logLevelOf(values['log-level'], 'info'),
+    logFormat: logFormatOf(values['log-format']),
+    demoHost: values['demo-host'],
+    provider: some(values.provider)?.map(p => flag('provider', () => parseProviderArg(p))),
+    link: some(values.link)?.map(l => flag('link', () => parseLinkArg(l)))
+  }
+  const merged: Record<string, unknown> = { ...file }
+  for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v
+  const labels = { ...file.label, ...labelsOf(values.label) }
+  merged.label = labels
+  merged.bootstrap = bootstrapOf(values.bootstrap, ctx.env) ?? file.bootstrap
+  // Provider settings apply to the providers in effect: the file's settings, then the flags'.
+  merged.provider = flag('provider-config', () => withSettings(
+    (merged.provider as NodeSettings['provider']) ?? [],
+    [...(file.providerConfig ?? []), ...(values['provider-config'] ?? [])],
+    [...(file.providerSecret ?? []), ...(values['provider-secret'] ?? [])]
+  ))
+  return merged as NodeSettings
+}
+
+/** Whether something already listens on this TCP address (only fixed ports are checked). */
+async function portTaken (addr: string): Promise<boolean> {
+  const parts = multiaddr(addr).getComponents()
+  const host = parts.find(p => p.name === 'ip4' || p.name === 'ip6')?.value
+  const port = Number(parts.find(p => p.name === 'tcp')?.value ?? 0)
+  if (host === undefined || port === 0) return false
+  return await new Promise<boolean>(resolve => {
+    const server = createServer()
+    server.once('error', (err: NodeJS.ErrnoException) => { resolve(err.code === 'EADDRINUSE') })
+    server.listen({ host, port, exclusive: true }, () => { server.close(() => { resolve(false) }) })
+  })
+}
+
+/** `0.0.0.0:4001` taken falls back to a free port; a taken address the user asked for is an error. */
+async function listenAddresses (settings: NodeSettings, ctx: CommandContext): Promise<string[]> {
+  if (settings.listen === undefined || settings.listen.length === 0) {
+    if (!await portTaken(defaultListen)) return [defaultListen]
+    ctx.err(`notice: port 4001 is in use (another wasmesh node?), so this node listens on a free port instead: use the addresses printed under 'listening on:', or choose one with --listen ${defaultListen.replace('4001', '<port>')}`)
+    return ['/ip4/0.0.0.0/tcp/0']
+  }
+  for (const a of settings.listen) {
+    if (await portTaken(a)) throw new CliError('address-in-use', `cannot listen on ${a}: the address is in use (another wasmesh node?); pick another port, or tcp/0 for a free one`)
+  }
+  return [...settings.listen]
+}
+
+async function componentSpecs (settings: NodeSettings, ctx: CommandContext): Promise<ComponentSpec[]> {
+  const components = settings.component ?? []
+  const names = new Set<string>()
+  for (const c of components) {
+    if (names.has(c.name)) throw new CliError('usage', `two components are named ${c.name}: name them with --component <name>=<file.wasm>`)
+    names.add(c.name)
+    try {
+      if (!(await stat(c.file)).isFile()) throw new Error('not a file')
+    } catch {
+      throw new CliError('file-not-found', `component ${c.name}: no file ${c.file}`)
+    }
+  }
+  const grants = flag('grant', () => grantsByComponent(settings.grant ?? [], ctx.env))
+  for (const name of grants.keys()) {
+    if (!names.has(name)) throw new CliError('usage', `--grant ${name}:...: no component is named ${name} (components: ${[...names].join(', ') || 'none'})`)
+  }
+  const inline = new Set(settings.inline ?? [])
+  for (const name of inline) {
+    if (!names.has(name)) throw new CliError('usage', `--inline ${name}: no component is named ${name} (components: ${[...names].join(', ') || 'none'})`)
+  }
+  return components.map(c => ({ source: c.file, name: c.name, grants: grants.get(c.name), isolation: inline.has(c.name) ? 'inline' : 'worker' }))
+}
+
+/** Addresses for other machines first; loopback ones only work on this machine. */
+function orderedAddresses (node: MeshNode): string[] {
+  const loopback = (a: string): boolean => /^\/ip4\/127\.|^\/ip6\/::1\//.test(a)
+  const all = node.addresses()
+  return [...all.filter(a => !loopback(a)), ...all.filter(loopback)]
+}
+
+/** `npx wasmesh` where npx finds this package (run from its folder or a project that installs it), else `wasmesh`. */
+function commandName (): string {
+  try {
+    const bin = realpathSync(process.argv[1] ?? '')
+    const rel = relative(process.cwd(), bin)
+    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) && /wasmesh(\.js)?$/.test(bin) ? 'npx wasmesh' : 'wasmesh'
+  } catch {
+    return 'wasmesh'
+  }
+}
+
+function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsServer | undefined, demoHost: boolean): string[] {
+  const addresses = orderedAddresses(node)
+  const lines = [`peer id: ${node.peerId}`, `lattice: ${node.lattice}`, 'listening on:', ...addresses, '', 'serving:']
+  const served: Interface[] = []
+  for (const c of node.components()) {
+    const where = c.isolation === 'inline' ? ' (inline)' : ''
+    for (const i of c.exports.interfaces) { lines.push(`  ${i.id}  ${c.name}${where}`); served.push(i) }
+    for (const f of c.exports.functions) lines.push(`  ${f.name}()  ${c.name} (a world function: callable in-process only, the mesh serves interfaces)`)
+  }
+  for (const p of providers) for (const i of p.service.interfaces) { lines.push(`  ${i.id}  ${p.service.name} (provider)`); served.push(i) }
+  if (demoHost) lines.push(`  ${demoHostInterface}  built in (--no-demo-host to turn off)`)
+  if (node.components().length === 0 && providers.length === 0 && !demoHost) lines.push('  nothing (give --component <file.wasm>)')
+  if (ops !== undefined) lines.push(`metrics: ${ops.url}/metrics (and /healthz, /readyz)`)
+  const call = exampleCall(served) ?? (demoHost ? `${demoHostInterface}#log("hello")` : undefined)
+  if (call !== undefined && addresses.length > 0) {
+    const lattice = node.lattice === 'default' ? '' : ` --lattice ${node.lattice}`
+    lines.push('call it from another terminal:', `${commandName()} call '${call}' --bootstrap ${addresses[0]}${lattice}`)
+  }
+  return lines
+}
+
+/** Who a `log` came from: another peer, or this node's component importing the host (named when only one does). */
+function logCaller (node: MeshNode, caller: string): string {
+  if (caller !== node.peerId) return `peer ${caller}`
+  const importers = node.components().filter(c => c.imports.interfaces.some(i => i.id.startsWith(demoHostInterface)))
+  return importers.length === 1 ? importers[0].name : importers.length === 0 ? 'this node' : `one of ${importers.map(c => c.name).join(', ')}`
+}
+
+function watchPeers (node: MeshNode, log: Logger): () => void {
+  return node.on('change', change => {
+    if (change.kind !== 'peer') return
+    if (change.change === 'new') {
+      const view = node.peer(change.peer)
+      const serves = view?.exports.map(e => e.iface) ?? []
+      log.info(`peer ${change.peer} joined${serves.length > 0 ? `, serving ${serves.join(', ')}` : ''}`)
+    } else if (change.change === 'withdrawn') {
+      log.info(`peer ${change.peer} left`)
+    } else if (change.change === 'expired') {
+      log.info(`peer ${change.peer} expired: no advert within its TTL`)
+    }
+  })
+}
+
+export async function nodeCommand (argv: string[], ctx: CommandContext): Promise<number> {
+  const settings = await settingsOf(argv, ctx)
+  const log = loggerOf(ctx, settings.logLevel ?? 'info', settings.logFormat)
+  log.debug(`settings: ${JSON.stringify(settings)}`)
+  const components = await componentSpecs(settings, ctx)
+  const listen = await listenAddresses(settings, ctx)
+  const metrics = settings.metrics === undefined ? undefined : createMetrics()
+  const node = await createNode({
+    dataDir: settings.dataDir ?? defaultDataDir(ctx.env),
+    cacheDir: settings.cacheDir,
+    listen,
+    announce: settings.announce,
+    bootstrap: settings.bootstrap,
+    lattice: settings.lattice,
+    labels: settings.label,
+    components,
+    links: settings.link,
+    logger: log,
+    observer: metrics?.observer,
+  })
+  const stop = stopRequests(ctx, () => { ctx.err('second signal: exiting at once') })
+  let running = false
+  let ops: OpsServer | undefined
+  let unwatch: (() => void) | undefined
+  let lonely: ReturnType<typeof setTimeout> | undefined
+  let providers: Provider[] = []
+  try {
+    if (settings.metrics !== undefined) {
+      const colon = settings.metrics.lastIndexOf(':')
+      try {
+        ops = await startOpsServer({
+          node,
+          host: settings.metrics.slice(0, colon).replace(/^\[|\]$/g, ''),
+          port: Number(settings.metrics.slice(colon + 1)),
+          metrics,
+          ready: () => running,
+          bootstrap: (settings.bootstrap?.length ?? 0) > 0,
+          components: components.length,
+          logger: log.child('ops')
+        })
+      } catch (err) {
+        throw new CliError('address-in-use', `cannot serve metrics on ${settings.metrics}: ${(err as Error).message}`, { cause: err })
+      }
+    }
+    unwatch = watchPeers(node, log)
+    try {
+      await node.start()
+    } catch (err) {
+      // A failed start stops what it had started: nothing of it keeps the process alive.
+      const e = err as { code?: unknown, message?: string }
+      if (typeof e.code === 'string') throw err
+      throw new CliError('start-failed', `the node did not start: ${e.message ?? String(err)}`, { cause: err })
+    }
+    providers = await startProviders(node, settings.provider ?? [], { log: log.child('provider'), dataDir: settings.dataDir ?? defaultDataDir(ctx.env) })
+    const demoHost = settings.demoHost !== false
+    if (demoHost) node.serve(createDemoHost({ onLog: (message, caller) => { log.info(`log from ${logCaller(node, caller)}: ${message}`) } }))
+    running = true
+    for (const line of startLines(node, providers, ops, demoHost)) ctx.out(line)
+    if ((settings.bootstrap?.length ?? 0) > 0) {
+      lonely = setTimeout(() => {
+        if (node.connections().length === 0) log.warn(`not connected to any bootstrap peer yet (${settings.bootstrap?.join(', ')}); retrying in the background: check the addresses and that those nodes are up`)
+      }, 10_000)
+    }
+
+    const why = await stop.requested
+    running = false
+    const drainMs = settings.drainTimeoutMs ?? defaultDrainTimeoutMs
+    log.info(`${why === 'abort' ? 'stop requested' : why}: withdrawing adverts, finishing calls in flight (up to ${drainMs} ms); press Ctrl-C again to exit at once`)
+    clearTimeout(lonely)
+    await node.stop({ drainTimeoutMs: drainMs })
+    await Promise.allSettled(providers.map(async p => { await p.stop() }))
+    log.info('stopped')
+    return 0
+  } finally {
+    clearTimeout(lonely)
+    unwatch?.()
+    if (running) await node.stop().catch(() => {})
+    await Promise.allSettled(providers.map(async p => { await p.stop() }))
+    await ops?.close().catch(() => {})
+    stop.dispose()
+  }
+}

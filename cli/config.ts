@@ -1,0 +1,401 @@
+// The node's settings as `wasmesh node` takes them: a YAML or TOML config file with the flags' keys, and the parsers both share.
+
+import { parseLink } from '../node/links.ts'
+import type { Link } from '../node/links.ts'
+import { readFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { dirname, extname, isAbsolute, join, resolve } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { TomlError, parse as parseToml } from 'smol-toml'
+import { LineCounter, isMap, isScalar, parseDocument } from 'yaml'
+import { isLatticeName } from '../protocol/advert.ts'
+import type { LogLevel } from '../node/logger.ts'
+import type { SandboxGrants } from '../node/runtime/index.ts'
+
+export type LogFormat = 'text' | 'json'
+
+/** A component to load: `[name=]<file.wasm>`. */
+export interface ComponentArg {
+  readonly name: string
+  readonly file: string
+}
+
+/** One thing granted to one component's sandbox. */
+export type GrantArg =
+  | { readonly component: string, readonly kind: 'env', readonly variable: string, readonly value?: string }
+  | { readonly component: string, readonly kind: 'dir', readonly guest: string, readonly host: string }
+  | { readonly component: string, readonly kind: 'network' }
+
+/** Everything `wasmesh node` can be told, from flags or a config file (the file's keys are the flags' names). */
+export interface NodeSettings {
+  readonly listen?: readonly string[]
+  readonly announce?: readonly string[]
+  readonly bootstrap?: readonly string[]
+  readonly component?: readonly ComponentArg[]
+  readonly grant?: readonly GrantArg[]
+  /** Components whose instances run on the node's own thread (`isolation: 'inline'`). */
+  readonly inline?: readonly string[]
+  readonly label?: Readonly<Record<string, string>>
+  readonly lattice?: string
+  readonly dataDir?: string
+  readonly cacheDir?: string
+  /** `host:port` of the metrics and health listener. */
+  readonly metrics?: string
+  readonly drainTimeoutMs?: number
+  readonly logLevel?: LogLevel
+  readonly logFormat?: LogFormat
+  /** Serve `local:demo/host` natively. Default true. */
+  readonly demoHost?: boolean
+  /** Native providers, with their config and secrets. */
+  readonly provider?: readonly ProviderArg[]
+  /** `<provider>:<key>=<value>` settings not yet applied to `provider` (flags are applied after the file's). */
+  readonly providerConfig?: readonly string[]
+  readonly providerSecret?: readonly string[]
+  /** Links of components' imports to some servers. */
+  readonly link?: readonly Link[]
+}
+
+export type ConfigErrorCode = 'bad-config' | 'config-not-found'
+
+/** A config file that cannot be used; the message names the file, the line and the key. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError'
+  readonly code: ConfigErrorCode
+  readonly file: string
+  readonly line?: number
+  readonly key?: string
+
+  constructor (code: ConfigErrorCode, message: string, where: { file: string, line?: number, key?: string }, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.file = where.file
+    this.line = where.line
+    this.key = where.key
+  }
+}
+
+/** A value that does not fit its setting; callers add where it came from (a flag, or a file's line). */
+export class SettingError extends Error {
+  override readonly name = 'SettingError'
+}
+
+const logLevels: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
+const componentName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+
+/** The config file's keys: exactly the flags of `wasmesh node`, without their dashes. */
+export const configKeys = [
+  'listen', 'announce', 'bootstrap', 'component', 'grant', 'inline', 'label', 'lattice', 'data-dir', 'cache-dir',
+  'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host', 'provider', 'provider-config',
+  'provider-secret', 'link'
+] as const
+
+/** `~/x` -> the home directory's x; anything else resolved against `base`. */
+export function resolvePath (path: string, base: string): string {
+  if (path === '~') return homedir()
+  if (path.startsWith('~/')) return join(homedir(), path.slice(2))
+  return isAbsolute(path) ? path : resolve(base, path)
+}
+
+export function parseMultiaddrArg (text: string, opts: { peerId?: boolean } = {}): string {
+  try {
+    multiaddr(text)
+  } catch (err) {
+    throw new SettingError(`${JSON.stringify(text)} is not a multiaddr (like /ip4/192.0.2.1/tcp/4001): ${(err as Error).message}`)
+  }
+  if (opts.peerId === true && !/\/p2p\/[^/]+$/.test(text)) {
+    throw new SettingError(`${JSON.stringify(text)} does not end in /p2p/<peer-id>: copy a whole address from the 'listening on:' lines another node printed`)
+  }
+  return text
+}
+
+/** `k=v`. */
+export function parseLabelArg (text: string): [string, string] {
+  const eq = text.indexOf('=')
+  if (eq <= 0) throw new SettingError(`label ${JSON.stringify(text)} is not key=value`)
+  return [text.slice(0, eq), text.slice(eq + 1)]
+}
+
+/** `[name=]<file.wasm>`; the name defaults to the file's name without `.wasm`. */
+export function parseComponentArg (text: string, base: string): ComponentArg {
+  const eq = text.indexOf('=')
+  const named = eq > 0 && componentName.test(text.slice(0, eq))
+  const file = named ? text.slice(eq + 1) : text
+  if (file === '') throw new SettingError(`component ${JSON.stringify(text)} names no file: write [name=]<file.wasm>`)
+  const path = resolvePath(file, base)
+  const name = named ? text.slice(0, eq) : defaultComponentName(path)
+  return { name, file: path }
+}
+
+export function defaultComponentName (file: string): string {
+  const base = file.slice(file.lastIndexOf('/') + 1)
+  return base.endsWith('.wasm') ? base.slice(0, -'.wasm'.length) : base
+}
+
+/**
+ * `<component>:env=VAR` (the variable's value in this node's environment), `<component>:env=VAR=value`,
+ * `<component>:dir=/guest=/host` (read-only) or `<component>:network`.
+ */
+export function parseGrantArg (text: string, base: string): GrantArg {
+  const colon = text.indexOf(':')
+  const component = colon < 0 ? '' : text.slice(0, colon)
+  const what = text.slice(colon + 1)
+  const syntax = 'write <component>:env=VAR, <component>:env=VAR=value, <component>:dir=/guest=/host or <component>:network'
+  if (!componentName.test(component)) throw new SettingError(`grant ${JSON.stringify(text)} names no component: ${syntax}`)
+  if (what === 'network') return { component, kind: 'network' }
+  if (what.startsWith('env=')) {
+    const spec = what.slice('env='.length)
+    const eq = spec.indexOf('=')
+    const variable = eq < 0 ? spec : spec.slice(0, eq)
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable)) throw new SettingError(`grant ${JSON.stringify(text)}: ${JSON.stringify(variable)} is not an environment variable name`)
+    return eq < 0 ? { component, kind: 'env', variable } : { component, kind: 'env', variable, value: spec.slice(eq + 1) }
+  }
+  if (what.startsWith('dir=')) {
+    const spec = what.slice('dir='.length)
+    const eq = spec.indexOf('=')
+    const guest = eq < 0 ? '' : spec.slice(0, eq)
+    const host = eq < 0 ? '' : spec.slice(eq + 1)
+    if (!guest.startsWith('/') || host === '') throw new SettingError(`grant ${JSON.stringify(text)}: a directory grant is dir=/guest/path=/host/path`)
+    return { component, kind: 'dir', guest, host: resolvePath(host, base) }
+  }
+  throw new SettingError(`grant ${JSON.stringify(text)}: ${syntax}`)
+}
+
+/** A component name given to `--inline`. */
+export function parseInlineArg (text: string): string {
+  if (!componentName.test(text)) throw new SettingError(`inline ${JSON.stringify(text)} is not a component name (give the name of a --component)`)
+  return text
+}
+
+/** The sandbox grants of each component, by name; an `env=VAR` grant takes VAR's value from `env`. */
+export function grantsByComponent (grants: readonly GrantArg[], env: Readonly<Record<string, string | undefined>>): Map<string, SandboxGrants> {
+  const out = new Map<string, { readOnlyDirs: Record<string, string>, env: Record<string, string>, network: boolean }>()
+  for (const g of grants) {
+    let entry = out.get(g.component)
+    if (entry === undefined) out.set(g.component, entry = { readOnlyDirs: {}, env: {}, network: false })
+    if (g.kind === 'network') entry.network = true
+    else if (g.kind === 'dir') entry.readOnlyDirs[g.guest] = g.host
+    else {
+      const value = g.value ?? env[g.variable]
+      if (value === undefined) throw new SettingError(`grant ${g.component}:env=${g.variable}: ${g.variable} is not set in this node's environment (give a value with env=${g.variable}=value)`)
+      entry.env[g.variable] = value
+    }
+  }
+  return out
+}
+
+export function parseMetricsArg (text: string): string {
+  if (!/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/.test(text) || Number(text.slice(text.lastIndexOf(':') + 1)) > 65535) {
+    throw new SettingError(`${JSON.stringify(text)} is not host:port (like 127.0.0.1:9464)`)
+  }
+  return text
+}
+
+export function parseMsArg (text: string | number): number {
+  const n = typeof text === 'number' ? text : Number(text)
+  if (!Number.isSafeInteger(n) || n < 0 || (typeof text === 'string' && !/^\d+$/.test(text.trim()))) {
+    throw new SettingError(`${JSON.stringify(text)} is not a whole number of milliseconds`)
+  }
+  return n
+}
+
+export function parseLogLevelArg (text: string): LogLevel {
+  if (!(logLevels as readonly string[]).includes(text)) throw new SettingError(`log level ${JSON.stringify(text)}: use one of ${logLevels.join(', ')}`)
+  return text as LogLevel
+}
+
+export function parseLogFormatArg (text: string): LogFormat {
+  if (text !== 'text' && text !== 'json') throw new SettingError(`log format ${JSON.stringify(text)}: use text or json`)
+  return text
+}
+
+export function parseLatticeArg (text: string): string {
+  if (!isLatticeName(text)) throw new SettingError(`lattice name ${JSON.stringify(text)}: use 1-64 letters, digits, '.', '_' or '-'`)
+  return text
+}
+
+/** `provider:` items: `[name=]<module>` strings, or maps `{name, module, config: {...}, secrets: {...}}`. */
+function providersOf (value: unknown, fail: (message: string) => never): ProviderArg[] {
+  const list = Array.isArray(value) ? value : [value]
+  return list.map(item => {
+    if (typeof item === 'string') return parseProviderArg(item)
+    if (item === null || typeof item !== 'object') return fail('each provider is "[name=]<module>" or a map with module, name, config, secrets')
+    const { module, name, config, secrets, ...rest } = item as Record<string, unknown>
+    if (Object.keys(rest).length > 0) fail(`unknown provider key ${JSON.stringify(Object.keys(rest)[0])} (module, name, config, secrets)`)
+    if (typeof module !== 'string') return fail('a provider needs module: <module> (builtin:keyvalue, builtin:postgres, a file or a package)')
+    const base = parseProviderArg(typeof name === 'string' ? `${name}=${module}` : module)
+    const strings = (m: unknown, what: string): Record<string, string> => {
+      if (m === undefined) return {}
+      if (m === null || typeof m !== 'object' || Array.isArray(m)) return fail(`provider ${base.name}: ${what} must be a map of strings`)
+      return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : fail(`provider ${base.name}: ${what}.${k} must be a string`)]))
+    }
+    const secretMap = strings(secrets, 'secrets')
+    for (const [k, v] of Object.entries(secretMap)) parseProviderSetting(`${base.name}:${k}=${v}`, 'secret')
+    return { ...base, config: strings(config, 'config'), secrets: secretMap }
+  })
+}
+
+export function parseLinkArg (text: string): Link {
+  try {
+    return parseLink(text)
+  } catch (err) {
+    throw new SettingError((err as Error).message)
+  }
+}
+
+/** One provider to run: the module, and the config and secrets given to it by name. */
+export interface ProviderArg {
+  /** How `--provider-config <name>:...` and `--provider-secret <name>:...` address it. */
+  readonly name: string
+  /** `builtin:keyvalue`, `builtin:postgres`, a module file or a package. */
+  readonly module: string
+  readonly config: Readonly<Record<string, string>>
+  /** `name -> env:VAR | file:/path`: resolved by the provider, never logged. */
+  readonly secrets: Readonly<Record<string, string>>
+}
+
+const providerName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+
+/** `[name=]<module>`; the name defaults to the module's last path segment (`builtin:keyvalue` -> `keyvalue`). */
+export function parseProviderArg (text: string): ProviderArg {
+  const eq = text.indexOf('=')
+  const named = eq > 0 && providerName.test(text.slice(0, eq)) && !text.slice(0, eq).includes(':')
+  const module = named ? text.slice(eq + 1) : text
+  if (module === '') throw new SettingError(`provider ${JSON.stringify(text)} names no module: write [name=]<module>, e.g. kv=builtin:keyvalue`)
+  const name = named ? text.slice(0, eq) : module.replace(/^builtin:/, '').replace(/\.[cm]?[jt]s$/, '').split('/').pop() ?? module
+  return { name, module, config: {}, secrets: {} }
+}
+
+/** `<name>:<key>=<value>`, for `--provider-config` and `--provider-secret`. */
+export function parseProviderSetting (text: string, what: 'config' | 'secret'): { provider: string, key: string, value: string } {
+  const colon = text.indexOf(':')
+  const eq = text.indexOf('=', colon + 1)
+  if (colon <= 0 || eq <= colon + 1) {
+    const example = what === 'config' ? 'kv:path=/var/lib/wasmesh/kv.db' : 'pg:password=env:PGPASSWORD'
+    throw new SettingError(`provider ${what} ${JSON.stringify(text)}: write <provider>:<key>=<value>, e.g. ${example}`)
+  }
+  const value = text.slice(eq + 1)
+  if (what === 'secret' && !/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/.test(value)) {
+    throw new SettingError(`provider secret ${text.slice(0, eq)}: give where it is, env:VARIABLE or file:/path, never the secret itself`)
+  }
+  return { provider: text.slice(0, colon), key: text.slice(colon + 1, eq), value }
+}
+
+/** A key's value as the file gave it, with the line it is on (1-based). */
+interface Entry { readonly value: unknown, readonly line: number | undefined }
+
+/**
+ * Reads a config file: `.yaml`/`.yml` as YAML, `.toml` as TOML (anything else is tried as YAML).
+ * Relative paths in it (components, directories, grants) are relative to the file. Unknown keys,
+ * values of the wrong type and syntax errors are `bad-config` errors naming the file, line and key.
+ */
+export async function loadConfigFile (file: string): Promise<NodeSettings> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError('config-not-found', `cannot read config file ${file}: ${(err as Error).message}`, { file }, { cause: err })
+  }
+  const entries = extname(file) === '.toml' ? tomlEntries(file, text) : yamlEntries(file, text)
+  return settingsOf(file, entries)
+}
+
+function yamlEntries (file: string, text: string): Map<string, Entry> {
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
+  const problem = doc.errors[0]
+  if (problem !== undefined) {
+    const line = lineCounter.linePos(problem.pos[0]).line
+    throw new ConfigError('bad-config', `${file}:${line}: ${problem.message.split('\n')[0]}`, { file, line })
+  }
+  const entries = new Map<string, Entry>()
+  if (doc.contents === null) return entries
+  if (!isMap(doc.contents)) throw new ConfigError('bad-config', `${file}:1: the file must be a mapping of keys (listen:, bootstrap:, ...)`, { file, line: 1 })
+  for (const pair of doc.contents.items) {
+    const keyNode = pair.key
+    const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode)
+    const offset = isScalar(keyNode) ? keyNode.range?.[0] : undefined
+    const line = offset === undefined ? undefined : lineCounter.linePos(offset).line
+    const value: unknown = isScalar(pair.value) || pair.value === null ? (pair.value as { value?: unknown } | null)?.value ?? null : (pair.value as { toJSON(): unknown }).toJSON()
+    entries.set(key, { value, line })
+  }
+  return entries
+}
+
+function tomlEntries (file: string, text: string): Map<string, Entry> {
+  let doc: Record<string, unknown>
+  try {
+    doc = parseToml(text) as Record<string, unknown>
+  } catch (err) {
+    if (err instanceof TomlError) {
+      throw new ConfigError('bad-config', `${file}:${err.line}: ${err.message.split('\n')[0]}`, { file, line: err.line }, { cause: err })
+    }
+    throw err
+  }
+  const lines = text.split('\n')
+  // smol-toml gives no positions for keys: find the line that defines each top-level key or table.
+  const lineOf = (key: string): number | undefined => {
+    const k = key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    const pattern = new RegExp(`^\\s*(\\[\\s*)?(${k}|"${k}"|'${k}')\\s*(=|\\])`)
+    const i = lines.findIndex(l => pattern.test(l))
+    return i < 0 ? undefined : i + 1
+  }
+  return new Map(Object.entries(doc).map(([key, value]) => [key, { value, line: lineOf(key) }]))
+}
+
+function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
+  const base = dirname(resolve(file))
+  const out: Record<string, unknown> = {}
+  for (const [key, { value, line }] of entries) {
+    const fail = (message: string): never => {
+      throw new ConfigError('bad-config', `${file}${line === undefined ? '' : `:${line}`}: key ${JSON.stringify(key)}: ${message}`, { file, line, key })
+    }
+    if (!(configKeys as readonly string[]).includes(key)) {
+      throw new ConfigError('bad-config', `${file}${line === undefined ? '' : `:${line}`}: unknown key ${JSON.stringify(key)} (the keys are the flags of wasmesh node: ${configKeys.join(', ')})`, { file, line, key })
+    }
+    try {
+      const strings = (): string[] => {
+        const list = Array.isArray(value) ? value : [value]
+        if (!list.every((v): v is string => typeof v === 'string')) fail('must be a string or a list of strings')
+        return list as string[]
+      }
+      const string = (): string => typeof value === 'string' ? value : fail('must be a string')
+      switch (key) {
+        case 'listen': out.listen = strings().map(a => parseMultiaddrArg(a)); break
+        case 'announce': out.announce = strings().map(a => parseMultiaddrArg(a)); break
+        case 'bootstrap': out.bootstrap = strings().map(a => parseMultiaddrArg(a, { peerId: true })); break
+        case 'component': out.component = strings().map(c => parseComponentArg(c, base)); break
+        case 'grant': out.grant = strings().map(g => parseGrantArg(g, base)); break
+        case 'inline': out.inline = strings().map(parseInlineArg); break
+        case 'label': {
+          if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+            const labels: Record<string, string> = {}
+            for (const [k, v] of Object.entries(value)) {
+              if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') fail(`label ${k} must be a string`)
+              labels[k] = String(v)
+            }
+            out.label = labels
+          } else {
+            out.label = Object.fromEntries(strings().map(parseLabelArg))
+          }
+          break
+        }
+        case 'lattice': out.lattice = parseLatticeArg(string()); break
+        case 'data-dir': out.dataDir = resolvePath(string(), base); break
+        case 'cache-dir': out.cacheDir = resolvePath(string(), base); break
+        case 'metrics': out.metrics = parseMetricsArg(string()); break
+        case 'drain-timeout': out.drainTimeoutMs = parseMsArg(typeof value === 'number' ? value : string()); break
+        case 'log-level': out.logLevel = parseLogLevelArg(string()); break
+        case 'log-format': out.logFormat = parseLogFormatArg(string()); break
+        case 'demo-host': out.demoHost = typeof value === 'boolean' ? value : fail('must be true or false'); break
+        case 'provider': out.provider = providersOf(value, fail); break
+        case 'provider-config': out.providerConfig = strings(); break
+        case 'provider-secret': out.providerSecret = strings(); break
+        case 'link': out.link = strings().map(parseLinkArg); break
+      }
+    } catch (err) {
+      if (err instanceof SettingError) fail(err.message)
+      throw err
+    }
+  }
+  return out as NodeSettings
+}

@@ -1,0 +1,82 @@
+// The `wasmesh` command line: picks the command, runs it, and turns any failure into one readable line and an exit status.
+
+import { createContext } from './context.ts'
+import type { CommandContext } from './context.ts'
+import { CliError } from './errors.ts'
+import { formatError } from './output.ts'
+
+type Command = (argv: string[], ctx: CommandContext) => Promise<number>
+
+/** A command's module is imported only when it runs: libp2p and the runtime cost a second to load, `--help` should not. */
+const commands: Record<string, { summary: string, load: () => Promise<{ run: Command, help: string }> }> = {
+  node: { summary: 'run a mesh node serving components, until Ctrl-C', load: async () => { const m = await import('./commands/node.ts'); return { run: m.nodeCommand, help: m.nodeHelp } } },
+  call: { summary: 'call a function through the mesh (--bootstrap) or in-process (--component)', load: async () => { const m = await import('./commands/call.ts'); return { run: m.call, help: m.callHelp } } },
+  mesh: { summary: 'show the peers of a mesh and what they serve (--watch to follow)', load: async () => { const m = await import('./commands/mesh.ts'); return { run: m.mesh, help: m.meshHelp } } },
+  provider: { summary: 'run a native provider as its own process that joins the mesh', load: async () => { const m = await import('./commands/provider.ts'); return { run: m.providerCommand, help: m.providerHelp } } },
+  simulate: { summary: 'run a network simulation scenario and write a report', load: async () => { const m = await import('./commands/simulate.ts'); return { run: m.simulate, help: m.simulateHelp } } },
+  inspect: { summary: 'show a component\'s digest, imports and exports', load: async () => { const m = await import('./commands/inspect.ts'); return { run: m.inspect, help: m.inspectHelp } } }
+}
+
+export const usage = `Usage: wasmesh <command> [options]
+
+Commands:
+${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`).join('\n')}
+
+Global options:
+  --verbose   show the cause and stack of an error
+  --help      help for wasmesh or a command
+
+Exit status: 0 ok, 1 failure ('error [<code>]: <message>' on standard error), 2 usage mistake.
+Run 'wasmesh <command> --help' for a command's options and examples.
+
+Examples:
+  wasmesh node --component examples/build/upper.wasm
+  wasmesh call 'local:demo/upper#to-upper("hello")' --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...
+  wasmesh mesh --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW... --watch`
+
+export interface MainOptions {
+  out?: (text: string) => void
+  err?: (text: string) => void
+  /** Default process.env. */
+  env?: Readonly<Record<string, string | undefined>>
+  /** Aborting it stops a long-running command (node, mesh --watch) as a first Ctrl-C would; given, the process's signals are left alone. */
+  signal?: AbortSignal
+}
+
+/** Runs one command line; returns the exit status instead of exiting, so tests can call it. */
+export async function main (argv: string[], opts: MainOptions = {}): Promise<number> {
+  const verbose = argv.includes('--verbose')
+  const args = argv.filter(a => a !== '--verbose')
+  const ctx = createContext({ verbose, ...opts })
+  const [name, ...rest] = args
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    ctx.out(usage)
+    return name === undefined ? 2 : 0
+  }
+  const entry = Object.hasOwn(commands, name) ? commands[name] : undefined
+  if (entry === undefined) {
+    ctx.err(`error [usage]: unknown command ${JSON.stringify(name)}\n\n${usage}`)
+    return 2
+  }
+  const command = await entry.load()
+  if (rest.includes('--help') || rest.includes('-h')) {
+    ctx.out(command.help)
+    return 0
+  }
+  try {
+    return await command.run(rest, ctx)
+  } catch (err) {
+    ctx.err(formatError(usageError(err), verbose))
+    return err instanceof CliError ? err.exitCode : (isUsage(err) ? 2 : 1)
+  }
+}
+
+/** node:util's parseArgs throws plain TypeErrors with codes like ERR_PARSE_ARGS_UNKNOWN_OPTION: report them as usage mistakes. */
+function isUsage (err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')
+}
+
+function usageError (err: unknown): unknown {
+  return isUsage(err) ? new CliError('usage', (err as Error).message) : err
+}

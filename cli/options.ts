@@ -1,0 +1,52 @@
+// Flag values shared by the mesh commands: bootstrap peers, labels, timeouts and the log, each checked with an error naming the flag.
+
+import { SettingError, parseLabelArg, parseLogFormatArg, parseLogLevelArg, parseMsArg, parseMultiaddrArg } from './config.ts'
+import type { LogFormat } from './config.ts'
+import { createLogger } from '../node/logger.ts'
+import type { LogLevel, Logger } from '../node/logger.ts'
+import type { CommandContext } from './context.ts'
+import { CliError } from './errors.ts'
+
+/** Runs a setting's parser; a value it refuses is a usage error naming the flag. */
+export function flag<T> (name: string, parse: () => T): T {
+  try {
+    return parse()
+  } catch (err) {
+    if (err instanceof SettingError) throw new CliError('usage', `--${name}: ${err.message}`, { cause: err })
+    throw err
+  }
+}
+
+/** `--bootstrap` flags, else `WASMESH_BOOTSTRAP` (comma-separated); undefined when neither is given. */
+export function bootstrapOf (flags: readonly string[] | undefined, env: CommandContext['env']): string[] | undefined {
+  const fromEnv = env.WASMESH_BOOTSTRAP?.split(',').map(s => s.trim()).filter(s => s !== '')
+  const list = flags !== undefined && flags.length > 0 ? flags : fromEnv !== undefined && fromEnv.length > 0 ? fromEnv : undefined
+  if (list === undefined) return undefined
+  const name = flags !== undefined && flags.length > 0 ? 'bootstrap' : 'bootstrap (from WASMESH_BOOTSTRAP)'
+  return list.map(a => flag(name, () => parseMultiaddrArg(a, { peerId: true })))
+}
+
+export function labelsOf (flags: readonly string[] | undefined): Record<string, string> | undefined {
+  if (flags === undefined || flags.length === 0) return undefined
+  return Object.fromEntries(flags.map(l => flag('label', () => parseLabelArg(l))))
+}
+
+export function positiveMsOf (name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback
+  const ms = flag(name, () => parseMsArg(text))
+  if (ms === 0) throw new CliError('usage', `--${name}: must be more than 0 ms`)
+  return ms
+}
+
+/** The command's log on standard error: text on a terminal, JSON lines elsewhere, unless told. */
+export function loggerOf (ctx: CommandContext, level: LogLevel, format: LogFormat | undefined): Logger {
+  return createLogger({ level, format: format ?? (ctx.errIsTTY ? 'text' : 'json'), write: line => { ctx.err(line) } })
+}
+
+export function logLevelOf (text: string | undefined, fallback: LogLevel): LogLevel {
+  return text === undefined ? fallback : flag('log-level', () => parseLogLevelArg(text))
+}
+
+export function logFormatOf (text: string | undefined): LogFormat | undefined {
+  return text === undefined ? undefined : flag('log-format', () => parseLogFormatArg(text))
+}

@@ -1,0 +1,135 @@
+import { createHash } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { ensureExamples } from '../../examples/build.ts'
+import { createNode } from '../../node/index.ts'
+import type { LocalService, MeshNode } from '../../node/index.ts'
+import { silentLogger } from '../../node/logger.ts'
+import { parseWit } from '../../protocol/wit/index.ts'
+import { eventually } from '../support/mesh.ts'
+import { killSpawned, listeningOn, spawnWasmesh, wasmesh } from './helpers.ts'
+import type { Spawned } from './helpers.ts'
+
+/** `local:demo/upper` whose calls wait until the test releases them, so that a call is surely in flight. */
+function heldUpper (): LocalService & { called: Promise<void>, release (): void } {
+  const wit = 'package local:demo;\n\ninterface upper {\n  to-upper: func(msg: string) -> string;\n}\n'
+  const iface = parseWit({ 'upper.wit': wit }).findInterface('local:demo/upper')!
+  const called = Promise.withResolvers<void>()
+  const released = Promise.withResolvers<void>()
+  return {
+    digest: createHash('sha256').update(wit + 'held').digest('hex'),
+    name: 'held-upper',
+    interfaces: [iface],
+    wit,
+    capacity: 8,
+    called: called.promise,
+    release: () => { released.resolve() },
+    call: async (_iface, _func, params) => {
+      called.resolve()
+      await released.promise
+      return [String(params[0]).toUpperCase()]
+    }
+  }
+}
+
+let scratch: string
+let built: Record<string, string>
+
+beforeAll(async () => {
+  built = await ensureExamples({ names: ['shout'] })
+  scratch = await mkdtemp(join(tmpdir(), 'wasmesh-cli-signals-'))
+})
+
+afterEach(async () => { await killSpawned() })
+afterAll(async () => { await rm(scratch, { recursive: true, force: true }) })
+
+/** A `wasmesh node` process on loopback, JSON logs, sharing one transpile cache; resolves once it printed its call line. */
+async function spawnNode (name: string, ...argv: string[]): Promise<Spawned & { addr: string, peer: string }> {
+  const node = spawnWasmesh(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(scratch, name), '--cache-dir', join(scratch, 'cache'), '--log-format', 'json', ...argv])
+  await node.out.waitFor(l => l.includes(' call '), node.exited)
+  const peer = node.out.lines[0].slice('peer id: '.length)
+  return Object.assign(node, { addr: listeningOn(node.out.text)[0], peer })
+}
+
+/**
+ * Until A has B's advert. A node that connects to its bootstrap peer while still loading components misses the
+ * sync on connect (node.ts registers it after the components load) and learns B from B's next heartbeat.
+ */
+async function knowsUpper (addr: string): Promise<void> {
+  await eventually('A knows upper on B', async () => {
+    const r = await wasmesh(['mesh', '--bootstrap', addr, '--json', '--timeout', '5000'])
+    return r.code === 0 && (JSON.parse(r.out) as { interfaces: Array<{ iface: string }> }).interfaces.some(i => i.iface === 'local:demo/upper')
+  }, 30_000)
+}
+
+describe('wasmesh node as a process', () => {
+  it('prints the documented start lines on stdout, and exits 0 on SIGTERM', async () => {
+    const node = await spawnNode('layout', '--label', 'zone=z')
+    const lines = node.out.lines
+    expect(lines[0]).toMatch(/^peer id: 12D3KooW\w+$/)
+    expect(lines[1]).toBe('lattice: default')
+    expect(lines[2]).toBe('listening on:')
+    const addrs = listeningOn(node.out.text)
+    expect(addrs.length).toBeGreaterThan(0)
+    for (const a of addrs) expect(a).toMatch(new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${node.peer}$`))
+    expect(lines[3 + addrs.length]).toBe('')
+    expect(lines[4 + addrs.length]).toBe('serving:')
+    expect(lines).toContain('  local:demo/host  built in (--no-demo-host to turn off)')
+    expect(lines.at(-2)).toBe('call it from another terminal:')
+    expect(lines.at(-1)).toMatch(/^(npx )?wasmesh call 'local:demo\/host#log\("hello"\)' --bootstrap \/ip4\//)
+    node.child.kill('SIGTERM')
+    expect(await node.exited).toBe(0)
+    const messages = node.err.lines.filter(l => l !== '').map(l => JSON.parse(l).message as string)
+    expect(messages).toContain('SIGTERM: withdrawing adverts, finishing calls in flight (up to 10000 ms); press Ctrl-C again to exit at once')
+    expect(messages.at(-1)).toBe('stopped')
+  })
+
+  it('on SIGTERM withdraws its adverts at once and lets a call in flight finish, then exits 0', async () => {
+    const upper = heldUpper()
+    const b = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger, cacheDir: join(scratch, 'cache') })
+    try {
+      await b.start()
+      b.serve(upper)
+      const a = await spawnNode('drain', '--component', built.shout, '--bootstrap', b.addresses()[0])
+      await eventually('B sees shout on A', () => b.servers('local:demo/shout').length > 0, 30_000)
+      await knowsUpper(a.addr)
+      // shout on A calls upper on B, which holds the call: it is in flight on A
+      const call = wasmesh(['call', 'local:demo/shout#shout("hi")', '--bootstrap', a.addr])
+      await upper.called
+      a.child.kill('SIGTERM')
+      await a.err.waitFor(l => l.includes('withdrawing adverts'), a.exited)
+      await eventually('A withdrawn from B', () => b.servers('local:demo/shout').length === 0 && b.peer(a.peer) === undefined, 10_000)
+      upper.release()
+      expect(await call).toMatchObject({ code: 0, out: '"HI!"' })
+      expect(await a.exited).toBe(0)
+    } finally {
+      upper.release()
+      await b.stop()
+    }
+  }, 120_000)
+
+  it('exits at once with 130 on a second signal while draining', async () => {
+    const upper = heldUpper()
+    const b: MeshNode = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger, cacheDir: join(scratch, 'cache') })
+    try {
+      await b.start()
+      b.serve(upper)
+      const a = await spawnNode('forced', '--component', built.shout, '--bootstrap', b.addresses()[0], '--drain-timeout', '600000')
+      await eventually('B sees shout on A', () => b.servers('local:demo/shout').length > 0, 30_000)
+      await knowsUpper(a.addr)
+      const call = wasmesh(['call', 'local:demo/shout#shout("hi")', '--bootstrap', a.addr, '--timeout', '60000'])
+      await upper.called
+      a.child.kill('SIGINT')
+      await a.err.waitFor(l => l.includes('withdrawing adverts'), a.exited)
+      a.child.kill('SIGINT')
+      expect(await a.exited).toBe(130)
+      upper.release()
+      expect((await call).code).toBe(1)
+    } finally {
+      upper.release()
+      await b.stop()
+    }
+  }, 120_000)
+})
