@@ -68,6 +68,12 @@ export class InstancePool {
   readonly #instances = new Set<Instance>()
   /** Callers with calls running or queued, in the order the queue serves them (round-robin: a served caller moves to the end). */
   readonly #callers = new Map<string, Caller>()
+  /**
+   * The node's own calls: one caller object for the pool's life, in `#callers` only while it has calls
+   * queued (its share is every instance, so its busy count never holds it back), so the local-first
+   * path allocates nothing and touches no map per call.
+   */
+  readonly #local: Caller = { key: LOCAL_CALLER, busy: 0, queue: [] }
   #queued = 0
   #starting = 0
   readonly #spawning = new Set<Promise<unknown>>()
@@ -129,6 +135,7 @@ export class InstancePool {
   }
 
   #callerOf (key: string): Caller {
+    if (key === LOCAL_CALLER) return this.#local
     let c = this.#callers.get(key)
     if (c === undefined) {
       c = { key, busy: 0, queue: [] }
@@ -138,6 +145,10 @@ export class InstancePool {
   }
 
   #forgetIfIdle (c: Caller): void {
+    if (c === this.#local) {
+      if (c.queue.length === 0 && this.#callers.size > 0) this.#callers.delete(c.key)
+      return
+    }
     if (c.busy === 0 && c.queue.length === 0) this.#callers.delete(c.key)
   }
 
@@ -185,6 +196,7 @@ export class InstancePool {
         deadline: this.#deadlines.arm(timeoutMs, () => { this.#expire(w) })
       }
       caller.queue.push(w)
+      if (caller === this.#local && !this.#callers.has(LOCAL_CALLER)) this.#callers.set(LOCAL_CALLER, caller)
       this.#queued++
       this.#drain()
     })
