@@ -19,24 +19,29 @@ interface Phase {
   readonly failures: Map<string, number>
   calls: number
   readonly rss: number[]
+  readonly heap: number[]
 }
 
 const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`
 
 export async function run (): Promise<string> {
   const rss: number[] = []
+  const heap: number[] = []
   let serverDied = false
   const server = await startServer(new URL('./support/wrpc-server.ts', import.meta.url), ['wrpc', '--heap-every-ms', String(SAMPLE_EVERY_MS)], {
+    nodeArgs: ['--expose-gc'],
     onLine: line => {
       try {
-        const s = JSON.parse(line) as { rss?: unknown }
-        if (typeof s.rss === 'number') rss.push(s.rss)
+        const s = JSON.parse(line) as { rss?: unknown, arrayBuffers?: unknown }
+        if (typeof s.rss === 'number' && typeof s.arrayBuffers === 'number') { rss.push(s.rss); heap.push(s.arrayBuffers) }
       } catch {}
     },
     onExit: () => { serverDied = true }
   })
   let client: MeshNode | undefined
   let attacker: ServerProcess | undefined
+  /** The attacker's own counts, as it last printed them. */
+  let attacked: Record<string, number> = {}
   const phases: Phase[] = []
   try {
     client = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [server.address], logger: silentLogger })
@@ -46,7 +51,7 @@ export async function run (): Promise<string> {
     const payload = new Uint8Array(64).fill(1)
 
     const measure = async (name: string): Promise<void> => {
-      const phase: Phase = { name, latenciesMs: [], failures: new Map(), calls: 0, rss: [] }
+      const phase: Phase = { name, latenciesMs: [], failures: new Map(), calls: 0, rss: [], heap: [] }
       phases.push(phase)
       const rssFrom = rss.length
       const until = performance.now() + SECONDS * 1000
@@ -64,11 +69,14 @@ export async function run (): Promise<string> {
         }
       }))
       phase.rss.push(...rss.slice(rssFrom))
+      phase.heap.push(...heap.slice(rssFrom))
     }
 
     await measure('before')
     if (!serverDied) {
-      attacker = await startServer(new URL('./support/attacker.ts', import.meta.url), [server.address, c.addresses()[0]])
+      attacker = await startServer(new URL('./support/attacker.ts', import.meta.url), [server.address, c.addresses()[0]], {
+        onLine: line => { try { attacked = JSON.parse(line) as Record<string, number> } catch {} }
+      })
       await measure('during')
       await attacker.stop()
       attacker = undefined
@@ -79,9 +87,9 @@ export async function run (): Promise<string> {
       const ok = p.latenciesMs.length
       const failed = [...p.failures.entries()].map(([code, n]) => `${n} ${code}`).join(', ') || '0'
       const sorted = [...p.latenciesMs].sort((a, b) => a - b)
-      const rssMax = p.rss.length > 0 ? Math.max(...p.rss) : NaN
-      const rssLast = p.rss.at(-1) ?? NaN
-      return `| ${p.name} | ${p.calls.toLocaleString('en')} | ${ok.toLocaleString('en')} | ${failed} | ${ok > 0 ? percentile(sorted, 0.5).toFixed(2) : '-'} | ${ok > 0 ? percentile(sorted, 0.99).toFixed(2) : '-'} | ${Number.isNaN(rssMax) ? '-' : mib(rssMax)} | ${Number.isNaN(rssLast) ? '-' : mib(rssLast)} |`
+      const most = (xs: number[]): string => xs.length > 0 ? mib(Math.max(...xs)) : '-'
+      const last = (xs: number[]): string => xs.length > 0 ? mib(xs[xs.length - 1]) : '-'
+      return `| ${p.name} | ${p.calls.toLocaleString('en')} | ${ok.toLocaleString('en')} | ${failed} | ${ok > 0 ? percentile(sorted, 0.5).toFixed(2) : '-'} | ${ok > 0 ? percentile(sorted, 0.99).toFixed(2) : '-'} | ${most(p.rss)} | ${last(p.rss)} | ${most(p.heap)} | ${last(p.heap)} |`
     }
     return [
       '## A node under attack (issue 12)',
@@ -91,11 +99,15 @@ export async function run (): Promise<string> {
       'during and one after an attacker process with a fresh key: garbage after a valid opening, streams reset at',
       'every stage, 64 streams each declaring a 15 MiB `list<u8>` and sending all but its last bytes then a byte every 8 s,',
       'and a sync reply of 300 self-signed adverts for the echo interface at closed ports with a TTL of 2^32-1 ms, handed',
-      'to both the server and the client. RSS is the server\'s, sampled every second.',
+      'to both the server and the client. RSS and the memory held in ArrayBuffers (where values\' bytes live) are the\nserver\'s, sampled every second after a full GC (--expose-gc): RSS rarely shrinks once grown, the ArrayBuffers show what is held.',
       '',
-      '| phase | calls | ok | failed | p50 ms | p99 ms | server RSS max | server RSS at end |',
-      '|---|---:|---:|---|---:|---:|---:|---:|',
+      '| phase | calls | ok | failed | p50 ms | p99 ms | server RSS max | RSS at end | ArrayBuffers after GC max | ArrayBuffers at end |',
+      '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|',
       ...phases.map(row),
+      '',
+      `What the attacker got done during its phase: ${(attacked.garbage ?? 0).toLocaleString('en')} garbage streams, ${(attacked.resets ?? 0).toLocaleString('en')} resets,`,
+      `${(attacked.stalled ?? 0).toLocaleString('en')} stalled streams opened and ${mib(attacked.stalledBytes ?? 0)} written into them (as far as its own buffers took them), ${attacked.zombiesServed ?? 0} zombie sync replies served,`,
+      `${(attacked.errors ?? 0).toLocaleString('en')} streams it could not open (refused, reset or timed out).`,
       ...(serverDied ? ['', `**The server process died** during the "${phases.at(-1)?.name}" phase.`] : [])
     ].join('\n')
   } finally {

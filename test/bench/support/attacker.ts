@@ -91,9 +91,12 @@ const opening = (() => {
 
 async function open (): Promise<Stream | undefined> {
   try {
-    return await libp2p.dialProtocol(victim, WRPC_PROTOCOL, { signal: AbortSignal.timeout(5_000) })
-  } catch {
+    return await libp2p.dialProtocol(victim, WRPC_PROTOCOL, { signal: AbortSignal.timeout(5_000), maxOutboundStreams: 4096 })
+  } catch (err) {
     counts.errors++
+    if (counts.errors === 1) process.stderr.write(`attacker: ${String(err)}\n`)
+    // a refused dial comes back at once: yield, or the loops starve every timer
+    await new Promise(resolve => setTimeout(resolve, 10))
     return undefined
   }
 }

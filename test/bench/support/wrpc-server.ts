@@ -11,7 +11,7 @@ const kind = process.argv[2]
 /** `--stock`: js-libp2p's own behaviour (`fastPath: false`), the before of issue 8. */
 const stock = process.argv.includes('--stock')
 
-/** `--heap-every-ms N`: print `{heapUsed, rss, served}` every N ms, after a full GC when run with --expose-gc (the soak and attack benches). */
+/** `--heap-every-ms N`: print `{heapUsed, arrayBuffers, rss, served}` every N ms, after a full GC when run with --expose-gc (the soak and attack benches). */
 const heapAt = process.argv.indexOf('--heap-every-ms')
 const heapEveryMs = heapAt > 0 ? Number(process.argv[heapAt + 1]) : 0
 
@@ -24,7 +24,8 @@ if (kind === 'wrpc') {
     const gc = (globalThis as { gc?: () => void }).gc
     sampler = setInterval(() => {
       gc?.()
-      process.stdout.write(JSON.stringify({ heapUsed: process.memoryUsage().heapUsed, rss: process.memoryUsage.rss(), served: node.stats().served }) + '\n')
+      const { heapUsed, arrayBuffers, rss } = process.memoryUsage()
+      process.stdout.write(JSON.stringify({ heapUsed, arrayBuffers, rss, served: node.stats().served }) + '\n')
     }, heapEveryMs)
   }
   serveUntilStdinEnds(node.addresses()[0], async () => {
