@@ -115,7 +115,6 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     libp2p,
     registry,
     lattice,
-    limits,
     sessionLimits: init.sessionLimits,
     services,
     handles,

@@ -6,7 +6,7 @@ import type { PeerId } from '@libp2p/interface'
 import { invoke } from '../protocol/session.ts'
 import type { SessionLimits } from '../protocol/limits.ts'
 import type { Func, Type } from '../protocol/wit/model.ts'
-import type { CallOptions, NodeLimits, NodeObserver } from './api.ts'
+import type { CallOptions, NodeObserver } from './api.ts'
 import type { Describer } from './describe.ts'
 import type { HandleLedger } from './handles.ts'
 import type { MeshLibp2p } from './libp2p.ts'
@@ -29,7 +29,6 @@ export interface OutboundInit {
   readonly libp2p: MeshLibp2p
   readonly registry: Registry
   readonly lattice: string
-  readonly limits: NodeLimits
   readonly sessionLimits?: Partial<SessionLimits>
   readonly services: Services
   readonly handles: HandleLedger
@@ -53,7 +52,7 @@ export interface Outbound {
 }
 
 export function createOutbound (init: OutboundInit): Outbound {
-  const { libp2p, registry, lattice, limits, services, handles } = init
+  const { libp2p, registry, lattice, services, handles } = init
   let unwatch: (() => void) | undefined
 
   async function signature (server: Server, iface: string, func: string, signal: AbortSignal): Promise<Signature> {

@@ -5,7 +5,6 @@ import { createHandleLedger } from './handles.ts'
 import type { HandleLedger } from './handles.ts'
 import type { Registry, Server } from './registry.ts'
 import { unversioned } from '../protocol/versions.ts'
-import { handleKey } from './runtime/values.ts'
 
 /** This node serving an interface itself, for the local-first path that needs no registry. */
 export interface LocalRoute {

@@ -2,7 +2,7 @@
 
 import type { AdvertExport } from '../protocol/advert.ts'
 import { functionOf } from '../protocol/wit/index.ts'
-import type { Func, Interface } from '../protocol/wit/model.ts'
+import type { Interface } from '../protocol/wit/model.ts'
 import type { ComponentSpec, LocalService, ServiceCallContext } from './api.ts'
 import type { HandleLedger } from './handles.ts'
 import type { Logger } from './logger.ts'

@@ -1,10 +1,8 @@
 // A node under attack: a legitimate client's latency and failures, and the server's RSS, before, during and after an attacker sends garbage, resets, stalled values and zombie adverts at once (issue 12).
-import { silentLogger } from '../../node/logger.ts'
-import { createNode } from '../../node/index.ts'
 import type { MeshNode } from '../../node/index.ts'
 import { startServer } from './support/child.ts'
 import type { ServerProcess } from './support/child.ts'
-import { ECHO_CALL_IFACE } from './support/echo.ts'
+import { ECHO_CALL_IFACE, echoClient } from './support/echo.ts'
 import { percentile } from './support/latency.ts'
 
 /** `WASMESH_ATTACK_SECONDS` (default 30): the length of each phase (before, during, after). */
@@ -44,10 +42,8 @@ export async function run (): Promise<string> {
   let attacked: Record<string, number> = {}
   const phases: Phase[] = []
   try {
-    client = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [server.address], logger: silentLogger })
-    await client.start()
+    client = await echoClient(server.address)
     const c = client
-    while (!c.servers(ECHO_CALL_IFACE).some(s => !s.local)) await new Promise(resolve => setTimeout(resolve, 20))
     const payload = new Uint8Array(64).fill(1)
 
     const measure = async (name: string): Promise<void> => {

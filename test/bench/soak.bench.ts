@@ -1,9 +1,7 @@
 // Memory under sustained load: a node serving wRPC calls as fast as a client can make them, its heap sampled after full GCs; reports the growth per call (flat: < 1 byte per call).
-import { silentLogger } from '../../node/logger.ts'
-import { createNode } from '../../node/index.ts'
 import type { MeshNode } from '../../node/index.ts'
 import { startServer } from './support/child.ts'
-import { ECHO_CALL_IFACE } from './support/echo.ts'
+import { ECHO_CALL_IFACE, echoClient } from './support/echo.ts'
 
 /**
  * `WASMESH_SOAK_SECONDS` (default 60) bounds the load; `WASMESH_SOAK_CONCURRENCY` (default 64) the
@@ -46,10 +44,8 @@ export async function run (): Promise<string> {
   })
   let client: MeshNode | undefined
   try {
-    client = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [server.address], logger: silentLogger })
-    await client.start()
+    client = await echoClient(server.address)
     const c = client
-    while (!c.servers(ECHO_CALL_IFACE).some(s => !s.local)) await new Promise(resolve => setTimeout(resolve, 20))
     const payload = new Uint8Array(64).fill(1)
     const began = performance.now()
     const until = began + SECONDS * 1000

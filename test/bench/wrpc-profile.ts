@@ -3,10 +3,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createMeshLibp2p } from '../../node/libp2p.ts'
-import { silentLogger } from '../../node/logger.ts'
-import { createNode } from '../../node/index.ts'
 import { startServer } from './support/child.ts'
-import { ECHO_CALL_IFACE, handleRawEcho, rawEcho, rawFastPath } from './support/echo.ts'
+import { ECHO_CALL_IFACE, echoClient, handleRawEcho, rawEcho, rawFastPath } from './support/echo.ts'
 
 const args = process.argv.slice(2).filter(a => !a.startsWith('--'))
 const raw = process.argv.includes('--raw')
@@ -32,9 +30,7 @@ if (raw) {
   call = async () => await rawEcho(client, peer, payload)
   stop = async () => { await client.stop() }
 } else {
-  const client = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [server.address], logger: silentLogger, fastPath: !stock })
-  await client.start()
-  while (!client.servers(ECHO_CALL_IFACE).some(s => !s.local)) await new Promise(resolve => setTimeout(resolve, 20))
+  const client = await echoClient(server.address, { fastPath: !stock })
   call = async () => await client.call(ECHO_CALL_IFACE, 'echo', [payload])
   stop = async () => { await client.stop() }
 }

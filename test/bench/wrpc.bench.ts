@@ -1,5 +1,4 @@
 // wRPC call cost between two node processes on loopback, beside the same on stock js-libp2p (the before of issue 8), a raw libp2p stream per call, gRPC unary (TLS and not) and a local-first call, all in one run.
-import { eventually } from '../support/mesh.ts'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,7 +14,7 @@ import { createNode } from '../../node/index.ts'
 import type { MeshNode } from '../../node/index.ts'
 import { startServer } from './support/child.ts'
 import type { ServerProcess } from './support/child.ts'
-import { ECHO_CALL_IFACE, ECHO_IFACE, GRPC_CHANNEL_OPTIONS, echoService, grpcEcho, handleRawEcho, rawEcho, rawFastPath } from './support/echo.ts'
+import { ECHO_CALL_IFACE, ECHO_IFACE, GRPC_CHANNEL_OPTIONS, echoClient, echoService, grpcEcho, handleRawEcho, rawEcho, rawFastPath } from './support/echo.ts'
 import { measureLatency } from './support/latency.ts'
 import type { LatencySample } from './support/latency.ts'
 import { measureAsync } from './support/timing.ts'
@@ -160,10 +159,8 @@ export async function run (): Promise<string> {
 
     // wRPC: a client node bootstrapped to the server node, calling once the registry knows it.
     const wrpcClient = async (address: string, fastPath: boolean): Promise<MeshNode> => {
-      const node = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [address], logger: silentLogger, fastPath })
+      const node = await echoClient(address, { fastPath })
       cleanups.push(async () => { await node.stop() })
-      await node.start()
-      await eventually('the server node in the client registry', () => node.servers(ECHO_CALL_IFACE).some(s => !s.local))
       return node
     }
     const client = await wrpcClient(wrpcServer.address, true)

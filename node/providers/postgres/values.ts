@@ -3,7 +3,7 @@
 import { floatText, fromHashable, parseFloatText, toHashable } from './floats.ts'
 import type { FloatWidth, HashableF64 } from './floats.ts'
 import {
-  formatDate, formatOffset, formatTime, formatTimeTz, formatTimestamp,
+  formatDate, formatTime, formatTimeTz, formatTimestamp,
   parseDate, parseTime, parseTimeTz, parseTimestamp, parseTimestampTz
 } from './datetime.ts'
 import type { DateValue, TimeTzValue, TimeValue, TimestampTzValue, TimestampValue } from './datetime.ts'

@@ -4,7 +4,10 @@ import type * as grpc from '@grpc/grpc-js'
 import type { Libp2p, PeerId, Stream, StreamMessageEvent } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { parseWit, printInterface } from '../../../protocol/wit/index.ts'
-import type { LocalService } from '../../../node/index.ts'
+import { createNode } from '../../../node/index.ts'
+import type { LocalService, MeshNode } from '../../../node/index.ts'
+import { silentLogger } from '../../../node/logger.ts'
+import { eventually } from '../../support/eventually.ts'
 
 export const ECHO_WIT = `package wasmesh:bench@0.1.0;
 
@@ -139,4 +142,17 @@ export async function grpcEcho (client: grpc.Client, payload: Buffer): Promise<B
 export const GRPC_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': 8 * 1024 * 1024,
   'grpc.max_send_message_length': 8 * 1024 * 1024
+}
+
+/** A client node on 127.0.0.1 TCP bootstrapped to an echo server at `address`, started, once its registry knows that server. */
+export async function echoClient (address: string, opts: { fastPath?: boolean } = {}): Promise<MeshNode> {
+  const node = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [address], logger: silentLogger, fastPath: opts.fastPath })
+  try {
+    await node.start()
+    await eventually('the echo server in the client registry', () => node.servers(ECHO_CALL_IFACE).some(s => !s.local), 30_000)
+    return node
+  } catch (err) {
+    await node.stop()
+    throw err
+  }
 }
