@@ -2,7 +2,7 @@
 
 import { parseLink } from '../node/links.ts'
 import type { Link } from '../node/links.ts'
-import { readFile } from 'node:fs/promises'
+import { open } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -11,6 +11,9 @@ import { LineCounter, isMap, isScalar, parseDocument } from 'yaml'
 import { isLatticeName } from '../protocol/advert.ts'
 import type { LogLevel } from '../node/logger.ts'
 import type { SandboxGrants } from '../node/runtime/index.ts'
+import { NodeError } from '../node/errors.ts'
+import { allowedValues, checkLimit, limitInfo } from '../node/limits.ts'
+import type { LimitInfo } from '../node/limits.ts'
 
 export type LogFormat = 'text' | 'json'
 
@@ -53,9 +56,12 @@ export interface NodeSettings {
   readonly providerSecret?: readonly string[]
   /** Links of components' imports to some servers. */
   readonly link?: readonly Link[]
+  /** Limits by their own names (`node/limits.ts`), values in their units; merged key by key, flags winning. */
+  readonly limits?: Readonly<Record<string, number>>
 }
 
-export type ConfigErrorCode = 'bad-config' | 'config-not-found'
+/** `invalid-config`: a limit the node cannot take (unknown, of the wrong kind, out of range). */
+export type ConfigErrorCode = 'bad-config' | 'config-not-found' | 'invalid-config'
 
 /** A config file that cannot be used; the message names the file, the line and the key. */
 export class ConfigError extends Error {
@@ -76,7 +82,13 @@ export class ConfigError extends Error {
 
 /** A value that does not fit its setting; callers add where it came from (a flag, or a file's line). */
 export class SettingError extends Error {
-  override readonly name = 'SettingError'
+  override readonly name: string = 'SettingError'
+}
+
+/** A limit the node cannot take; reported as `invalid-config` wherever it came from. */
+export class LimitError extends SettingError {
+  override readonly name = 'LimitError'
+  readonly code = 'invalid-config'
 }
 
 const logLevels: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
@@ -86,8 +98,11 @@ const componentName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 export const configKeys = [
   'listen', 'announce', 'bootstrap', 'component', 'grant', 'inline', 'label', 'lattice', 'data-dir', 'cache-dir',
   'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host', 'provider', 'provider-config',
-  'provider-secret', 'link'
+  'provider-secret', 'link', 'limits'
 ] as const
+
+/** The largest config file read: a config is a few KiB, and parsing one of gigabytes would hold the command for minutes. */
+export const maxConfigFileBytes = 1024 * 1024
 
 /** `~/x` -> the home directory's x; anything else resolved against `base`. */
 export function resolvePath (path: string, base: string): string {
@@ -190,12 +205,75 @@ export function parseMetricsArg (text: string): string {
   return text
 }
 
+const msPerUnit: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+const bytesPerUnit: Readonly<Record<string, number>> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 }
+
+/** `<n>[unit]` with a unit of `units` -> a whole non-negative safe integer, else undefined. */
+function scaled (text: string | number, units: Readonly<Record<string, number>>): number | undefined {
+  if (typeof text === 'number') return Number.isSafeInteger(text) && text >= 0 ? text : undefined
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(text)
+  if (m === null || (m[2] !== '' && !Object.hasOwn(units, m[2])) || (m[2] === '' && m[1].includes('.'))) return undefined
+  const n = Number(m[1]) * (m[2] === '' ? 1 : units[m[2]])
+  // 1.1s is 1100.0000000000002 in floating point: whole is what a person meant, 0.1KiB (102.4) is not whole
+  const whole = Math.round(n)
+  return Number.isSafeInteger(whole) && Math.abs(n - whole) < 1e-6 ? whole : undefined
+}
+
+/** Milliseconds: a whole number, or with a unit (`500ms`, `30s`, `1.5s`, `2m`, `1h`). */
 export function parseMsArg (text: string | number): number {
-  const n = typeof text === 'number' ? text : Number(text)
-  if (!Number.isSafeInteger(n) || n < 0 || (typeof text === 'string' && !/^\d+$/.test(text.trim()))) {
-    throw new SettingError(`${JSON.stringify(text)} is not a whole number of milliseconds`)
-  }
+  const n = scaled(text, msPerUnit)
+  if (n === undefined) throw new SettingError(`${JSON.stringify(text)} is not a whole number of milliseconds (or 500ms, 30s, 2m, 1h)`)
   return n
+}
+
+/** Bytes: a whole number, or with a binary unit (`512KiB`, `64MiB`, `1GiB`). */
+export function parseBytesArg (text: string | number): number {
+  const n = scaled(text, bytesPerUnit)
+  if (n === undefined) throw new SettingError(`${JSON.stringify(text)} is not a whole number of bytes (or 512KiB, 64MiB, 1GiB)`)
+  return n
+}
+
+/** A count: a whole non-negative number. */
+export function parseCountArg (text: string | number): number {
+  const n = scaled(text, {})
+  if (n === undefined) throw new SettingError(`${JSON.stringify(text)} is not a whole number`)
+  return n
+}
+
+/** A limit's value as a person writes it: `64MiB`, `30s`, `500ms`, `256`; parsing it gives the value back. */
+export function formatLimit (unit: LimitInfo['unit'], value: number): string {
+  const units = unit === 'bytes' ? bytesPerUnit : unit === 'ms' ? msPerUnit : {}
+  let best = String(value)
+  for (const [name, size] of Object.entries(units)) if (value >= size && value % size === 0) best = `${value / size}${name}`
+  return best
+}
+
+const parserOfUnit: Readonly<Record<LimitInfo['unit'], (text: string | number) => number>> = { ms: parseMsArg, bytes: parseBytesArg, count: parseCountArg }
+
+/** One limit by name (camelCase or kebab-case), its value a number or text in the limit's unit -> [its name, the value]. */
+export function parseLimit (spelling: string, value: unknown): [string, number] {
+  let info: LimitInfo
+  try {
+    info = limitInfo(spelling)
+  } catch (err) {
+    throw new LimitError((err as Error).message)
+  }
+  if (typeof value !== 'number' && typeof value !== 'string') {
+    throw new LimitError(`limit ${info.name} takes ${allowedValues(info)}, not ${value === null ? 'nothing' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a table' : typeof value}`)
+  }
+  try {
+    return [info.name, checkLimit(info, parserOfUnit[info.unit](value))]
+  } catch (err) {
+    if (err instanceof SettingError || err instanceof NodeError) throw new LimitError(`limit ${info.name}: ${JSON.stringify(value)}: it takes ${allowedValues(info)}`)
+    throw err
+  }
+}
+
+/** `<name>=<value>`, as `--limit` takes it. */
+export function parseLimitArg (text: string): [string, number] {
+  const eq = text.indexOf('=')
+  if (eq <= 0) throw new LimitError(`${JSON.stringify(text)} is not <name>=<value> (like maxInboundStreams=64, idleTimeoutMs=30s or maxInstanceMemoryBytes=256MiB)`)
+  return parseLimit(text.slice(0, eq).trim(), text.slice(eq + 1).trim())
 }
 
 export function parseLogLevelArg (text: string): LogLevel {
@@ -280,23 +358,44 @@ export function parseProviderSetting (text: string, what: 'config' | 'secret'): 
   return { provider: text.slice(0, colon), key: text.slice(colon + 1, eq), value }
 }
 
-/** A key's value as the file gave it, with the line it is on (1-based). */
-interface Entry { readonly value: unknown, readonly line: number | undefined }
+/** A key's value as the file gave it, the line it is on (1-based) and the line of a key of its table, looked up only when needed. */
+interface Entry {
+  readonly value: unknown
+  line (): number | undefined
+  keyLine (key: string): number | undefined
+}
 
 /**
  * Reads a config file: `.yaml`/`.yml` as YAML, `.toml` as TOML (anything else is tried as YAML).
  * Relative paths in it (components, directories, grants) are relative to the file. Unknown keys,
- * values of the wrong type and syntax errors are `bad-config` errors naming the file, line and key.
+ * values of the wrong type and syntax errors are `bad-config` errors naming the file, line and key;
+ * limits the node cannot take are `invalid-config`.
  */
 export async function loadConfigFile (file: string): Promise<NodeSettings> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (err) {
-    throw new ConfigError('config-not-found', `cannot read config file ${file}: ${(err as Error).message}`, { file }, { cause: err })
-  }
+  const text = await readConfigText(file)
   const entries = extname(file) === '.toml' ? tomlEntries(file, text) : yamlEntries(file, text)
   return settingsOf(file, entries)
+}
+
+/** The file's text, refused past `maxConfigFileBytes` (read no further: it may be a device or a growing file). */
+async function readConfigText (file: string): Promise<string> {
+  const notRead = (err: unknown): never => {
+    throw new ConfigError('config-not-found', `cannot read config file ${file}: ${(err as Error).message}`, { file }, { cause: err })
+  }
+  const handle = await open(file, 'r').catch(notRead)
+  try {
+    const buf = new Uint8Array(maxConfigFileBytes + 1)
+    let length = 0
+    while (length < buf.length) {
+      const { bytesRead } = await handle.read(buf, length, buf.length - length).catch(notRead)
+      if (bytesRead === 0) break
+      length += bytesRead
+    }
+    if (length > maxConfigFileBytes) throw new ConfigError('bad-config', `${file}: a config file is at most ${maxConfigFileBytes} bytes (maxConfigFileBytes)`, { file })
+    return new TextDecoder().decode(buf.subarray(0, length))
+  } finally {
+    await handle.close()
+  }
 }
 
 function yamlEntries (file: string, text: string): Map<string, Entry> {
@@ -305,18 +404,24 @@ function yamlEntries (file: string, text: string): Map<string, Entry> {
   const problem = doc.errors[0]
   if (problem !== undefined) {
     const line = lineCounter.linePos(problem.pos[0]).line
-    throw new ConfigError('bad-config', `${file}:${line}: ${problem.message.split('\n')[0]}`, { file, line })
+    // yaml reports a value nested past its recursion as the stack overflow it caught
+    const message = /call stack/i.test(problem.message) ? 'values are nested too deeply' : problem.message.split('\n')[0]
+    throw new ConfigError('bad-config', `${file}:${line}: ${message}`, { file, line })
   }
   const entries = new Map<string, Entry>()
   if (doc.contents === null) return entries
   if (!isMap(doc.contents)) throw new ConfigError('bad-config', `${file}:1: the file must be a mapping of keys (listen:, bootstrap:, ...)`, { file, line: 1 })
+  const lineOf = (node: unknown): number | undefined => {
+    const offset = isScalar(node) ? node.range?.[0] : undefined
+    return offset === undefined ? undefined : lineCounter.linePos(offset).line
+  }
   for (const pair of doc.contents.items) {
     const keyNode = pair.key
     const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode)
-    const offset = isScalar(keyNode) ? keyNode.range?.[0] : undefined
-    const line = offset === undefined ? undefined : lineCounter.linePos(offset).line
     const value: unknown = isScalar(pair.value) || pair.value === null ? (pair.value as { value?: unknown } | null)?.value ?? null : (pair.value as { toJSON(): unknown }).toJSON()
-    entries.set(key, { value, line })
+    const table = pair.value
+    const keyLine = (k: string): number | undefined => isMap(table) ? lineOf(table.items.find(i => isScalar(i.key) && String(i.key.value) === k)?.key) : undefined
+    entries.set(key, { value, line: () => lineOf(keyNode), keyLine })
   }
   return entries
 }
@@ -332,20 +437,37 @@ function tomlEntries (file: string, text: string): Map<string, Entry> {
     throw err
   }
   const lines = text.split('\n')
+  const quoted = (key: string): string => {
+    const k = key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    return `(${k}|"${k}"|'${k}')`
+  }
   // smol-toml gives no positions for keys: find the line that defines each top-level key or table.
   const lineOf = (key: string): number | undefined => {
-    const k = key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-    const pattern = new RegExp(`^\\s*(\\[\\s*)?(${k}|"${k}"|'${k}')\\s*(=|\\])`)
+    const pattern = new RegExp(`^\\s*(\\[\\s*)?${quoted(key)}\\s*(=|\\]|\\.)`)
     const i = lines.findIndex(l => pattern.test(l))
     return i < 0 ? undefined : i + 1
   }
-  return new Map(Object.entries(doc).map(([key, value]) => [key, { value, line: lineOf(key) }]))
+  // a table's own key: `key =` in its [table] section, or `table.key =`
+  const keyLineOf = (table: string, key: string): number | undefined => {
+    const header = new RegExp(`^\\s*\\[\\s*${quoted(table)}\\s*\\]`)
+    const start = lines.findIndex(l => header.test(l))
+    if (start >= 0) {
+      const own = new RegExp(`^\\s*${quoted(key)}\\s*=`)
+      for (let i = start + 1; i < lines.length && !/^\s*\[/.test(lines[i]); i++) if (own.test(lines[i])) return i + 1
+    }
+    const dotted = new RegExp(`^\\s*${quoted(table)}\\s*\\.\\s*${quoted(key)}\\s*=`)
+    const i = lines.findIndex(l => dotted.test(l))
+    return i < 0 ? undefined : i + 1
+  }
+  return new Map(Object.entries(doc).map(([key, value]) => [key, { value, line: () => lineOf(key), keyLine: k => keyLineOf(key, k) }]))
 }
 
 function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
   const base = dirname(resolve(file))
   const out: Record<string, unknown> = {}
-  for (const [key, { value, line }] of entries) {
+  for (const [key, entry] of entries) {
+    const { value } = entry
+    const line = entry.line()
     const fail = (message: string): never => {
       throw new ConfigError('bad-config', `${file}${line === undefined ? '' : `:${line}`}: key ${JSON.stringify(key)}: ${message}`, { file, line, key })
     }
@@ -391,6 +513,7 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
         case 'provider-config': out.providerConfig = strings(); break
         case 'provider-secret': out.providerSecret = strings(); break
         case 'link': out.link = strings().map(parseLinkArg); break
+        case 'limits': out.limits = limitsOf(file, line, entry.keyLine, value); break
       }
     } catch (err) {
       if (err instanceof SettingError) fail(err.message)
@@ -398,4 +521,28 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
     }
   }
   return out as NodeSettings
+}
+
+/** The `limits` table: each key a limit's name, each value a number or text in its unit; every problem `invalid-config` naming the file, line and limit. */
+function limitsOf (file: string, line: number | undefined, keyLine: (key: string) => number | undefined, value: unknown): Record<string, number> {
+  const at = (l: number | undefined): string => `${file}${l === undefined ? '' : `:${l}`}`
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError('invalid-config', `${at(line)}: limits: must be a table of <limit>: <value> (like maxInboundStreams: 64, idleTimeoutMs: 30s)`, { file, line, key: 'limits' })
+  }
+  const out: Record<string, number> = {}
+  const from = new Map<string, string>()
+  for (const [spelling, v] of Object.entries(value)) {
+    try {
+      const [name, n] = parseLimit(spelling, v)
+      const twice = from.get(name)
+      if (twice !== undefined) throw new LimitError(`limit ${name} is given twice (as ${twice} and ${spelling})`)
+      from.set(name, spelling)
+      out[name] = n
+    } catch (err) {
+      const l = keyLine(spelling) ?? line
+      if (err instanceof LimitError) throw new ConfigError('invalid-config', `${at(l)}: limits.${spelling}: ${err.message}`, { file, line: l, key: `limits.${spelling}` }, { cause: err })
+      throw err
+    }
+  }
+  return out
 }

@@ -11,16 +11,17 @@ export type CliErrorCode =
   | 'sync-timeout'        // a bootstrap peer was reached but sent no view of the lattice within the timeout
   | 'address-in-use'      // a --listen address is taken by another process
   | 'start-failed'        // the node could not start
+  | 'invalid-config'      // a --limit the node cannot take (exit 2, a usage mistake like any bad flag)
 
 export class CliError extends Error {
   override readonly name = 'CliError'
   readonly code: CliErrorCode
-  /** 2 for usage mistakes, 1 for everything else, as most Unix tools do. */
+  /** 2 for usage mistakes (a bad flag), 1 for everything else, as most Unix tools do. */
   readonly exitCode: number
 
   constructor (code: CliErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.code = code
-    this.exitCode = code === 'usage' ? 2 : 1
+    this.exitCode = code === 'usage' || code === 'invalid-config' ? 2 : 1
   }
 }

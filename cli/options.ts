@@ -1,6 +1,6 @@
 // Flag values shared by the mesh commands: bootstrap peers, labels, timeouts and the log, each checked with an error naming the flag.
 
-import { SettingError, parseLabelArg, parseLogFormatArg, parseLogLevelArg, parseMsArg, parseMultiaddrArg } from './config.ts'
+import { LimitError, SettingError, parseLabelArg, parseLimitArg, parseLogFormatArg, parseLogLevelArg, parseMsArg, parseMultiaddrArg } from './config.ts'
 import type { LogFormat } from './config.ts'
 import { createLogger } from '../node/logger.ts'
 import type { LogLevel, Logger } from '../node/logger.ts'
@@ -29,6 +29,22 @@ export function bootstrapOf (flags: readonly string[] | undefined, env: CommandC
 export function labelsOf (flags: readonly string[] | undefined): Record<string, string> | undefined {
   if (flags === undefined || flags.length === 0) return undefined
   return Object.fromEntries(flags.map(l => flag('label', () => parseLabelArg(l))))
+}
+
+/** `--limit <name>=<value>` flags by limit name, the last of a name winning; a limit the node cannot take is `invalid-config`. */
+export function limitFlagsOf (flags: readonly string[] | undefined): Record<string, number> | undefined {
+  if (flags === undefined || flags.length === 0) return undefined
+  const out: Record<string, number> = {}
+  for (const text of flags) {
+    try {
+      const [name, value] = parseLimitArg(text)
+      out[name] = value
+    } catch (err) {
+      if (err instanceof LimitError) throw new CliError('invalid-config', `--limit ${text}: ${err.message}`, { cause: err })
+      throw err
+    }
+  }
+  return out
 }
 
 export function positiveMsOf (name: string, text: string | undefined, fallback: number): number {

@@ -8,7 +8,7 @@ import { defaultDescribeLimits } from './describe.ts'
 import type { DescribeLimits } from './describe.ts'
 import type { StreamErrorReason } from './libp2p/stream-errors.ts'
 import type { InboundBudgetStats } from '../protocol/budget.ts'
-import type { MeshConnectionLimits, MeshLibp2pInit } from './libp2p.ts'
+import type { MeshConnectionLimits, MeshLibp2pInit, MeshStreamLimits } from './libp2p.ts'
 import type { Logger } from './logger.ts'
 import type { PeerView, RegistryChange, RegistryFilter, Server } from './registry.ts'
 import type { ComponentConfig, LoadedComponent, PoolStats, RuntimeLimits } from './runtime/index.ts'
@@ -72,6 +72,8 @@ export interface NodeInit {
   readonly limits?: Partial<NodeLimits>
   readonly sessionLimits?: Partial<SessionLimits>
   readonly connectionLimits?: Partial<MeshConnectionLimits>
+  /** The muxer's per-stream buffering (yamux window and read buffer, early streams). */
+  readonly streamLimits?: Partial<MeshStreamLimits>
   /** Fixed latency of the memory transport (simulations). */
   readonly memoryLatencyMs?: number
   /** A transport instead of TCP/memory (simulations model loss and partitions with one). */

@@ -96,6 +96,12 @@ export const defaultStreamLimits: MeshStreamLimits = Object.freeze({
   maxEarlyStreams: 256
 })
 
+/** What is wrong with these stream limits together, if anything: a window past the read buffer resets a paused stream instead of slowing it. */
+export function streamLimitsProblem (streams: MeshStreamLimits): string | undefined {
+  if (streams.maxStreamWindowBytes <= streams.maxReadBufferBytes) return undefined
+  return `maxStreamWindowBytes (${streams.maxStreamWindowBytes}) must not exceed maxReadBufferBytes (${streams.maxReadBufferBytes}): a paused stream would be reset`
+}
+
 export interface MeshLibp2pInit {
   readonly privateKey: PrivateKey
   /** `memory` connects nodes of one process (simulations); default `tcp`. */
@@ -162,9 +168,8 @@ const defaultGossipsub: Partial<GossipsubOpts> = {
 export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2p> {
   const conn = { ...defaultConnectionLimits, ...init.connectionLimits }
   const streams = { ...defaultStreamLimits, ...init.streamLimits }
-  if (streams.maxStreamWindowBytes > streams.maxReadBufferBytes) {
-    throw new RangeError(`maxStreamWindowBytes (${streams.maxStreamWindowBytes}) must not exceed maxReadBufferBytes (${streams.maxReadBufferBytes}): a paused stream would be reset`)
-  }
+  const problem = streamLimitsProblem(streams)
+  if (problem !== undefined) throw new RangeError(problem)
   const useMemory = init.transport === 'memory'
   const listen = init.listen != null
     ? [...init.listen]

@@ -172,6 +172,13 @@ export function createMetrics (init: MetricsInit = {}): Metrics {
     out.family('wasmesh_stream_errors_total', 'counter', 'Streams given up on a path a peer can reach, by reason (reset-before-answer: reset or closed before the early answer).')
     for (const [reason, n] of Object.entries(stats.streamErrors)) out.sample('wasmesh_stream_errors_total', { reason }, n)
 
+    // the inbound budget (maxInboundBufferedBytesPerPeer/PerNode, maxInboundPausedMs): how close peers' stalled calls bring the node to it
+    const budget = stats.inboundBuffered
+    out.gauge('wasmesh_inbound_buffered_bytes', 'Bytes of inbound values not complete yet (calls\' parameters still arriving) this node holds now.', budget.bytes)
+    out.gauge('wasmesh_inbound_streams_holding', 'Inbound streams holding bytes of an unfinished value now.', budget.holders)
+    out.gauge('wasmesh_inbound_streams_paused', 'Inbound streams paused now because their peer\'s or the node\'s inbound budget is spent.', budget.paused)
+    out.counter('wasmesh_inbound_streams_refused_total', 'Inbound streams answered overloaded after staying paused for maxInboundPausedMs.', budget.refused)
+
     out.gauge('wasmesh_peers', 'Live peers this node has adverts from.', stats.peers)
     out.gauge('wasmesh_registry_interfaces', 'Distinct exported interface ids in the registry, this node\'s included.', node.interfaces().size)
 

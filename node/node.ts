@@ -72,6 +72,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     announce: init.announce,
     bootstrap: init.bootstrap,
     connectionLimits: init.connectionLimits,
+    streamLimits: init.streamLimits,
     memoryLatencyMs: init.memoryLatencyMs,
     customTransport: init.customTransport,
     encryption: init.encryption,

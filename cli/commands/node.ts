@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Interface } from '../../protocol/wit/model.ts'
 import {
-  grantsByComponent, loadConfigFile, parseComponentArg, parseGrantArg, parseInlineArg, parseLatticeArg, parseLinkArg, parseMetricsArg,
+  formatLimit, grantsByComponent, loadConfigFile, parseComponentArg, parseGrantArg, parseInlineArg, parseLatticeArg, parseLinkArg, parseMetricsArg,
   parseMsArg, parseMultiaddrArg, parseProviderArg, resolvePath
 } from '../config.ts'
 import type { Provider } from '../../node/providers/sdk.ts'
@@ -25,7 +25,8 @@ import type { ComponentSpec, MeshNode } from '../../node/index.ts'
 import type { CommandContext } from '../context.ts'
 import { CliError } from '../errors.ts'
 import { exampleCall } from '../example-call.ts'
-import { bootstrapOf, flag, labelsOf, logFormatOf, logLevelOf, loggerOf } from '../options.ts'
+import { bootstrapOf, flag, labelsOf, limitFlagsOf, logFormatOf, logLevelOf, loggerOf } from '../options.ts'
+import { limitCatalog, limitInits } from '../../node/limits.ts'
 import { stopRequests } from '../signals.ts'
 
 export const defaultListen = '/ip4/0.0.0.0/tcp/4001'
@@ -91,6 +92,11 @@ Options:
   --link <component>:<ns:pkg[/iface]>=<k=v,...|peer-id>
                             bind a component's imports to servers with these labels or to one
                             peer (repeatable); without a link, any server
+  --limit <name>=<value>    set one of the node's limits by its name (repeatable; a flag wins
+                            over the same limit in the config file's limits table). Counts
+                            are whole numbers, ...Bytes limits also take 512KiB, 64MiB, 1GiB,
+                            ...Ms limits also take 500ms, 30s, 2m. The names, with defaults:
+${limitHelp()}
   --log-level <level>       debug, info, warn, error or silent (default info)
   --log-format <fmt>        text or json (default: text on a terminal, else json lines)
   --verbose                 show an error's cause and stack
@@ -104,6 +110,7 @@ Examples:
   wasmesh node --config node.yaml --metrics 127.0.0.1:9464
   wasmesh node --provider kv=builtin:keyvalue --provider-config kv:path=./kv.db --label tier=cache
   wasmesh node --component counter=examples/build/counter.wasm --link counter:wasi:keyvalue=tier=cache
+  wasmesh node --config node.yaml --limit maxInboundStreams=64 --limit idle-timeout-ms=10s
 
 A config file (node.yaml):
   listen: [/ip4/0.0.0.0/tcp/4001]
@@ -112,7 +119,25 @@ A config file (node.yaml):
   grant: ["upper:env=LANG"]
   inline: [upper]
   label: {zone: eu-1}
-  drain-timeout: 5000`
+  drain-timeout: 5000
+  limits:
+    maxInboundStreams: 64
+    maxInboundBufferedBytesPerNode: 128MiB
+    idleTimeoutMs: 10s
+    maxInstanceMemoryBytes: 256MiB`
+
+/** Every limit's name with its default, wrapped to the help's column. */
+function limitHelp (): string {
+  const items = [...limitCatalog.values()].map(l => `${l.name} (${l.default === undefined ? 'derived' : formatLimit(l.unit, l.default)})`)
+  const lines: string[] = []
+  let line = ''
+  for (const item of items) {
+    if (line !== '' && line.length + item.length + 2 > 62) { lines.push(line + ','); line = '' }
+    line = line === '' ? item : `${line}, ${item}`
+  }
+  if (line !== '') lines.push(line)
+  return lines.map(l => `${' '.repeat(28)}${l}`).join('\n')
+}
 
 /** `$XDG_DATA_HOME/wasmesh`, else `~/.local/share/wasmesh`. */
 export function defaultDataDir (env: CommandContext['env']): string {
@@ -146,7 +171,8 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
       provider: { type: 'string', multiple: true },
       'provider-config': { type: 'string', multiple: true },
       'provider-secret': { type: 'string', multiple: true },
-      link: { type: 'string', multiple: true }
+      link: { type: 'string', multiple: true },
+      limit: { type: 'string', multiple: true }
     }
   })
   if (positionals.length > 0) throw new CliError('usage', `node takes no arguments (got ${JSON.stringify(positionals[0])}); components are given with --component <file.wasm>`)
@@ -174,6 +200,7 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v
   const labels = { ...file.label, ...labelsOf(values.label) }
   merged.label = labels
+  merged.limits = { ...file.limits, ...limitFlagsOf(values.limit) }
   merged.bootstrap = bootstrapOf(values.bootstrap, ctx.env) ?? file.bootstrap
   // Provider settings apply to the providers in effect: the file's settings, then the flags'.
   merged.provider = flag('provider-config', () => withSettings(
@@ -298,6 +325,8 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
   const settings = await settingsOf(argv, ctx)
   const log = loggerOf(ctx, settings.logLevel ?? 'info', settings.logFormat)
   log.debug(`settings: ${JSON.stringify(settings)}`)
+  // checked together before anything starts (a stream window past the read buffer, wherever each came from)
+  const limits = limitInits(settings.limits ?? {})
   const components = await componentSpecs(settings, ctx)
   const listen = await listenAddresses(settings, ctx)
   const metrics = settings.metrics === undefined ? undefined : createMetrics()
@@ -313,6 +342,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     links: settings.link,
     logger: log,
     observer: metrics?.observer,
+    ...limits
   })
   const stop = stopRequests(ctx, () => { ctx.err('second signal: exiting at once') })
   let running = false

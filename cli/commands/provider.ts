@@ -10,8 +10,9 @@ Runs a native provider (native code answering a WIT contract, advertised and
 called exactly like a component) as its own process: a mesh node that serves
 only that provider. <module> is builtin:keyvalue, builtin:postgres, a module
 file or a package whose default export is a provider module. Every option of
-'wasmesh node' applies (see 'wasmesh node --help'); the provider's settings
-and secrets are given by its name:
+'wasmesh node' applies (see 'wasmesh node --help'), --config and the node's
+limits (--limit <name>=<value>) too; the provider's settings and secrets are
+given by its name:
 
   --provider-config <name>:<key>=<value>            a setting (repeatable)
   --provider-secret <name>:<key>=env:VAR|file:/path  where a secret is (repeatable)

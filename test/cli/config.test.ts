@@ -3,7 +3,13 @@ import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ConfigError, grantsByComponent, loadConfigFile, parseGrantArg } from '../../cli/config.ts'
+import { ConfigError, formatLimit, grantsByComponent, loadConfigFile, maxConfigFileBytes, parseGrantArg, parseLimitArg } from '../../cli/config.ts'
+import { defaultNodeLimits } from '../../node/api.ts'
+import { defaultAdvertIntakeLimits, defaultAdvertTimings } from '../../node/adverts.ts'
+import { defaultConnectionLimits, defaultStreamLimits } from '../../node/libp2p.ts'
+import { limitCatalog, limitInits } from '../../node/limits.ts'
+import { defaultRuntimeLimits } from '../../node/runtime/limits.ts'
+import { defaultSessionLimits } from '../../protocol/limits.ts'
 import { createDemoHost } from '../../cli/host.ts'
 import { parseWit, printInterface } from '../../protocol/wit/index.ts'
 
@@ -125,6 +131,126 @@ describe('config files', () => {
     expect(toml.message).toMatch(/broken\.toml:\d+: /)
     const missing = await configError(join(dir, 'nope.yaml'))
     expect(missing.code).toBe('config-not-found')
+  })
+})
+
+describe('limits in a config file', () => {
+  it('reads a limits table from YAML and TOML by the limits\' names, kebab-case too, with units', async () => {
+    const expected = {
+      maxInboundStreams: 2,
+      maxInboundBufferedBytesPerNode: 128 * 1024 * 1024,
+      idleTimeoutMs: 30_000,
+      maxInstanceMemoryBytes: 1024 ** 3,
+      maxAdvertTtlMs: 120_000,
+      maxConnections: 64,
+      maxInstancesPerCaller: 3,
+      minProgressBytes: 512 * 1024,
+      callTimeoutMs: 1500
+    }
+    const yaml = await file('limits.yaml', [
+      'lattice: blue',
+      'limits:',
+      '  maxInboundStreams: 2',
+      '  max-inbound-buffered-bytes-per-node: 128MiB',
+      '  idleTimeoutMs: 30s',
+      '  maxInstanceMemoryBytes: "1GiB"',
+      '  maxAdvertTtlMs: 2m',
+      '  maxConnections: "64"',
+      '  maxInstancesPerCaller: 3',
+      '  minProgressBytes: 512KiB',
+      '  callTimeoutMs: 1.5s'
+    ].join('\n'))
+    expect(await loadConfigFile(yaml)).toEqual({ lattice: 'blue', limits: expected })
+    const toml = await file('limits.toml', [
+      'lattice = "blue"',
+      '',
+      '[limits]',
+      'maxConnections = 64',
+      'maxInboundStreams = 2',
+      'max-inbound-buffered-bytes-per-node = "128MiB"',
+      'idleTimeoutMs = "30s"',
+      'maxInstanceMemoryBytes = "1GiB"',
+      'maxAdvertTtlMs = 120000',
+      'maxInstancesPerCaller = 3',
+      'minProgressBytes = "512KiB"',
+      'callTimeoutMs = "1500ms"'
+    ].join('\n'))
+    expect(await loadConfigFile(toml)).toEqual({ lattice: 'blue', limits: expected })
+  })
+
+  it('refuses every limit the node cannot take with invalid-config, naming the file, line and limit and what it takes', async () => {
+    const cases: Array<[string, string, number, string, RegExp]> = [
+      ['u.yaml', 'lattice: blue\nlimits:\n  maxInboundStream: 2\n', 3, 'limits.maxInboundStream', /unknown limit "maxInboundStream"; the limits are maxInboundStreams, /],
+      ['n.yaml', 'limits:\n  maxInboundStreams: -1\n', 2, 'limits.maxInboundStreams', /-1.*it takes a whole number from 0 to 9007199254740991/],
+      ['f.yaml', 'limits:\n  maxInboundStreams: 2.5\n', 2, 'limits.maxInboundStreams', /2\.5.*a whole number/],
+      ['big.yaml', 'limits:\n  maxFrameBytes: 9007199254740993\n', 2, 'limits.maxFrameBytes', /whole number of bytes from 0 to 9007199254740991/],
+      ['e300.yaml', 'limits:\n  maxFrameBytes: 1e300\n', 2, 'limits.maxFrameBytes', /bytes/],
+      ['timer.yaml', 'limits:\n\n  idleTimeoutMs: 3000000000\n', 3, 'limits.idleTimeoutMs', /milliseconds from 0 to 2147483647/],
+      ['days.yaml', 'limits:\n  idleTimeoutMs: 30d\n', 2, 'limits.idleTimeoutMs', /30d.*500ms, 30s, 2m/],
+      ['unit.yaml', 'limits:\n  maxFrameBytes: 64MB\n', 2, 'limits.maxFrameBytes', /64MB.*512KiB, 64MiB, 1GiB/],
+      ['word.yaml', 'limits:\n  maxConnections: lots\n', 2, 'limits.maxConnections', /lots/],
+      ['list.yaml', 'limits:\n  maxConnections: [1, 2]\n', 2, 'limits.maxConnections', /not a list/],
+      ['table.yaml', 'limits:\n  maxConnections: {a: 1}\n', 2, 'limits.maxConnections', /not a table/],
+      ['bool.yaml', 'limits:\n  maxConnections: true\n', 2, 'limits.maxConnections', /not boolean/],
+      ['null.yaml', 'limits:\n  maxConnections:\n', 2, 'limits.maxConnections', /not nothing/],
+      ['twice.yaml', 'limits:\n  maxConnections: 1\n  max-connections: 2\n', 3, 'limits.max-connections', /given twice/],
+      ['flat.yaml', 'limits: 64\n', 1, 'limits', /must be a table of <limit>: <value>/],
+      ['u.toml', 'lattice = "blue"\n[limits]\nmaxInboundStreams = 2\nnope = 1\n', 4, 'limits.nope', /unknown limit "nope"/],
+      ['n.toml', 'limits.maxInboundStreams = -3\n', 1, 'limits.maxInboundStreams', /-3/],
+      ['t.toml', 'limits = { idleTimeoutMs = "soon" }\n', 1, 'limits.idleTimeoutMs', /soon/]
+    ]
+    for (const [name, text, line, key, message] of cases) {
+      const err = await configError(await file(name, text))
+      expect(err, name).toMatchObject({ code: 'invalid-config', line, key })
+      expect(err.message, name).toContain(`${name}:${line}: ${key}: `)
+      expect(err.message, name).toMatch(message)
+    }
+  })
+
+  it('refuses a huge file and deeply nested values as mistakes in the file, quickly', async () => {
+    const huge = await configError(await file('huge.yaml', `limits:\n${'  maxConnections: 1\n'.repeat(maxConfigFileBytes / 16)}`))
+    expect(huge).toMatchObject({ code: 'bad-config' })
+    expect(huge.message).toContain(`at most ${maxConfigFileBytes} bytes`)
+    const depth = 100_000
+    for (const [name, text] of [
+      ['deep.yaml', `limits:\n  maxConnections: ${'['.repeat(depth)}${']'.repeat(depth)}\n`],
+      ['deep-map.yaml', `limits: ${'{a: '.repeat(depth)}1${'}'.repeat(depth)}\n`],
+      ['deep.toml', `[limits]\nmaxConnections = ${'['.repeat(depth)}${']'.repeat(depth)}\n`]
+    ]) {
+      const err = await configError(await file(name, text))
+      expect(err.code, name).toBe('bad-config')
+      expect(err.message, name).toMatch(new RegExp(`${name}:\\d+: (values are nested too deeply|.*excessively nested)`))
+    }
+  })
+})
+
+describe('limits by name', () => {
+  it('knows every field of every limits object the node takes, derived from their defaults', () => {
+    const objects = [defaultNodeLimits, defaultSessionLimits, defaultAdvertIntakeLimits, defaultAdvertTimings, defaultRuntimeLimits, defaultConnectionLimits, defaultStreamLimits]
+    const names = objects.flatMap(o => Object.keys(o))
+    expect([...limitCatalog.keys()].sort()).toEqual([...names, 'maxInstancesPerCaller'].sort())
+    for (const name of names) {
+      const info = limitCatalog.get(name)!
+      // the default reads back through --limit as itself, in its own unit
+      expect(parseLimitArg(`${name}=${formatLimit(info.unit, info.default!)}`), name).toEqual([name, info.default])
+    }
+  })
+
+  it('routes each limit to the init object that takes it', () => {
+    expect(limitInits({ maxInboundStreams: 2, idleTimeoutMs: 500, maxAdvertsPerPeerPerMinute: 10, advertTtlMs: 5000, maxInstances: 4, maxConnections: 9, maxEarlyStreams: 8 })).toEqual({
+      limits: { maxInboundStreams: 2 },
+      sessionLimits: { idleTimeoutMs: 500 },
+      advertLimits: { maxAdvertsPerPeerPerMinute: 10 },
+      timings: { advertTtlMs: 5000 },
+      runtimeLimits: { maxInstances: 4 },
+      connectionLimits: { maxConnections: 9 },
+      streamLimits: { maxEarlyStreams: 8 }
+    })
+  })
+
+  it('refuses a stream window larger than the read buffer, as the libp2p layer does', () => {
+    expect(() => limitInits({ maxStreamWindowBytes: 16 * 1024 * 1024 })).toThrow(expect.objectContaining({ code: 'invalid-config', message: expect.stringMatching(/maxStreamWindowBytes .* must not exceed maxReadBufferBytes/) }))
+    expect(limitInits({ maxStreamWindowBytes: 16 * 1024 * 1024, maxReadBufferBytes: 32 * 1024 * 1024 }).streamLimits).toEqual({ maxStreamWindowBytes: 16 * 1024 * 1024, maxReadBufferBytes: 32 * 1024 * 1024 })
   })
 })
 

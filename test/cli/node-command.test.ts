@@ -3,8 +3,14 @@ import type { Server } from 'node:net'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Stream } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../examples/build.ts'
+import { maxConfigFileBytes } from '../../cli/config.ts'
+import { createMeshLibp2p, WRPC_PROTOCOL } from '../../node/libp2p.ts'
+import { eventually } from '../support/eventually.ts'
 import { listeningOn, start, wasmesh } from './helpers.ts'
 
 let scratch: string
@@ -160,5 +166,75 @@ describe('wasmesh node', () => {
       expect(r.out, command).toMatch(/^Usage: wasmesh /)
       expect(r.out, command).toContain('Examples:')
     }
+  })
+})
+
+describe('wasmesh node limits', () => {
+  /**
+   * Starts `wasmesh node` with `argv`, holds `open` silent wRPC streams on one connection to it, waits until it
+   * has reset all but `limit` of them, and answers how many it keeps: what an operator's maxInboundStreams does.
+   */
+  async function streamsKept (argv: string[], open: number, limit: number): Promise<number> {
+    const node = start(['node', ...argv])
+    const attacker = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
+    const held: Stream[] = []
+    try {
+      await node.out.waitFor(l => l.startsWith('serving:'), node.exited)
+      await attacker.start()
+      const addr = multiaddr(listeningOn(node.out.text)[0])
+      for (let i = 0; i < open; i++) held.push(await attacker.dialProtocol(addr, WRPC_PROTOCOL))
+      const gone = (): number => held.filter(s => s.status === 'reset' || s.status === 'aborted' || s.status === 'closed').length
+      await eventually('the streams past the limit to be reset', () => gone() >= open - limit)
+      return open - gone()
+    } finally {
+      for (const s of held) s.abort(new Error('done'))
+      await attacker.stop()
+      expect(await node.stop()).toBe(0)
+    }
+  }
+
+  it('takes limits from the config file\'s limits table and --limit, flags winning, and the node enforces them', async () => {
+    const config = join(scratch, 'limits.yaml')
+    await writeFile(config, 'listen: [/ip4/127.0.0.1/tcp/0]\nlimits:\n  maxInboundStreams: 2\n  idle-timeout-ms: 1m\n')
+    expect(await streamsKept(['--config', config, '--data-dir', join(scratch, 'limits-file')], 6, 2)).toBe(2)
+    expect(await streamsKept(['--config', config, '--data-dir', join(scratch, 'limits-flag'), '--limit', 'maxInboundStreams=3'], 6, 3)).toBe(3)
+  }, 60_000)
+
+  it('refuses limits it cannot take with invalid-config, from a flag or the file, before starting', async () => {
+    const bad = join(scratch, 'bad-limits.yaml')
+    await writeFile(bad, 'limits:\n  maxInboundStreams: lots\n')
+    const nested = join(scratch, 'nested-limits.yaml')
+    await writeFile(nested, `limits:\n  maxInboundStreams: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`)
+    const huge = join(scratch, 'huge.yaml')
+    await writeFile(huge, `limits:\n${'  maxConnections: 1\n'.repeat(maxConfigFileBytes / 16)}`)
+    const cases: Array<[string[], number, RegExp]> = [
+      [['node', '--limit', 'maxInboundStream=2'], 2, /^error \[invalid-config\]: --limit maxInboundStream=2: unknown limit "maxInboundStream"; the limits are maxInboundStreams, /],
+      [['node', '--limit', 'maxInboundStreams'], 2, /^error \[invalid-config\]: --limit maxInboundStreams: "maxInboundStreams" is not <name>=<value>/],
+      [['node', '--limit', 'maxInboundStreams=-1'], 2, /^error \[invalid-config\]: --limit maxInboundStreams=-1: limit maxInboundStreams: "-1": it takes a whole number from 0 to 9007199254740991$/],
+      [['node', '--limit', 'maxInboundStreams=1.5'], 2, /^error \[invalid-config\]: .*it takes a whole number from 0/],
+      [['node', '--limit', 'maxFrameBytes=9007199254740993'], 2, /^error \[invalid-config\]: .*a whole number of bytes from 0 to 9007199254740991/],
+      [['node', '--limit', 'idleTimeoutMs=3000000000'], 2, /^error \[invalid-config\]: .*milliseconds from 0 to 2147483647/],
+      [['node', '--limit', 'idle-timeout-ms=forever'], 2, /^error \[invalid-config\]: --limit idle-timeout-ms=forever: limit idleTimeoutMs: "forever"/],
+      [['node', '--limit', 'maxStreamWindowBytes=16MiB'], 1, /^error \[invalid-config\]: maxStreamWindowBytes \(16777216\) must not exceed maxReadBufferBytes \(8388608\)/],
+      [['node', '--config', bad], 1, /^error \[invalid-config\]: .*bad-limits\.yaml:2: limits\.maxInboundStreams: limit maxInboundStreams: "lots"/],
+      [['node', '--config', nested], 1, /^error \[(bad|invalid)-config\]: .*nested-limits\.yaml/],
+      [['node', '--config', huge], 1, /^error \[bad-config\]: .*huge\.yaml: a config file is at most 1048576 bytes/],
+      [['provider', 'kv=builtin:keyvalue', '--limit', 'nope=1'], 2, /^error \[invalid-config\]: --limit nope=1: unknown limit "nope"/]
+    ]
+    for (const [argv, code, message] of cases) {
+      const r = await wasmesh(argv)
+      expect(r.code, argv.join(' ')).toBe(code)
+      expect(r.err, argv.join(' ')).toMatch(message)
+      expect(r.err, argv.join(' ')).not.toContain('    at ')
+    }
+  }, 60_000)
+
+  it('lists every limit with its default in --help, with an example of the flag and the table', async () => {
+    const r = await wasmesh(['node', '--help'])
+    expect(r.out).toContain('--limit <name>=<value>')
+    expect(r.out).toMatch(/maxInboundStreams \(256\), .*maxInboundBufferedBytesPerNode \(256MiB\)/s)
+    expect(r.out).toMatch(/idleTimeoutMs \(30s\)/)
+    expect(r.out).toContain('wasmesh node --config node.yaml --limit maxInboundStreams=64')
+    expect(r.out).toMatch(/\n  limits:\n    maxInboundStreams: 64\n/)
   })
 })

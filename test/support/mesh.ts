@@ -55,6 +55,22 @@ export function bootstrapOf (node: MeshNode): string[] {
   return node.addresses()
 }
 
+/** The interface `putService` exports. */
+export const PUT_IFACE = 'test:blob/store@1.0.0'
+
+/** `test:blob/store@1.0.0`'s `put: func(data: list<u8>) -> u32`, answering the length: a call whose parameter can be left unfinished. */
+export function putService (): LocalService {
+  const wit = 'package test:blob@1.0.0;\n\ninterface store {\n  put: func(data: list<u8>) -> u32;\n}\n'
+  return {
+    digest: createHash('sha256').update(wit).digest('hex'),
+    name: 'blob',
+    interfaces: [parseWit({ 'blob.wit': wit }).findInterface(PUT_IFACE)!],
+    wit,
+    capacity: 64,
+    call: async (_iface, _func, [data]) => [(data as Uint8Array).length]
+  }
+}
+
 /** A native service exporting `<pkg>/<name>@<version>` with `whoami: func() -> string` answering `answer`, counting its calls. */
 export function whoamiService (pkg: string, name: string, version: string | undefined, answer: string): LocalService & { calls: number } {
   const at = version === undefined ? '' : `@${version}`

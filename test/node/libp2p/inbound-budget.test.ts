@@ -1,33 +1,18 @@
-import { createHash } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Stream } from '@libp2p/interface'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { parseWit } from '../../../protocol/wit/index.ts'
 import { createMeshLibp2p, WRPC_PROTOCOL } from '../../../node/libp2p.ts'
 import type { MeshLibp2p } from '../../../node/libp2p.ts'
-import type { LocalService, MeshNode } from '../../../node/index.ts'
+import type { MeshNode } from '../../../node/index.ts'
 import { nodeInternals } from '../../../node/node.ts'
-import { bootstrapOf, createMesh, eventually } from '../../support/mesh.ts'
+import { PUT_IFACE, bootstrapOf, createMesh, eventually, putService } from '../../support/mesh.ts'
 import type { Mesh } from '../../support/mesh.ts'
 import { byteListCallHead } from '../../support/wrpc.ts'
 import { concat } from '../../support/bytes.ts'
 
 const KiB = 1024
 const MiB = 1024 * KiB
-const IFACE = 'test:blob/store@1.0.0'
-
-/** `put: func(data: list<u8>) -> u32`, answering the length. */
-function putService (): LocalService {
-  const wit = 'package test:blob@1.0.0;\n\ninterface store {\n  put: func(data: list<u8>) -> u32;\n}\n'
-  return {
-    digest: createHash('sha256').update(wit).digest('hex'),
-    name: 'blob',
-    interfaces: [parseWit({ 'blob.wit': wit }).findInterface(IFACE)!],
-    wit,
-    capacity: 64,
-    call: async (_iface, _func, [data]) => [(data as Uint8Array).length]
-  }
-}
+const IFACE = PUT_IFACE
 
 /** The opening of a `put` call declaring a `list<u8>` of `length` bytes, none of them sent. */
 function putHead (length: number): Uint8Array {

@@ -1,10 +1,17 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Stream } from '@libp2p/interface'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../../examples/build.ts'
 import { createMetrics, escapeLabelValue, OTHER } from '../../../node/metrics.ts'
 import { startOpsServer } from '../../../node/health.ts'
 import type { OpsServer } from '../../../node/health.ts'
 import type { MeshNode } from '../../../node/index.ts'
-import { bootstrapOf, createMesh, demoHost, eventually } from '../../support/mesh.ts'
+import { createMeshLibp2p, WRPC_PROTOCOL } from '../../../node/libp2p.ts'
+import type { MeshLibp2p } from '../../../node/libp2p.ts'
+import { nodeInternals } from '../../../node/node.ts'
+import { PUT_IFACE, bootstrapOf, createMesh, demoHost, eventually, putService } from '../../support/mesh.ts'
+import { byteListCallHead } from '../../support/wrpc.ts'
+import { concat } from '../../support/bytes.ts'
 import type { Mesh } from '../../support/mesh.ts'
 import { parseExposition, valueOf } from './exposition.ts'
 
@@ -80,6 +87,81 @@ describe('/metrics of two nodes calling each other', () => {
     expect(valueOf(fb, 'wasmesh_calls_in_flight', { direction: 'outbound' })).toBe(0)
     expect(valueOf(fa, 'process_resident_memory_bytes')).toBeGreaterThan(0)
   })
+})
+
+describe('the inbound budget in /metrics', () => {
+  const KiB = 1024
+  let mesh: Mesh
+  let attacker: MeshLibp2p
+  const servers: OpsServer[] = []
+  const streams: Stream[] = []
+
+  beforeAll(async () => {
+    mesh = await createMesh()
+    attacker = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), transport: 'memory' })
+    await attacker.start()
+  })
+
+  afterAll(async () => {
+    for (const s of streams) s.abort(new Error('done'))
+    await Promise.allSettled(servers.map(async s => { await s.close() }))
+    await attacker?.stop()
+    await mesh?.stop()
+  })
+
+  /** A node with a per-peer budget of 64 KiB, scraped over HTTP. */
+  async function victim (maxInboundPausedMs: number): Promise<{ node: MeshNode, ops: OpsServer }> {
+    const node = await mesh.add({ limits: { maxInboundBufferedBytesPerPeer: 64 * KiB, maxInboundPausedMs } })
+    node.serve(putService())
+    const ops = await startOpsServer({ port: 0, node, metrics: createMetrics() })
+    servers.push(ops)
+    await attacker.dial(nodeInternals(node).libp2p.getMultiaddrs()[0])
+    return { node, ops }
+  }
+
+  /** Two calls from the attacker, each declaring 1 MiB and sending 128 KiB of it: the second is past the peer's budget. */
+  async function stallTwo (node: MeshNode): Promise<Stream[]> {
+    const two: Stream[] = []
+    for (let i = 0; i < 2; i++) {
+      const stream = await attacker.dialProtocol(nodeInternals(node).libp2p.peerId, WRPC_PROTOCOL)
+      streams.push(stream)
+      two.push(stream)
+      stream.send(concat(byteListCallHead(PUT_IFACE, 'put', 1024 * KiB), new Uint8Array(128 * KiB)))
+      // the first holds its bytes before the second starts, so it is the oldest holder, the one that goes on
+      if (i === 0) await eventually('the first stream to hold its bytes', () => node.stats().inboundBuffered.holders === 1)
+    }
+    return two
+  }
+
+  it('shows the bytes held and the streams paused while a peer stalls past its budget, and their return', async () => {
+    const { node, ops } = await victim(60_000)
+    const stalled = await stallTwo(node)
+    let f = await scrape(ops)
+    await eventually('a paused stream in the scrape', async () => {
+      f = await scrape(ops)
+      return valueOf(f, 'wasmesh_inbound_streams_paused') === 1
+    })
+    expect(valueOf(f, 'wasmesh_inbound_buffered_bytes')).toBeGreaterThanOrEqual(128 * KiB)
+    expect(valueOf(f, 'wasmesh_inbound_streams_holding')).toBe(2)
+    expect(valueOf(f, 'wasmesh_inbound_streams_refused_total')).toBe(0)
+    expect(f.get('wasmesh_inbound_buffered_bytes')?.type).toBe('gauge')
+    expect(f.get('wasmesh_inbound_streams_paused')?.type).toBe('gauge')
+    expect(f.get('wasmesh_inbound_streams_refused_total')?.type).toBe('counter')
+
+    for (const s of stalled) s.abort(new Error('attacker gone'))
+    await eventually('the budget back in the scrape', async () => {
+      f = await scrape(ops)
+      return valueOf(f, 'wasmesh_inbound_buffered_bytes') === 0 && valueOf(f, 'wasmesh_inbound_streams_paused') === 0
+    })
+    expect(valueOf(f, 'wasmesh_inbound_streams_holding')).toBe(0)
+  }, 30_000)
+
+  it('counts the streams refused after maxInboundPausedMs paused', async () => {
+    const { node, ops } = await victim(100)
+    await stallTwo(node)
+    await eventually('a refusal in the scrape', async () => valueOf(await scrape(ops), 'wasmesh_inbound_streams_refused_total') === 1)
+    expect(node.stats().inboundBuffered.refused).toBe(1)
+  }, 30_000)
 })
 
 describe('the call collector', () => {
