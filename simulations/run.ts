@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
+import { unversioned } from '../protocol/versions.ts'
 import { createNode } from '../node/index.ts'
 import type { CallEvent, LocalService, MeshNode } from '../node/index.ts'
 import { silentLogger } from '../node/logger.ts'
@@ -25,6 +26,7 @@ import type { PlannedEvent } from './timeline.ts'
 import { buildReport } from './report.ts'
 import type { Report } from './report.ts'
 import type { CallRecord, ConvergenceKind, ConvergenceRecord, EventRecord, Measurements, Sample } from './records.ts'
+
 
 export interface Progress {
   readonly phase: 'starting' | 'settling' | 'running' | 'stopping'
@@ -418,7 +420,7 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
           case 'export': {
             const s = slot!
             if (s.state !== 'up' || s.node === undefined) { detail = `node ${s.index} was not running`; break }
-            const name = e.iface.split('/')[1].split('@')[0]
+            const name = unversioned(e.iface).split('/')[1]
             const svc = echoService(name, 64)
             s.services.set(e.iface, svc)
             s.node.serve(svc)

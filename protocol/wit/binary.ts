@@ -25,8 +25,13 @@ interface ParsedId { readonly pkg: PackageName, readonly name: string }
 
 const versionPattern = /^[0-9A-Za-z.+-]+$/
 
-/** `ns:pkg/name@version` split into its package and interface name, or undefined for a plain name. */
-function parseInterfaceId (id: string): ParsedId | undefined {
+/**
+ * An instance name from a component binary, `ns:pkg/name@version`, split into its package and interface
+ * name, or undefined for a plain name. Looser than `parseInterfaceId` in versions.ts on purpose: the
+ * binary's names were validated when the component was built, and a version the mesh cannot route
+ * (say, not semver) must still load for the component to be inspected.
+ */
+function splitInstanceName (id: string): ParsedId | undefined {
   const colon = id.indexOf(':')
   const slash = id.indexOf('/')
   if (colon < 0 || slash < colon) return undefined
@@ -161,7 +166,7 @@ function instanceItems (entities: ReadonlyMap<string, Entity>): InstanceItem[] {
   const out: InstanceItem[] = []
   for (const [key, e] of entities) {
     if (e.sort !== 'instance') continue
-    const parsed = parseInterfaceId(key)
+    const parsed = splitInstanceName(key)
     if (parsed === undefined) checkLabel(key, 'interface')
     out.push({ key, id: parsed !== undefined ? key : `${rootWorldId}/${key}`, parsed, inst: e.t })
   }

@@ -2,6 +2,8 @@
 
 import { keywords } from './lexer.ts'
 import type { Func, Interface, Package, PackageName, Resource, Type, TypeDef, UsedName, Wit, World, WorldItem } from './model.ts'
+import { unversioned, versionOf } from '../versions.ts'
+
 
 const keywordSet: ReadonlySet<string> = new Set(keywords)
 
@@ -85,9 +87,8 @@ function versionSuffix (name: PackageName): string {
 function refTo (owner: string, pkg: PackageName): string {
   const slash = owner.indexOf('/')
   const prefix = `${pkg.namespace}:${pkg.name}`
-  const at = owner.lastIndexOf('@')
-  const version = at > slash ? owner.slice(at + 1) : undefined
-  const name = owner.slice(slash + 1, at > slash ? at : undefined)
+  const version = versionOf(owner)
+  const name = unversioned(owner).slice(slash + 1)
   if (owner.slice(0, slash) === prefix && version === pkg.version && !name.includes('/')) return printId(name)
   return owner
 }
