@@ -1,7 +1,5 @@
 // Key-value get/set through the mesh (two nodes, TCP loopback) beside the provider called in process and node:sqlite called directly, in one run.
 import { servedPair } from './support/pair.ts'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import type { MeshNode } from '../../node/index.ts'
@@ -10,6 +8,7 @@ import type { Provider } from '../../node/providers/sdk.ts'
 import { STORE, createKeyvalueModule } from '../../node/providers/keyvalue/index.ts'
 import { measureLatency } from './support/latency.ts'
 import { measureAsync } from './support/timing.ts'
+import { scratchDir } from '../support/scratch.ts'
 
 const VALUE_BYTES = 64
 const LATENCY = { warmupMs: 300, rounds: 8, roundMs: 200 }
@@ -40,22 +39,22 @@ function fmtRate (ops: number): string {
 }
 
 export async function run (): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'wasmesh-kv-bench-'))
+  const scratch = await scratchDir('kv-bench')
   const providers: Provider[] = []
   const nodes: MeshNode[] = []
   const direct: Array<ReturnType<typeof directSqlite>> = []
   try {
-    const provider = await createProvider(createKeyvalueModule(), { config: { path: join(dir, 'provider.sqlite') } })
+    const provider = await createProvider(createKeyvalueModule(), { config: { path: join(scratch.path, 'provider.sqlite') } })
     await provider.start()
     providers.push(provider)
-    const { client } = await servedPair(provider.service, STORE, dir, nodes)
+    const { client } = await servedPair(provider.service, STORE, scratch.path, nodes)
 
     const value = crypto.getRandomValues(new Uint8Array(VALUE_BYTES))
     const [opened] = await client.call(STORE, 'open', ['bench']) as [{ val: Uint8Array }]
     const remote = opened.val
     const local = ((await provider.service.call(STORE, 'open', ['bench'], { caller: 'bench' }))[0] as { val: Uint8Array }).val
-    const full = directSqlite(join(dir, 'direct-full.sqlite'), 'FULL')
-    const normal = directSqlite(join(dir, 'direct-normal.sqlite'), 'NORMAL')
+    const full = directSqlite(join(scratch.path, 'direct-full.sqlite'), 'FULL')
+    const normal = directSqlite(join(scratch.path, 'direct-normal.sqlite'), 'NORMAL')
     direct.push(full, normal)
     let n = 0
     const key = (): string => `k${n++ % 1000}`
@@ -98,6 +97,6 @@ export async function run (): Promise<string> {
     await Promise.allSettled(nodes.map(async node => { await node.stop() }))
     await Promise.allSettled(providers.map(async p => { await p.stop() }))
     for (const d of direct) d.close()
-    await rm(dir, { recursive: true, force: true })
+    await scratch.remove()
   }
 }

@@ -1,6 +1,4 @@
 // A local-first call of a component's export through the mesh node, against calling the same jco export directly, in one run.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
 import { ensureExamples } from '../../examples/build.ts'
@@ -9,6 +7,7 @@ import { createNode, type MeshNode } from '../../node/index.ts'
 import type { Isolation } from '../../node/runtime/index.ts'
 import { exportedFunction, instantiateHere, prepareComponent, stockEntryUrl } from './support/main-thread.ts'
 import { measureAsync, type AsyncCase, type AsyncSample } from './support/timing.ts'
+import { scratchDir } from '../support/scratch.ts'
 
 const SAMPLES = 9
 const SAMPLE_MS = 300
@@ -89,12 +88,12 @@ function callTable (all: readonly Figures[]): string {
 
 export async function run (): Promise<string> {
   const paths = await ensureExamples({ names: subjects.map(s => s.component) })
-  const cacheDir = await mkdtemp(join(tmpdir(), 'wasmesh-bench-local-'))
+  const scratch = await scratchDir('bench-local')
   const all: Figures[] = []
   try {
-    for (const s of subjects) all.push(await measureSubject(s, paths[s.component], cacheDir))
+    for (const s of subjects) all.push(await measureSubject(s, paths[s.component], scratch.path))
   } finally {
-    await rm(cacheDir, { recursive: true, force: true })
+    await scratch.remove()
   }
   return [
     '### A local-first call against the jco export (issue 8)',

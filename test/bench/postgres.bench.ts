@@ -1,7 +1,5 @@
 // Postgres query round trip (`SELECT $1::int`) through the mesh (two nodes, TCP loopback) beside the provider called in process and pg called directly, in one run, against a throwaway local server.
 import { servedPair } from './support/pair.ts'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import type { MeshNode } from '../../node/index.ts'
@@ -12,6 +10,7 @@ import { findPostgres, startPostgres } from '../support/postgres.ts'
 import type { PostgresCluster } from '../support/postgres.ts'
 import { measureLatency } from './support/latency.ts'
 import { measureAsync } from './support/timing.ts'
+import { scratchDir } from '../support/scratch.ts'
 
 const LATENCY = { warmupMs: 300, rounds: 8, roundMs: 200 }
 const RATE = { samples: 5, sampleMs: 300 }
@@ -32,7 +31,7 @@ export async function run (): Promise<string> {
   const title = '### Postgres: wasmcloud:postgres/query `SELECT $1::int` round trip'
   const found = findPostgres()
   if ('missing' in found) return `${title}\n\nSKIPPED: no PostgreSQL server (${found.missing}).`
-  const dir = await mkdtemp(join(tmpdir(), 'wasmesh-pg-bench-'))
+  const scratch = await scratchDir('pg-bench')
   const nodes: MeshNode[] = []
   let provider: Provider | undefined
   let cluster: PostgresCluster | undefined
@@ -41,7 +40,7 @@ export async function run (): Promise<string> {
     cluster = await startPostgres(found)
     provider = await createProvider(createPostgresModule(), { config: { ...cluster.config, 'pool-size': String(POOL) } })
     await provider.start()
-    const { client } = await servedPair(provider.service, QUERY, dir, nodes)
+    const { client } = await servedPair(provider.service, QUERY, scratch.path, nodes)
     direct = new pg.Pool({ ...cluster.config, port: cluster.port, max: POOL })
     const pool = direct
 
@@ -78,6 +77,6 @@ export async function run (): Promise<string> {
     await provider?.stop()
     await direct?.end()
     await cluster?.remove()
-    await rm(dir, { recursive: true, force: true })
+    await scratch.remove()
   }
 }

@@ -1,6 +1,4 @@
 // Component runtime cost: cold start with and without the transpile cache, instantiation, and per-call overhead of worker isolation against a main-thread instance.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
 import { ensureExamples } from '../../examples/build.ts'
@@ -8,6 +6,7 @@ import { createRuntime } from '../../node/runtime/index.ts'
 import { table } from './harness.ts'
 import { exportedFunction, instantiateHere, prepareComponent, spawnInstance } from './support/main-thread.ts'
 import { formatMs, measureAsync, oneShot, type AsyncSample, type OneShot } from './support/timing.ts'
+import { scratchDir } from '../support/scratch.ts'
 
 /** One-shot repetitions per figure: a hello transpile is about a second, so this bounds the suite's run time. */
 const RUNS = 5
@@ -165,12 +164,12 @@ function isolationTable (all: readonly Figures[]): string {
 
 export async function run (): Promise<string> {
   const paths = await ensureExamples({ names: subjects.map(s => s.name) })
-  const root = await mkdtemp(join(tmpdir(), 'wasmesh-bench-runtime-'))
+  const scratch = await scratchDir('bench-runtime')
   const all: Figures[] = []
   try {
-    for (const s of subjects) all.push(await measureSubject(s, paths[s.name], root))
+    for (const s of subjects) all.push(await measureSubject(s, paths[s.name], scratch.path))
   } finally {
-    await rm(root, { recursive: true, force: true })
+    await scratch.remove()
   }
 
   const calls = all.flatMap(f => [

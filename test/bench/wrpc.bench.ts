@@ -1,6 +1,4 @@
 // wRPC call cost between two node processes on loopback, beside the same on stock js-libp2p (the before of issue 8), a raw libp2p stream per call, gRPC unary (TLS and not) and a local-first call, all in one run.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import * as grpc from '@grpc/grpc-js'
@@ -20,6 +18,7 @@ import type { LatencySample } from './support/latency.ts'
 import { measureAsync } from './support/timing.ts'
 import type { AsyncSample } from './support/timing.ts'
 import { selfSignedCertificate } from './support/tls.ts'
+import { scratchDir } from '../support/scratch.ts'
 
 const SMALL_BYTES = 64
 const LARGE_BYTES = 1024 * 1024
@@ -139,11 +138,11 @@ async function measureRates (subjects: readonly Subject[], payload: Uint8Array, 
 
 export async function run (): Promise<string> {
   const started = performance.now()
-  const root = await mkdtemp(join(tmpdir(), 'wasmesh-bench-wrpc-'))
+  const scratch = await scratchDir('bench-wrpc')
   const children: ServerProcess[] = []
   const cleanups: Array<() => Promise<void>> = []
   try {
-    const tls = await selfSignedCertificate(root)
+    const tls = await selfSignedCertificate(scratch.path)
     const spawned = await Promise.allSettled([
       startServer(serverScript, ['wrpc']),
       startServer(serverScript, ['libp2p']),
@@ -254,6 +253,6 @@ export async function run (): Promise<string> {
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((err: unknown) => { process.stderr.write(`wrpc bench cleanup: ${String(err)}\n`) })
     await Promise.all(children.map(async c => { await c.stop() }))
-    await rm(root, { recursive: true, force: true })
+    await scratch.remove()
   }
 }

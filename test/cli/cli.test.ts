@@ -1,9 +1,10 @@
-import { writeFile, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../examples/build.ts'
 import { main } from '../../cli/main.ts'
+import { scratchDir } from '../support/scratch.ts'
+import type { ScratchDir } from '../support/scratch.ts'
 
 interface Run { code: number, out: string, err: string }
 
@@ -15,15 +16,15 @@ async function wasmesh (...argv: string[]): Promise<Run> {
 }
 
 let built: Record<string, string>
-let scratch: string
+let scratch: ScratchDir
 
 beforeAll(async () => {
   built = await ensureExamples({ names: ['hello', 'upper', 'shout', 'types'] })
-  scratch = await mkdtemp(join(tmpdir(), 'wasmesh-cli-'))
+  scratch = await scratchDir('cli')
 })
 
 afterAll(async () => {
-  await rm(scratch, { recursive: true, force: true })
+  await scratch?.remove()
 })
 
 describe('wasmesh (no command)', () => {
@@ -67,7 +68,7 @@ describe('wasmesh inspect', () => {
   })
 
   it('refuses a file that is not a component, with its code', async () => {
-    const file = join(scratch, 'garbage.wasm')
+    const file = join(scratch.path, 'garbage.wasm')
     await writeFile(file, 'this is not wasm at all')
     const r = await wasmesh('inspect', file)
     expect(r.code).toBe(1)

@@ -1,6 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError, formatLimit, grantsByComponent, loadConfigFile, maxConfigFileBytes, parseGrantArg, parseLimitArg } from '../../cli/config.ts'
@@ -12,14 +11,16 @@ import { defaultRuntimeLimits } from '../../node/runtime/limits.ts'
 import { defaultSessionLimits } from '../../protocol/limits.ts'
 import { createDemoHost } from '../../cli/host.ts'
 import { parseWit, printInterface } from '../../protocol/wit/index.ts'
+import { scratchDir } from '../support/scratch.ts'
+import type { ScratchDir } from '../support/scratch.ts'
 
-let dir: string
+let dir: ScratchDir
 
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'wasmesh-config-')) })
-afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+beforeAll(async () => { dir = await scratchDir('config') })
+afterAll(async () => { await dir?.remove() })
 
 async function file (name: string, text: string): Promise<string> {
-  const path = join(dir, name)
+  const path = join(dir.path, name)
   await writeFile(path, text)
   return path
 }
@@ -55,17 +56,17 @@ describe('config files', () => {
       listen: ['/ip4/127.0.0.1/tcp/4100'],
       announce: ['/ip4/192.0.2.7/tcp/4100'],
       bootstrap: [`/ip4/192.0.2.1/tcp/4001/p2p/${peer}`],
-      component: [{ name: 'up', file: join(dir, 'build/upper.wasm') }, { name: 'shout', file: '/abs/shout.wasm' }],
+      component: [{ name: 'up', file: join(dir.path, 'build/upper.wasm') }, { name: 'shout', file: '/abs/shout.wasm' }],
       grant: [
         { component: 'up', kind: 'env', variable: 'LANG' },
         { component: 'up', kind: 'env', variable: 'GREETING', value: 'hi' },
-        { component: 'up', kind: 'dir', guest: '/data', host: join(dir, 'data') },
+        { component: 'up', kind: 'dir', guest: '/data', host: join(dir.path, 'data') },
         { component: 'up', kind: 'network' }
       ],
       inline: ['up'],
       label: { zone: 'eu-1', tier: '2' },
       lattice: 'blue',
-      dataDir: join(dir, 'state'),
+      dataDir: join(dir.path, 'state'),
       cacheDir: '/var/cache/wasmesh',
       metrics: '127.0.0.1:9464',
       drainTimeoutMs: 2500,
@@ -90,7 +91,7 @@ describe('config files', () => {
     expect(await loadConfigFile(path)).toEqual({
       listen: ['/ip4/127.0.0.1/tcp/4100'],
       bootstrap: [`/ip4/192.0.2.1/tcp/4001/p2p/${peer}`],
-      component: [{ name: 'up', file: join(dir, 'upper.wasm') }],
+      component: [{ name: 'up', file: join(dir.path, 'upper.wasm') }],
       lattice: 'blue',
       drainTimeoutMs: 2500,
       demoHost: true,
@@ -129,7 +130,7 @@ describe('config files', () => {
     expect(yaml.message).toMatch(/broken\.yaml:\d+: /)
     const toml = await configError(await file('broken.toml', 'lattice = "blue"\nlisten = [\n'))
     expect(toml.message).toMatch(/broken\.toml:\d+: /)
-    const missing = await configError(join(dir, 'nope.yaml'))
+    const missing = await configError(join(dir.path, 'nope.yaml'))
     expect(missing.code).toBe('config-not-found')
   })
 })

@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createNode } from '../../node/index.ts'
@@ -9,6 +7,8 @@ import { silentLogger } from '../../node/logger.ts'
 import { parseWit } from '../../protocol/wit/index.ts'
 import { whoamiService } from '../support/mesh.ts'
 import { start, wasmesh } from './helpers.ts'
+import { scratchDir } from '../support/scratch.ts'
+import type { ScratchDir } from '../support/scratch.ts'
 
 /** A native `test:cli/text` with `upper(msg: string) -> string` and `fail()` that traps. */
 function textService (): LocalService {
@@ -32,15 +32,15 @@ const unreachablePeer = '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWQ8efjLNtpUov2f4H1Nty9L
 let server: MeshNode
 let other: MeshNode
 let addr: string
-let scratch: string
+let scratch: ScratchDir
 
 beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'wasmesh-cli-mesh-'))
-  server = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], labels: { zone: 'a' }, logger: silentLogger, cacheDir: scratch })
+  scratch = await scratchDir('cli-mesh')
+  server = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], labels: { zone: 'a' }, logger: silentLogger, cacheDir: scratch.path })
   await server.start()
   server.serve(textService())
   addr = server.addresses()[0]
-  other = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], labels: { zone: 'b' }, bootstrap: [addr], logger: silentLogger, cacheDir: scratch })
+  other = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], labels: { zone: 'b' }, bootstrap: [addr], logger: silentLogger, cacheDir: scratch.path })
   await other.start()
   other.serve(whoamiService('test:cli', 'who', undefined, 'other'))
   // both must know each other before the tests look at the mesh
@@ -49,7 +49,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled([server?.stop(), other?.stop()])
-  await rm(scratch, { recursive: true, force: true })
+  await scratch?.remove()
 })
 
 describe('wasmesh call through the mesh', () => {

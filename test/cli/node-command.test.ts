@@ -1,7 +1,6 @@
 import { createServer } from 'node:net'
 import type { Server } from 'node:net'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Stream } from '@libp2p/interface'
@@ -12,10 +11,12 @@ import { maxConfigFileBytes } from '../../cli/config.ts'
 import { createMeshLibp2p, WRPC_PROTOCOL } from '../../node/libp2p.ts'
 import { eventually } from '../support/eventually.ts'
 import { listeningOn, start, wasmesh } from './helpers.ts'
+import { scratchDir } from '../support/scratch.ts'
+import type { ScratchDir } from '../support/scratch.ts'
 
-let scratch: string
-beforeAll(async () => { scratch = await mkdtemp(join(tmpdir(), 'wasmesh-cli-node-')) })
-afterAll(async () => { await rm(scratch, { recursive: true, force: true }) })
+let scratch: ScratchDir
+beforeAll(async () => { scratch = await scratchDir('cli-node') })
+afterAll(async () => { await scratch?.remove() })
 
 const loopback = ['--listen', '/ip4/127.0.0.1/tcp/0']
 
@@ -36,7 +37,7 @@ async function listenOn (port: number): Promise<Server | undefined> {
 
 describe('wasmesh node', () => {
   it('prints its peer id, bootstrap addresses and a call line that works, and stops with status 0', async () => {
-    const node = start(['node', ...loopback, '--data-dir', join(scratch, 'a')])
+    const node = start(['node', ...loopback, '--data-dir', join(scratch.path, 'a')])
     try {
       const callLine = await node.out.waitFor(l => l.includes(' call '), node.exited)
       const lines = node.out.lines
@@ -58,7 +59,7 @@ describe('wasmesh node', () => {
 
   it('runs an --inline component on its own thread and serves it like any other', async () => {
     const { upper } = await ensureExamples({ names: ['upper'] })
-    const node = start(['node', ...loopback, '--data-dir', join(scratch, 'inline'), '--component', `upper=${upper}`, '--inline', 'upper'])
+    const node = start(['node', ...loopback, '--data-dir', join(scratch.path, 'inline'), '--component', `upper=${upper}`, '--inline', 'upper'])
     try {
       const callLine = await node.out.waitFor(l => l.includes(' call '), node.exited)
       expect(node.out.text).toMatch(/\n {2}local:demo\/upper\S* {2}upper \(inline\)\n/)
@@ -72,7 +73,7 @@ describe('wasmesh node', () => {
 
   it('keeps its identity in --data-dir across restarts', async () => {
     const peerOf = async (): Promise<string> => {
-      const node = start(['node', ...loopback, '--data-dir', join(scratch, 'same')])
+      const node = start(['node', ...loopback, '--data-dir', join(scratch.path, 'same')])
       const line = await node.out.waitFor(l => l.startsWith('peer id: '), node.exited)
       await node.stop()
       return line
@@ -81,7 +82,7 @@ describe('wasmesh node', () => {
   })
 
   it('takes its settings from a config file, flags winning', async () => {
-    const config = join(scratch, 'node.yaml')
+    const config = join(scratch.path, 'node.yaml')
     await writeFile(config, [
       'listen: [/ip4/127.0.0.1/tcp/0]',
       'lattice: from-file',
@@ -108,7 +109,7 @@ describe('wasmesh node', () => {
 
   it('falls back to a free port with a notice when 4001 is taken', async () => {
     const holder = await listenOn(4001)
-    const node = start(['node', '--data-dir', join(scratch, 'fallback')])
+    const node = start(['node', '--data-dir', join(scratch.path, 'fallback')])
     try {
       await node.out.waitFor(l => l.startsWith('serving:'), node.exited)
       expect(node.err.text).toMatch(/^notice: port 4001 is in use/m)
@@ -125,7 +126,7 @@ describe('wasmesh node', () => {
     const holder = await listenOn(0)
     try {
       const port = (holder!.address() as { port: number }).port
-      const r = await wasmesh(['node', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--data-dir', join(scratch, 'x')])
+      const r = await wasmesh(['node', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--data-dir', join(scratch.path, 'x')])
       expect(r.code).toBe(1)
       expect(r.err).toMatch(new RegExp(`^error \\[address-in-use\\]: cannot listen on /ip4/127.0.0.1/tcp/${port}`))
     } finally {
@@ -134,14 +135,14 @@ describe('wasmesh node', () => {
   })
 
   it('refuses bad settings before starting', async () => {
-    const bad = join(scratch, 'bad.toml')
+    const bad = join(scratch.path, 'bad.toml')
     await writeFile(bad, 'lattice = "ok"\nlisten = "/ip4/127.0.0.1/tcp/0"\ncolour = "blue"\n')
     const cases: Array<[string[], number, RegExp]> = [
       [['node', '--frobnicate'], 2, /^error \[usage\]: Unknown option '--frobnicate'/],
       [['node', 'extra'], 2, /^error \[usage\]: node takes no arguments/],
       [['node', '--config', bad], 1, /^error \[bad-config\]: .*bad\.toml:3: unknown key "colour"/],
-      [['node', '--config', join(scratch, 'missing.yaml')], 1, /^error \[config-not-found\]/],
-      [['node', '--component', join(scratch, 'none.wasm')], 1, /^error \[file-not-found\]: component none: no file/],
+      [['node', '--config', join(scratch.path, 'missing.yaml')], 1, /^error \[config-not-found\]/],
+      [['node', '--component', join(scratch.path, 'none.wasm')], 1, /^error \[file-not-found\]: component none: no file/],
       [['node', '--grant', 'ghost:network'], 2, /^error \[usage\]: --grant ghost:\.\.\.: no component is named ghost/],
       [['node', '--grant', 'app:disk'], 2, /^error \[usage\]: --grant: grant "app:disk"/],
       [['node', '--inline', 'ghost'], 2, /^error \[usage\]: --inline ghost: no component is named ghost/],
@@ -194,18 +195,18 @@ describe('wasmesh node limits', () => {
   }
 
   it('takes limits from the config file\'s limits table and --limit, flags winning, and the node enforces them', async () => {
-    const config = join(scratch, 'limits.yaml')
+    const config = join(scratch.path, 'limits.yaml')
     await writeFile(config, 'listen: [/ip4/127.0.0.1/tcp/0]\nlimits:\n  maxInboundStreams: 2\n  idle-timeout-ms: 1m\n')
-    expect(await streamsKept(['--config', config, '--data-dir', join(scratch, 'limits-file')], 6, 2)).toBe(2)
-    expect(await streamsKept(['--config', config, '--data-dir', join(scratch, 'limits-flag'), '--limit', 'maxInboundStreams=3'], 6, 3)).toBe(3)
+    expect(await streamsKept(['--config', config, '--data-dir', join(scratch.path, 'limits-file')], 6, 2)).toBe(2)
+    expect(await streamsKept(['--config', config, '--data-dir', join(scratch.path, 'limits-flag'), '--limit', 'maxInboundStreams=3'], 6, 3)).toBe(3)
   }, 60_000)
 
   it('refuses limits it cannot take with invalid-config, from a flag or the file, before starting', async () => {
-    const bad = join(scratch, 'bad-limits.yaml')
+    const bad = join(scratch.path, 'bad-limits.yaml')
     await writeFile(bad, 'limits:\n  maxInboundStreams: lots\n')
-    const nested = join(scratch, 'nested-limits.yaml')
+    const nested = join(scratch.path, 'nested-limits.yaml')
     await writeFile(nested, `limits:\n  maxInboundStreams: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`)
-    const huge = join(scratch, 'huge.yaml')
+    const huge = join(scratch.path, 'huge.yaml')
     await writeFile(huge, `limits:\n${'  maxConnections: 1\n'.repeat(maxConfigFileBytes / 16)}`)
     const cases: Array<[string[], number, RegExp]> = [
       [['node', '--limit', 'maxInboundStream=2'], 2, /^error \[invalid-config\]: --limit maxInboundStream=2: unknown limit "maxInboundStream"; the limits are maxInboundStreams, /],

@@ -1,22 +1,23 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../examples/build.ts'
 import { loadConfigFile, parseProviderArg, parseProviderSetting } from '../../cli/config.ts'
 import { withSettings } from '../../cli/providers.ts'
 import { killSpawned, listeningOn, spawnWasmesh, start, wasmesh } from './helpers.ts'
+import { scratchDir } from '../support/scratch.ts'
+import type { ScratchDir } from '../support/scratch.ts'
 
-let scratch: string
+let scratch: ScratchDir
 let counter: string
 
 beforeAll(async () => {
   counter = (await ensureExamples({ names: ['counter'] })).counter
-  scratch = await mkdtemp(join(tmpdir(), 'wasmesh-cli-providers-'))
+  scratch = await scratchDir('cli-providers')
 }, 120_000)
 
 afterEach(async () => { await killSpawned() })
-afterAll(async () => { await rm(scratch, { recursive: true, force: true }) })
+afterAll(async () => { await scratch?.remove() })
 
 describe('provider arguments', () => {
   it('parses [name=]<module> and <name>:<key>=<value>', () => {
@@ -35,7 +36,7 @@ describe('provider arguments', () => {
   })
 
   it('reads providers with config and secrets from a config file', async () => {
-    const file = join(scratch, 'node.yaml')
+    const file = join(scratch.path, 'node.yaml')
     await writeFile(file, [
       'provider:',
       '  - module: builtin:postgres',
@@ -58,7 +59,7 @@ describe('provider arguments', () => {
 
 describe('providers on the command line', () => {
   it('serves a provider in a node, and reports one that does not start without stopping the node', async () => {
-    const node = start(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(scratch, 'a'), '--no-demo-host',
+    const node = start(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(scratch.path, 'a'), '--no-demo-host',
       '--provider', 'kv=builtin:keyvalue', '--provider-config', 'kv:backend=memory',
       '--provider', 'broken=builtin:keyvalue', '--provider-config', 'broken:backend=carrier-pigeon'])
     await node.out.waitFor(l => l.startsWith('call it from another terminal'), node.exited)
@@ -68,12 +69,12 @@ describe('providers on the command line', () => {
   }, 60_000)
 
   it('runs the counter component on one process and the key-value provider as a process of its own', async () => {
-    const a = spawnWasmesh(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(scratch, 'p1'), '--no-demo-host',
+    const a = spawnWasmesh(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(scratch.path, 'p1'), '--no-demo-host',
       '--component', `counter=${counter}`, '--link', 'counter:wasi:keyvalue=tier=cache'])
     await a.out.waitFor(l => l.startsWith('call it from another terminal'), a.exited)
     const addr = listeningOn(a.out.text)[0]
-    const kv = spawnWasmesh(['provider', 'kv=builtin:keyvalue', '--provider-config', `kv:path=${join(scratch, 'kv.db')}`,
-      '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(scratch, 'p2'), '--label', 'tier=cache', '--bootstrap', addr])
+    const kv = spawnWasmesh(['provider', 'kv=builtin:keyvalue', '--provider-config', `kv:path=${join(scratch.path, 'kv.db')}`,
+      '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(scratch.path, 'p2'), '--label', 'tier=cache', '--bootstrap', addr])
     await kv.out.waitFor(l => l.includes('wasi:keyvalue/atomics'), kv.exited)
     const results: string[] = []
     for (let i = 0; i < 3; i++) {

@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../examples/build.ts'
@@ -11,6 +9,8 @@ import { parseWit } from '../../protocol/wit/index.ts'
 import { eventually } from '../support/mesh.ts'
 import { killSpawned, listeningOn, spawnWasmesh, wasmesh } from './helpers.ts'
 import type { Spawned } from './helpers.ts'
+import { scratchDir } from '../support/scratch.ts'
+import type { ScratchDir } from '../support/scratch.ts'
 
 /** `local:demo/upper` whose calls wait until the test releases them, so that a call is surely in flight. */
 function heldUpper (): LocalService & { called: Promise<void>, release (): void } {
@@ -34,20 +34,20 @@ function heldUpper (): LocalService & { called: Promise<void>, release (): void 
   }
 }
 
-let scratch: string
+let scratch: ScratchDir
 let built: Record<string, string>
 
 beforeAll(async () => {
   built = await ensureExamples({ names: ['shout'] })
-  scratch = await mkdtemp(join(tmpdir(), 'wasmesh-cli-signals-'))
+  scratch = await scratchDir('cli-signals')
 })
 
 afterEach(async () => { await killSpawned() })
-afterAll(async () => { await rm(scratch, { recursive: true, force: true }) })
+afterAll(async () => { await scratch?.remove() })
 
 /** A `wasmesh node` process on loopback, JSON logs, sharing one transpile cache; resolves once it printed its call line. */
 async function spawnNode (name: string, ...argv: string[]): Promise<Spawned & { addr: string, peer: string }> {
-  const node = spawnWasmesh(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(scratch, name), '--cache-dir', join(scratch, 'cache'), '--log-format', 'json', ...argv])
+  const node = spawnWasmesh(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(scratch.path, name), '--cache-dir', join(scratch.path, 'cache'), '--log-format', 'json', ...argv])
   await node.out.waitFor(l => l.includes(' call '), node.exited)
   const peer = node.out.lines[0].slice('peer id: '.length)
   return Object.assign(node, { addr: listeningOn(node.out.text)[0], peer })
@@ -88,7 +88,7 @@ describe('wasmesh node as a process', () => {
 
   it('on SIGTERM withdraws its adverts at once and lets a call in flight finish, then exits 0', async () => {
     const upper = heldUpper()
-    const b = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger, cacheDir: join(scratch, 'cache') })
+    const b = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger, cacheDir: join(scratch.path, 'cache') })
     try {
       await b.start()
       b.serve(upper)
@@ -112,7 +112,7 @@ describe('wasmesh node as a process', () => {
 
   it('exits at once with 130 on a second signal while draining', async () => {
     const upper = heldUpper()
-    const b: MeshNode = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger, cacheDir: join(scratch, 'cache') })
+    const b: MeshNode = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger, cacheDir: join(scratch.path, 'cache') })
     try {
       await b.start()
       b.serve(upper)

@@ -1,8 +1,7 @@
 // The example components build offline, are components, export what their WIT says, and work once transpiled.
-import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import type { Server } from 'node:net'
-import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { transpileBytes } from '@bytecodealliance/jco-transpile'
@@ -10,6 +9,8 @@ import { componentWit } from '@bytecodealliance/jco-transpile/wasm-tools'
 import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples, examples, staleExamples } from '../../examples/build.ts'
+import { scratchDir } from '../support/scratch.ts'
+import type { ScratchDir } from '../support/scratch.ts'
 
 const COLD_BUILD_MS = 15 * 60_000
 
@@ -43,7 +44,7 @@ interface Sandbox {
 }
 
 let paths: Record<string, string>
-let scratch: string
+let scratch: ScratchDir
 const transpiled = new Map<string, { dir: string, module: Instantiable }>()
 
 /** Transpiles an example once (async instantiation, imports supplied by the caller) and instantiates it. */
@@ -52,7 +53,7 @@ async function instantiate (name: string, imports: Imports = {}, sandbox?: Sandb
   if (entry == null) {
     const bytes = new Uint8Array(await readFile(paths[name]))
     const { files } = await transpileBytes(bytes, { name, instantiation: 'async' })
-    const dir = join(scratch, name)
+    const dir = join(scratch.path, name)
     for (const [file, data] of Object.entries(files)) {
       await mkdir(dirname(join(dir, file)), { recursive: true })
       await writeFile(join(dir, file), data)
@@ -75,11 +76,11 @@ function iface (instance: Record<string, unknown>, name: string): Record<string,
 
 beforeAll(async () => {
   paths = await ensureExamples()
-  scratch = await mkdtemp(join(tmpdir(), 'wasmesh-examples-'))
+  scratch = await scratchDir('examples')
 }, COLD_BUILD_MS)
 
 afterAll(async () => {
-  if (scratch != null) await rm(scratch, { recursive: true, force: true })
+  await scratch?.remove()
 })
 
 describe('building', () => {
@@ -217,24 +218,24 @@ describe('running the transpiled examples', () => {
 describe('sandbox-probe', () => {
   let server: Server
   let port: number
-  let root: string
+  let root: ScratchDir
 
   beforeAll(async () => {
     server = createServer(socket => socket.destroy())
     await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
     port = (server.address() as { port: number }).port
-    root = await mkdtemp(join(tmpdir(), 'wasmesh-probe-root-'))
-    await mkdir(join(root, 'etc'))
-    await writeFile(join(root, 'etc', 'passwd'), 'probe:x:1:1::/:/bin/false\n')
+    root = await scratchDir('probe-root')
+    await mkdir(join(root.path, 'etc'))
+    await writeFile(join(root.path, 'etc', 'passwd'), 'probe:x:1:1::/:/bin/false\n')
   })
 
   afterAll(async () => {
     await new Promise<void>(resolve => server.close(() => { resolve() }))
-    await rm(root, { recursive: true, force: true })
+    await root?.remove()
   })
 
   it('gets through when the host grants access (so a refusal is not a broken probe)', async () => {
-    const probe = iface(await instantiate('sandbox-probe', {}, { preopens: { '/': root }, env: { PROBE_VISIBLE: '1' }, enableNetwork: true }), 'probe')
+    const probe = iface(await instantiate('sandbox-probe', {}, { preopens: { '/': root.path }, env: { PROBE_VISIBLE: '1' }, enableNetwork: true }), 'probe')
     expect(probe.readPasswd()).toBe('read 26 bytes: probe:x:1:1::/:/bin/false')
     expect(probe.listRoot()).toBe('1 entries: etc')
     expect(probe.readEnv()).toBe('1 variables: PROBE_VISIBLE')

@@ -1,19 +1,20 @@
 // `npm pack`, then install the tarball where nothing else of the repository exists and run the installed `wasmesh`.
 import { execFile } from 'node:child_process'
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../examples/build.ts'
+import { scratchDir } from '../support/scratch.ts'
+import type { ScratchDir } from '../support/scratch.ts'
 
 const run = promisify(execFile)
 const repo = fileURLToPath(new URL('../..', import.meta.url))
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
 
 describe('the npm package', () => {
-  const dirs: string[] = []
+  const dirs: ScratchDir[] = []
   let packDir: string
   let installDir: string
   let cacheDir: string
@@ -22,8 +23,8 @@ describe('the npm package', () => {
 
   beforeAll(async () => {
     hello = (await ensureExamples({ names: ['hello'] })).hello
-    for (const prefix of ['pack', 'install', 'cache']) dirs.push(await mkdtemp(join(tmpdir(), `wasmesh-${prefix}-test-`)))
-    ;[packDir, installDir, cacheDir] = dirs
+    for (const prefix of ['pack', 'install', 'cache']) dirs.push(await scratchDir(`${prefix}-test`))
+    ;[packDir, installDir, cacheDir] = dirs.map(d => d.path)
     // prepack compiles to dist/, postpack removes it again.
     await run(npm, ['pack', '--pack-destination', packDir], { cwd: repo, timeout: 60_000 })
     const [file] = (await readdir(packDir)).filter(f => f.endsWith('.tgz'))
@@ -33,7 +34,7 @@ describe('the npm package', () => {
   }, 180_000)
 
   afterAll(async () => {
-    await Promise.all(dirs.map(async d => { await rm(d, { recursive: true, force: true }) }))
+    await Promise.all(dirs.map(async d => { await d.remove() }))
   })
 
   /** The installed command, run by the project's Node with only the install directory around it. */

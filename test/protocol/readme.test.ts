@@ -1,8 +1,10 @@
 // Runs the example of protocol/README.md itself (its first ts block), so that a change to the README or to the library that breaks it fails here.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { scratchDir } from '../support/scratch.ts'
+import type { ScratchDir } from '../support/scratch.ts'
 
 const readme = fileURLToPath(new URL('../../protocol/README.md', import.meta.url))
 const entry = fileURLToPath(new URL('../../protocol/index.ts', import.meta.url))
@@ -16,10 +18,10 @@ async function example (): Promise<string> {
 }
 
 describe('the example in protocol/README.md', () => {
-  let dir: string | undefined
+  let dir: ScratchDir | undefined
   afterEach(async () => {
     vi.restoreAllMocks()
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+    await dir?.remove()
   })
 
   it('runs as written and prints what its comment says', async () => {
@@ -28,8 +30,8 @@ describe('the example in protocol/README.md', () => {
     const promised = [...code.matchAll(/console\.log\(.*\)\s*\/\/\s*(.+)$/gm)].map(m => m[1].trim())
     expect(promised.length).toBeGreaterThan(0)
     // Written beside the test (vitest transforms TypeScript only inside the project), removed afterwards.
-    dir = await mkdtemp(join(fileURLToPath(new URL('.', import.meta.url)), '.readme-'))
-    const file = join(dir, 'example.ts')
+    dir = await scratchDir('readme', { under: fileURLToPath(new URL('.', import.meta.url)) })
+    const file = join(dir.path, 'example.ts')
     await writeFile(file, code)
     const printed: string[] = []
     vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => { printed.push(args.map(String).join(' ')) })

@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { simulate } from '../../cli/commands/simulate.ts'
@@ -7,23 +6,25 @@ import { loadScenario } from '../../simulations/index.ts'
 import type { Progress, Report } from '../../simulations/index.ts'
 import { planTimeline } from '../../simulations/timeline.ts'
 import { allElements, parseXml } from './xml.ts'
+import { scratchDir } from '../support/scratch.ts'
+import type { ScratchDir } from '../support/scratch.ts'
 
-let dir: string
+let dir: ScratchDir
 let report: Report
 let outLines: string[]
 let progress: Progress[]
 let exitCode: number
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'wasmesh-sim-test-'))
+  dir = await scratchDir('sim-test')
   outLines = []
   progress = []
-  exitCode = await simulate(['smoke', '--out', join(dir, 'smoke')], { out: t => { outLines.push(t) }, err: () => {}, verbose: false, env: {}, errIsTTY: false }, { progress: p => { progress.push(p) } })
-  report = JSON.parse(await readFile(join(dir, 'smoke', 'report.json'), 'utf8')) as Report
+  exitCode = await simulate(['smoke', '--out', join(dir.path, 'smoke')], { out: t => { outLines.push(t) }, err: () => {}, verbose: false, env: {}, errIsTTY: false }, { progress: p => { progress.push(p) } })
+  report = JSON.parse(await readFile(join(dir.path, 'smoke', 'report.json'), 'utf8')) as Report
 }, 60_000)
 
 afterAll(async () => {
-  await rm(dir, { recursive: true, force: true })
+  await dir?.remove()
 })
 
 /** A distribution of `count` values whose quantiles are in order (how long they are is the benchmark's business, not a test's). */
@@ -38,7 +39,7 @@ describe('the smoke scenario through `wasmesh simulate`', () => {
   it('finishes, says where the report is and writes it with four charts', async () => {
     expect(exitCode).toBe(0)
     expect(outLines.join('\n')).toMatch(/calls, .* succeeded/)
-    expect((await readdir(join(dir, 'smoke'))).sort()).toEqual(['convergence.svg', 'latency-cdf.svg', 'messages.svg', 'report.json', 'report.md', 'success.svg'])
+    expect((await readdir(join(dir.path, 'smoke'))).sort()).toEqual(['convergence.svg', 'latency-cdf.svg', 'messages.svg', 'report.json', 'report.md', 'success.svg'])
     expect(report.interrupted).toBe(false)
     expect(report.seed).toBe(7)
     expect(report.scenario.name).toBe('smoke')
@@ -106,7 +107,7 @@ describe('the smoke scenario through `wasmesh simulate`', () => {
   })
 
   it('writes a summary and charts that parse, each with its series', async () => {
-    const md = await readFile(join(dir, 'smoke', 'report.md'), 'utf8')
+    const md = await readFile(join(dir.path, 'smoke', 'report.md'), 'utf8')
     expect(md).toMatch(/^# Simulation: smoke/)
     expect(md).toMatch(/advert convergence per export change \| p50/)
     const expected: Record<string, string[]> = {
@@ -116,14 +117,14 @@ describe('the smoke scenario through `wasmesh simulate`', () => {
       'convergence.svg': ['export added']
     }
     for (const [file, series] of Object.entries(expected)) {
-      const root = parseXml(await readFile(join(dir, 'smoke', file), 'utf8'))
+      const root = parseXml(await readFile(join(dir.path, 'smoke', file), 'utf8'))
       expect(root.name).toBe('svg')
       const names = allElements(root).filter(e => e.attrs.class === 'series').map(e => e.attrs['data-name'])
       expect(names).toEqual(expect.arrayContaining(series))
       const drawn = allElements(root).filter(e => e.name === 'polyline' || e.name === 'circle')
       expect(drawn.length).toBeGreaterThan(0)
     }
-    const success = parseXml(await readFile(join(dir, 'smoke', 'success.svg'), 'utf8'))
+    const success = parseXml(await readFile(join(dir.path, 'smoke', 'success.svg'), 'utf8'))
     expect(allElements(success).filter(e => e.attrs.class === 'markers')[0].children.filter(e => e.name === 'line')).toHaveLength(6)
   })
 })
@@ -131,7 +132,7 @@ describe('the smoke scenario through `wasmesh simulate`', () => {
 describe('an interrupted run', () => {
   it('stops cleanly and still writes what was measured', async () => {
     const controller = new AbortController()
-    const out = join(dir, 'interrupted')
+    const out = join(dir.path, 'interrupted')
     const code = await simulate(['smoke', '--out', out, '--duration', '30'], { out: () => {}, err: () => {}, verbose: false, env: {}, errIsTTY: false, signal: controller.signal }, {
       progress: p => { if (p.phase === 'running' && p.simulatedMs > 500) controller.abort() }
     })

@@ -2,12 +2,13 @@
 
 import { execFile, spawnSync } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
-import { chown, mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
+import { chown, writeFile, readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, it } from 'vitest'
+import { scratchDir } from './scratch.ts'
+import type { ScratchDir } from './scratch.ts'
 
 const run = promisify(execFile)
 
@@ -89,7 +90,7 @@ async function exec (cmd: string, args: string[], cwd: string): Promise<string> 
   }
 }
 
-const live = new Set<PostgresCluster>()
+const live = new Map<PostgresCluster, ScratchDir>()
 let exitHookInstalled = false
 
 /** A test process that dies without afterAll must not leave a server running. */
@@ -97,10 +98,10 @@ function installExitHook (bin: string): void {
   if (exitHookInstalled) return
   exitHookInstalled = true
   process.once('exit', () => {
-    for (const c of live) {
+    for (const [c, scratch] of live) {
       const [cmd, args] = asServerUser(join(bin, 'pg_ctl'), ['-D', c.dataDir, '-m', 'immediate', 'stop'])
       spawnSync(cmd, args, { stdio: 'ignore' })
-      spawnSync('rm', ['-rf', join(c.dataDir, '..')], { stdio: 'ignore' })
+      scratch.removeSync()
     }
   })
 }
@@ -114,7 +115,8 @@ export async function startPostgres (binaries?: PostgresBinaries): Promise<Postg
   const found = binaries ?? findPostgres()
   if ('missing' in found) throw new Error(`no PostgreSQL: ${found.missing}`)
   const { bin } = found
-  const root = await mkdtemp(join(tmpdir(), 'wasmesh-pg-'))
+  const scratch = await scratchDir('pg')
+  const root = scratch.path
   const dataDir = join(root, 'data')
   const socketDir = root
   const ids = await serverUserIds()
@@ -150,12 +152,12 @@ export async function startPostgres (binaries?: PostgresBinaries): Promise<Postg
         if (started) await exec(pgCtl, ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], root).catch(() => {})
       } finally {
         live.delete(cluster)
-        await rm(root, { recursive: true, force: true })
+        await scratch.remove()
       }
     }
   }
 
-  live.add(cluster)
+  live.set(cluster, scratch)
   installExitHook(bin)
   try {
     if (ids !== undefined) await chown(root, ids.uid, ids.gid)

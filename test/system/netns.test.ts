@@ -1,6 +1,4 @@
 // The issue-5 scenario with each `wasmesh node` in a network namespace of its own, as on separate machines: needs root.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { ensureExamples } from '../../examples/build.ts'
@@ -9,6 +7,8 @@ import { createNetnsLab, netnsUnavailable } from './netns.ts'
 import type { NetnsLab } from './netns.ts'
 import { Processes } from './processes.ts'
 import { runScenario } from './scenario.ts'
+import { scratchDir } from '../support/scratch.ts'
+import type { ScratchDir } from '../support/scratch.ts'
 
 const unavailable = await netnsUnavailable()
 
@@ -22,13 +22,13 @@ if (unavailable !== undefined) {
   describe('wasmesh node processes in separate network namespaces', () => {
     const processes = new Processes()
     let lab: NetnsLab | undefined
-    let dir: string | undefined
+    let dir: ScratchDir
     let components: { upper: string, shout: string }
 
     beforeAll(async () => {
       const built = await ensureExamples({ names: ['upper', 'shout'] })
       components = { upper: built.upper, shout: built.shout }
-      dir = await mkdtemp(join(tmpdir(), 'wasmesh-netns-'))
+      dir = await scratchDir('netns')
       lab = await createNetnsLab(['a', 'b', 'c', 'd', 'client'])
     })
 
@@ -36,7 +36,7 @@ if (unavailable !== undefined) {
       // Processes first: a namespace whose processes still run outlives its deletion.
       await processes.killAll()
       await lab?.destroy()
-      if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+      await dir?.remove()
     })
 
     it('each node on its own IP: B and C join A; a client reaches both; C is killed and D takes over; D withdraws on SIGTERM', async () => {
@@ -50,8 +50,8 @@ if (unavailable !== undefined) {
           clientPrefix: l.prefix('client'),
           diagnose: async () => await l.sockets()
         },
-        dataDir: dir!,
-        cacheDir: join(dir!, 'cache'),
+        dataDir: dir.path,
+        cacheDir: join(dir.path, 'cache'),
         components,
         advertTtlMs: defaultAdvertTimings.advertTtlMs
       })

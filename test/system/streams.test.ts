@@ -1,6 +1,4 @@
 // Issue 12, item 1, against real `wasmesh node` processes: streams opened and reset in every state and order, and a node stopped (SIGSTOP) while its callers give up, must not end the process.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -14,13 +12,15 @@ import { parseExposition, valueOf } from '../node/ops/exposition.ts'
 import type { Family } from '../node/ops/exposition.ts'
 import { Processes, until } from './processes.ts'
 import type { NodeProcess } from './processes.ts'
+import { scratchDir } from '../support/scratch.ts'
+import type { ScratchDir } from '../support/scratch.ts'
 
 const processes = new Processes()
-let dir: string
+let dir: ScratchDir
 const clients: MeshNode[] = []
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'wasmesh-streams-'))
+  dir = await scratchDir('streams')
 })
 
 afterEach(async () => {
@@ -29,7 +29,7 @@ afterEach(async () => {
 })
 
 afterAll(async () => {
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  await dir?.remove()
 })
 
 interface Victim {
@@ -42,8 +42,8 @@ interface Victim {
 async function startVictim (name: string): Promise<Victim> {
   const node = await processes.node(name, [
     '--listen', '/ip4/127.0.0.1/tcp/0',
-    '--data-dir', join(dir, name),
-    '--cache-dir', join(dir, 'cache'),
+    '--data-dir', join(dir.path, name),
+    '--cache-dir', join(dir.path, 'cache'),
     '--metrics', '127.0.0.1:0',
     '--log-level', process.env.WASMESH_SYSTEM_LOG_LEVEL ?? 'info'
   ])

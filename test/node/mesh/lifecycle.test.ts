@@ -1,8 +1,5 @@
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../../examples/build.ts'
 import { createNode } from '../../../node/index.ts'
@@ -10,6 +7,8 @@ import type { MeshNode, NodeInit } from '../../../node/index.ts'
 import { nodeInternals } from '../../../node/node.ts'
 import { silentLogger } from '../../../node/logger.ts'
 import { demoHost, eventually, fast } from '../../support/mesh.ts'
+import { scratchDir } from '../../support/scratch.ts'
+import type { ScratchDir } from '../../support/scratch.ts'
 
 /** The protocols this node's own code handles (libp2p's identify and ping are libp2p's). */
 function ours (node: MeshNode): string[] {
@@ -25,22 +24,22 @@ function listeners (node: MeshNode): number[] {
 
 describe('a node\'s start and stop', () => {
   let paths: Record<string, string>
-  let cacheDir: string
+  let cache: ScratchDir
   const nodes: MeshNode[] = []
   const make = async (init: NodeInit = {}): Promise<MeshNode> => {
-    const node = await createNode({ transport: 'memory', timings: fast, cacheDir, logger: silentLogger, ...init })
+    const node = await createNode({ transport: 'memory', timings: fast, cacheDir: cache.path, logger: silentLogger, ...init })
     nodes.push(node)
     return node
   }
 
   beforeAll(async () => {
     paths = await ensureExamples({ names: ['upper'] })
-    cacheDir = await mkdtemp(join(tmpdir(), 'wasmesh-lifecycle-test-'))
+    cache = await scratchDir('lifecycle-test')
   }, 120_000)
 
   afterAll(async () => {
     await Promise.allSettled(nodes.map(async n => { await n.stop() }))
-    await rm(cacheDir, { recursive: true, force: true })
+    await cache?.remove()
   })
 
   it('leaves no handler or listener of its own behind, and starts again: serving, advertising, its components loaded again', async () => {

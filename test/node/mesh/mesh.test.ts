@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../../examples/build.ts'
 import { bootstrapOf, createMesh, demoHost, eventually, keyvalueProvider } from '../../support/mesh.ts'
 import type { Mesh } from '../../support/mesh.ts'
+import { scratchDir } from '../../support/scratch.ts'
 
 describe('a mesh of nodes in one process (memory transport)', () => {
   let mesh: Mesh
@@ -90,18 +91,15 @@ describe('a mesh of nodes in one process (memory transport)', () => {
   }, 60_000)
 
   it('keeps its identity across restarts when given a data directory', async () => {
-    const { mkdtemp, rm } = await import('node:fs/promises')
-    const { tmpdir } = await import('node:os')
-    const { join } = await import('node:path')
-    const dataDir = await mkdtemp(join(tmpdir(), 'wasmesh-identity-'))
+    const dataDir = await scratchDir('identity')
     try {
-      const first = await mesh.add({ dataDir })
+      const first = await mesh.add({ dataDir: dataDir.path })
       const id = first.peerId
       await first.stop()
-      const second = await mesh.add({ dataDir })
+      const second = await mesh.add({ dataDir: dataDir.path })
       expect(second.peerId).toBe(id)
     } finally {
-      await rm(dataDir, { recursive: true, force: true })
+      await dataDir.remove()
     }
   }, 60_000)
 })

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createProvider } from '../../../node/providers/sdk.ts'
 import { ATOMICS, BATCH, STORE, createKeyvalueModule } from '../../../node/providers/keyvalue/index.ts'
+import { scratchDir } from '../../support/scratch.ts'
+import type { ScratchDir } from '../../support/scratch.ts'
 
 const writer = fileURLToPath(new URL('./support/kv-writer.ts', import.meta.url))
 
@@ -49,12 +49,12 @@ async function writeThenKill (path: string, acks: number): Promise<{ sets: numbe
 }
 
 describe('key-value provider durability', () => {
-  let dir: string
-  beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'wasmesh-kv-crash-')) })
-  afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+  let dir: ScratchDir
+  beforeAll(async () => { dir = await scratchDir('kv-crash') })
+  afterAll(async () => { await dir?.remove() })
 
   it('loses no acknowledged write when the process is killed with SIGKILL during a write load', async () => {
-    const path = join(dir, 'crash.sqlite')
+    const path = join(dir.path, 'crash.sqlite')
     const { sets, maxCount } = await writeThenKill(path, 400)
     expect(sets.length).toBeGreaterThanOrEqual(400)
 

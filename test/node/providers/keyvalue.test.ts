@@ -1,10 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createProvider } from '../../../node/providers/sdk.ts'
 import type { Provider } from '../../../node/providers/sdk.ts'
 import { ATOMICS, BATCH, STORE, createKeyvalueModule } from '../../../node/providers/keyvalue/index.ts'
+import { scratchDir } from '../../support/scratch.ts'
+import type { ScratchDir } from '../../support/scratch.ts'
 
 const ME = 'caller-peer'
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -31,9 +31,9 @@ async function kv (config: Record<string, string>): Promise<Kv> {
   }
 }
 
-let dir: string
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'wasmesh-kv-')) })
-afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+let dir: ScratchDir
+beforeAll(async () => { dir = await scratchDir('kv') })
+afterAll(async () => { await dir?.remove() })
 
 const open: Provider[] = []
 afterEach(async () => {
@@ -44,7 +44,7 @@ for (const backend of ['sqlite', 'memory'] as const) {
   describe(`key-value provider (${backend})`, () => {
     let n = 0
     async function fresh (extra: Record<string, string> = {}): Promise<Kv> {
-      const k = await kv({ backend, path: join(dir, `${backend}-${n++}.sqlite`), ...extra })
+      const k = await kv({ backend, path: join(dir.path, `${backend}-${n++}.sqlite`), ...extra })
       open.push(k.provider)
       return k
     }
@@ -170,7 +170,7 @@ for (const backend of ['sqlite', 'memory'] as const) {
 
 describe('key-value provider (sqlite) persistence and config', () => {
   it('keeps data across a restart of the provider', async () => {
-    const path = join(dir, 'restart.sqlite')
+    const path = join(dir.path, 'restart.sqlite')
     const first = await kv({ path })
     const a = await first.open('persist')
     await first.call(STORE, '[method]bucket.set', a, 'k', bytes('v'))
@@ -184,11 +184,11 @@ describe('key-value provider (sqlite) persistence and config', () => {
   })
 
   it('puts the database in the data directory by default', async () => {
-    const provider = await createProvider(createKeyvalueModule(), { dataDir: join(dir, 'node-data') })
+    const provider = await createProvider(createKeyvalueModule(), { dataDir: join(dir.path, 'node-data') })
     await provider.start()
     open.push(provider)
     const { existsSync } = await import('node:fs')
-    expect(existsSync(join(dir, 'node-data', 'keyvalue.sqlite'))).toBe(true)
+    expect(existsSync(join(dir.path, 'node-data', 'keyvalue.sqlite'))).toBe(true)
   })
 
   it('fails the start on config it does not understand, naming it', async () => {
@@ -198,7 +198,7 @@ describe('key-value provider (sqlite) persistence and config', () => {
       [{ colour: 'blue' }, 'unknown config colour'],
       [{ synchronous: 'off' }, 'config synchronous']
     ] as const) {
-      const p = await createProvider(createKeyvalueModule(), { config: { path: join(dir, 'bad.sqlite'), ...config } })
+      const p = await createProvider(createKeyvalueModule(), { config: { path: join(dir.path, 'bad.sqlite'), ...config } })
       await expect(p.start()).rejects.toMatchObject({ code: 'provider-start-failed', message: expect.stringContaining(words) })
     }
   })

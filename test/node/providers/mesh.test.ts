@@ -1,5 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../../examples/build.ts'
@@ -11,13 +9,15 @@ import { linkOptions, parseLink } from '../../../node/links.ts'
 import { bootstrapOf, createMesh, eventually } from '../../support/mesh.ts'
 import type { Mesh } from '../../support/mesh.ts'
 import { nodeInternals } from '../../../node/node.ts'
+import { scratchDir } from '../../support/scratch.ts'
+import type { ScratchDir } from '../../support/scratch.ts'
 
 const COUNTER = 'wasmesh:examples/counter'
 
 describe('the key-value provider on the mesh', () => {
   let mesh: Mesh
   let paths: Record<string, string>
-  let dir: string
+  let dir: ScratchDir
   const providers: Provider[] = []
 
   async function keyvalue (config: Record<string, string>): Promise<Provider> {
@@ -36,17 +36,17 @@ describe('the key-value provider on the mesh', () => {
   beforeAll(async () => {
     paths = await ensureExamples({ names: ['counter'] })
     mesh = await createMesh()
-    dir = await mkdtemp(join(tmpdir(), 'wasmesh-kv-mesh-'))
+    dir = await scratchDir('kv-mesh')
   }, 120_000)
 
   afterAll(async () => {
     await mesh?.stop()
     await Promise.all(providers.map(async p => { await p.stop() }))
-    await rm(dir, { recursive: true, force: true })
+    await dir?.remove()
   })
 
   it('counts exactly 1,000 from 1,000 concurrent increments by counter components on 4 nodes', async () => {
-    const store = await keyvalue({ path: join(dir, 'counter.sqlite') })
+    const store = await keyvalue({ path: join(dir.path, 'counter.sqlite') })
     const kvNode = await mesh.add()
     kvNode.serve(store.service)
     const counters = await Promise.all(Array.from({ length: 4 }, async () => await mesh.add({ bootstrap: bootstrapOf(kvNode) })))

@@ -1,11 +1,12 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseWit } from '../../../protocol/wit/index.ts'
 import { createLogger } from '../../../node/logger.ts'
 import { createProvider, loadProviderModule } from '../../../node/providers/sdk.ts'
 import type { Provider, ProviderContext, ProviderModule } from '../../../node/providers/sdk.ts'
+import { scratchDir } from '../../support/scratch.ts'
+import type { ScratchDir } from '../../support/scratch.ts'
 
 const TINY = `package test:tiny@0.1.0;
 
@@ -260,12 +261,12 @@ world names { export api; }
   })
 
   describe('config and secrets', () => {
-    let dir: string
-    beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'wasmesh-sdk-')) })
-    afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+    let dir: ScratchDir
+    beforeAll(async () => { dir = await scratchDir('sdk') })
+    afterAll(async () => { await dir?.remove() })
 
     it('resolves env: and file: secrets and never lets their values into logs, errors or adverts', async () => {
-      const file = join(dir, 'password')
+      const file = join(dir.path, 'password')
       await writeFile(file, 'file-secret-value\n')
       process.env.WASMESH_TEST_TOKEN = 'env-secret-value'
       const lines: string[] = []
@@ -293,20 +294,20 @@ world names { export api; }
 
     it('refuses a secret given as a value, and fails the start on one it cannot read', async () => {
       await expect(createProvider(tiny(), { secrets: { token: 'hunter2' } })).rejects.toMatchObject({ code: 'invalid-config' })
-      const p = await createProvider(tiny(), { secrets: { token: `file:${join(dir, 'absent')}` } })
+      const p = await createProvider(tiny(), { secrets: { token: `file:${join(dir.path, 'absent')}` } })
       await expect(p.start()).rejects.toMatchObject({ code: 'provider-start-failed', message: expect.stringContaining('secret token: cannot read') })
     })
   })
 
   describe('loadProviderModule', () => {
-    let dir: string
-    beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'wasmesh-load-')) })
-    afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+    let dir: ScratchDir
+    beforeAll(async () => { dir = await scratchDir('load') })
+    afterAll(async () => { await dir?.remove() })
 
     it('loads a built-in, a module file, and a factory default export', async () => {
       const kv = await loadProviderModule('builtin:keyvalue')
       expect(kv.world).toBe('wasmesh:keyvalue-provider/provider@0.1.0')
-      const file = join(dir, 'echo-provider.ts')
+      const file = join(dir.path, 'echo-provider.ts')
       await writeFile(file, `export default {
         name: 'echo', world: 'test:e/w@0.1.0',
         wit: { 'e.wit': 'package test:e@0.1.0; interface e { echo: func(s: string) -> string; } world w { export e; }' },
@@ -319,11 +320,11 @@ world names { export api; }
     })
 
     it('says clearly what is wrong with a module that is not a provider', async () => {
-      await writeFile(join(dir, 'none.ts'), 'export const x = 1\n')
-      await writeFile(join(dir, 'wrong.ts'), 'export default { name: "w", wit: {}, exports: {} }\n')
-      await expect(loadProviderModule(join(dir, 'none.ts'))).rejects.toMatchObject({ code: 'provider-load-failed', message: expect.stringContaining('no default export') })
-      await expect(loadProviderModule(join(dir, 'wrong.ts'))).rejects.toMatchObject({ code: 'provider-load-failed', message: expect.stringContaining("'world' must be a string") })
-      await expect(loadProviderModule(join(dir, 'absent.ts'))).rejects.toMatchObject({ code: 'provider-load-failed', message: expect.stringContaining('cannot import provider') })
+      await writeFile(join(dir.path, 'none.ts'), 'export const x = 1\n')
+      await writeFile(join(dir.path, 'wrong.ts'), 'export default { name: "w", wit: {}, exports: {} }\n')
+      await expect(loadProviderModule(join(dir.path, 'none.ts'))).rejects.toMatchObject({ code: 'provider-load-failed', message: expect.stringContaining('no default export') })
+      await expect(loadProviderModule(join(dir.path, 'wrong.ts'))).rejects.toMatchObject({ code: 'provider-load-failed', message: expect.stringContaining("'world' must be a string") })
+      await expect(loadProviderModule(join(dir.path, 'absent.ts'))).rejects.toMatchObject({ code: 'provider-load-failed', message: expect.stringContaining('cannot import provider') })
       await expect(loadProviderModule('builtin:nope')).rejects.toMatchObject({ code: 'provider-load-failed', message: expect.stringContaining('builtin:keyvalue') })
     })
   })
