@@ -5,7 +5,7 @@ import { createNode } from '../../node/index.ts'
 import type { LocalService, MeshNode } from '../../node/index.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { parseWit } from '../../protocol/wit/index.ts'
-import { whoamiService } from '../support/mesh.ts'
+import { eventually, whoamiService } from '../support/mesh.ts'
 import { start, wasmesh } from './helpers.ts'
 import { scratchDir } from '../support/scratch.ts'
 import type { ScratchDir } from '../support/scratch.ts'
@@ -44,7 +44,7 @@ beforeAll(async () => {
   await other.start()
   other.serve(whoamiService('test:cli', 'who', undefined, 'other'))
   // both must know each other before the tests look at the mesh
-  while (server.servers('test:cli/who').length === 0) await new Promise(resolve => setTimeout(resolve, 20))
+  await eventually('the server to list the other node\'s test:cli/who', () => server.servers('test:cli/who').length > 0)
 })
 
 afterAll(async () => {

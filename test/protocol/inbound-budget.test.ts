@@ -9,6 +9,7 @@ import type { Transport } from '../../protocol/transport.ts'
 import type { Type } from '../../protocol/wit/model.ts'
 import { byteListCallHead } from '../support/wrpc.ts'
 import { concat } from '../support/bytes.ts'
+import { eventually } from '../support/eventually.ts'
 
 const INSTANCE = 'wasmesh:test/blob@0.1.0'
 const bytes: Type = { kind: 'list', element: { kind: 'u8' } }
@@ -44,15 +45,6 @@ async function answerCode (t: Transport): Promise<string> {
       }
     }
   }
-}
-
-/** Polls `check` on macrotasks until it holds (the sessions run on promises; the state settles, no timer is involved). */
-async function settled (what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (check()) return
-    await new Promise(resolve => setImmediate(resolve))
-  }
-  throw new Error(`never settled: ${what}`)
 }
 
 const limits = (l: Partial<InboundBudgetLimits> = {}): InboundBudgetLimits => ({ maxBufferedBytes: 64 * 1024, maxBufferedBytesPerPeer: 4096, maxPausedMs: Infinity, ...l })
@@ -100,8 +92,9 @@ describe('the bytes of unfinished inbound values are budgeted', () => {
     const budget = new InboundBudget(limits())
     const calls = Array.from({ length: 16 }, () => stalledCall(budget, 'attacker', 10_000, 256))
     // each would send ~9.7 KiB; 16 of them 155 KiB, far over the attacker's 4 KiB
-    await settled('every stalled call to hold what it could send or to be paused', () =>
-      budget.stats().paused === calls.length - 1 && calls.every(c => c.stalled || c.written === Math.ceil(10_000 / 256) - 1))
+    // the sessions run on promises and no timer is involved: poll on every turn, not every 20 ms
+    await eventually('every stalled call to hold what it could send or to be paused', () =>
+      budget.stats().paused === calls.length - 1 && calls.every(c => c.stalled || c.written === Math.ceil(10_000 / 256) - 1), { intervalMs: 0 })
     const held = budget.peerBytes('attacker')
     // the oldest holder may finish its value (10 KiB); every other stream read at most one chunk past the budget
     expect(held).toBeLessThanOrEqual(4096 + 10_100 + calls.length * 256)

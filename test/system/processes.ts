@@ -59,21 +59,16 @@ export class Processes {
   async node (name: string, args: readonly string[], prefix: readonly string[] = []): Promise<NodeProcess> {
     const { child, exited, out, err } = this.#spawn(prefix, ['node', '--log-format', 'json', ...args])
     const output = (): string => `--- ${name} stdout ---\n${out()}\n--- ${name} stderr ---\n${err().slice(-50000)}`
-    const deadline = Date.now() + this.#startMs
     let done = false
     void exited.then(() => { done = true })
-    for (;;) {
-      const started = parseStart(out())
-      if (started !== undefined) {
-        return { name, ...started, exited, kill: signal => { child.kill(signal) }, output }
-      }
-      if (done) throw new Error(`${name} exited before it started\n${output()}`)
-      if (Date.now() > deadline) {
+    // A process that exits ends the wait at once (the check answers 'exited') instead of at the deadline.
+    const started = await eventually(`${name} to print its addresses`, () => parseStart(out()) ?? (done ? 'exited' : undefined), { timeoutMs: this.#startMs, intervalMs: 50 })
+      .catch((err: Error) => {
         child.kill('SIGKILL')
-        throw new Error(`${name} did not print its addresses within ${this.#startMs} ms\n${output()}`)
-      }
-      await new Promise(resolve => setTimeout(resolve, 50))
-    }
+        throw new Error(`${err.message}\n${output()}`)
+      })
+    if (started === 'exited') throw new Error(`${name} exited before it started\n${output()}`)
+    return { name, ...started, exited, kill: signal => { child.kill(signal) }, output }
   }
 
   /** Any other `wasmesh` command, to completion (killed after `timeoutMs`). */
