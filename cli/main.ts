@@ -3,7 +3,9 @@
 import { createContext } from './context.ts'
 import type { CommandContext } from './context.ts'
 import { CliError } from './errors.ts'
+import { packageVersion } from './install.ts'
 import { formatError } from './output.ts'
+import { closest, didYouMean } from './suggest.ts'
 
 type Command = (argv: string[], ctx: CommandContext) => Promise<number>
 
@@ -23,8 +25,9 @@ Commands:
 ${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`).join('\n')}
 
 Global options:
-  --verbose   show the cause and stack of an error
-  --help      help for wasmesh or a command
+  --verbose      show the cause and stack of an error
+  --help, -h     help for wasmesh or a command
+  --version, -V  print the version of wasmesh
 
 Exit status: 0 ok, 1 failure ('error [<code>]: <message>' on standard error), 2 usage mistake.
 Run 'wasmesh <command> --help' for a command's options and examples.
@@ -53,9 +56,14 @@ export async function main (argv: string[], opts: MainOptions = {}): Promise<num
     ctx.out(usage)
     return name === undefined ? 2 : 0
   }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    ctx.out(`wasmesh ${packageVersion()}`)
+    return 0
+  }
   const entry = Object.hasOwn(commands, name) ? commands[name] : undefined
   if (entry === undefined) {
-    ctx.err(`error [usage]: unknown command ${JSON.stringify(name)}\n\n${usage}`)
+    const hint = name.startsWith('-') ? didYouMean(name, ['--help', '--version', '--verbose']) : didYouMean(name, Object.keys(commands))
+    ctx.err(`error [usage]: unknown ${name.startsWith('-') ? 'option' : 'command'} ${JSON.stringify(name)}${hint}\n\n${usage}`)
     return 2
   }
   const command = await entry.load()
@@ -66,7 +74,7 @@ export async function main (argv: string[], opts: MainOptions = {}): Promise<num
   try {
     return await command.run(rest, ctx)
   } catch (err) {
-    ctx.err(formatError(usageError(err), verbose))
+    ctx.err(formatError(usageError(err, name, command.help), verbose))
     return err instanceof CliError ? err.exitCode : (isUsage(err) ? 2 : 1)
   }
 }
@@ -77,6 +85,13 @@ function isUsage (err: unknown): boolean {
   return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')
 }
 
-function usageError (err: unknown): unknown {
-  return isUsage(err) ? new CliError('usage', (err as Error).message) : err
+/** A flag the command does not take is named with the closest ones it does take (read from its help). */
+function usageError (err: unknown, command: string, help: string): unknown {
+  if (!isUsage(err)) return err
+  const unknown = (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /Unknown option '(-{1,2}[^']+)'/.exec((err as Error).message)?.[1] : undefined
+  if (unknown === undefined) return new CliError('usage', (err as Error).message)
+  const flags = [...help.matchAll(/--[a-z][a-z0-9-]*/g)].map(m => m[0])
+  const near = closest(unknown.replace(/=.*$/, ''), [...flags, '--help', '--verbose'])
+  const hint = near.length > 0 ? `; did you mean ${near.join(' or ')}?` : ''
+  return new CliError('usage', `wasmesh ${command} takes no option ${unknown}${hint} ('wasmesh ${command} --help' lists them)`)
 }
