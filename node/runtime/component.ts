@@ -49,12 +49,36 @@ export function checkComponentBytes (bytes: Uint8Array, maxComponentBytes: numbe
 /** Reads a component from a path (checking its size first) or takes the bytes given. */
 export async function readComponentSource (source: string | Uint8Array, maxComponentBytes: number): Promise<Uint8Array> {
   if (typeof source !== 'string') return source
-  const info = await stat(source)
-  if (info.size > maxComponentBytes) {
-    throw new RuntimeError('component-too-large', `${source} is ${info.size} bytes, over maxComponentBytes (${maxComponentBytes})`)
+  let bytes: Uint8Array
+  try {
+    const info = await stat(source)
+    if (info.isDirectory()) throw new RuntimeError('not-a-file', `${source} is a directory, not a component file (give the .wasm file in it)`)
+    if (info.size > maxComponentBytes) {
+      throw new RuntimeError('component-too-large', `${source} is ${info.size} bytes, over maxComponentBytes (${maxComponentBytes})`)
+    }
+    const buf = await readFile(source)
+    bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
+  } catch (err) {
+    throw fileError(source, err)
   }
-  const buf = await readFile(source)
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
+  try {
+    checkComponentBytes(bytes, maxComponentBytes)
+  } catch (err) {
+    // The bytes alone cannot say where they came from: name the file.
+    if (err instanceof RuntimeError) throw new RuntimeError(err.code, `${source}: ${err.message}`, { cause: err })
+    throw err
+  }
+  return bytes
+}
+
+/** A failed read as a runtime error naming the file, with a stable code instead of the system's errno. */
+function fileError (file: string, err: unknown): unknown {
+  if (err instanceof RuntimeError) return err
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new RuntimeError('file-not-found', `${file}: no such file`, { cause: err })
+  if (code === 'EISDIR') return new RuntimeError('not-a-file', `${file} is a directory, not a component file`, { cause: err })
+  if (code === 'EACCES' || code === 'EPERM') return new RuntimeError('unreadable-file', `${file}: permission denied`, { cause: err })
+  return new RuntimeError('unreadable-file', `${file}: ${(err as Error).message}`, { cause: err })
 }
 
 export function digestOf (bytes: Uint8Array): string {

@@ -2,6 +2,9 @@
 
 /** Stable codes of runtime failures. Never renamed once published. */
 export type RuntimeErrorCode =
+  | 'file-not-found'      // a component file that does not exist (the message names it)
+  | 'not-a-file'          // a component path that is a directory
+  | 'unreadable-file'     // a component file that exists but cannot be read (permissions, I/O)
   | 'not-a-component'     // the bytes are not a WebAssembly component (a core module, garbage, truncated)
   | 'component-too-large' // over `maxComponentBytes`
   | 'invalid-component'   // a component header, but it does not decode, resolve or transpile
