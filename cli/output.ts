@@ -1,7 +1,18 @@
 // How the CLI writes values and errors: WAVE or JSON for results, one plain line per error.
 
-/** Values in jco's conventions -> plain JSON: 64-bit integers as numbers when exact, else strings; typed arrays as arrays. */
+import { printWave } from '../protocol/wave.ts'
+import type { Func } from '../protocol/wit/model.ts'
+
+/** A call's result as printed: WAVE, or JSON; a function that returns nothing prints `()` (JSON: null), so a script sees the call ended. */
+export function formatResult (func: Func, results: readonly unknown[], json: boolean): string {
+  const type = func.results[0]
+  if (type === undefined) return json ? 'null' : '()'
+  return json ? JSON.stringify(toJson(results[0])) : printWave(type, results[0])
+}
+
+/** Values in jco's conventions -> plain JSON: 64-bit integers as numbers when exact, else strings; typed arrays as arrays; none (undefined) as null, so no field goes missing. */
 export function toJson (value: unknown): unknown {
+  if (value === undefined) return null
   if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString()
   if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<number | bigint>, toJson)
   if (Array.isArray(value)) return value.map(toJson)

@@ -1,7 +1,6 @@
 // `wasmesh call`: through the mesh with --bootstrap, or in-process with --component <file.wasm>: calls one function and prints the result.
 
 import { parseArgs } from 'node:util'
-import { printWave } from '../../protocol/wave.ts'
 import { unversioned } from '../../protocol/versions.ts'
 import type { Func } from '../../protocol/wit/model.ts'
 import { parseLatticeArg } from '../config.ts'
@@ -13,7 +12,7 @@ import { CliError } from '../errors.ts'
 import type { CommandContext } from '../context.ts'
 import { meshCall, parseArguments } from '../mesh-call.ts'
 import { bootstrapOf, flag, labelsOf, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from '../options.ts'
-import { toJson } from '../output.ts'
+import { formatResult } from '../output.ts'
 
 export const callHelp = `Usage: wasmesh call '<ns:pkg/iface@version>#<func>(<args>)' --bootstrap <multiaddr> [options]
        wasmesh call --component <file.wasm> [--component <file.wasm> ...] '<call>' [options]
@@ -41,7 +40,10 @@ Options:
   --label <k=v>            call only peers with this label (repeatable)
   --lattice <name>         the lattice to join (default "default")
   --component <file>       run this component in-process, without a mesh (repeatable)
-  --json                   print the result as JSON instead of WAVE
+  --json                   arguments and result in JSON instead of WAVE: the
+                           arguments are JSON values separated by commas
+                           ('ns:pkg/iface#f({"name": "x", "age": 3}, null)'),
+                           none is null, variants and results {"tag", "val"}
   --timeout <ms>           give up after this long, waiting for a server included (default 30000)
   --log-level <level>      debug, info, warn, error or silent (default warn)
   --log-format <fmt>       text or json (default: text on a terminal, else json)
@@ -57,6 +59,7 @@ Examples:
   wasmesh call 'local:demo/upper#to-upper("x")' --bootstrap <addr> --label zone=eu-1 --timeout 5000
   wasmesh call --component examples/build/upper.wasm 'local:demo/upper#to-upper("hello")'
   wasmesh call --component examples/build/hello.wasm 'hello-world()'
+  wasmesh call --component examples/build/types.wasm --json 'wasmesh:examples/types#echo-option(null)'
   wasmesh call --component examples/build/shout.wasm --component examples/build/upper.wasm 'local:demo/shout#shout("hi")'`
 
 export async function call (argv: string[], ctx: CommandContext): Promise<number> {
@@ -113,10 +116,9 @@ export async function call (argv: string[], ctx: CommandContext): Promise<number
     const components: LoadedComponent[] = []
     for (const file of values.component) components.push(await runtime.load(file))
     const { component, iface, func } = findFunction(components, expr.iface, expr.func)
-    const params = parseArguments(func, expr.args)
+    const params = parseArguments(func, expr.args, values.json === true)
     const results = await runtime.call(component.id, iface, func.name, params)
-    const type = func.results[0]
-    if (type !== undefined) ctx.out(values.json === true ? JSON.stringify(toJson(results[0])) : printWave(type, results[0]))
+    ctx.out(formatResult(func, results, values.json === true))
     return 0
   } finally {
     await runtime.stop()
