@@ -15,8 +15,8 @@ function distance (a: string, b: string, max: number): number {
 }
 
 /**
- * The candidates within a third of the word's length in edits (at least 1, at most 3), closest first, at most
- * `limit`; a candidate that starts with the word (a flag cut short) counts as close too.
+ * The candidates nearest to the word, if within a third of its length in edits (at least 1, at most 3), at most
+ * `limit`; a candidate that starts with the word (a flag cut short) counts as one edit away.
  */
 export function closest (word: string, candidates: Iterable<string>, limit = 3): string[] {
   const max = Math.min(3, Math.max(1, Math.floor(word.length / 3)))
@@ -26,7 +26,9 @@ export function closest (word: string, candidates: Iterable<string>, limit = 3):
     const d = c.startsWith(word) && word.length >= 3 ? 1 : distance(word, c, max)
     if (d <= max) scored.push([c, d])
   }
-  return scored.sort((x, y) => x[1] - y[1] || x[0].localeCompare(y[0])).slice(0, limit).map(([c]) => c)
+  // Only the nearest tier: --version for --versoin, not --verbose as well.
+  const best = Math.min(...scored.map(([, d]) => d))
+  return scored.filter(([, d]) => d === best).sort((x, y) => x[0].localeCompare(y[0])).slice(0, limit).map(([c]) => c)
 }
 
 /** ` (did you mean a or b?)`, or '' when nothing is close. */

@@ -170,8 +170,19 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
   }
 
   async function resolveImport (iface: string, func: string, params: unknown[], from: ImportCaller): Promise<unknown[]> {
-    if (init.resolver === undefined) throw new RuntimeError('unresolved-import', `no one serves the import ${iface === '' ? '' : iface + '#'}${func}`)
-    return await init.resolver(iface, func, params, from)
+    const name = `${iface === '' ? '' : iface + '#'}${func}`
+    if (init.resolver === undefined) throw new RuntimeError('unresolved-import', `no one serves the import ${name}`)
+    try {
+      return await init.resolver(iface, func, params, from)
+    } catch (err) {
+      // A dependency nobody serves is not the guest's fault: say which import, not `trap`, whatever code the resolver used.
+      const code = (err as { code?: unknown } | null)?.code
+      if (code === 'no-server' || code === 'unresolved-import') {
+        const message = err instanceof Error ? err.message : String(err)
+        throw new RuntimeError('unresolved-import', message.includes(name) ? message : `import ${name}: ${message}`, { cause: err })
+      }
+      throw err
+    }
   }
 
   async function doLoad (bytes: Uint8Array, digest: string, name: string, config: ComponentConfig): Promise<LoadedComponent> {
