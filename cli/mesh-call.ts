@@ -6,7 +6,10 @@ import type { CallExpression } from './call-expression.ts'
 import { startClient } from './client.ts'
 import type { CommandContext } from './context.ts'
 import { CliError } from './errors.ts'
+import type { PeerView } from '../node/index.ts'
 import type { Logger } from '../node/logger.ts'
+import { unversioned } from '../protocol/versions.ts'
+import { closest } from './suggest.ts'
 import { JsonArgumentError, jsonToWave } from './json-arguments.ts'
 import { formatResult } from './output.ts'
 
@@ -29,10 +32,14 @@ export async function meshCall (expr: CallExpression, opts: MeshCallOptions, ctx
   const client = await startClient({ bootstrap: opts.bootstrap, lattice: opts.lattice, logger: opts.logger })
   try {
     const filter = { peer: opts.target, labels: opts.labels }
-    const found = await client.until(() => client.node.servers(expr.iface, filter).length > 0, deadline, ctx.signal)
-    if (!found) {
+    const served = (): boolean => client.node.servers(expr.iface, filter).length > 0
+    // Once the bootstrap peer's view of the mesh is in and no one serves the interface, waiting longer would
+    // only wait for a server that is not there: fail at once, naming what is served instead.
+    const known = await client.until(() => served() || client.synced(), deadline, ctx.signal)
+    if (known && !served()) await client.settle(served, ctx.signal)
+    if (!served()) {
       if (ctx.signal?.aborted === true) return 1
-      throw client.unreachable(opts.timeoutMs) ?? noServer(expr.iface, opts, client.node.peers().filter(p => !p.local).length)
+      throw client.unreachable(opts.timeoutMs) ?? noServer(expr.iface, opts, client.node.peers().filter(p => !p.local), known)
     }
     const remaining = (): number => Math.max(1, Math.round(deadline - performance.now()))
     const callOpts = { target: opts.target, labels: opts.labels, signal: ctx.signal }
@@ -46,13 +53,18 @@ export async function meshCall (expr: CallExpression, opts: MeshCallOptions, ctx
   }
 }
 
-function noServer (iface: string, opts: MeshCallOptions, peers: number): CliError {
+function noServer (iface: string, opts: MeshCallOptions, peers: readonly PeerView[], synced: boolean): CliError {
   const only = [
     ...(opts.target !== undefined ? [`peer ${opts.target}`] : []),
     ...Object.entries(opts.labels ?? {}).map(([k, v]) => `label ${k}=${v}`)
   ]
+  const ifaces = peers.flatMap(p => p.exports.map(e => e.iface))
+  // Suggest by the whole id and by the id without its version, so that a typo in either is found.
+  const near = closest(unversioned(iface), ifaces.map(unversioned)).map(n => ifaces.find(i => unversioned(i) === n) ?? n)
+  const hint = near.length > 0 ? `; did you mean ${near.join(' or ')}?` : ''
+  const when = synced ? 'as the mesh is known now' : `within ${opts.timeoutMs} ms`
   return new CliError('no-server', `no peer in lattice ${opts.lattice ?? 'default'} serves ${iface}${only.length > 0 ? ` (only ${only.join(', ')})` : ''} ` +
-    `within ${opts.timeoutMs} ms; ${peers} other peer${peers === 1 ? '' : 's'} seen: 'wasmesh mesh --bootstrap ...' lists what they serve`)
+    `${when}${hint} (${peers.length} other peer${peers.length === 1 ? '' : 's'} seen: 'wasmesh mesh --bootstrap ...' lists what they serve)`)
 }
 
 /** The arguments are the WAVE of a tuple of the parameters, without its parentheses; with `json`, JSON values separated by commas. */
