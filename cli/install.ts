@@ -24,11 +24,12 @@ export function binPath (): string {
   return realpathSync(join(packageRoot(), 'bin', 'wasmesh.js'))
 }
 
-/** Whether `wasmesh` on this PATH is this install's command (a global install or `npm link` of this folder). */
+/** Whether `wasmesh` on this PATH, outside npm's own node_modules/.bin folders, is this install's command (a global install or `npm link` of this folder). */
 export function onPath (path: string | undefined): boolean {
   const bin = binPath()
   for (const dir of (path ?? '').split(delimiter)) {
-    if (dir === '') continue
+    // npm run and npx put node_modules/.bin folders on the PATH of what they start, not on the user's terminal's.
+    if (dir === '' || /node_modules[/\\]\.bin[/\\]?$/.test(dir)) continue
     const candidate = join(dir, 'wasmesh')
     try {
       if (statSync(candidate).isFile() && realpathSync(candidate) === bin) return true

@@ -3,8 +3,7 @@
 import { stat } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { homedir } from 'node:os'
-import { join, relative, isAbsolute } from 'node:path'
-import { realpathSync } from 'node:fs'
+import { join, isAbsolute } from 'node:path'
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Interface } from '../../protocol/wit/model.ts'
@@ -25,6 +24,7 @@ import type { ComponentSpec, MeshNode } from '../../node/index.ts'
 import type { CommandContext } from '../context.ts'
 import { CliError } from '../errors.ts'
 import { exampleCall } from '../example-call.ts'
+import { commandLine } from '../install.ts'
 import { bootstrapOf, flag, labelsOf, limitFlagsOf, logFormatOf, logLevelOf, loggerOf } from '../options.ts'
 import { limitCatalog, limitInits } from '../../node/limits.ts'
 import { stopRequests } from '../signals.ts'
@@ -51,7 +51,9 @@ On start it prints to standard output (logs go to standard error):
   serving:
     <ns:pkg/iface@version>  <component>
   call it from another terminal:
-  npx wasmesh call '<iface>#<func>(<args>)' --bootstrap <multiaddr>
+  wasmesh call '<iface>#<func>(<args>)' --bootstrap <multiaddr>
+  (wasmesh when it is on PATH as this install, else this install's command by its
+  absolute path, so that the line works from any folder)
 
 Options:
   --listen <multiaddr>      address to listen on (repeatable; default ${defaultListen},
@@ -267,18 +269,7 @@ function orderedAddresses (node: MeshNode): string[] {
   return [...all.filter(a => !loopback(a)), ...all.filter(loopback)]
 }
 
-/** `npx wasmesh` where npx finds this package (run from its folder or a project that installs it), else `wasmesh`. */
-function commandName (): string {
-  try {
-    const bin = realpathSync(process.argv[1] ?? '')
-    const rel = relative(process.cwd(), bin)
-    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) && /wasmesh(\.js)?$/.test(bin) ? 'npx wasmesh' : 'wasmesh'
-  } catch {
-    return 'wasmesh'
-  }
-}
-
-function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsServer | undefined, demoHost: boolean): string[] {
+function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsServer | undefined, demoHost: boolean, env: CommandContext['env']): string[] {
   const addresses = orderedAddresses(node)
   const lines = [`peer id: ${node.peerId}`, `lattice: ${node.lattice}`, 'listening on:', ...addresses, '', 'serving:']
   const served: Interface[] = []
@@ -294,7 +285,7 @@ function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsSer
   const call = exampleCall(served) ?? (demoHost ? `${demoHostInterface}#log("hello")` : undefined)
   if (call !== undefined && addresses.length > 0) {
     const lattice = node.lattice === 'default' ? '' : ` --lattice ${node.lattice}`
-    lines.push('call it from another terminal:', `${commandName()} call '${call}' --bootstrap ${addresses[0]}${lattice}`)
+    lines.push('call it from another terminal:', `${commandLine(env)} call '${call}' --bootstrap ${addresses[0]}${lattice}`)
   }
   return lines
 }
@@ -381,7 +372,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     const demoHost = settings.demoHost !== false
     if (demoHost) node.serve(createDemoHost({ onLog: (message, caller) => { log.info(`log from ${logCaller(node, caller)}: ${message}`) } }))
     running = true
-    for (const line of startLines(node, providers, ops, demoHost)) ctx.out(line)
+    for (const line of startLines(node, providers, ops, demoHost, ctx.env)) ctx.out(line)
     if ((settings.bootstrap?.length ?? 0) > 0) {
       lonely = setTimeout(() => {
         if (node.connections().length === 0) log.warn(`not connected to any bootstrap peer yet (${settings.bootstrap?.join(', ')}); retrying in the background: check the addresses and that those nodes are up`)
