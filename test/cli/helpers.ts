@@ -92,8 +92,10 @@ export interface Spawned {
 
 const spawned = new Set<ChildProcess>()
 
-export function spawnWasmesh (argv: string[], env: Record<string, string | undefined> = {}): Spawned {
-  const child = spawn(process.execPath, [bin, ...argv], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+/** `command`: another install's `wasmesh` (run by its shebang) instead of this checkout's; `cwd`: where it runs. */
+export function spawnWasmesh (argv: string[], env: Record<string, string | undefined> = {}, opts: { command?: string, cwd?: string } = {}): Spawned {
+  const [file, args] = opts.command === undefined ? [process.execPath, [bin, ...argv]] : [opts.command, argv]
+  const child = spawn(file, args, { cwd: opts.cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   spawned.add(child)
   const out = new Lines()
   const err = new Lines()

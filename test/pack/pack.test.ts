@@ -1,13 +1,14 @@
 // `npm pack`, then install the tarball where nothing else of the repository exists and run the installed `wasmesh`.
 import { execFile } from 'node:child_process'
-import { readdir, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { readFile, readdir, writeFile } from 'node:fs/promises'
+import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../examples/build.ts'
 import { scratchDir } from '../support/scratch.ts'
 import type { ScratchDir } from '../support/scratch.ts'
+import { listeningOn, spawnWasmesh, killSpawned } from '../cli/helpers.ts'
 
 const run = promisify(execFile)
 const repo = fileURLToPath(new URL('../..', import.meta.url))
@@ -18,22 +19,27 @@ describe('the npm package', () => {
   let packDir: string
   let installDir: string
   let cacheDir: string
+  let globalDir: string
+  let elsewhere: string
   let tarball: string
   let hello: string
 
   beforeAll(async () => {
     hello = (await ensureExamples({ names: ['hello'] })).hello
-    for (const prefix of ['pack', 'install', 'cache']) dirs.push(await scratchDir(`${prefix}-test`))
-    ;[packDir, installDir, cacheDir] = dirs.map(d => d.path)
+    for (const prefix of ['pack', 'install', 'cache', 'global', 'elsewhere']) dirs.push(await scratchDir(`${prefix}-test`))
+    ;[packDir, installDir, cacheDir, globalDir, elsewhere] = dirs.map(d => d.path)
     // prepack compiles to dist/, postpack removes it again.
     await run(npm, ['pack', '--pack-destination', packDir], { cwd: repo, timeout: 60_000 })
     const [file] = (await readdir(packDir)).filter(f => f.endsWith('.tgz'))
     tarball = join(packDir, file)
     await writeFile(join(installDir, 'package.json'), JSON.stringify({ name: 'wasmesh-pack-test', private: true }))
     await run(npm, ['install', '--no-audit', '--no-fund', '--loglevel=error', tarball], { cwd: installDir, timeout: 120_000 })
-  }, 180_000)
+    // The README's global install, into a prefix of its own instead of the machine's.
+    await run(npm, ['install', '-g', '--prefix', globalDir, '--no-audit', '--no-fund', '--loglevel=error', tarball], { cwd: installDir, timeout: 120_000 })
+  }, 300_000)
 
   afterAll(async () => {
+    await killSpawned()
     await Promise.all(dirs.map(async d => { await d.remove() }))
   })
 
@@ -68,6 +74,36 @@ describe('the npm package', () => {
     const { stdout } = await wasmesh('inspect', hello)
     expect(stdout).toMatch(/digest\s+sha256:[0-9a-f]{64}/)
     expect(stdout).toContain('hello-world: func() -> string')
+  })
+
+  it('exports wasmesh/node and wasmesh/protocol to a project that installs it', async () => {
+    const script = "const node = await import('wasmesh/node'); const protocol = await import('wasmesh/protocol'); console.log(typeof node.createNode, typeof protocol.parseWit)"
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: installDir, timeout: 60_000 })
+    expect(stdout.trim()).toBe('function function')
+  })
+
+  it('installs globally: `wasmesh` runs from any folder, --version says the package version', async () => {
+    // The shebang finds Node on PATH: the project's Node first, as a user's Node >= 24 would be.
+    const env = { ...process.env, PATH: [join(globalDir, 'bin'), dirname(process.execPath), process.env.PATH].join(delimiter) }
+    const { stdout } = await run('wasmesh', ['--version'], { cwd: elsewhere, env, timeout: 60_000 })
+    const { version } = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')) as { version: string }
+    expect(stdout.trim()).toBe(`wasmesh ${version}`)
+  })
+
+  it('a globally installed node prints a call line that works as pasted in another folder', async () => {
+    const path = [join(globalDir, 'bin'), dirname(process.execPath), process.env.PATH].join(delimiter)
+    const node = spawnWasmesh(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(elsewhere, 'data'), '--log-level', 'warn'],
+      { PATH: path, XDG_CACHE_HOME: cacheDir }, { command: join(globalDir, 'bin', 'wasmesh') })
+    try {
+      const line = await node.out.waitFor(l => / call '/.test(l), node.exited)
+      expect(listeningOn(node.out.text).length).toBeGreaterThan(0)
+      expect(line).toMatch(/^wasmesh call 'local:demo\/host#log\("hello"\)' --bootstrap \/ip4\/127\.0\.0\.1\//)
+      const { stdout } = await run('sh', ['-c', line], { cwd: elsewhere, env: { ...process.env, PATH: path }, timeout: 60_000 })
+      expect(stdout.trim()).toBe('()')
+    } finally {
+      node.child.kill('SIGTERM')
+      await node.exited
+    }
   })
 
   it('runs a component in its worker thread (the compiled worker is found)', async () => {
