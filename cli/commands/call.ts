@@ -44,14 +44,18 @@ Options:
                            arguments are JSON values separated by commas
                            ('ns:pkg/iface#f({"name": "x", "age": 3}, null)'),
                            none is null, variants and results {"tag", "val"}
-  --timeout <ms>           give up after this long, waiting for a server included (default 30000)
+  --timeout <ms>           give up after this long, waiting for a server included
+                           (default 30000); an interface nobody serves fails as soon
+                           as the mesh's view is in, and bootstrap addresses that
+                           all refuse fail at once
   --log-level <level>      debug, info, warn, error or silent (default warn)
   --log-format <fmt>       text or json (default: text on a terminal, else json)
   --verbose                show an error's cause and stack
 
 Exit status: 0 on success; 1 with 'error [<code>]: <message>' on standard error
-when the call fails (codes: no-server, unreachable, bad-arguments, trap,
-timeout, ...); 2 for a usage mistake.
+when the call fails (codes: no-server, unreachable, bad-arguments,
+unresolved-import, trap, timeout, file-not-found, ...); 2 for a usage mistake.
+A function that returns nothing prints () (with --json: null).
 
 Examples:
   wasmesh call 'local:demo/upper#to-upper("hello")' --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...
