@@ -78,7 +78,7 @@ describe('wasmesh node as a process', () => {
     expect(lines[4 + addrs.length]).toBe('serving:')
     expect(lines).toContain('  local:demo/host  built in (--no-demo-host to turn off)')
     expect(lines.at(-2)).toBe('call it from another terminal:')
-    expect(lines.at(-1)).toMatch(/^\S*(wasmesh|wasmesh\.js) call 'local:demo\/host#log\("hello"\)' --bootstrap \/ip4\//)
+    expect(lines.at(-1)).toMatch(/^(\S+ )?\S*wasmesh(\.js)? call 'local:demo\/host#log\("hello"\)' --bootstrap \/ip4\//)
     node.child.kill('SIGTERM')
     expect(await node.exited).toBe(0)
     const messages = node.err.lines.filter(l => l !== '').map(l => JSON.parse(l).message as string)
