@@ -91,6 +91,14 @@ function peerOf (p: PeerView): MeshPeer {
   }
 }
 
+/**
+ * What a --watch reprint waits for a change in: not ages (heartbeats), and not clients coming and going (a
+ * `wasmesh call` each), which would reprint the whole mesh twice per call.
+ */
+export function watchChange (view: MeshView): string {
+  return JSON.stringify({ ...view, clients: 0, peers: view.peers.map(p => ({ ...p, ageMs: 0, expiresInMs: 0 })) })
+}
+
 /** Digits of a component's digest the table shows, as `inspect` and the metrics' `digest` label do. */
 const digestPrefixChars = 12
 
@@ -163,23 +171,24 @@ export async function mesh (argv: string[], ctx: CommandContext): Promise<number
       throw client.unreachable(timeoutMs) ?? new CliError('sync-timeout', `connected, but no bootstrap peer sent its view of lattice ${node.lattice} within ${timeoutMs} ms: is it a wasmesh node of this lattice (--lattice)?`)
     }
     await quiet(node, settleMs)
-    const render = (): string => json ? JSON.stringify(meshView(node), null, values.watch === true ? undefined : 2) : formatMesh(meshView(node))
-    let last = render()
-    ctx.out(last)
+    const render = (view: MeshView): string => json ? JSON.stringify(view, null, values.watch === true ? undefined : 2) : formatMesh(view)
+    const first = meshView(node)
+    let last = watchChange(first)
+    ctx.out(render(first))
     if (stop === undefined) return 0
 
-    // --watch: reprint when what is printed changes (heartbeats that change nothing print nothing).
+    // --watch: reprint when the mesh changes (heartbeats that change nothing print nothing).
     let timer: ReturnType<typeof setTimeout> | undefined
     const off = node.on('change', change => {
       if (change.kind !== 'peer' || timer !== undefined) return
       timer = setTimeout(() => {
         timer = undefined
-        const next = render()
-        const compare = (s: string): string => json ? JSON.stringify({ ...JSON.parse(s), peers: (JSON.parse(s) as MeshView).peers.map(p => ({ ...p, ageMs: 0, expiresInMs: 0 })) }) : s
-        if (compare(next) === compare(last)) return
+        const view = meshView(node)
+        const next = watchChange(view)
+        if (next === last) return
         last = next
         if (!json) ctx.out(`\n--- ${new Date().toISOString()}`)
-        ctx.out(next)
+        ctx.out(render(view))
       }, watchDebounceMs)
     })
     try {

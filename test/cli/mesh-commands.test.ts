@@ -7,6 +7,8 @@ import { silentLogger } from '../../node/logger.ts'
 import { parseWit } from '../../protocol/wit/index.ts'
 import { eventually, whoamiService } from '../support/mesh.ts'
 import { start, wasmesh } from './helpers.ts'
+import { watchChange } from '../../cli/commands/mesh.ts'
+import type { MeshView } from '../../cli/commands/mesh.ts'
 import { scratchDir } from '../support/scratch.ts'
 import type { ScratchDir } from '../support/scratch.ts'
 
@@ -185,6 +187,14 @@ describe('wasmesh mesh', () => {
       expect(await watch.stop()).toBe(0)
       other.unserve(whoamiService('test:cli', 'late', undefined, 'late').digest)
     }
+  })
+
+  it('does not count clients coming and going or ages as a change to reprint for with --watch', async () => {
+    const view = JSON.parse((await wasmesh(['mesh', '--bootstrap', addr, '--json'])).out) as MeshView
+    const older = { ...view, clients: view.clients + 3, peers: view.peers.map(p => ({ ...p, ageMs: (p.ageMs ?? 0) + 5_000, expiresInMs: 1 })) }
+    expect(watchChange(older)).toBe(watchChange(view))
+    expect(watchChange({ ...view, peers: view.peers.slice(1) })).not.toBe(watchChange(view))
+    expect(watchChange({ ...view, peers: view.peers.map(p => ({ ...p, load: p.load + 1 })) })).not.toBe(watchChange(view))
   })
 
   it('fails with unreachable when no bootstrap peer answers, and with usage without one', async () => {
