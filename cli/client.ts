@@ -43,7 +43,9 @@ export async function startClient (init: ClientInit): Promise<Client> {
     listen: [],
     bootstrap: init.bootstrap,
     lattice: init.lattice,
-    logger: init.logger
+    logger: init.logger,
+    // its adverts say so: nodes log its coming and going at debug, and `wasmesh mesh` does not list it as a peer
+    role: 'client'
   })
   await node.start()
   const dialErrors = new Map<string, string>()

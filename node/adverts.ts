@@ -6,7 +6,7 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
   advertTopic, decodeAdvert, decodeAdvertList, decodeRelayedList, decodeSignedAdvert, defaultAdvertLimits,
-  encodeAdvert, encodeAdvertList, encodeRelayedList, encodeSignedAdvert, AdvertError
+  encodeAdvert, encodeAdvertList, encodeRelayedList, encodeSignedAdvert, isComponentName, AdvertError
 } from '../protocol/advert.ts'
 import type { Advert, AdvertExport, AdvertLimits, RelayedAdvert } from '../protocol/advert.ts'
 import type { ApplyResult, Registry } from './registry.ts'
@@ -92,7 +92,9 @@ export const defaultAdvertTimings: AdvertTimings = Object.freeze({
 export interface LocalView {
   readonly addresses: string[]
   readonly labels: Record<string, string>
+  /** With the names of their components; a name an advert cannot carry (isComponentName) is left out. */
   readonly exports: AdvertExport[]
+  readonly client?: boolean
 }
 
 export interface AdvertAgentInit {
@@ -217,6 +219,19 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
     return result
   }
 
+  /**
+   * A file name is a component's name unless it was given one, so a name that is not a plain word
+   * (isComponentName) is left out; one digest loaded under two names is advertised under the first.
+   */
+  function advertisedNames (exports: readonly AdvertExport[]): AdvertExport[] {
+    const names = new Map<string, string>()
+    for (const e of exports) if (e.name !== undefined && isComponentName(e.name, limits) && !names.has(e.digest)) names.set(e.digest, e.name)
+    return exports.map(({ name: _, ...e }) => {
+      const name = names.get(e.digest)
+      return name === undefined ? e : { ...e, name }
+    })
+  }
+
   async function sign (withdrawn: boolean): Promise<Uint8Array> {
     const view = init.local()
     const advert: Advert = {
@@ -225,9 +240,10 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
       lattice,
       addresses: view.addresses,
       labels: view.labels,
-      exports: withdrawn ? [] : view.exports,
+      exports: withdrawn ? [] : advertisedNames(view.exports),
       ttlMs: timings.advertTtlMs,
-      withdrawn
+      withdrawn,
+      ...(view.client === true ? { client: true } : {})
     }
     const bytes = encodeAdvert(advert, limits)
     const signature = await init.privateKey.sign(bytes)

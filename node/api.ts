@@ -58,7 +58,13 @@ export interface NodeInit {
   readonly bootstrap?: readonly string[]
   /** Nodes of different lattices ignore each other's adverts and refuse each other's calls. Default `default`. */
   readonly lattice?: string
+  /** Keys starting with `wasmesh.` are reserved (the advert carries its own fields under them): `invalid-config`. */
   readonly labels?: Readonly<Record<string, string>>
+  /**
+   * `client`: a short-lived client (`wasmesh call`, `wasmesh mesh`) that serves nothing; its adverts say so, and
+   * nodes log its coming and going at debug, not as a peer joining. Default `node`.
+   */
+  readonly role?: 'node' | 'client'
   /** Components to load at start. */
   readonly components?: readonly ComponentSpec[]
   /** Links of components' imports to some servers (`component` names a component by name or digest, or `*`). */

@@ -3,7 +3,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection } from '@libp2p/interface'
-import { advertTopic, isLatticeName } from '../protocol/advert.ts'
+import { advertTopic, isLatticeName, isReservedLabel } from '../protocol/advert.ts'
 import { InboundBudget } from '../protocol/budget.ts'
 import { advertIntakeLimits, createAdvertAgent } from './adverts.ts'
 import type { AdvertAgent } from './adverts.ts'
@@ -55,6 +55,8 @@ function connectionInfo (c: Connection): ConnectionInfo {
 export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   const lattice = init.lattice ?? 'default'
   if (!isLatticeName(lattice)) throw new NodeError('invalid-config', `lattice name ${JSON.stringify(lattice)}: use 1-64 letters, digits, '.', '_' or '-'`)
+  const reserved = Object.keys(init.labels ?? {}).find(isReservedLabel)
+  if (reserved !== undefined) throw new NodeError('invalid-config', `label ${JSON.stringify(reserved)}: keys starting with wasmesh. are reserved for the advert's own fields`)
   const log = init.logger ?? createLogger()
   const limits: NodeLimits = { ...defaultNodeLimits, ...init.limits }
   const inboundBudget = new InboundBudget({
@@ -109,7 +111,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     timings: init.timings,
     limits: init.advertLimits,
     log: log.child('adverts'),
-    local: () => ({ addresses: addresses(), labels: { ...init.labels }, exports: services.exports() })
+    local: () => ({ addresses: addresses(), labels: { ...init.labels }, exports: services.exports(), client: init.role === 'client' })
   })
   const describer = createDescriber({ libp2p, lattice, limits, localWit: digest => services.byDigest(digest)?.wit })
   const outbound = createOutbound({

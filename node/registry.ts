@@ -59,6 +59,8 @@ export interface PeerView {
   readonly ageMs?: number
   /** Time until it is forgotten unless refreshed. */
   readonly expiresInMs?: number
+  /** Its advert says it is a short-lived client (`wasmesh call`, `wasmesh mesh`), not a node. */
+  readonly client?: boolean
   readonly healthy: boolean
   /** Consecutive failed calls. */
   readonly failures: number
@@ -475,6 +477,7 @@ export function createRegistry (init: RegistryInit): Registry {
       plausible: plausible(peer, e),
       ageMs: now - e.receivedAt,
       expiresInMs: e.expiresAt - now,
+      ...(e.advert.client === true ? { client: true } : {}),
       ...common
     }
   }

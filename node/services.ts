@@ -83,7 +83,8 @@ export function createServices (init: ServicesInit): Services {
     iface,
     digest: service.digest,
     capacity: service.capacity,
-    load: inflight.get(service) ?? 0
+    load: inflight.get(service) ?? 0,
+    name: service.name
   }))
 
   /** Publishes when load crosses a quarter of capacity, so routing elsewhere sees it without a heartbeat's wait. */

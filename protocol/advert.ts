@@ -34,6 +34,9 @@ interface adverts {
     lattice: string,
     /// Multiaddrs to dial it.
     addresses: list<string>,
+    /// Keys starting with "wasmesh." are reserved, so that 0.1.0 nodes read what was added later as labels:
+    /// "wasmesh.role" = "client" (a short-lived client, not a node of the mesh), "wasmesh.name.<digest>" = the
+    /// name of the component with that digest (1-64 of A-Z a-z 0-9 . _ -). Unknown reserved keys are ignored.
     labels: list<tuple<string, string>>,
     exports: list<export-entry>,
     /// The record is forgotten this long after it was first received unless refreshed (receivers cap it).
@@ -71,6 +74,8 @@ export interface AdvertLimits {
   readonly maxSignatureBytes: number
   /** The most bytes of one sync reply. */
   readonly maxSyncBytes: number
+  /** The most bytes (ASCII characters) of a component's name an advert may carry. */
+  readonly maxComponentNameBytes: number
 }
 
 export const defaultAdvertLimits: AdvertLimits = Object.freeze({
@@ -78,7 +83,8 @@ export const defaultAdvertLimits: AdvertLimits = Object.freeze({
   maxAdvertExports: 1024,
   maxAdvertsPerSync: 4096,
   maxSignatureBytes: 256,
-  maxSyncBytes: 16 * 1024 * 1024
+  maxSyncBytes: 16 * 1024 * 1024,
+  maxComponentNameBytes: 64
 })
 
 /** One interface a peer exports. */
@@ -91,6 +97,8 @@ export interface AdvertExport {
   capacity: number
   /** Calls in flight when the advert was made. */
   load: number
+  /** The name of the component (or provider) serving it, when the advertiser gave one (see isComponentName). */
+  name?: string
 }
 
 /** What a peer serves and how to reach it. */
@@ -108,6 +116,8 @@ export interface Advert {
   ttlMs: number
   /** Graceful stop: forget this peer's exports now. */
   withdrawn: boolean
+  /** A short-lived client (`wasmesh call`, `wasmesh mesh`), not a node of the mesh. */
+  client?: boolean
 }
 
 /** An encoded advert and the advertiser's signature over exactly those bytes. */
@@ -129,6 +139,7 @@ export type AdvertProblem =
   | 'label'              // an empty or repeated label key
   | 'address'            // an address that is not a multiaddr string
   | 'signature'          // an empty signature
+  | 'name'               // a component name that is not one (isComponentName), or a reserved label key given as a label
 
 /** A ProtocolError (`invalid-advert`) saying which rule was broken. */
 export class AdvertError extends ProtocolError {
@@ -147,6 +158,28 @@ export class AdvertError extends ProtocolError {
 const LATTICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 const BASE58BTC = /^[1-9A-HJ-NP-Za-km-z]{1,128}$/
 const DIGEST = /^[0-9a-f]{64}$/
+const COMPONENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
+
+/**
+ * Label keys with this prefix carry fields added after 0.1.0 (lattice.wit, `labels`): a node of 0.1.0 decodes
+ * them as labels, so adverts stay readable both ways; they are never the user's labels.
+ */
+const RESERVED_LABEL = 'wasmesh.'
+const ROLE_LABEL = 'wasmesh.role'
+const NAME_LABEL = 'wasmesh.name.'
+
+/** Whether a label key is reserved for the advert's own fields (a user's label may not use it). */
+export function isReservedLabel (key: string): boolean {
+  return key.startsWith(RESERVED_LABEL)
+}
+
+/**
+ * Component names an advert may carry: 1 to `maxComponentNameBytes` (64) of A-Z a-z 0-9 . _ -, starting
+ * with a letter or digit (the CLI's component names), so a peer's name prints as one plain word.
+ */
+export function isComponentName (name: string, limits?: Partial<AdvertLimits>): boolean {
+  return name.length <= limitsOf(limits).maxComponentNameBytes && COMPONENT_NAME.test(name)
+}
 
 /**
  * Lattice names: 1-64 characters of letters, digits, `.`, `_`, `-`, starting with a letter or
@@ -226,7 +259,42 @@ function validate (a: Advert, limits: AdvertLimits): void {
       throw new AdvertError('interface', `advert export ${i} ${JSON.stringify(e.iface.slice(0, 120))} is not an interface id ns:pkg/iface[@semver]`)
     }
     if (!DIGEST.test(e.digest)) throw new AdvertError('digest', `advert export ${i} (${e.iface}) digest is not 64 lowercase hex digits`)
+    if (e.name !== undefined && !isComponentName(e.name, limits)) {
+      throw new AdvertError('name', `advert export ${i} (${e.iface}) names its component ${JSON.stringify(e.name.slice(0, 80))}, not 1-${limits.maxComponentNameBytes} of A-Z a-z 0-9 . _ - starting with a letter or digit`)
+    }
   })
+}
+
+/** The wire labels: the user's, then the reserved keys for `client` and the exports' names (one per digest). */
+function wireLabels (a: Advert): Array<[string, string]> {
+  const labels = Object.entries(a.labels)
+  for (const [k] of labels) {
+    if (isReservedLabel(k)) throw new AdvertError('name', `label ${JSON.stringify(k.slice(0, 80))} starts with ${RESERVED_LABEL}, which adverts reserve for their own fields`)
+  }
+  if (a.client === true) labels.push([ROLE_LABEL, 'client'])
+  const named = new Map<string, string>()
+  for (const e of a.exports) {
+    if (e.name === undefined) continue
+    const other = named.get(e.digest)
+    if (other !== undefined && other !== e.name) throw new AdvertError('name', `advert names the component ${e.digest.slice(0, 12)} both ${other} and ${e.name}`)
+    named.set(e.digest, e.name)
+  }
+  for (const [digest, name] of named) labels.push([NAME_LABEL + digest, name])
+  return labels.sort(([x], [y]) => x < y ? -1 : x > y ? 1 : 0)
+}
+
+/** Splits decoded wire labels into the user's labels and the reserved fields (unknown reserved keys ignored). */
+function fromWireLabels (wire: ReadonlyArray<readonly [string, string]>): { labels: Record<string, string>, client: boolean, names: Map<string, string> } {
+  const user: Array<readonly [string, string]> = []
+  const names = new Map<string, string>()
+  let client = false
+  for (const [k, v] of wire) {
+    if (!isReservedLabel(k)) user.push([k, v])
+    else if (k === ROLE_LABEL) client = v === 'client'
+    else if (k.startsWith(NAME_LABEL)) names.set(k.slice(NAME_LABEL.length), v)
+  }
+  // fromEntries defines own properties, so a label named __proto__ stays a label
+  return { labels: Object.fromEntries(user), client, names }
 }
 
 function checkLabels (labels: ReadonlyArray<readonly [string, string]>): void {
@@ -244,7 +312,7 @@ function checkLabels (labels: ReadonlyArray<readonly [string, string]>): void {
 export function encodeAdvert (a: Advert, limits?: Partial<AdvertLimits>): Uint8Array {
   const l = limitsOf(limits)
   validate(a, l)
-  const labels = Object.entries(a.labels).sort(([x], [y]) => x < y ? -1 : x > y ? 1 : 0)
+  const labels = wireLabels(a)
   checkLabels(labels)
   const wire: WireAdvert = {
     peer: a.peer,
@@ -281,16 +349,20 @@ export function decodeAdvert (bytes: Uint8Array, limits?: Partial<AdvertLimits>)
     throw malformed('advert', err)
   }
   checkLabels(wire.labels)
+  const { labels, client, names } = fromWireLabels(wire.labels)
   const advert: Advert = {
     peer: wire.peer,
     seq: wire.seq,
     lattice: wire.lattice,
     addresses: wire.addresses,
-    // fromEntries defines own properties, so a label named __proto__ stays a label
-    labels: Object.fromEntries(wire.labels),
-    exports: wire.exports.map(e => ({ iface: e.interface, digest: e.digest, capacity: e.capacity, load: e.load })),
+    labels,
+    exports: wire.exports.map(e => {
+      const name = names.get(e.digest)
+      return { iface: e.interface, digest: e.digest, capacity: e.capacity, load: e.load, ...(name !== undefined ? { name } : {}) }
+    }),
     ttlMs: wire.ttlMs,
-    withdrawn: wire.withdrawn
+    withdrawn: wire.withdrawn,
+    ...(client ? { client } : {})
   }
   validate(advert, l)
   return advert

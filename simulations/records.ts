@@ -61,7 +61,8 @@ export interface Measurements {
   readonly scenario: Scenario
   readonly plan: Plan
   readonly interrupted: boolean
-  readonly setup: { readonly startMs: number, readonly meshConvergedMs: number | null, readonly knowingAll: number }
+  /** `timelineAtMs`: wall time from the run's start until the timeline began (nodes started, mesh settled). */
+  readonly setup: { readonly startMs: number, readonly timelineAtMs: number, readonly meshConvergedMs: number | null, readonly knowingAll: number }
   readonly simulatedMs: number
   readonly wallMs: number
   readonly events: readonly EventRecord[]

@@ -20,7 +20,12 @@ export interface Report {
   readonly machine: { readonly platform: string, readonly release: string, readonly arch: string, readonly cpu: string, readonly cpus: number, readonly memoryBytes: number }
   /** What the network model does, in words (the same text as the README). */
   readonly network: { readonly transport: string, readonly encryption: string, readonly muxer: string, readonly modelled: readonly string[] }
-  readonly time: { readonly startMs: number, readonly simulatedMs: number, readonly wallMs: number }
+  /**
+   * `wallMs`: the whole run, from creating the first node until the last one stopped; `setupMs` of it before the
+   * timeline began (starting the nodes, `startMs`, then letting the mesh settle), `simulatedMs` the timeline, the
+   * rest stopping.
+   */
+  readonly time: { readonly startMs: number, readonly setupMs: number, readonly simulatedMs: number, readonly wallMs: number }
   /** Lateness of the simulator's timers during the run (a saturated host inflates every latency). */
   readonly simulator: { readonly eventLoopDelayMs: { readonly p50: number, readonly p99: number, readonly max: number } }
   readonly nodes: { readonly initial: number, readonly slots: number, readonly upAtEnd: number }
@@ -206,7 +211,7 @@ export function buildReport (m: Measurements): Report {
     },
     machine: { platform: platform(), release: release(), arch: arch(), cpu: cpus()[0]?.model ?? 'unknown', cpus: cpus().length, memoryBytes: totalmem() },
     network: { transport: '@libp2p/memory, shaped by simulations/network.ts', encryption: s.encryption, muxer: 'yamux', modelled },
-    time: { startMs: m.setup.startMs, simulatedMs: m.simulatedMs, wallMs: m.wallMs },
+    time: { startMs: m.setup.startMs, setupMs: m.setup.timelineAtMs, simulatedMs: m.simulatedMs, wallMs: m.wallMs },
     simulator: { eventLoopDelayMs: m.eventLoopDelayMs },
     nodes: { initial: s.nodes, slots: m.plan.slots.length, upAtEnd },
     plannedEvents: m.plan.events,
@@ -279,6 +284,7 @@ function serviceIface (s: Scenario, index: number): string {
   return spec.iface.includes(':') ? spec.iface : `wasmesh:sim/${spec.iface}@0.1.0`
 }
 
+const secs = (v: number): string => `${(v / 1000).toFixed(1)} s`
 const ms = (v: number | null): string => (v === null ? 'n/a' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`)
 const pct = (v: number | null): string => (v === null ? 'n/a' : `${(v * 100).toFixed(v === 1 ? 0 : 3)} %`)
 const bytes = (v: number): string => (v >= 1024 * 1024 ? `${(v / 1024 / 1024).toFixed(1)} MiB` : v >= 1024 ? `${(v / 1024).toFixed(1)} KiB` : `${Math.round(v)} B`)
@@ -294,7 +300,9 @@ export function reportMarkdown (r: Report): string {
     '',
     s.description,
     '',
-    `${r.nodes.initial} nodes (${r.nodes.slots} node slots, ${r.nodes.upAtEnd} up at the end), ${(r.time.simulatedMs / 1000).toFixed(1)} s simulated in ${(r.time.wallMs / 1000).toFixed(1)} s of wall time, seed ${r.seed}. ` +
+    `${r.nodes.initial} nodes (${r.nodes.slots} node slots, numbered 0-${r.nodes.slots - 1}, ${r.nodes.upAtEnd} up at the end), ${(r.time.simulatedMs / 1000).toFixed(1)} s simulated` +
+      `${r.interrupted ? ` of ${s.durationS} s (interrupted)` : ''}, seed ${r.seed}; the run took ${secs(r.time.wallMs)} of wall time: ${secs(r.time.setupMs)} starting the nodes and settling, ` +
+      `${secs(r.time.simulatedMs)} of timeline, ${secs(Math.max(0, r.time.wallMs - r.time.setupMs - r.time.simulatedMs))} stopping. ` +
       `Links: ${s.network.latencyMs.intra} ms within a region, ${s.network.latencyMs.inter} ms between ${s.network.regions.length} region(s), jitter ${s.network.jitterMs} ms, loss ${s.network.lossRate}, ` +
       `uplink ${s.network.bandwidthBytesPerS > 0 ? `${bytes(s.network.bandwidthBytesPerS)}/s` : 'unlimited'}; ${r.network.encryption}, yamux, ${s.topology.kind} topology.`,
     '',
@@ -324,9 +332,9 @@ export function reportMarkdown (r: Report): string {
     `| simulator event-loop delay | p50 ${r.simulator.eventLoopDelayMs.p50} ms, p99 ${r.simulator.eventLoopDelayMs.p99} ms, max ${r.simulator.eventLoopDelayMs.max} ms (added to every measured time) |`,
     `| CPU | setup ${ms(r.cost.cpu.setupMs)}, run ${ms(r.cost.cpu.runMs)} (${(r.cost.cpu.runUtilisation * 100).toFixed(0)} % of one core; ${r.cost.cpu.runPerNodePerSMs} ms per node per s) |`,
     '',
-    `Events: ${r.events.length} (${Object.entries(countBy(r.events.map(e => e.kind))).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}).`,
+    `Events: ${r.events.length} (${Object.entries(countBy(r.events.map(e => e.kind))).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}). ${nodeNumbers(r)}`,
     '',
-    'Charts: [latency CDF](latency-cdf.svg), [convergence per event](convergence.svg), [success ratio over time](success.svg), [gossip messages per node per second](messages.svg).',
+    'Charts: [latency CDF](latency-cdf.svg), [convergence per event](convergence.svg), [success ratio over time](success.svg), [gossip messages per node per second](messages.svg), [connections per node](connections.svg).',
     '',
     `Node ${r.versions.node}, libp2p ${r.versions.libp2p}, gossipsub ${r.versions['@libp2p/gossipsub']}; ${r.machine.cpus} x ${r.machine.cpu}, ${bytes(r.machine.memoryBytes)}.`,
     ''
@@ -340,58 +348,90 @@ function countBy (items: readonly string[]): Record<string, number> {
   return out
 }
 
-/** The four charts, by file name. */
+/** What "node N" in events and charts is. */
+function nodeNumbers (r: Report): string {
+  const joiners = r.nodes.slots - r.nodes.initial
+  const later = joiners === 0 ? '' : `: 0-${r.nodes.initial - 1} start the run, ${joiners === 1 ? `${r.nodes.initial} joins` : `${r.nodes.initial}-${r.nodes.slots - 1} join`} later`
+  return `node N: the simulated node numbered N, of 0-${r.nodes.slots - 1}${later} (its label slot=N).`
+}
+
+/** How convergence records are grouped into the convergence chart's series. */
+const convergenceSeries: Record<ConvergenceRecord['kind'], string> = {
+  export: 'export added',
+  join: 'export added',
+  restart: 'export added',
+  unexport: 'export withdrawn',
+  leave: 'export withdrawn',
+  'learn-mesh': 'new node learned the mesh',
+  'crash-forgotten': 'crashed node forgotten',
+  heal: 'partition healed'
+}
+
+/** An event's marker label: its kind and the node it happened to. */
+function markerLabel (e: EventRecord): string {
+  return `${e.kind}${e.slot !== undefined ? ` node ${e.slot}` : ''}`
+}
+
+/** The five charts, by file name. */
 export function reportCharts (r: Report): Record<string, string> {
-  const markers: Marker[] = r.events.filter(e => e.kind !== 'skipped').map(e => ({ x: e.atMs / 1000, label: `${e.kind}${e.slot !== undefined ? ` ${e.slot}` : ''}` }))
+  const markers: Marker[] = r.events.filter(e => e.kind !== 'skipped').map(e => ({ x: e.atMs / 1000, label: markerLabel(e) }))
   // hundreds of churn events would hide the lines: keep at most 40 markers
   const shown = markers.length > 40 ? markers.filter((_, i) => i % Math.ceil(markers.length / 40) === 0) : markers
+  const notes = [
+    ...(shown.length < markers.length ? [`${shown.length} of ${markers.length} events marked (every ${Math.ceil(markers.length / 40)}th); report.json lists them all.`] : []),
+    ...(markers.some(m => m.label.includes(' node ')) ? [nodeNumbers(r)] : [])
+  ]
   const lat = r.calls.latencyMs
   const conv = r.convergence.items.filter(i => i.convergedMs !== null)
   const byKind = new Map<string, [number, number][]>()
   for (const i of conv) {
-    const k = i.kind === 'unexport' || i.kind === 'leave' ? 'export withdrawn' : i.kind === 'join' || i.kind === 'restart' || i.kind === 'export' ? 'export added' : i.kind
+    const k = convergenceSeries[i.kind] ?? i.kind
     const list = byKind.get(k) ?? []
     list.push([i.atMs / 1000, i.convergedMs!])
     byKind.set(k, list)
   }
   const duration = r.scenario.durationS
+  const simulatedS = r.time.simulatedMs / 1000
+  // an interrupted run's charts keep the planned time axis, with where it stopped marked
+  const cut = r.interrupted ? { x: simulatedS, label: `interrupted at ${simulatedS.toFixed(1)} s` } : undefined
+  const title = (t: string): string => r.interrupted ? `${t} (interrupted)` : t
+  const timeline = { markers: shown, cut, notes, xMin: 0, xMax: duration }
   return {
     'latency-cdf.svg': lineChart({
-      title: `Call latency CDF (${r.calls.ok} successful calls; p50 ${lat.p50 ?? 'n/a'} ms, p99 ${lat.p99 ?? 'n/a'} ms)`,
+      title: title(`Call latency CDF (${r.calls.ok} successful calls; p50 ${lat.p50 ?? 'n/a'} ms, p99 ${lat.p99 ?? 'n/a'} ms)`),
       xLabel: 'latency (ms)',
       yLabel: 'fraction of calls',
       series: [{ name: 'successful calls', points: r.calls.latencyCdf }],
       yMax: 1
     }),
     'convergence.svg': lineChart({
-      title: 'Convergence time per event',
+      title: title('Convergence time per event, events marked'),
       xLabel: 'event time (s)',
       yLabel: 'time until every live node reflects it (ms)',
       series: [...byKind.entries()].map(([name, points]) => ({ name, points, style: 'dots' as const })),
-      xMin: 0,
-      xMax: duration
+      ...timeline
     }),
     'success.svg': lineChart({
-      title: 'Call success ratio per second, events marked',
+      title: title('Call success ratio per second, events marked'),
       xLabel: 'time (s)',
       yLabel: 'successful / started',
       series: [{ name: 'success ratio', points: r.calls.series.filter(b => b.made > 0).map(b => [b.t, b.ok / b.made] as [number, number]) }],
-      markers: shown,
       yMax: 1,
-      xMin: 0,
-      xMax: duration
+      ...timeline
     }),
     'messages.svg': lineChart({
-      title: 'Gossip messages sent per node per second',
+      title: title('Gossip messages sent per node per second'),
       xLabel: 'time (s)',
       yLabel: 'messages / node / s',
-      series: [
-        { name: 'gossip messages', points: r.cost.series.map(x => [x.t, x.messagesPerNodePerS] as [number, number]) },
-        { name: 'connections / node', points: r.cost.series.map(x => [x.t, x.connectionsPerNode] as [number, number]) }
-      ],
-      markers: shown,
-      xMin: 0,
-      xMax: duration
+      series: [{ name: 'gossip messages', points: r.cost.series.map(x => [x.t, x.messagesPerNodePerS] as [number, number]) }],
+      ...timeline
+    }),
+    'connections.svg': lineChart({
+      title: title('Open connections per node'),
+      xLabel: 'time (s)',
+      yLabel: 'connections / node',
+      series: [{ name: 'connections / node', points: r.cost.series.map(x => [x.t, x.connectionsPerNode] as [number, number]) }],
+      ...timeline
     })
   }
 }

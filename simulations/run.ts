@@ -35,6 +35,9 @@ export interface Progress {
   readonly durationMs: number
   readonly wallMs: number
   readonly nodesUp: number
+  /** Nodes that should be running now: started and not crashed, left or stopped since (`nodesUp` of them are up). */
+  readonly nodesExpected: number
+  /** Nodes started so far, restarts not counted twice. */
   readonly nodesStarted: number
   readonly eventsDone: number
   readonly eventsTotal: number
@@ -290,6 +293,7 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
       durationMs,
       wallMs: now() - wallStart,
       nodesUp: upSlots().length,
+      nodesExpected: slots.filter(s => s.state === 'up' || s.state === 'starting').length,
       nodesStarted: slots.filter(s => s.state !== 'unborn').length,
       eventsDone,
       eventsTotal: plan.events.length,
@@ -517,11 +521,10 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
     sweep()
     sample()
     // calls still in flight get a grace period, then are cut (and not counted)
-    const grace = sleep(END_GRACE_MS)
-    await Promise.race([Promise.all([...inflight].map(async e => { await e.done })), grace])
+    await within(END_GRACE_MS, Promise.all([...inflight].map(async e => { await e.done })))
     for (const e of inflight) e.controller.abort(new Error('the simulation ended'))
     await Promise.all([...inflight].map(async e => { await e.done }))
-    await Promise.race([Promise.allSettled([...background]), sleep(10_000)])
+    await within(10_000, Promise.allSettled([...background]))
     cpuRun = process.cpuUsage(cpuRunStart)
   } finally {
     loopDelay.disable()
@@ -547,7 +550,7 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
     scenario,
     plan,
     interrupted: aborted(),
-    setup: { startMs: Math.round(startMs), meshConvergedMs: setupConvergedMs === null ? null : Math.round(setupConvergedMs), knowingAll },
+    setup: { startMs: Math.round(startMs), timelineAtMs: Math.round((Number.isFinite(t0) ? t0 : now()) - wallStart), meshConvergedMs: setupConvergedMs === null ? null : Math.round(setupConvergedMs), knowingAll },
     simulatedMs: Math.round(simulatedMs),
     wallMs: Math.round(now() - wallStart),
     events,
@@ -615,4 +618,17 @@ function connectionsOf (slots: readonly Slot[]): number[] {
 
 function sleep (ms: number): Promise<void> {
   return new Promise(resolve => { setTimeout(resolve, ms) })
+}
+
+/**
+ * Waits for `p` but at most `ms`, and clears its timer either way: a bare `race` with a sleep kept the
+ * process alive for the rest of the sleep after the report was written (10 s after every run).
+ */
+async function within (ms: number, p: Promise<unknown>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  try {
+    await Promise.race([p, new Promise<void>(resolve => { timer = setTimeout(resolve, ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
 }

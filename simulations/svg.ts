@@ -1,4 +1,4 @@
-// A small SVG chart writer: line and step series on linear axes, with vertical event markers; standalone files any browser opens.
+// A small SVG chart writer: line and dot series on linear axes, with labelled vertical event markers, a cut-off mark and notes; standalone files any browser opens.
 
 export interface Series {
   readonly name: string
@@ -12,12 +12,22 @@ export interface Marker {
   readonly label: string
 }
 
+/** Where the data stops before the x axis does (an interrupted run): a red line, and the rest greyed out. */
+export interface Cut {
+  readonly x: number
+  readonly label: string
+}
+
 export interface ChartSpec {
   readonly title: string
   readonly xLabel: string
+  /** One quantity in one unit: a second quantity gets a chart of its own. */
   readonly yLabel: string
   readonly series: readonly Series[]
   readonly markers?: readonly Marker[]
+  readonly cut?: Cut
+  /** Lines under the legend that explain the chart (what a marker's node number is, ...). */
+  readonly notes?: readonly string[]
   /** Fixed axis ranges; default: from the data (y from 0). */
   readonly yMax?: number
   readonly yMin?: number
@@ -28,6 +38,30 @@ export interface ChartSpec {
 const WIDTH = 720
 const HEIGHT = 360
 const M = { left: 64, right: 16, top: 36, bottom: 64 }
+/** Marker labels are 9 px sans-serif: about this wide per character. */
+const markerCharPx = 5.2
+/** Rows of marker labels above the plot before the rest only show on hover (their line's title). */
+const maxMarkerRows = 3
+const markerRowPx = 11
+const noteLinePx = 14
+
+/**
+ * The row of each marker label (or -1: no room): the lowest row where it does not overlap the label to its
+ * left, so events close in time stay readable.
+ */
+function labelRows (xs: readonly number[], labels: readonly string[]): number[] {
+  const ends: number[] = []
+  return xs.map((x, i) => {
+    const half = (labels[i].length * markerCharPx) / 2
+    for (let row = 0; row < maxMarkerRows; row++) {
+      if ((ends[row] ?? Number.NEGATIVE_INFINITY) < x - half - 3) {
+        ends[row] = x + half
+        return row
+      }
+    }
+    return -1
+  })
+}
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#17becf']
 
 export function escapeXml (text: string): string {
@@ -65,35 +99,54 @@ export function lineChart (spec: ChartSpec): string {
   if (yMax <= yMin) yMax = yMin + 1
   const pw = WIDTH - M.left - M.right
   const ph = HEIGHT - M.top - M.bottom
-  const X = (x: number): number => M.left + ((x - xMin) / (xMax - xMin)) * pw
-  const Y = (y: number): number => M.top + ph - ((y - yMin) / (yMax - yMin)) * ph
+  const markers = [...(spec.markers ?? [])].sort((a, b) => a.x - b.x)
+  const X0 = (x: number): number => M.left + ((x - xMin) / (xMax - xMin)) * pw
+  const rows = labelRows(markers.map(m => X0(m.x)), markers.map(m => m.label))
+  // the plot moves down by the extra rows of marker labels; notes add lines at the bottom
+  const top = M.top + markerRowPx * Math.max(0, ...rows)
+  const notes = spec.notes ?? []
+  const height = HEIGHT + (top - M.top) + noteLinePx * notes.length
+  const X = X0
+  const Y = (y: number): number => top + ph - ((y - yMin) / (yMax - yMin)) * ph
   const r = (v: number): string => v.toFixed(1)
 
   const out: string[] = []
   out.push('<?xml version="1.0" encoding="UTF-8"?>')
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="11">`)
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="11">`)
   out.push(`<title>${escapeXml(spec.title)}</title>`)
-  out.push(`<rect x="0" y="0" width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`)
+  out.push(`<rect x="0" y="0" width="${WIDTH}" height="${height}" fill="#ffffff"/>`)
   out.push(`<text x="${WIDTH / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(spec.title)}</text>`)
   out.push('<g class="axes" stroke="#999999" stroke-width="1">')
   for (const t of ticks(yMin, yMax)) out.push(`<line x1="${M.left}" y1="${r(Y(t))}" x2="${WIDTH - M.right}" y2="${r(Y(t))}" stroke="#eeeeee"/>`)
-  out.push(`<line x1="${M.left}" y1="${M.top + ph}" x2="${WIDTH - M.right}" y2="${M.top + ph}"/>`)
-  out.push(`<line x1="${M.left}" y1="${M.top}" x2="${M.left}" y2="${M.top + ph}"/>`)
+  out.push(`<line x1="${M.left}" y1="${top + ph}" x2="${WIDTH - M.right}" y2="${top + ph}"/>`)
+  out.push(`<line x1="${M.left}" y1="${top}" x2="${M.left}" y2="${top + ph}"/>`)
   out.push('</g>')
   out.push('<g class="labels" fill="#333333">')
-  for (const t of ticks(xMin, xMax)) out.push(`<text x="${r(X(t))}" y="${M.top + ph + 14}" text-anchor="middle">${fmt(t)}</text>`)
+  for (const t of ticks(xMin, xMax)) out.push(`<text x="${r(X(t))}" y="${top + ph + 14}" text-anchor="middle">${fmt(t)}</text>`)
   for (const t of ticks(yMin, yMax)) out.push(`<text x="${M.left - 6}" y="${r(Y(t) + 4)}" text-anchor="end">${fmt(t)}</text>`)
-  out.push(`<text x="${M.left + pw / 2}" y="${M.top + ph + 32}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`)
-  out.push(`<text x="14" y="${M.top + ph / 2}" text-anchor="middle" transform="rotate(-90 14 ${M.top + ph / 2})">${escapeXml(spec.yLabel)}</text>`)
+  out.push(`<text x="${M.left + pw / 2}" y="${top + ph + 32}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`)
+  out.push(`<text x="14" y="${top + ph / 2}" text-anchor="middle" transform="rotate(-90 14 ${top + ph / 2})">${escapeXml(spec.yLabel)}</text>`)
   out.push('</g>')
 
-  if ((spec.markers ?? []).length > 0) {
+  if (spec.cut !== undefined && spec.cut.x < xMax) {
+    const x = X(Math.max(xMin, spec.cut.x))
+    out.push('<g class="cut">')
+    out.push(`<rect x="${r(x)}" y="${top}" width="${r(M.left + pw - x)}" height="${ph}" fill="#f2f2f2"/>`)
+    out.push(`<line x1="${r(x)}" y1="${top}" x2="${r(x)}" y2="${top + ph}" stroke="#d62728" stroke-width="1.5"/>`)
+    out.push(`<text x="${r(x + 4)}" y="${top + 14}" fill="#d62728">${escapeXml(spec.cut.label)}</text>`)
+    out.push('</g>')
+  }
+
+  if (markers.length > 0) {
     out.push('<g class="markers" stroke="#888888" stroke-dasharray="4 3">')
-    for (const m of spec.markers ?? []) {
+    markers.forEach((m, i) => {
       const x = r(X(m.x))
-      out.push(`<line x1="${x}" y1="${M.top}" x2="${x}" y2="${M.top + ph}"><title>${escapeXml(m.label)}</title></line>`)
-      out.push(`<text x="${x}" y="${M.top - 3}" text-anchor="middle" stroke="none" fill="#555555" font-size="9">${escapeXml(m.label)}</text>`)
-    }
+      // the line reaches up to its label's row, so a staggered label says which line it belongs to
+      const y1 = rows[i] > 0 ? top - 1 - markerRowPx * rows[i] : top
+      out.push(`<line x1="${x}" y1="${y1}" x2="${x}" y2="${top + ph}"><title>${escapeXml(m.label)}</title></line>`)
+      // a label with no room left shows when the line is hovered
+      if (rows[i] >= 0) out.push(`<text x="${x}" y="${top - 3 - markerRowPx * rows[i]}" text-anchor="middle" stroke="none" fill="#555555" font-size="9">${escapeXml(m.label)}</text>`)
+    })
     out.push('</g>')
   }
 
@@ -110,13 +163,22 @@ export function lineChart (spec: ChartSpec): string {
   })
   // legend
   out.push('<g class="legend">')
+  const legendY = top + ph + 52
+  // each entry as wide as its name (11 px text: about 6.2 px a character), at least 170 px
+  let legendX = M.left + 8
   spec.series.forEach((s, i) => {
-    const x = M.left + 8 + i * 170
-    const y = HEIGHT - 12
+    const x = legendX
+    legendX += Math.max(170, 14 + s.name.length * 6.2 + 24)
+    const y = legendY
     out.push(`<rect x="${x}" y="${y - 8}" width="10" height="10" fill="${COLORS[i % COLORS.length]}"/>`)
     out.push(`<text x="${x + 14}" y="${y + 1}">${escapeXml(s.name)}</text>`)
   })
   out.push('</g>')
+  if (notes.length > 0) {
+    out.push('<g class="notes" fill="#555555" font-size="10">')
+    notes.forEach((n, i) => { out.push(`<text x="${M.left}" y="${legendY + noteLinePx * (i + 1)}">${escapeXml(n)}</text>`) })
+    out.push('</g>')
+  }
   out.push('</svg>')
   return out.join('\n') + '\n'
 }

@@ -15,8 +15,11 @@ export const meshHelp = `Usage: wasmesh mesh --bootstrap <multiaddr> [--json] [-
 Joins the lattice as a short-lived client (a fresh identity, no components, no
 listening port), takes the bootstrap peer's view of the mesh (its sync reply:
 every live peer's signed advert), and prints it: the peers with their
-addresses, labels, load and health, then every interface with the peers that
-serve it. The client itself is not listed.
+addresses, labels, calls and health, then every interface with the peers that
+serve it and the component each serves it with (name and digest prefix).
+CALLS is in flight/capacity: calls running when the peer last advertised over
+the instances it can run at once (a peer's row: summed over what it serves).
+Clients like this one (wasmesh call, wasmesh mesh) are counted, not listed.
 
 Options:
   --bootstrap <multiaddr>  a peer of the mesh, ending in /p2p/<peer-id> (repeatable;
@@ -43,7 +46,8 @@ export interface MeshPeer {
   readonly peer: string
   readonly addresses: readonly string[]
   readonly labels: Readonly<Record<string, string>>
-  readonly exports: ReadonlyArray<{ readonly iface: string, readonly digest: string, readonly capacity: number, readonly load: number }>
+  /** `name`: the serving component's, when its advert carries one. */
+  readonly exports: ReadonlyArray<{ readonly iface: string, readonly digest: string, readonly name?: string, readonly capacity: number, readonly load: number }>
   /** Calls in flight it advertised, over all its exports, and their summed capacity. */
   readonly load: number
   readonly capacity: number
@@ -56,17 +60,20 @@ export interface MeshPeer {
 export interface MeshView {
   readonly lattice: string
   readonly peers: readonly MeshPeer[]
+  /** Other short-lived clients in the lattice now (their adverts say so); they serve nothing. */
+  readonly clients: number
   readonly interfaces: ReadonlyArray<{ readonly iface: string, readonly peers: readonly string[] }>
 }
 
 /** What the node knows of the others (itself excluded), peers and interfaces sorted. */
 export function meshView (node: MeshNode): MeshView {
-  const peers = node.peers().filter(p => !p.local).map(peerOf).sort((a, b) => a.peer.localeCompare(b.peer))
+  const others = node.peers().filter(p => !p.local)
+  const peers = others.filter(p => p.client !== true).map(peerOf).sort((a, b) => a.peer.localeCompare(b.peer))
   const interfaces = [...node.interfaces()]
     .map(([iface, servers]) => ({ iface, peers: servers.filter(p => p !== node.peerId).sort() }))
     .filter(i => i.peers.length > 0)
     .sort((a, b) => a.iface.localeCompare(b.iface))
-  return { lattice: node.lattice, peers, interfaces }
+  return { lattice: node.lattice, peers, clients: others.length - peers.length, interfaces }
 }
 
 function peerOf (p: PeerView): MeshPeer {
@@ -74,7 +81,7 @@ function peerOf (p: PeerView): MeshPeer {
     peer: p.peer,
     addresses: [...p.addresses],
     labels: { ...p.labels },
-    exports: p.exports.map(e => ({ iface: e.iface, digest: e.digest, capacity: e.capacity, load: e.load })),
+    exports: p.exports.map(e => ({ iface: e.iface, digest: e.digest, ...(e.name !== undefined ? { name: e.name } : {}), capacity: e.capacity, load: e.load })),
     load: p.exports.reduce((n, e) => n + e.load, 0),
     capacity: p.exports.reduce((n, e) => n + e.capacity, 0),
     healthy: p.healthy,
@@ -84,26 +91,44 @@ function peerOf (p: PeerView): MeshPeer {
   }
 }
 
-/** The readable table; it leaves out ages, so that it only changes when the mesh does. */
+/**
+ * What a --watch reprint waits for a change in: not ages (heartbeats), and not clients coming and going (a
+ * `wasmesh call` each), which would reprint the whole mesh twice per call.
+ */
+export function watchChange (view: MeshView): string {
+  return JSON.stringify({ ...view, clients: 0, peers: view.peers.map(p => ({ ...p, ageMs: 0, expiresInMs: 0 })) })
+}
+
+/** Digits of a component's digest the table shows, as `inspect` and the metrics' `digest` label do. */
+const digestPrefixChars = 12
+
+/** The readable tables; they leave out ages, so that they only change when the mesh does. */
 export function formatMesh (view: MeshView): string {
-  const lines = [`lattice ${view.lattice}: ${view.peers.length} peer${view.peers.length === 1 ? '' : 's'}, ${view.interfaces.length} interface${view.interfaces.length === 1 ? '' : 's'}`, '']
-  const rows = [['PEER', 'LOAD', 'HEALTH', 'LABELS', 'ADDRESSES']]
+  const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`
+  const clients = view.clients === 0 ? '' : ` (and ${plural(view.clients, 'other client')})`
+  const lines = [`lattice ${view.lattice}: ${plural(view.peers.length, 'peer')}, ${plural(view.interfaces.length, 'interface')}${clients}`, '']
+  const calls = (load: number, capacity: number): string => capacity === 0 ? '-' : `${load}/${capacity}`
+  const rows = [['PEER', 'CALLS', 'HEALTH', 'LABELS', 'ADDRESSES']]
   for (const p of view.peers) {
     const labels = Object.entries(p.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-'
     const health = p.healthy ? 'ok' : `failing (${p.failures})`
     const [first = '-', ...rest] = p.addresses
-    rows.push([p.peer, p.capacity === 0 ? '-' : `${p.load}/${p.capacity}`, health, labels, first])
+    rows.push([p.peer, calls(p.load, p.capacity), health, labels, first])
     for (const a of rest) rows.push(['', '', '', '', a])
   }
   lines.push(...table(rows), '')
-  const irows = [['INTERFACE', 'SERVED BY']]
+  const byPeer = new Map(view.peers.map(p => [p.peer, p]))
+  const irows = [['INTERFACE', 'SERVED BY', 'COMPONENT', 'CALLS']]
   for (const i of view.interfaces) {
-    const [first, ...rest] = i.peers
-    irows.push([i.iface, first])
-    for (const p of rest) irows.push(['', p])
+    i.peers.forEach((peer, n) => {
+      const e = byPeer.get(peer)?.exports.find(x => x.iface === i.iface)
+      const digest = e?.digest.slice(0, digestPrefixChars)
+      const component = e === undefined ? '-' : e.name === undefined ? digest ?? '-' : `${e.name} ${digest ?? ''}`
+      irows.push([n === 0 ? i.iface : '', peer, component, e === undefined ? '-' : calls(e.load, e.capacity)])
+    })
   }
-  if (view.interfaces.length === 0) irows.push(['(none)', ''])
-  lines.push(...table(irows))
+  if (view.interfaces.length === 0) irows.push(['(none)', '', '', ''])
+  lines.push(...table(irows), '', 'CALLS: in flight/capacity, as last advertised: calls running / instances that can run at once')
   return lines.join('\n')
 }
 
@@ -146,23 +171,24 @@ export async function mesh (argv: string[], ctx: CommandContext): Promise<number
       throw client.unreachable(timeoutMs) ?? new CliError('sync-timeout', `connected, but no bootstrap peer sent its view of lattice ${node.lattice} within ${timeoutMs} ms: is it a wasmesh node of this lattice (--lattice)?`)
     }
     await quiet(node, settleMs)
-    const render = (): string => json ? JSON.stringify(meshView(node), null, values.watch === true ? undefined : 2) : formatMesh(meshView(node))
-    let last = render()
-    ctx.out(last)
+    const render = (view: MeshView): string => json ? JSON.stringify(view, null, values.watch === true ? undefined : 2) : formatMesh(view)
+    const first = meshView(node)
+    let last = watchChange(first)
+    ctx.out(render(first))
     if (stop === undefined) return 0
 
-    // --watch: reprint when what is printed changes (heartbeats that change nothing print nothing).
+    // --watch: reprint when the mesh changes (heartbeats that change nothing print nothing).
     let timer: ReturnType<typeof setTimeout> | undefined
     const off = node.on('change', change => {
       if (change.kind !== 'peer' || timer !== undefined) return
       timer = setTimeout(() => {
         timer = undefined
-        const next = render()
-        const compare = (s: string): string => json ? JSON.stringify({ ...JSON.parse(s), peers: (JSON.parse(s) as MeshView).peers.map(p => ({ ...p, ageMs: 0, expiresInMs: 0 })) }) : s
-        if (compare(next) === compare(last)) return
+        const view = meshView(node)
+        const next = watchChange(view)
+        if (next === last) return
         last = next
         if (!json) ctx.out(`\n--- ${new Date().toISOString()}`)
-        ctx.out(next)
+        ctx.out(render(view))
       }, watchDebounceMs)
     })
     try {

@@ -297,18 +297,33 @@ function logCaller (node: MeshNode, caller: string): string {
   return importers.length === 1 ? importers[0].name : importers.length === 0 ? 'this node' : `one of ${importers.map(c => c.name).join(', ')}`
 }
 
+/**
+ * Logs peers joining and leaving at info; short-lived clients (`wasmesh call`, `wasmesh mesh`, whose adverts
+ * say so) at debug, since a busy mesh sees many of them and each would be two lines on every node.
+ */
 function watchPeers (node: MeshNode, log: Logger): () => void {
+  // clients seen and not gone yet: a withdrawn advert no longer says what it was (as many as the registry holds)
+  const clients = new Set<string>()
   return node.on('change', change => {
     if (change.kind !== 'peer') return
     if (change.change === 'new') {
       const view = node.peer(change.peer)
+      if (view?.client === true) {
+        clients.add(change.peer)
+        log.debug(`client ${change.peer} joined`)
+        return
+      }
       const serves = view?.exports.map(e => e.iface) ?? []
       log.info(`peer ${change.peer} joined${serves.length > 0 ? `, serving ${serves.join(', ')}` : ''}`)
-    } else if (change.change === 'withdrawn') {
-      log.info(`peer ${change.peer} left`)
-    } else if (change.change === 'expired') {
-      log.info(`peer ${change.peer} expired: no advert within its TTL`)
+      return
     }
+    if (change.change === 'updated') return
+    const client = clients.delete(change.peer)
+    const what = `${client ? 'client' : 'peer'} ${change.peer}`
+    const line = change.change === 'withdrawn' ? `${what} left` : change.change === 'expired' ? `${what} expired: no advert within its TTL` : undefined
+    if (line === undefined) return
+    if (client) log.debug(line)
+    else log.info(line)
   })
 }
 

@@ -42,13 +42,13 @@ function numberOption (name: string, v: string | undefined): number | undefined 
   return n
 }
 
-/** The progress line: phase, simulated and wall time, nodes, events and calls. */
+/** The progress line: phase, simulated and wall time, nodes up of those that should be, events and calls. */
 export function progressLine (p: Progress, width = 24): string {
   const frac = p.durationMs > 0 ? Math.min(1, p.simulatedMs / p.durationMs) : 0
   const filled = Math.round(frac * width)
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`
   const s = (ms: number): string => `${(ms / 1000).toFixed(1)}s`
-  return `${bar} ${p.phase.padEnd(8)} sim ${s(p.simulatedMs)}/${s(p.durationMs)} wall ${s(p.wallMs)}  nodes ${p.nodesUp}/${p.nodesStarted}  events ${p.eventsDone}/${p.eventsTotal}  calls ${p.callsMade} (${p.callsFailed} failed)`
+  return `${bar} ${p.phase.padEnd(8)} sim ${s(p.simulatedMs)}/${s(p.durationMs)} wall ${s(p.wallMs)}  nodes ${p.nodesUp}/${p.nodesExpected}  events ${p.eventsDone}/${p.eventsTotal}  calls ${p.callsMade} (${p.callsFailed} failed)`
 }
 
 export async function simulate (argv: string[], ctx: CommandContext, opts: SimulateOptions = {}): Promise<number> {
@@ -101,7 +101,7 @@ export async function simulate (argv: string[], ctx: CommandContext, opts: Simul
     const files = await writeReport(report, out)
     const c = report.calls
     const ratio = c.successRatio === null ? 'n/a' : `${(c.successRatio * 100).toFixed(3)} %`
-    ctx.out(`${report.interrupted ? 'interrupted: ' : ''}${c.made} calls, ${ratio} succeeded; advert convergence p99 ${report.convergence.exportChange.p99 ?? 'n/a'} ms`)
+    ctx.out(`${report.interrupted ? 'interrupted: ' : ''}${c.made} calls, ${ratio} succeeded; advert convergence p99 ${report.convergence.exportChange.p99 ?? 'n/a'} ms; ${(report.time.wallMs / 1000).toFixed(1)} s wall`)
     ctx.out(`report: ${files.find(f => f.endsWith('report.md')) ?? out}`)
     return report.interrupted ? 130 : 0
   } finally {

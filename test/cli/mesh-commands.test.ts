@@ -7,6 +7,8 @@ import { silentLogger } from '../../node/logger.ts'
 import { parseWit } from '../../protocol/wit/index.ts'
 import { eventually, whoamiService } from '../support/mesh.ts'
 import { start, wasmesh } from './helpers.ts'
+import { watchChange } from '../../cli/commands/mesh.ts'
+import type { MeshView } from '../../cli/commands/mesh.ts'
 import { scratchDir } from '../support/scratch.ts'
 import type { ScratchDir } from '../support/scratch.ts'
 
@@ -127,13 +129,32 @@ describe('wasmesh call through the mesh', () => {
 })
 
 describe('wasmesh mesh', () => {
-  it('prints the peers and the interfaces they serve as a table', async () => {
+  it('prints the peers and the interfaces they serve as a table, with the component serving each and a legend', async () => {
     const r = await wasmesh(['mesh', '--bootstrap', addr])
     expect(r.code).toBe(0)
-    expect(r.out).toMatch(/^lattice default: 2 peers, 2 interfaces/)
+    expect(r.out).toMatch(/^lattice default: 2 peers, 2 interfaces\n/)
+    expect(r.out).toMatch(/^PEER +CALLS +HEALTH +LABELS +ADDRESSES$/m)
     expect(r.out).toMatch(new RegExp(`${server.peerId} +0/8 +ok +zone=a +/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${server.peerId}`))
-    expect(r.out).toMatch(new RegExp(`test:cli/text +${server.peerId}`))
-    expect(r.out).toMatch(new RegExp(`test:cli/who +${other.peerId}`))
+    expect(r.out).toMatch(/^INTERFACE +SERVED BY +COMPONENT +CALLS$/m)
+    // name and the digest's first 12 hex digits
+    expect(r.out).toMatch(new RegExp(`^test:cli/text +${server.peerId} +text ${textService().digest.slice(0, 12)} +0/8$`, 'm'))
+    expect(r.out).toMatch(new RegExp(`^test:cli/who +${other.peerId} +other ${whoamiService('test:cli', 'who', undefined, 'other').digest.slice(0, 12)} +0/8$`, 'm'))
+    expect(r.out).toMatch(/^CALLS: in flight\/capacity, .*calls running \/ instances that can run at once$/m)
+  })
+
+  it('counts other clients instead of listing them as peers', async () => {
+    const watch = start(['mesh', '--bootstrap', addr, '--watch', '--json'])
+    try {
+      await watch.out.waitFor(l => l.startsWith('{'), watch.exited)
+      await eventually('the bootstrap peer to hold the watching client\'s advert', () => server.peers().some(p => p.client === true))
+      const r = await wasmesh(['mesh', '--bootstrap', addr])
+      expect(r.out).toMatch(/^lattice default: 2 peers, 2 interfaces \(and 1 other client\)\n/)
+      const json = JSON.parse((await wasmesh(['mesh', '--bootstrap', addr, '--json'])).out)
+      expect(json).toMatchObject({ clients: 1 })
+      expect(json.peers.map((p: { peer: string }) => p.peer).sort()).toEqual([server.peerId, other.peerId].sort())
+    } finally {
+      expect(await watch.stop()).toBe(0)
+    }
   })
 
   it('prints everything as JSON with --json', async () => {
@@ -150,7 +171,7 @@ describe('wasmesh mesh', () => {
     expect(byId[server.peerId]).toMatchObject({
       addresses: server.addresses(),
       labels: { zone: 'a' },
-      exports: [{ iface: 'test:cli/text', digest: textService().digest, capacity: 8, load: 0 }],
+      exports: [{ iface: 'test:cli/text', digest: textService().digest, name: 'text', capacity: 8, load: 0 }],
       load: 0,
       capacity: 8,
       healthy: true
@@ -170,6 +191,14 @@ describe('wasmesh mesh', () => {
       expect(await watch.stop()).toBe(0)
       other.unserve(whoamiService('test:cli', 'late', undefined, 'late').digest)
     }
+  })
+
+  it('does not count clients coming and going or ages as a change to reprint for with --watch', async () => {
+    const view = JSON.parse((await wasmesh(['mesh', '--bootstrap', addr, '--json'])).out) as MeshView
+    const older = { ...view, clients: view.clients + 3, peers: view.peers.map(p => ({ ...p, ageMs: (p.ageMs ?? 0) + 5_000, expiresInMs: 1 })) }
+    expect(watchChange(older)).toBe(watchChange(view))
+    expect(watchChange({ ...view, peers: view.peers.slice(1) })).not.toBe(watchChange(view))
+    expect(watchChange({ ...view, peers: view.peers.map(p => ({ ...p, load: p.load + 1 })) })).not.toBe(watchChange(view))
   })
 
   it('fails with unreachable when no bootstrap peer answers, and with usage without one', async () => {

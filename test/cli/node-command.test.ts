@@ -9,7 +9,9 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../examples/build.ts'
 import { maxConfigFileBytes } from '../../cli/config.ts'
+import { createNode } from '../../node/index.ts'
 import { createMeshLibp2p, WRPC_PROTOCOL } from '../../node/libp2p.ts'
+import { silentLogger } from '../../node/logger.ts'
 import { eventually } from '../support/eventually.ts'
 import { listeningOn, start, wasmesh } from './helpers.ts'
 import { scratchDir } from '../support/scratch.ts'
@@ -104,6 +106,31 @@ describe('wasmesh node', () => {
       expect(JSON.parse(mesh.out).peers[0].labels).toEqual({ zone: 'flag', rack: 'r1' })
       // debug from the file, JSON from the flag
       expect(node.err.lines.filter(l => l !== '').map(l => JSON.parse(l).level)).toContain('debug')
+    } finally {
+      expect(await node.stop()).toBe(0)
+    }
+  })
+
+  it('logs a short-lived client coming and going at debug, as a client, and a node joining at info', async () => {
+    const node = start(['node', ...loopback, '--data-dir', join(scratch.path, 'clients'), '--log-level', 'debug', '--log-format', 'json'])
+    const joinedOrLeft = /^(peer|client) (12D3KooW\w+) (joined|left)/
+    const logged = (): Array<{ level: string, message: string }> => node.err.lines.filter(l => l.startsWith('{')).map(l => JSON.parse(l))
+    try {
+      await node.out.waitFor(l => l.includes(' call '), node.exited)
+      const addr = listeningOn(node.out.text)[0]
+      expect((await wasmesh(['mesh', '--bootstrap', addr])).code).toBe(0)
+      await node.err.waitFor(l => l.startsWith('{') && / left/.test(JSON.parse(l).message), node.exited)
+      const lines = logged().filter(l => joinedOrLeft.test(l.message))
+      expect(lines.map(l => [l.level, l.message.replace(/12D3KooW\w+/, 'ID')])).toEqual([['debug', 'client ID joined'], ['debug', 'client ID left']])
+      // a node joining is still news at info
+      const peer = await createNode({ listen: [], bootstrap: [addr], logger: silentLogger })
+      try {
+        await peer.start()
+        const line = await node.err.waitFor(l => l.includes(`${peer.peerId} joined`), node.exited)
+        expect(JSON.parse(line)).toMatchObject({ level: 'info', message: `peer ${peer.peerId} joined` })
+      } finally {
+        await peer.stop()
+      }
     } finally {
       expect(await node.stop()).toBe(0)
     }

@@ -3,12 +3,12 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   AdvertError, advertTopic, decodeAdvert, decodeAdvertList, decodeRelayedList, decodeSignedAdvert, defaultAdvertLimits, encodeAdvert,
-  encodeAdvertList, encodeRelayedList, encodeSignedAdvert, isLatticeName, latticeWit
+  encodeAdvertList, encodeRelayedList, encodeSignedAdvert, isComponentName, isLatticeName, latticeWit
 } from '../../protocol/advert.ts'
 import { parseInterfaceId } from '../../protocol/versions.ts'
 import type { Advert, AdvertProblem } from '../../protocol/advert.ts'
 import { ProtocolError } from '../../protocol/errors.ts'
-import { encodeValue } from '../../protocol/value.ts'
+import { decodeValue, encodeValue } from '../../protocol/value.ts'
 import { parseWit } from '../../protocol/wit/index.ts'
 import type { Type } from '../../protocol/wit/model.ts'
 
@@ -101,7 +101,7 @@ describe('encodeAdvert / decodeAdvert', () => {
       seq: fc.bigInt({ min: 0n, max: 0xffff_ffff_ffff_ffffn }),
       lattice: fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,20}$/),
       addresses: fc.array(fc.string().map(s => '/' + s + 'x'), { maxLength: 4 }),
-      labels: fc.dictionary(fc.string({ minLength: 1 }), fc.string(), { maxKeys: 4 }),
+      labels: fc.dictionary(fc.string({ minLength: 1 }).filter(k => !k.startsWith('wasmesh.')), fc.string(), { maxKeys: 4 }),
       exports: fc.array(fc.record({
         iface: fc.tuple(word, word, word, fc.option(fc.tuple(fc.nat(20), fc.nat(20), fc.nat(20)), { nil: undefined }))
           .map(([n, p, i, v]) => `${n}:${p}/${i}` + (v === undefined ? '' : `@${v.join('.')}`)),
@@ -178,7 +178,68 @@ describe('encodeAdvert / decodeAdvert', () => {
   })
 
   it('has the documented default limits', () => {
-    expect(defaultAdvertLimits).toMatchObject({ maxAdvertBytes: 65536, maxAdvertExports: 1024, maxAdvertsPerSync: 4096 })
+    expect(defaultAdvertLimits).toMatchObject({ maxAdvertBytes: 65536, maxAdvertExports: 1024, maxAdvertsPerSync: 4096, maxComponentNameBytes: 64 })
+  })
+})
+
+describe('component names and clients (reserved labels)', () => {
+  const named = (): Advert => advert({
+    exports: [
+      { iface: 'local:demo/upper@0.1.0', digest: DIGEST, capacity: 4, load: 1, name: 'upper' },
+      { iface: 'local:demo/lower@0.1.0', digest: DIGEST, capacity: 4, load: 0, name: 'upper' },
+      { iface: 'wasi:keyvalue/store@0.2.0-draft', digest: 'cd'.repeat(32), capacity: 8, load: 0 }
+    ]
+  })
+
+  it('round-trips the name of each export\'s component and the client flag, apart from the labels', () => {
+    const a = { ...named(), client: true }
+    const back = decodeAdvert(encodeAdvert(a))
+    expect(back).toEqual(a)
+    expect(back.labels).toEqual({ zone: 'eu-1', gpu: 'no' })
+  })
+
+  it('stays a 0.1.0 advert on the wire: a node that knows no names reads them as labels, and its adverts still decode', () => {
+    const bytes = encodeAdvert({ ...named(), client: true })
+    const type = parseWit({ 'lattice.wit': latticeWit }).findInterface('wasmesh:lattice/adverts@0.1.0')!.types.get('advert') as Type
+    // what an old node's decoder (the same record, no reserved keys) makes of it
+    const old = decodeValue(type, bytes, { root: 'advert' }) as { labels: Array<[string, string]> }
+    expect(old.labels).toEqual([['gpu', 'no'], ['wasmesh.name.' + DIGEST, 'upper'], ['wasmesh.role', 'client'], ['zone', 'eu-1']])
+    // an old node's advert: no names, not a client
+    const plain = decodeAdvert(rawAdvert({}))
+    expect(plain.client).toBeUndefined()
+    expect(plain.exports.every(e => e.name === undefined)).toBe(true)
+  })
+
+  it('ignores reserved keys it does not know and names of digests nobody exports', () => {
+    const back = decodeAdvert(rawAdvert({ labels: [['wasmesh.future', 'x'], ['wasmesh.name.' + 'ef'.repeat(32), 'ghost'], ['zone', 'a']] }))
+    expect(back.labels).toEqual({ zone: 'a' })
+    expect(back.exports.map(e => e.name)).toEqual([undefined, undefined])
+  })
+
+  it.each([
+    ['an empty name', ''],
+    ['a name with a space', 'my component'],
+    ['a name with a control character', 'up\u001b[2Jper'],
+    ['a name starting with a dot', '.upper'],
+    ['a name over maxComponentNameBytes', 'x'.repeat(65)]
+  ])('refuses %s, on decode and on encode', (_what, name) => {
+    expect(problemOf(() => decodeAdvert(rawAdvert({ labels: [['wasmesh.name.' + DIGEST, name]] })))).toBe('name')
+    expect(problemOf(() => encodeAdvert(advert({ exports: [{ iface: 'a:b/c', digest: DIGEST, capacity: 1, load: 0, name }] })))).toBe('name')
+  })
+
+  it('takes maxComponentNameBytes from the limits, and isComponentName says what fits', () => {
+    const a = advert({ exports: [{ iface: 'a:b/c', digest: DIGEST, capacity: 1, load: 0, name: 'counter' }] })
+    expect(problemOf(() => decodeAdvert(encodeAdvert(a), { maxComponentNameBytes: 6 }))).toBe('name')
+    expect(isComponentName('counter')).toBe(true)
+    expect(isComponentName('counter', { maxComponentNameBytes: 6 })).toBe(false)
+    expect(isComponentName('a/b')).toBe(false)
+  })
+
+  it('refuses a user label in the reserved namespace and two names for one digest', () => {
+    expect(problemOf(() => encodeAdvert(advert({ labels: { 'wasmesh.role': 'client' } })))).toBe('name')
+    expect(problemOf(() => encodeAdvert(advert({
+      exports: [{ iface: 'a:b/c', digest: DIGEST, capacity: 1, load: 0, name: 'one' }, { iface: 'a:b/d', digest: DIGEST, capacity: 1, load: 0, name: 'two' }]
+    })))).toBe('name')
   })
 })
 

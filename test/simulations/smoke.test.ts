@@ -1,7 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { simulate } from '../../cli/commands/simulate.ts'
+import { progressLine, simulate } from '../../cli/commands/simulate.ts'
 import { loadScenario } from '../../simulations/index.ts'
 import type { Progress, Report } from '../../simulations/index.ts'
 import { planTimeline } from '../../simulations/timeline.ts'
@@ -36,10 +36,10 @@ const ordered = (d: { count: number, p50: number | null, p99: number | null, max
 }
 
 describe('the smoke scenario through `wasmesh simulate`', () => {
-  it('finishes, says where the report is and writes it with four charts', async () => {
+  it('finishes, says where the report is and writes it with five charts', async () => {
     expect(exitCode).toBe(0)
-    expect(outLines.join('\n')).toMatch(/calls, .* succeeded/)
-    expect((await readdir(join(dir.path, 'smoke'))).sort()).toEqual(['convergence.svg', 'latency-cdf.svg', 'messages.svg', 'report.json', 'report.md', 'success.svg'])
+    expect(outLines.join('\n')).toMatch(/calls, .* succeeded; .*; \d+\.\d s wall$/m)
+    expect((await readdir(join(dir.path, 'smoke'))).sort()).toEqual(['connections.svg', 'convergence.svg', 'latency-cdf.svg', 'messages.svg', 'report.json', 'report.md', 'success.svg'])
     expect(report.interrupted).toBe(false)
     expect(report.seed).toBe(7)
     expect(report.scenario.name).toBe('smoke')
@@ -56,6 +56,24 @@ describe('the smoke scenario through `wasmesh simulate`', () => {
     expect(last.eventsDone).toBe(last.eventsTotal)
     expect(last.callsMade).toBeGreaterThan(0)
     expect(last.simulatedMs).toBeGreaterThan(0)
+  })
+
+  it('shows nodes up of those that should be running: 10/10 for 10 nodes, a crashed node not missed', () => {
+    const running = progress.filter(p => p.phase === 'running')
+    expect(progressLine(running[0])).toContain(' nodes 10/10 ')
+    // smoke crashes node 1, then node 10 joins and node 1 restarts: whenever all are up, the line says so
+    const settled = running.filter(p => p.nodesUp === p.nodesExpected)
+    expect(settled.length).toBeGreaterThan(running.length / 2)
+    expect(running.every(p => p.nodesUp <= p.nodesExpected && p.nodesExpected <= p.nodesStarted)).toBe(true)
+    expect(running.some(p => p.nodesExpected < p.nodesStarted)).toBe(true)
+  })
+
+  it('gives the wall time of the whole run, its parts adding up', () => {
+    const t = report.time
+    expect(t.setupMs).toBeGreaterThanOrEqual(t.startMs)
+    expect(t.setupMs + t.simulatedMs).toBeLessThanOrEqual(t.wallMs)
+    const last = progress[progress.length - 1]
+    expect(t.wallMs).toBeGreaterThanOrEqual(last.wallMs)
   })
 
   it('runs the planned event sequence, which the seed alone decides', async () => {
@@ -110,22 +128,34 @@ describe('the smoke scenario through `wasmesh simulate`', () => {
     const md = await readFile(join(dir.path, 'smoke', 'report.md'), 'utf8')
     expect(md).toMatch(/^# Simulation: smoke/)
     expect(md).toMatch(/advert convergence per export change \| p50/)
+    // one quantity per chart, so one unit per axis
     const expected: Record<string, string[]> = {
       'latency-cdf.svg': ['successful calls'],
       'success.svg': ['success ratio'],
-      'messages.svg': ['gossip messages', 'connections / node'],
-      'convergence.svg': ['export added']
+      'messages.svg': ['gossip messages'],
+      'connections.svg': ['connections / node'],
+      'convergence.svg': ['export added', 'export withdrawn', 'new node learned the mesh']
     }
     for (const [file, series] of Object.entries(expected)) {
       const root = parseXml(await readFile(join(dir.path, 'smoke', file), 'utf8'))
       expect(root.name).toBe('svg')
       const names = allElements(root).filter(e => e.attrs.class === 'series').map(e => e.attrs['data-name'])
-      expect(names).toEqual(expect.arrayContaining(series))
+      expect(file.startsWith('convergence') ? names.sort() : names).toEqual(series)
       const drawn = allElements(root).filter(e => e.name === 'polyline' || e.name === 'circle')
       expect(drawn.length).toBeGreaterThan(0)
     }
-    const success = parseXml(await readFile(join(dir.path, 'smoke', 'success.svg'), 'utf8'))
-    expect(allElements(success).filter(e => e.attrs.class === 'markers')[0].children.filter(e => e.name === 'line')).toHaveLength(6)
+    // every event marked and labelled with the node it happened to, on the convergence chart too, and node numbers explained
+    for (const file of ['success.svg', 'convergence.svg', 'messages.svg', 'connections.svg']) {
+      const root = parseXml(await readFile(join(dir.path, 'smoke', file), 'utf8'))
+      const markers = allElements(root).filter(e => e.attrs.class === 'markers')[0]
+      expect(markers.children.filter(e => e.name === 'line'), file).toHaveLength(6)
+      expect(markers.children.filter(e => e.name === 'text').map(e => e.text), file).toEqual(report.events.map(e => `${e.kind} node ${e.slot}`))
+      expect(allElements(root).filter(e => e.attrs.class === 'notes')[0].children.map(e => e.text), file)
+        .toEqual(['node N: the simulated node numbered N, of 0-10: 0-9 start the run, 10 joins later (its label slot=N).'])
+      expect(allElements(root).some(e => e.attrs.class === 'cut'), file).toBe(false)
+    }
+    expect(md).toContain('node N: the simulated node numbered N')
+    expect(md).toMatch(/the run took \d+\.\d s of wall time: \d+\.\d s starting the nodes and settling, 8\.\d s of timeline, \d+\.\d s stopping/)
   })
 })
 
@@ -141,5 +171,15 @@ describe('an interrupted run', () => {
     expect(r.interrupted).toBe(true)
     expect(r.time.simulatedMs).toBeLessThan(30_000)
     expect(r.calls.made).toBeGreaterThan(0)
+    // the charts keep the planned 30 s axis and mark where the run stopped
+    const at = `interrupted at ${(r.time.simulatedMs / 1000).toFixed(1)} s`
+    for (const file of ['success.svg', 'convergence.svg', 'messages.svg', 'connections.svg']) {
+      const root = parseXml(await readFile(join(out, file), 'utf8'))
+      expect(allElements(root).find(e => e.name === 'title')?.text, file).toMatch(/\(interrupted\)$/)
+      const cut = allElements(root).filter(e => e.attrs.class === 'cut')
+      expect(cut, file).toHaveLength(1)
+      expect(cut[0].children.find(e => e.name === 'text')?.text, file).toBe(at)
+    }
+    expect(await readFile(join(out, 'report.md'), 'utf8')).toMatch(/^# Simulation: smoke \(interrupted\)\n[^]*simulated of 30 s \(interrupted\)/)
   }, 60_000)
 })

@@ -36,6 +36,16 @@ describe('a mesh of nodes in one process (memory transport)', () => {
     expect(c.stats().served).toBe(1)
   }, 60_000)
 
+  it('names the component behind each export in its adverts, says when it is a client, and keeps wasmesh.* labels for that', async () => {
+    const [a, , c] = mesh.nodes
+    expect(a.peer(c.peerId)?.exports.find(e => e.iface.startsWith('local:demo/upper'))).toMatchObject({ name: 'upper', digest: c.components()[0].digest })
+    expect(a.peer(c.peerId)?.client).toBeUndefined()
+    const client = await mesh.add({ bootstrap: bootstrapOf(a), role: 'client' })
+    const seen = await eventually('a to hold the client\'s advert', () => a.peer(client.peerId))
+    expect(seen).toMatchObject({ client: true, labels: {}, exports: [] })
+    await expect(mesh.add({ labels: { 'wasmesh.role': 'node' } })).rejects.toMatchObject({ code: 'invalid-config' })
+  }, 60_000)
+
   it('lets a joiner call anything at once, from the sync with its bootstrap peer', async () => {
     const a = mesh.nodes[0]
     const joiner = await mesh.add({ bootstrap: bootstrapOf(a), timings: { advertIntervalMs: 60_000, advertTtlMs: 180_000 } })
