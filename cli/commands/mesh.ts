@@ -37,8 +37,6 @@ Examples:
   wasmesh mesh --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW... --json | jq '.interfaces'
   WASMESH_BOOTSTRAP=/ip4/192.0.2.1/tcp/4001/p2p/12D3KooW... wasmesh mesh --watch`
 
-/** After the bootstrap peer's own advert arrives, the rest of its sync reply follows within this quiet time. */
-const settleMs = 250
 /** Changes are coalesced for this long before a --watch reprint. */
 const watchDebounceMs = 100
 
@@ -163,14 +161,13 @@ export async function mesh (argv: string[], ctx: CommandContext): Promise<number
   const client = await startClient({ bootstrap, lattice, logger })
   try {
     const node = client.node
-    const bootstrapPeers = new Set(bootstrap.map(a => a.slice(a.lastIndexOf('/p2p/') + '/p2p/'.length)))
     const deadline = performance.now() + timeoutMs
-    const synced = await client.until(() => [...bootstrapPeers].some(p => node.peer(p) !== undefined), deadline, ctx.signal)
+    const synced = await client.until(() => client.synced(), deadline, ctx.signal)
     if (!synced) {
       if (ctx.signal?.aborted === true) return 0
       throw client.unreachable(timeoutMs) ?? new CliError('sync-timeout', `connected, but no bootstrap peer sent its view of lattice ${node.lattice} within ${timeoutMs} ms: is it a wasmesh node of this lattice (--lattice)?`)
     }
-    await quiet(node, settleMs)
+    await client.settle(() => false, ctx.signal)
     const render = (view: MeshView): string => json ? JSON.stringify(view, null, values.watch === true ? undefined : 2) : formatMesh(view)
     const first = meshView(node)
     let last = watchChange(first)
@@ -204,22 +201,3 @@ export async function mesh (argv: string[], ctx: CommandContext): Promise<number
   }
 }
 
-/** Waits until no peer has changed for `ms`. */
-async function quiet (node: MeshNode, ms: number, maxMs = 8 * ms): Promise<void> {
-  const { promise, resolve } = Promise.withResolvers<void>()
-  let timer = setTimeout(resolve, ms)
-  // A busy mesh never goes quiet: give up waiting after maxMs.
-  const cap = setTimeout(resolve, maxMs)
-  const off = node.on('change', change => {
-    if (change.kind !== 'peer') return
-    clearTimeout(timer)
-    timer = setTimeout(resolve, ms)
-  })
-  try {
-    await promise
-  } finally {
-    off()
-    clearTimeout(timer)
-    clearTimeout(cap)
-  }
-}

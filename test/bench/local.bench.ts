@@ -1,5 +1,4 @@
 // A local-first call of a component's export through the mesh node, against calling the same jco export directly, in one run.
-import { join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
 import { ensureExamples } from '../../examples/build.ts'
 import { silentLogger } from '../../node/logger.ts'

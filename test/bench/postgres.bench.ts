@@ -1,6 +1,5 @@
 // Postgres query round trip (`SELECT $1::int`) through the mesh (two nodes, TCP loopback) beside the provider called in process and pg called directly, in one run, against a throwaway local server.
 import { servedPair } from './support/pair.ts'
-import { join } from 'node:path'
 import pg from 'pg'
 import type { MeshNode } from '../../node/index.ts'
 import { createProvider } from '../../node/providers/sdk.ts'

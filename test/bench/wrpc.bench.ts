@@ -1,5 +1,4 @@
 // wRPC call cost between two node processes on loopback, beside the same on stock js-libp2p (the before of issue 8), a raw libp2p stream per call, gRPC unary (TLS and not) and a local-first call, all in one run.
-import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import * as grpc from '@grpc/grpc-js'
 import { generateKeyPair } from '@libp2p/crypto/keys'

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createNode } from '../../node/index.ts'
 import type { LocalService, MeshNode } from '../../node/index.ts'
