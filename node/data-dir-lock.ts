@@ -6,6 +6,7 @@ import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { NodeError } from './errors.ts'
+import { errnoOf } from './identity.ts'
 
 /** The lock file's name inside the data directory: the holder's pid and host, one line. */
 export const LOCK_FILE = 'node.lock'
@@ -31,11 +32,6 @@ function onExit (): void {
     try { unlinkSync(file) } catch {}
   }
   held.clear()
-}
-
-function errnoOf (err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' ? code : undefined
 }
 
 interface Holder { pid: number, host: string }
