@@ -86,12 +86,17 @@ function lockedError (dataDir: string, file: string, holder: Holder): NodeError 
  * process is the `data-dir-locked` error naming the directory, the pid and what to do.
  */
 export async function lockDataDir (dataDir: string): Promise<DataDirLock> {
-  const file = join(dataDir, LOCK_FILE)
   try {
-    await mkdir(dataDir, { recursive: true, mode: 0o700 })
+    return await lock(dataDir)
   } catch (err) {
-    throw new NodeError('invalid-config', `cannot create the data directory ${dataDir}: ${(err as Error).message}`, { cause: err })
+    if (err instanceof NodeError) throw err
+    throw new NodeError('invalid-config', `cannot lock the data directory ${dataDir}: ${(err as Error).message}`, { cause: err })
   }
+}
+
+async function lock (dataDir: string): Promise<DataDirLock> {
+  const file = join(dataDir, LOCK_FILE)
+  await mkdir(dataDir, { recursive: true, mode: 0o700 })
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
   const handle = await open(tmp, 'wx', 0o600)
   try {
