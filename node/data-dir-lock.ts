@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { unlinkSync } from 'node:fs'
 import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { NodeError } from './errors.ts'
 import { errnoOf } from './identity.ts'
 
@@ -95,18 +95,20 @@ export async function lockDataDir (dataDir: string): Promise<DataDirLock> {
 }
 
 async function lock (dataDir: string): Promise<DataDirLock> {
-  const file = join(dataDir, LOCK_FILE)
+  // absolute, so that two spellings of one directory in this process are one lock
+  const file = join(resolve(dataDir), LOCK_FILE)
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
+  const pidLine = `${process.pid} ${hostname()}\n`
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
   const handle = await open(tmp, 'wx', 0o600)
   try {
-    await handle.writeFile(`${process.pid} ${hostname()}\n`)
+    await handle.writeFile(pidLine)
   } finally {
     await handle.close()
   }
   try {
     for (let attempt = 0; attempt < maxLockAttempts; attempt++) {
-      if (await claim(tmp, file)) return heldLock(file)
+      if (await claim(tmp, file, pidLine)) return heldLock(file)
       const holder = await readHolder(file)
       if (holder === 'gone') continue
       if (holder !== undefined && alive(holder, file)) throw lockedError(dataDir, file, holder)
@@ -119,9 +121,23 @@ async function lock (dataDir: string): Promise<DataDirLock> {
 }
 
 /** Links the written temporary file to the lock's name: false when the name exists. */
-async function claim (tmp: string, file: string): Promise<boolean> {
+async function claim (tmp: string, file: string, pidLine: string): Promise<boolean> {
   try {
     await link(tmp, file)
+    return true
+  } catch (err) {
+    const errno = errnoOf(err)
+    if (errno === 'EEXIST') return false
+    if (errno !== 'EPERM' && errno !== 'ENOTSUP' && errno !== 'ENOSYS' && errno !== 'EXDEV') throw err
+  }
+  // file systems without hard links: an exclusive create is still atomic, its content follows at once
+  try {
+    const handle = await open(file, 'wx', 0o600)
+    try {
+      await handle.writeFile(pidLine)
+    } finally {
+      await handle.close()
+    }
     return true
   } catch (err) {
     if (errnoOf(err) === 'EEXIST') return false
