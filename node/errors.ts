@@ -7,6 +7,7 @@ export type NodeErrorCode =
   | 'no-such-function'  // the interface as served has no such function
   | 'no-such-export'    // this node no longer serves the interface
   | 'invalid-link'      // a link that does not parse, or links that contradict each other
+  | 'data-dir-locked'   // the data directory is in use by another running node (its pid in the message)
 
 export class NodeError extends Error {
   override readonly name = 'NodeError'

@@ -34,7 +34,8 @@ const maxKeyFileBytes = 64 * 1024
 /** Permission checks follow POSIX modes; Windows has none worth checking this way. */
 const checkModes = process.platform !== 'win32'
 
-function errnoOf (err: unknown): string | undefined {
+/** The errno name (`ENOENT`, ...) of a failed file-system call. */
+export function errnoOf (err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code
   return typeof code === 'string' ? code : undefined
 }

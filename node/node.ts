@@ -13,6 +13,8 @@ import { createDescriber } from './describe.ts'
 import { createHandleLedger } from './handles.ts'
 import type { HandleLedger } from './handles.ts'
 import { loadOrCreateIdentity } from './identity.ts'
+import { lockDataDir } from './data-dir-lock.ts'
+import type { DataDirLock } from './data-dir-lock.ts'
 import { createInbound } from './inbound.ts'
 import { createMeshLibp2p, keepConnected } from './libp2p.ts'
 import { createStreamErrors } from './libp2p/stream-errors.ts'
@@ -138,6 +140,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   const inbound = createInbound({ libp2p, lattice, services, limits, sessionLimits: init.sessionLimits, observer: init.observer, log, describer, streamErrors, budget: inboundBudget })
   const peering = init.peering === false ? undefined : createPeering(libp2p, registry, log.child('peering'), init.peering)
 
+  // One running node per data directory: held from here until stop (or the process's exit), taken again on a restart.
+  let lock: DataDirLock | undefined = init.dataDir !== undefined ? await lockDataDir(init.dataDir) : undefined
   let started = false
   let keeper: BootstrapKeeper | undefined
   let unwatchPeers: (() => void) | undefined
@@ -145,6 +149,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   // Every step here is undone by `stop`, in reverse order; a failed start stops what it had started.
   async function start (): Promise<void> {
     if (started) return
+    if (lock === undefined && init.dataDir !== undefined) lock = await lockDataDir(init.dataDir)
     started = true
     try {
       await runtime.start()
@@ -170,7 +175,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   }
 
   async function stop (opts: { drainTimeoutMs?: number } = {}): Promise<void> {
-    if (!started) return
+    if (!started) { await releaseLock(); return }
     started = false
     await keeper?.stop()
     keeper = undefined
@@ -188,6 +193,12 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     services.clearComponents()
     await runtime.stop()
     router.close()
+    await releaseLock()
+  }
+
+  async function releaseLock (): Promise<void> {
+    await lock?.release()
+    lock = undefined
   }
 
   const node: MeshNode = {

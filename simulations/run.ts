@@ -343,8 +343,9 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
     }
     afterStart = memoryAfterGc()
 
-    // ---- the timeline ----
-    phase = 'running'
+    // ---- the timeline (none when stopped before it) ----
+    const timeline = !aborted()
+    phase = timeline ? 'running' : 'stopping'
     cpuSetup = process.cpuUsage(cpuSetupStart)
     const cpuRunStart = process.cpuUsage()
     loopDelay.enable()
@@ -507,11 +508,13 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
     const callTimer = setInterval(issue, CALL_TICK_MS)
     timers.add(callTimer as unknown as ReturnType<typeof setTimeout>)
 
+    // a stop requested while starting or settling ends the run here: an abort event that has already fired never fires again
     await new Promise<void>(resolve => {
+      if (aborted()) { resolve(); return }
       const end = setTimeout(resolve, durationMs)
       signal?.addEventListener('abort', () => { clearTimeout(end); resolve() }, { once: true })
     })
-    simulatedMs = rel()
+    simulatedMs = timeline ? rel() : 0
     loopDelay.disable()
     phase = 'stopping'
     clearInterval(callTimer)

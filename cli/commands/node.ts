@@ -406,7 +406,8 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
   } finally {
     clearTimeout(lonely)
     unwatch?.()
-    if (running) await node.stop().catch(() => {})
+    // idempotent: also releases the data directory's lock of a node that never started
+    await node.stop().catch(() => {})
     await Promise.allSettled(providers.map(async p => { await p.stop() }))
     await ops?.close().catch(() => {})
     stop.dispose()

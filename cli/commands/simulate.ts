@@ -3,6 +3,7 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { CliError } from '../errors.ts'
+import { stopRequests } from '../signals.ts'
 import type { CommandContext } from '../context.ts'
 import { loadScenario, runSimulation, shippedScenarios, writeReport } from '../../simulations/index.ts'
 import type { Progress, RunOptions } from '../../simulations/index.ts'
@@ -23,7 +24,8 @@ Options:
   --out DIR       where to write the report (default: sim-<name>-<seed>)
   --quiet         no progress bar
 
-Ctrl-C stops the run; what was measured so far is still reported.
+Ctrl-C stops the run; what was measured so far is still reported. A second
+Ctrl-C exits at once (status 130), without a report.
 
 Examples:
   wasmesh simulate smoke
@@ -71,15 +73,14 @@ export async function simulate (argv: string[], ctx: CommandContext, opts: Simul
   })
   const out = resolve(values.out ?? `sim-${scenario.name}-${scenario.seed}`)
 
-  // a stop request (ctx.signal, or Ctrl-C / SIGTERM when the caller does not own stopping) ends the run early
+  // a stop request (ctx.signal, or Ctrl-C / SIGTERM when the caller does not own stopping) ends the run early;
+  // a second Ctrl-C exits at once, without a report
   const controller = new AbortController()
-  const onSignal = (): void => {
-    if (controller.signal.aborted) return
-    ctx.err('\nstopping: reporting what was measured so far (wait for the nodes to stop)')
+  const stop = stopRequests(ctx, () => { ctx.err('\nsecond signal: exiting at once, no report') })
+  void stop.requested.then(() => {
+    ctx.err('\nstopping: reporting what was measured so far (wait for the nodes to stop; Ctrl-C again to exit at once)')
     controller.abort(new Error('interrupted'))
-  }
-  if (ctx.signal !== undefined) ctx.signal.addEventListener('abort', onSignal, { once: true })
-  else { process.on('SIGINT', onSignal); process.on('SIGTERM', onSignal) }
+  })
 
   const tty = ctx.errIsTTY
   let lastLine = 0
@@ -105,8 +106,6 @@ export async function simulate (argv: string[], ctx: CommandContext, opts: Simul
     ctx.out(`report: ${files.find(f => f.endsWith('report.md')) ?? out}`)
     return report.interrupted ? 130 : 0
   } finally {
-    ctx.signal?.removeEventListener('abort', onSignal)
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
+    stop.dispose()
   }
 }

@@ -91,11 +91,40 @@ export interface Spawned {
 }
 
 const spawned = new Set<ChildProcess>()
+// npx process trees, each in a process group of its own: killed as a group, so that no node they started outlives the test
+const groups = new Set<number>()
 
 /** `command`: another install's `wasmesh` (run by its shebang) instead of this checkout's; `cwd`: where it runs. */
 export function spawnWasmesh (argv: string[], env: Record<string, string | undefined> = {}, opts: { command?: string, cwd?: string } = {}): Spawned {
   const [file, args] = opts.command === undefined ? [process.execPath, [bin, ...argv]] : [opts.command, argv]
-  const child = spawn(file, args, { cwd: opts.cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  return collected(spawn(file, args, { cwd: opts.cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }))
+}
+
+/**
+ * `npx <argv>` or `npm <argv>` from the repository, as a user runs it: npm runs the bin or the script under
+ * `sh -c`. The tree gets a process group of its own (`child.pid` is its id), as a terminal gives a command line:
+ * `signalGroup` is a Ctrl-C there, `groupGone` whether every process of the tree has exited.
+ */
+export function spawnNpm (program: 'npm' | 'npx', argv: string[]): Spawned & { signalGroup (signal: NodeJS.Signals): void, groupGone (): boolean } {
+  const child = spawn(program, argv, { cwd: repoRoot, env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const group = child.pid!
+  groups.add(group)
+  return Object.assign(collected(child), {
+    signalGroup (signal: NodeJS.Signals) { process.kill(-group, signal) },
+    groupGone () {
+      try {
+        process.kill(-group, 0)
+        return false
+      } catch (err) {
+        return (err as { code?: string }).code === 'ESRCH'
+      }
+    }
+  })
+}
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
+
+function collected (child: ChildProcess): Spawned {
   spawned.add(child)
   const out = new Lines()
   const err = new Lines()
@@ -121,6 +150,10 @@ export function spawnWasmesh (argv: string[], env: Record<string, string | undef
 
 /** Kills whatever a failed test left running. */
 export async function killSpawned (): Promise<void> {
+  for (const group of groups) {
+    try { process.kill(-group, 'SIGKILL') } catch {}
+  }
+  groups.clear()
   await Promise.all([...spawned].map(async child => {
     const gone = new Promise(resolve => child.once('exit', resolve))
     child.kill('SIGKILL')

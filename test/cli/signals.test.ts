@@ -1,13 +1,16 @@
 import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../examples/build.ts'
 import { createNode } from '../../node/index.ts'
 import type { LocalService, MeshNode } from '../../node/index.ts'
 import { silentLogger } from '../../node/logger.ts'
+import { LOCK_FILE } from '../../node/data-dir-lock.ts'
 import { parseWit } from '../../protocol/wit/index.ts'
 import { eventually } from '../support/mesh.ts'
-import { killSpawned, listeningOn, spawnWasmesh, wasmesh } from './helpers.ts'
+import { killSpawned, listeningOn, spawnNpm, spawnWasmesh, wasmesh } from './helpers.ts'
 import type { Spawned } from './helpers.ts'
 import { scratchDir } from '../support/scratch.ts'
 import type { ScratchDir } from '../support/scratch.ts'
@@ -131,5 +134,85 @@ describe('wasmesh node as a process', () => {
       upper.release()
       await b.stop()
     }
+  }, 120_000)
+})
+
+/** Whether a process of this pid runs (EPERM: it does, as another user's). */
+function running (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as { code?: string }).code === 'EPERM'
+  }
+}
+
+/** The pid a node wrote into its data directory's lock. */
+async function lockHolder (dataDir: string): Promise<number> {
+  return Number((await readFile(join(dataDir, LOCK_FILE), 'utf8')).split(' ')[0])
+}
+
+describe('the data directory lock', () => {
+  it('refuses a second node on a data directory in use, naming the directory and the pid, and frees it on stop', async () => {
+    const dir = join(scratch.path, 'shared')
+    const first = await spawnNode('shared')
+    expect(await lockHolder(dir)).toBe(first.child.pid)
+    const second = spawnWasmesh(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', dir, '--cache-dir', join(scratch.path, 'cache')])
+    expect(await second.exited).toBe(1)
+    expect(second.out.text).toBe('')
+    const error = second.err.lines.find(l => l.startsWith('error ['))
+    expect(error).toContain('error [data-dir-locked]: ')
+    expect(error).toContain(`the data directory ${dir} is in use by a running wasmesh node (pid ${first.child.pid})`)
+    expect(error).toContain('--data-dir')
+    first.child.kill('SIGTERM')
+    expect(await first.exited).toBe(0)
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false)
+    const again = await spawnNode('shared')
+    expect(again.peer).toBe(first.peer)
+    again.child.kill('SIGTERM')
+    expect(await again.exited).toBe(0)
+  }, 60_000)
+
+  it('takes over the lock of a node that was killed, keeping its identity', async () => {
+    const dir = join(scratch.path, 'killed')
+    const first = await spawnNode('killed')
+    first.child.kill('SIGKILL')
+    await first.exited
+    expect(await lockHolder(dir)).toBe(first.child.pid)
+    const second = await spawnNode('killed')
+    expect(second.peer).toBe(first.peer)
+    expect(await lockHolder(dir)).toBe(second.child.pid)
+    second.child.kill('SIGTERM')
+    expect(await second.exited).toBe(0)
+  }, 60_000)
+})
+
+describe('wasmesh node under npm', () => {
+  const loopback = (name: string): string[] => ['--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(scratch.path, name), '--cache-dir', join(scratch.path, 'cache'), '--log-format', 'json']
+  const messages = (lines: string[]): string[] => lines.filter(l => l.startsWith('{')).map(l => JSON.parse(l).message as string)
+
+  it('stops the node, with a log line, on SIGTERM to the npx process (what a supervisor sends)', async () => {
+    const npx = spawnNpm('npx', ['wasmesh', 'node', ...loopback('npx-term')])
+    await npx.out.waitFor(l => l.includes(' call '), npx.exited)
+    npx.child.kill('SIGTERM')
+    await npx.exited
+    // npm forwards the signal to its shell only; where that shell dies of it (dash), the node sees its parent go
+    await eventually('every process of the npx tree to exit', () => npx.groupGone(), 15_000)
+    const said = messages(npx.err.lines)
+    expect(said.some(m => /^(SIGTERM|parent process \d+ exited): withdrawing adverts/.test(m))).toBe(true)
+    expect(said.at(-1)).toBe('stopped')
+  }, 60_000)
+
+  it('npm start: one Ctrl-C drains and exits 0', async () => {
+    // the terminal signals the whole group: npm (which forwards its copy), its shell and the node
+    const npm = spawnNpm('npm', ['start', '--', ...loopback('npm-start')])
+    await npm.out.waitFor(l => l.includes(' call '), npm.exited)
+    npm.signalGroup('SIGINT')
+    expect(await npm.exited).toBe(0)
+    const said = messages(npm.err.lines)
+    expect(said).toContain('SIGINT: withdrawing adverts, finishing calls in flight (up to 10000 ms); press Ctrl-C again to exit at once')
+    expect(said).not.toContain('second signal: exiting at once')
+    expect(said.at(-1)).toBe('stopped')
+    expect(npm.groupGone()).toBe(true)
   }, 120_000)
 })
