@@ -87,9 +87,14 @@ describe('the smoke scenario through `wasmesh simulate`', () => {
     const c = report.convergence
     expect(c.initialMeshMs).toBeGreaterThan(0)
     expect(c.initialKnowingAll).toBe(10)
-    // the export, the restarted server's exports, the unexport and the leave each converge everywhere
-    ordered(c.exportChange, 4)
-    expect(c.items.filter(i => ['export', 'restart', 'unexport', 'leave'].includes(i.kind)).map(i => i.kind)).toEqual(['export', 'restart', 'unexport', 'leave'])
+    // the export, the restarted server's exports, the unexport and the leave are each measured; in real time a
+    // slow machine can let the next event supersede one before it converged, which then counts in neither figure
+    const changes = c.items.filter(i => ['export', 'restart', 'unexport', 'leave'].includes(i.kind))
+    expect(changes.map(i => i.kind)).toEqual(['export', 'restart', 'unexport', 'leave'])
+    const measured = changes.filter(i => i.superseded !== true)
+    expect(measured.length).toBeGreaterThan(0)
+    // every one measured converged everywhere
+    ordered(c.exportChange, measured.length)
     expect(c.exportChange.unconverged).toBe(0)
     const learned = c.items.filter(i => i.kind === 'learn-mesh' && i.superseded !== true)
     expect(learned.length).toBeGreaterThan(0)
