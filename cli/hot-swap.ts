@@ -4,7 +4,7 @@ import type { ComponentSpec, LoadedComponent, MeshNode } from '../node/index.ts'
 export interface HotSwap {
   readonly current: LoadedComponent
   /** Loads `spec`, then waits (up to `drainTimeoutMs`) for the old component's calls to finish and unloads it; returns how many were in flight. */
-  swap (spec: ComponentSpec): Promise<{ component: LoadedComponent, inFlight: number, drained: boolean }>
+  swap (spec: ComponentSpec, onLoaded?: (component: LoadedComponent, inFlight: number) => void): Promise<{ component: LoadedComponent, inFlight: number, drained: boolean }>
   /** Call on every call the node finished (its observer's `call`): what the drain waits for. */
   callEnded (): void
 }
@@ -35,12 +35,13 @@ export function createHotSwap (node: MeshNode, first: LoadedComponent, drainTime
 
   return {
     get current () { return current },
-    async swap (spec) {
+    async swap (spec, onLoaded) {
       const old = current
       // Loading serves the new exports in place of the old ones: from here new calls go to it.
       const component = await node.load(spec)
       current = component
       const inFlight = pending(old.id)
+      onLoaded?.(component, inFlight)
       const drained = await drain(old.id)
       await node.unload(old.id)
       return { component, inFlight, drained }

@@ -112,7 +112,9 @@ export async function devCommand (argv: string[], ctx: CommandContext): Promise<
         const bytes = await readFile(built.path)
         const next = createHash('sha256').update(bytes).digest('hex')
         if (next === digest) return
-        const swapped = await swap.swap({ source: bytes, name: project.name })
+        const swapped = await swap.swap({ source: bytes, name: project.name }, (component, inFlight) => {
+          ctx.out(`loaded ${project.name} (${component.digest.slice(0, 12)}): new calls go to it; ${inFlight} call(s) in flight on the old one`)
+        })
         digest = swapped.component.digest
         const calls = swapped.inFlight === 0 ? '' : `; ${swapped.inFlight} call(s) in flight on the old one ${swapped.drained ? 'finished' : `outlived --drain-timeout ${drainMs} ms`}`
         ctx.out(`swapped in ${project.name} (${digest.slice(0, 12)}), built in ${(built.ms / 1000).toFixed(1)} s${calls}`)
