@@ -1,4 +1,5 @@
 // The project templates of `wasmesh new`: each a WIT, a source (JavaScript or TypeScript), a wasmesh.json, a README and a test, as text so that they ship inside the package.
+import { existsSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,8 +20,9 @@ export interface Template {
   files (init: TemplateInit): Promise<Record<string, string>>
 }
 
-/** wasi:keyvalue@0.2.0-draft as this package ships it (wit/deps), copied into a counter project's wit/deps. */
-const keyvalueWitDir = fileURLToPath(new URL('../wit/deps/wasi-keyvalue-0.2.0-draft/', import.meta.url))
+/** wasi:keyvalue@0.2.0-draft as this package ships it (wit/deps), copied into a counter project's wit/deps: beside cli/ in a clone, two up from dist/cli/ in the package. */
+const keyvalueWitDir = [new URL('../wit/deps/wasi-keyvalue-0.2.0-draft/', import.meta.url), new URL('../../wit/deps/wasi-keyvalue-0.2.0-draft/', import.meta.url)]
+  .map(u => fileURLToPath(u)).find(dir => existsSync(dir)) ?? fileURLToPath(new URL('../wit/deps/wasi-keyvalue-0.2.0-draft/', import.meta.url))
 
 const ext = (lang: Language): string => lang
 /** Not the name itself: a world and an interface of one package cannot share a name (a project named counter). */
