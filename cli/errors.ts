@@ -6,6 +6,9 @@ export type CliErrorCode =
   | 'no-such-function'    // no component given exports the function (in-process calls)
   | 'bad-arguments'       // the WAVE arguments do not fit the function's parameters
   | 'file-not-found'
+  | 'bad-project'         // wasmesh.json is missing or wrong, or `wasmesh new` cannot make the project there
+  | 'build-failed'        // the sources or the WIT of a project do not build (names the file and line)
+  | 'toolchain-missing'   // componentize-js, componentize-qjs or typescript is not installed
   | 'no-server'           // the mesh was reached but no peer serves the interface within the timeout
   | 'unreachable'         // no bootstrap peer could be reached within the timeout
   | 'sync-timeout'        // a bootstrap peer was reached but sent no view of the lattice within the timeout

@@ -16,6 +16,9 @@ const commands: Record<string, { summary: string, load: () => Promise<{ run: Com
   mesh: { summary: 'show the peers of a mesh and what they serve (--watch to follow)', load: async () => { const m = await import('./commands/mesh.ts'); return { run: m.mesh, help: m.meshHelp } } },
   provider: { summary: 'run a native provider as its own process that joins the mesh', load: async () => { const m = await import('./commands/provider.ts'); return { run: m.providerCommand, help: m.providerHelp } } },
   simulate: { summary: 'run a network simulation scenario and write a report', load: async () => { const m = await import('./commands/simulate.ts'); return { run: m.simulate, help: m.simulateHelp } } },
+  new: { summary: 'make a component project from a template (wasmesh new --help lists them)', load: async () => { const m = await import('./commands/new.ts'); return { run: m.newCommand, help: m.newHelp } } },
+  build: { summary: 'build the component project in a folder (cached by source hash)', load: async () => { const m = await import('./commands/build.ts'); return { run: m.buildCommand, help: m.buildHelp } } },
+  dev: { summary: 'serve a project on loopback, rebuilt and swapped in on every save', load: async () => { const m = await import('./commands/dev.ts'); return { run: m.devCommand, help: m.devHelp } } },
   inspect: { summary: 'show a component\'s digest, imports and exports', load: async () => { const m = await import('./commands/inspect.ts'); return { run: m.inspect, help: m.inspectHelp } } }
 }
 

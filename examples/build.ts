@@ -2,9 +2,10 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { componentizeJs, openFilesystem, packageDir as findPackageDir, packageVersion as findPackageVersion, writeAtomic } from '../cli/build/toolchain.ts'
 
 /** How an example is turned into a component. */
 export type ExampleEngine =
@@ -110,26 +111,18 @@ function hashPath (spec: ExampleSpec): string {
   return join(buildDir, `${spec.name}.hash`)
 }
 
-/**
- * The directory of an installed package, looked up the way Node does (node_modules of this folder
- * and its parents) rather than through import.meta.resolve, which vitest's global set-up lacks
- * and which some of these packages' export maps would refuse.
- */
+/** An installed package's directory (cli/build/toolchain.ts), its absence reported as this build's own error. */
 function packageDir (pkg: string): string {
-  let dir = repoDir
-  for (;;) {
-    const candidate = join(dir, 'node_modules', pkg)
-    if (existsSync(join(candidate, 'package.json'))) return candidate
-    if (dir === dirname(dir)) {
-      throw new ExampleBuildError('toolchain-missing', `${pkg} is not installed; building the examples needs the dev dependencies (npm install)`)
-    }
-    dir = dirname(dir)
+  try {
+    return findPackageDir(pkg, repoDir)
+  } catch (err) {
+    throw new ExampleBuildError('toolchain-missing', `${pkg} is not installed; building the examples needs the dev dependencies (npm install)`, { cause: err })
   }
 }
 
 async function packageVersion (pkg: string): Promise<string> {
-  const manifest = JSON.parse(await readFile(join(packageDir(pkg), 'package.json'), 'utf8')) as { version?: string }
-  return `${pkg}@${manifest.version ?? '?'}`
+  packageDir(pkg)
+  return await findPackageVersion(pkg, repoDir)
 }
 
 const enginePackages: Record<ExampleEngine, string> = {
@@ -213,18 +206,6 @@ async function isFresh (spec: ExampleSpec, hash: string): Promise<boolean> {
   }
 }
 
-/** Writes through a temporary file and a rename, so a killed build never leaves a partial file. */
-async function writeAtomic (path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
-  try {
-    await writeFile(tmp, data)
-    await rename(tmp, path)
-  } catch (err) {
-    await rm(tmp, { force: true })
-    throw err
-  }
-}
-
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 function isAlive (pid: number): boolean {
@@ -283,45 +264,12 @@ async function stage (wit: readonly WitFile[]): Promise<string> {
   return dir
 }
 
-let preopensSet = false
-
-/**
- * componentize-js's splicer and jco's wasm-tools run on preview2-shim, which starts with no
- * preopens, so they cannot read the WIT or the sources. Opening `/` widens the shim's global
- * filesystem for the whole process, which is why ensureExamples() builds in a child process.
- */
-async function openFilesystem (): Promise<void> {
-  if (preopensSet) return
-  // TypeScript resolves the browser typings of this module, whose _setPreopens takes file data.
-  const { _setPreopens } = await import('@bytecodealliance/preview2-shim/filesystem') as unknown as { _setPreopens: (preopens: Record<string, string>) => void }
-  _setPreopens({ '/': '/' })
-  preopensSet = true
-}
-
 async function buildStarlingMonkey (spec: ExampleSpec, witDir: string): Promise<Uint8Array> {
-  const { componentize } = await import('@bytecodealliance/componentize-js')
-  const { component } = await componentize({
-    sourcePath: join(examplesDir, spec.dir, spec.entry),
-    witPath: witDir,
-    worldName: spec.world
-  })
-  return component
+  return await componentizeJs({ engine: 'starlingmonkey', sourcePath: join(examplesDir, spec.dir, spec.entry), witPath: witDir, world: spec.world })
 }
 
 async function buildQuickJs (spec: ExampleSpec, witDir: string): Promise<Uint8Array> {
-  const entry = join(examplesDir, spec.dir, spec.entry)
-  // componentize-qjs is installed as a dependency of jco, not of this project.
-  const { componentize } = await import('componentize-qjs')
-  const { component } = await componentize({
-    witPath: witDir,
-    jsSource: await readFile(entry, 'utf8'),
-    jsPath: entry,
-    world: spec.world,
-    // The non-async runtime: components that also run on hosts without component-model async
-    // support (the default runtime's output works under jco too, measured; it is just less portable).
-    sync: true
-  })
-  return new Uint8Array(component)
+  return await componentizeJs({ engine: 'quickjs', sourcePath: join(examplesDir, spec.dir, spec.entry), witPath: witDir, world: spec.world })
 }
 
 async function buildWat (spec: ExampleSpec, witDir: string): Promise<Uint8Array> {

@@ -1,0 +1,155 @@
+// `wasmesh dev [dir]`: a node on loopback serving the project's component, rebuilt on every save and swapped in without dropping calls.
+import { createHash } from 'node:crypto'
+import { watch } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { join, relative, resolve, sep } from 'node:path'
+import { parseArgs } from 'node:util'
+import { createNode } from '../../node/index.ts'
+import type { Provider } from '../../node/providers/sdk.ts'
+import { buildDirOf, buildProject } from '../build/project-build.ts'
+import { parseMultiaddrArg } from '../config.ts'
+import type { CommandContext } from '../context.ts'
+import { CliError } from '../errors.ts'
+import { exampleCall } from '../example-call.ts'
+import { createDemoHost, demoHostInterface } from '../host.ts'
+import { createHotSwap } from '../hot-swap.ts'
+import { bootstrapOf, flag, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from '../options.ts'
+import { formatError } from '../output.ts'
+import { readProject } from '../project.ts'
+import { startProviders } from '../providers.ts'
+import { stopRequests } from '../signals.ts'
+
+/** Saves closer together than this are one rebuild (editors write a file in several steps). */
+export const defaultDevDebounceMs = 200
+/** How long a swap waits for the old component's calls in flight before unloading it anyway. */
+export const defaultDevDrainTimeoutMs = 10_000
+
+export const devHelp = `Usage: wasmesh dev [dir] [options]
+
+Builds the project in dir (default: the current folder), starts a node on
+loopback serving it (and the built-in local:demo/host; and builtin:keyvalue,
+in memory, when the component imports wasi:keyvalue), prints the call line,
+and rebuilds on every save under the project (build/ and .wasmesh/ aside).
+A rebuilt component is loaded first and takes the calls; the old one is
+unloaded once its calls in flight have finished, so no call is dropped. A
+build error is printed and the last good component keeps serving. The
+component's standard output and error go to the terminal. Ctrl-C stops.
+(An HTTP gateway for HTTP components follows the HTTP issue.)
+
+Options:
+  --listen <multiaddr>     default /ip4/127.0.0.1/tcp/0
+  --bootstrap <multiaddr>  join a mesh (repeatable; default $WASMESH_BOOTSTRAP)
+  --data-dir <dir>         the node's identity (default <dir>/.wasmesh)
+  --debounce <ms>          saves this close together are one rebuild (default ${defaultDevDebounceMs})
+  --drain-timeout <ms>     the longest a swap waits for calls in flight (default ${defaultDevDrainTimeoutMs})
+  --log-level <level>      debug, info, warn, error or silent (default info)
+  --log-format <fmt>       text or json
+
+Examples:
+  wasmesh dev
+  wasmesh dev service --bootstrap /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...`
+
+export async function devCommand (argv: string[], ctx: CommandContext): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      listen: { type: 'string', multiple: true },
+      bootstrap: { type: 'string', multiple: true },
+      'data-dir': { type: 'string' },
+      debounce: { type: 'string' },
+      'drain-timeout': { type: 'string' },
+      'log-level': { type: 'string' },
+      'log-format': { type: 'string' }
+    }
+  })
+  if (positionals.length > 1) throw new CliError('usage', `dev takes at most one folder\n\n${devHelp}`)
+  const debounceMs = positiveMsOf('debounce', values.debounce, defaultDevDebounceMs)
+  const drainMs = positiveMsOf('drain-timeout', values['drain-timeout'], defaultDevDrainTimeoutMs)
+  const listen = (values.listen ?? ['/ip4/127.0.0.1/tcp/0']).map(a => flag('listen', () => parseMultiaddrArg(a)))
+  const bootstrap = bootstrapOf(values.bootstrap, ctx.env)
+  const log = loggerOf(ctx, logLevelOf(values['log-level'], 'info'), logFormatOf(values['log-format']))
+  const project = await readProject(resolve(positionals[0] ?? '.'))
+  const first = await buildProject(project)
+  log.info(`${relative(project.dir, first.path)} ${first.cached ? 'up to date' : `built in ${(first.ms / 1000).toFixed(1)} s`}`)
+
+  let callEnded = (): void => {}
+  const node = await createNode({
+    dataDir: values['data-dir'] ?? join(project.dir, '.wasmesh'),
+    listen,
+    bootstrap,
+    logger: log,
+    observer: { call: () => { callEnded() } }
+  })
+  const stop = stopRequests(ctx, () => { ctx.err('second signal: exiting at once') })
+  let providers: Provider[] = []
+  let watcher: ReturnType<typeof watch> | undefined
+  let timer: ReturnType<typeof setTimeout> | undefined
+  try {
+    await node.start()
+    node.serve(createDemoHost({ onLog: (message, caller) => { log.info(`log from ${caller === node.peerId ? project.name : `peer ${caller}`}: ${message}`) } }))
+    const loaded = await node.load({ source: first.path, name: project.name })
+    if (loaded.imports.interfaces.some(i => i.id.startsWith('wasi:keyvalue/'))) {
+      providers = await startProviders(node, [{ name: 'keyvalue', module: 'builtin:keyvalue', config: { backend: 'memory' }, secrets: {} }], { log: log.child('provider'), dataDir: join(project.dir, '.wasmesh') })
+    }
+    const swap = createHotSwap(node, loaded, drainMs)
+    callEnded = () => { swap.callEnded() }
+    let digest = loaded.digest
+
+    const address = node.addresses().find(a => a.startsWith('/ip4/127.')) ?? node.addresses()[0]
+    ctx.out(`serving ${project.name} (${digest.slice(0, 12)}) on ${address}`)
+    const call = exampleCall(loaded.exports.interfaces) ?? `${demoHostInterface}#log("hello")`
+    ctx.out('call it from another terminal:')
+    ctx.out(`wasmesh call '${call}' --bootstrap ${address}`)
+    ctx.out(`watching ${project.dir} for changes; Ctrl-C to stop`)
+
+    // One rebuild at a time; saves during a rebuild make one more after it.
+    let building: Promise<void> | undefined
+    let again = false
+    const rebuild = async (): Promise<void> => {
+      try {
+        const built = await buildProject(project)
+        const bytes = await readFile(built.path)
+        const next = createHash('sha256').update(bytes).digest('hex')
+        if (next === digest) return
+        const swapped = await swap.swap({ source: bytes, name: project.name }, (component, inFlight) => {
+          ctx.out(`loaded ${project.name} (${component.digest.slice(0, 12)}): new calls go to it; ${inFlight} call(s) in flight on the old one`)
+        })
+        digest = swapped.component.digest
+        const calls = swapped.inFlight === 0 ? '' : `; ${swapped.inFlight} call(s) in flight on the old one ${swapped.drained ? 'finished' : `outlived --drain-timeout ${drainMs} ms`}`
+        ctx.out(`swapped in ${project.name} (${digest.slice(0, 12)}), built in ${(built.ms / 1000).toFixed(1)} s${calls}`)
+      } catch (err) {
+        // The last good component keeps serving; the error is the build's own (file:line).
+        ctx.err(formatError(err, ctx.verbose))
+      }
+    }
+    const schedule = (): void => {
+      if (building !== undefined) { again = true; return }
+      building = (async () => {
+        do { again = false; await rebuild() } while (again)
+      })().finally(() => { building = undefined })
+    }
+    const ignored = [buildDirOf(project) + sep, join(project.dir, '.wasmesh') + sep, join(project.dir, 'node_modules') + sep]
+    watcher = watch(project.dir, { recursive: true }, (_event, file) => {
+      if (file == null) return
+      const path = join(project.dir, file.toString())
+      if (ignored.some(dir => path.startsWith(dir) || path + sep === dir)) return
+      clearTimeout(timer)
+      timer = setTimeout(schedule, debounceMs)
+    })
+
+    await stop.requested
+    log.info('stopping')
+    watcher.close()
+    clearTimeout(timer)
+    await building
+    await node.stop({ drainTimeoutMs: drainMs })
+    return 0
+  } finally {
+    watcher?.close()
+    clearTimeout(timer)
+    await node.stop().catch(() => {})
+    await Promise.allSettled(providers.map(async p => { await p.stop() }))
+    stop.dispose()
+  }
+}

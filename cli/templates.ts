@@ -1,0 +1,282 @@
+// The project templates of `wasmesh new`: each a WIT, a source (JavaScript or TypeScript), a wasmesh.json, a README and a test, as text so that they ship inside the package.
+import { existsSync } from 'node:fs'
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { JsEngine } from './build/toolchain.ts'
+
+export type Language = 'js' | 'ts'
+
+export interface TemplateInit {
+  /** The project's name (checked: projectNamePattern). */
+  readonly name: string
+  readonly engine: JsEngine
+}
+
+export interface Template {
+  readonly name: string
+  readonly summary: string
+  /** Path (relative to the project folder) -> contents. */
+  files (init: TemplateInit): Promise<Record<string, string>>
+}
+
+/** wasi:keyvalue@0.2.0-draft as this package ships it (wit/deps), copied into a counter project's wit/deps: beside cli/ in a clone, two up from dist/cli/ in the package. */
+const keyvalueWitDir = [new URL('../wit/deps/wasi-keyvalue-0.2.0-draft/', import.meta.url), new URL('../../wit/deps/wasi-keyvalue-0.2.0-draft/', import.meta.url)]
+  .map(u => fileURLToPath(u)).find(dir => existsSync(dir)) ?? fileURLToPath(new URL('../wit/deps/wasi-keyvalue-0.2.0-draft/', import.meta.url))
+
+const ext = (lang: Language): string => lang
+/** Not the name itself: a world and an interface of one package cannot share a name (a project named counter). */
+const worldOf = (name: string): string => `${name}-world`
+
+function projectFile (name: string, lang: Language, engine: JsEngine): string {
+  return JSON.stringify({ name, world: worldOf(name), source: `src/index.${ext(lang)}`, engine, wit: 'wit' }, null, 2) + '\n'
+}
+
+function packageJson (name: string, test: string): string {
+  return JSON.stringify({
+    name,
+    private: true,
+    type: 'module',
+    scripts: { build: 'wasmesh build', dev: 'wasmesh dev', test }
+  }, null, 2) + '\n'
+}
+
+const gitignore = 'build/\n.wasmesh/\n'
+
+/** The one helper every template's test uses: the `wasmesh` command on PATH (or $WASMESH), its output or its failure. */
+const testHelper = `// Runs the wasmesh command (on PATH, or the one $WASMESH names) and returns what it printed.
+import { execFileSync } from 'node:child_process'
+
+export function wasmesh (...args) {
+  const [command, ...pre] = (process.env.WASMESH ?? 'wasmesh').split(' ')
+  return execFileSync(command, [...pre, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim()
+}
+`
+
+function rpcWit (name: string): string {
+  return `package local:${name};
+
+/// What the service offers on the mesh: \`local:${name}/greeter\`.
+interface greeter {
+  /// A greeting for \`name\`.
+  greet: func(name: string) -> string;
+}
+
+world ${worldOf(name)} {
+  export greeter;
+}
+`
+}
+
+function rpcSource (lang: Language): string {
+  const p = lang === 'ts' ? ': string' : ''
+  return `// Serves local:<name>/greeter (wit/world.wit): an exported interface is an object named after it, its functions in camelCase.
+export const greeter = {
+  greet (name${p})${p} {
+    // Standard output and error go to the node's log, as "[<component>] <line>".
+    console.log(\`greeting \${name}\`)
+    return \`Hello, \${name}!\`
+  }
+}
+`
+}
+
+async function rpcFiles (name: string, lang: Language, engine: JsEngine): Promise<Record<string, string>> {
+  return {
+    'wasmesh.json': projectFile(name, lang, engine),
+    'package.json': packageJson(name, 'wasmesh build && node --test test/'),
+    '.gitignore': gitignore,
+    'wit/world.wit': rpcWit(name),
+    [`src/index.${ext(lang)}`]: rpcSource(lang),
+    'test/wasmesh.js': testHelper,
+    'test/greeter.test.js': `// The built component answers in-process, as it will on the mesh (run \`wasmesh build\` first; npm test does).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { wasmesh } from './wasmesh.js'
+
+test('greet answers with a greeting', () => {
+  assert.equal(wasmesh('call', '--component', 'build/${name}.wasm', 'local:${name}/greeter#greet("mesh")'), '"Hello, mesh!"')
+})
+`,
+    'README.md': `# ${name}
+
+A wasmesh RPC service: the component exports its own interface \`local:${name}/greeter\` (\`wit/world.wit\`),
+implemented in \`src/index.${ext(lang)}\`${lang === 'ts' ? ' (TypeScript, compiled by `wasmesh build` before componentizing)' : ''}.
+
+\`\`\`sh
+wasmesh build        # -> build/${name}.wasm (${engine}; cached until a source, the WIT or wasmesh.json changes)
+wasmesh call --component build/${name}.wasm 'local:${name}/greeter#greet("mesh")'
+wasmesh dev          # a node on loopback serving it, rebuilt and swapped in on every save; prints the call line
+npm test             # builds, then test/greeter.test.js
+\`\`\`
+
+To add a function, declare it in \`wit/world.wit\` and add it to the \`greeter\` object; a function the WIT declares
+that the source lacks fails the build with the WIT line. \`wasmesh.json\` names the world, the source and the engine
+(\`starlingmonkey\` or \`quickjs\`). Serve it on a mesh with \`wasmesh node --component build/${name}.wasm --bootstrap <addr>\`.
+`
+  }
+}
+
+async function callerFiles (name: string, lang: Language, engine: JsEngine): Promise<Record<string, string>> {
+  const service = await rpcFiles('greeter', lang, engine)
+  const files: Record<string, string> = {
+    'wasmesh.json': projectFile(name, lang, engine),
+    'package.json': packageJson(name, 'wasmesh build service && wasmesh build && node --test test/'),
+    '.gitignore': gitignore,
+    'wit/world.wit': `package local:${name};
+
+/// What this component offers: \`run\` greets through whoever serves local:greeter/greeter.
+interface app {
+  run: func(name: string) -> string;
+}
+
+world ${worldOf(name)} {
+  /// Served by another component, here or on any peer of the mesh (service/ is one).
+  import local:greeter/greeter;
+  export app;
+}
+`,
+    'wit/deps/greeter/world.wit': rpcWit('greeter'),
+    [`src/index.${ext(lang)}`]: `// Exports local:${name}/app; its import local:greeter/greeter is a call to whichever component serves it.
+import { greet } from 'local:greeter/greeter'
+
+export const app = {
+  run (name${lang === 'ts' ? ': string' : ''})${lang === 'ts' ? ': string' : ''} {
+    return \`\${greet(name)} (through ${name})\`
+  }
+}
+`,
+    'test/wasmesh.js': testHelper,
+    'test/app.test.js': `// The component calls the service it imports: both in-process here, on different peers on a mesh.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { wasmesh } from './wasmesh.js'
+
+test('run greets through the greeter service', () => {
+  const out = wasmesh('call', '--component', 'build/${name}.wasm', '--component', 'service/build/greeter.wasm', 'local:${name}/app#run("mesh")')
+  assert.equal(out, '"Hello, mesh! (through ${name})"')
+})
+`,
+    'README.md': `# ${name}
+
+A wasmesh component that calls another over the mesh: it exports \`local:${name}/app\` and imports
+\`local:greeter/greeter\`, which \`service/\` (a project of its own) serves. The import's WIT is in \`wit/deps/greeter/\`.
+
+\`\`\`sh
+wasmesh build service && wasmesh build
+wasmesh call --component build/${name}.wasm --component service/build/greeter.wasm 'local:${name}/app#run("mesh")'
+npm test
+\`\`\`
+
+On a mesh the two run anywhere: \`wasmesh node --component service/build/greeter.wasm\` on one machine,
+\`wasmesh node --component build/${name}.wasm --bootstrap <its address>\` on another; a call of \`run\` on the second
+reaches \`greet\` on the first. \`wasmesh dev service\` in one terminal and \`wasmesh dev --bootstrap <its address>\` in
+another do the same with rebuilds on save.
+`
+  }
+  for (const [path, text] of Object.entries(service)) files[`service/${path}`] = text
+  return files
+}
+
+async function counterFiles (name: string, lang: Language, engine: JsEngine): Promise<Record<string, string>> {
+  const files: Record<string, string> = {
+    'wasmesh.json': projectFile(name, lang, engine),
+    'package.json': packageJson(name, 'wasmesh build && node --test test/'),
+    '.gitignore': gitignore,
+    'wit/world.wit': `package local:${name};
+
+/// Named counters kept in a wasi:keyvalue store.
+interface counter {
+  /// Adds one to the counter \`name\` and returns its new value.
+  increment: func(name: string) -> u64;
+}
+
+world ${worldOf(name)} {
+  import wasi:keyvalue/store@0.2.0-draft;
+  import wasi:keyvalue/atomics@0.2.0-draft;
+  export counter;
+}
+`,
+    [`src/index.${ext(lang)}`]: `// Exports local:${name}/counter: a named counter in the "counter" bucket of whatever serves wasi:keyvalue (the built-in provider).
+import { open } from 'wasi:keyvalue/store@0.2.0-draft'
+import { increment as atomicIncrement } from 'wasi:keyvalue/atomics@0.2.0-draft'
+
+export const counter = {
+  increment (name${lang === 'ts' ? ': string' : ''}) {
+    const bucket = open('counter')
+    try {
+      // A number, not 1n: StarlingMonkey takes either for a u64, QuickJS traps on a bigint.
+      return atomicIncrement(bucket, name, 1)
+    } finally {
+      // Drop the handle now rather than at garbage collection, so the provider's table does not grow per call.
+      bucket[Symbol.dispose]?.()
+    }
+  }
+}
+`,
+    'test/wasmesh.js': testHelper + `
+/** Starts \`wasmesh dev\` (a node serving the component and the built-in key-value store) and resolves its call line's --bootstrap address. */
+export async function dev () {
+  const { spawn } = await import('node:child_process')
+  const [command, ...pre] = (process.env.WASMESH ?? 'wasmesh').split(' ')
+  const child = spawn(command, [...pre, 'dev'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  const bootstrap = await new Promise((resolve, reject) => {
+    child.stdout.on('data', chunk => {
+      out += chunk
+      const found = / --bootstrap (\\S+)/.exec(out)
+      if (found) resolve(found[1])
+    })
+    child.once('exit', code => { reject(new Error(\`wasmesh dev exited (\${code}): \${out}\`)) })
+  })
+  return { bootstrap, stop: () => new Promise(resolve => { child.once('exit', resolve); child.kill('SIGINT') }) }
+}
+`,
+    'test/counter.test.js': `// The counter counts, with the built-in key-value provider that wasmesh dev serves beside it.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { dev, wasmesh } from './wasmesh.js'
+
+test('increment counts up from 1', async () => {
+  const node = await dev()
+  try {
+    const call = ['call', 'local:${name}/counter#increment("visits")', '--bootstrap', node.bootstrap]
+    assert.equal(wasmesh(...call), '1')
+    assert.equal(wasmesh(...call), '2')
+  } finally {
+    await node.stop()
+  }
+})
+`,
+    'README.md': `# ${name}
+
+A key-value counter: the component exports \`local:${name}/counter\` (\`increment(name) -> u64\`) and imports
+\`wasi:keyvalue\` (store, atomics; WIT in \`wit/deps/\`), which wasmesh's built-in key-value provider serves.
+
+\`\`\`sh
+wasmesh build
+wasmesh dev          # serves the component and builtin:keyvalue (in memory) on loopback; prints the call line
+npm test             # builds, then starts wasmesh dev and counts
+\`\`\`
+
+On a mesh: \`wasmesh provider kv=builtin:keyvalue --provider-config kv:path=kv.db --bootstrap <addr>\` keeps the
+counts in SQLite, and \`wasmesh node --component build/${name}.wasm --bootstrap <addr>\` serves the counter.
+`
+  }
+  for (const file of (await readdir(keyvalueWitDir)).filter(f => f.endsWith('.wit'))) {
+    files[`wit/deps/wasi-keyvalue-0.2.0-draft/${file}`] = await readFile(join(keyvalueWitDir, file), 'utf8')
+  }
+  return files
+}
+
+const kinds = [
+  { kind: 'rpc', summary: 'an RPC service with its own WIT interface', files: rpcFiles },
+  { kind: 'caller', summary: 'a component that calls another over the mesh (the other in service/)', files: callerFiles },
+  { kind: 'counter', summary: 'a key-value counter on wasi:keyvalue (the built-in provider serves it)', files: counterFiles }
+] as const
+
+export const templates: readonly Template[] = kinds.flatMap(k => (['js', 'ts'] as const).map(lang => ({
+  name: `${k.kind}-${lang}`,
+  summary: `${k.summary}, in ${lang === 'js' ? 'JavaScript' : 'TypeScript'}`,
+  files: async (init: TemplateInit) => await k.files(init.name, lang, init.engine)
+})))
