@@ -2,7 +2,7 @@
 
 import { randomBytes } from 'node:crypto'
 import { unlinkSync } from 'node:fs'
-import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
+import { link, mkdir, open, rename, unlink } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import { NodeError } from './errors.ts'

@@ -137,15 +137,6 @@ describe('wasmesh node as a process', () => {
   }, 120_000)
 })
 
-/** Whether a process of this pid runs (EPERM: it does, as another user's). */
-function running (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as { code?: string }).code === 'EPERM'
-  }
-}
 
 /** The pid a node wrote into its data directory's lock. */
 async function lockHolder (dataDir: string): Promise<number> {
