@@ -101,12 +101,12 @@ export function spawnWasmesh (argv: string[], env: Record<string, string | undef
 }
 
 /**
- * `npx <argv>` or `npm <argv>` from the repository, as a user runs it: npm runs the bin or the script under
+ * `npx <argv>` or `npm <argv>` from the repository (or `cwd`), as a user runs it: npm runs the bin or the script under
  * `sh -c`. The tree gets a process group of its own (`child.pid` is its id), as a terminal gives a command line:
  * `signalGroup` is a Ctrl-C there, `groupGone` whether every process of the tree has exited.
  */
-export function spawnNpm (program: 'npm' | 'npx', argv: string[]): Spawned & { signalGroup (signal: NodeJS.Signals): void, groupGone (): boolean } {
-  const child = spawn(program, argv, { cwd: repoRoot, env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+export function spawnNpm (program: 'npm' | 'npx', argv: string[], opts: { cwd?: string } = {}): Spawned & { signalGroup (signal: NodeJS.Signals): void, groupGone (): boolean } {
+  const child = spawn(program, argv, { cwd: opts.cwd ?? repoRoot, env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   const group = child.pid!
   groups.add(group)
   return Object.assign(collected(child), {
