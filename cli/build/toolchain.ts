@@ -30,7 +30,7 @@ export function packageDir (pkg: string, from: string): string {
   for (;;) {
     const candidate = join(dir, 'node_modules', pkg)
     if (existsSync(join(candidate, 'package.json'))) return candidate
-    if (dir === dirname(dir)) throw new ToolchainMissingError(`${pkg} is not installed; building components needs wasmesh's dev dependencies (npm install in its folder)`)
+    if (dir === dirname(dir)) throw new ToolchainMissingError(`${pkg} is not installed; wasmesh depends on it to build components: reinstall wasmesh (npm ci in a clone, npm install -g for an install)`)
     dir = dirname(dir)
   }
 }

@@ -90,6 +90,17 @@ describe('the npm package', () => {
     expect(stdout.trim()).toBe(`wasmesh ${version}`)
   })
 
+  it('a global install makes and builds a project of its own (the toolchain ships with it), and runs it', async () => {
+    const env = { ...process.env, PATH: [join(globalDir, 'bin'), dirname(process.execPath), process.env.PATH].join(delimiter), XDG_CACHE_HOME: cacheDir }
+    const project = join(elsewhere, 'greeter')
+    await run('wasmesh', ['new', 'rpc-js', project], { cwd: elsewhere, env, timeout: 60_000 })
+    await run('wasmesh', ['build', project], { cwd: elsewhere, env, timeout: 240_000 })
+    const wasm = (await readdir(join(project, 'build'))).find(f => f.endsWith('.wasm'))
+    expect(wasm).toBeDefined()
+    const { stdout } = await run('wasmesh', ['call', '--component', join(project, 'build', wasm!), 'local:greeter/greeter#greet("mesh")'], { cwd: elsewhere, env, timeout: 60_000 })
+    expect(stdout.trim()).toMatch(/mesh/)
+  }, 300_000)
+
   it('a globally installed node prints a call line that works as pasted in another folder', async () => {
     const path = [join(globalDir, 'bin'), dirname(process.execPath), process.env.PATH].join(delimiter)
     const node = spawnWasmesh(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(elsewhere, 'data'), '--log-level', 'warn'],
