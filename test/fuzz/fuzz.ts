@@ -3,7 +3,7 @@
 import fc from 'fast-check'
 import { concat } from '../support/bytes.ts'
 import { createPrng } from '../../simulations/prng.ts'
-import { decodeAdvert, decodeAdvertList, decodeSignedAdvert, encodeAdvert, encodeAdvertList, encodeSignedAdvert } from '../../protocol/advert.ts'
+import { decodeAdvert, decodeAdvertList, decodeRelayedList, decodeSignedAdvert, encodeAdvert, encodeAdvertList, encodeRelayedList, encodeSignedAdvert } from '../../protocol/advert.ts'
 import { ProtocolError } from '../../protocol/errors.ts'
 import { encodeFrame, encodeOpening, FrameDecoder } from '../../protocol/frame.ts'
 import { decodeValue, encodeValue } from '../../protocol/value.ts'
@@ -82,7 +82,7 @@ interface api {
 }
 world w { export api; import f: func(a: option<list<tuple<u8, char>>>); }`
 
-const advertSeed = encodeAdvertList([encodeSignedAdvert({
+const advertEnvelope = encodeSignedAdvert({
   advert: encodeAdvert({
     peer: '12D3KooWSx72XVbLHxJifNBwaKuSea4o4VHU6jbJa1gmSbfVf6ag',
     seq: 1764000000000n,
@@ -94,7 +94,10 @@ const advertSeed = encodeAdvertList([encodeSignedAdvert({
     withdrawn: false
   }),
   signature: new Uint8Array(64).fill(7)
-})])
+})
+const advertSeed = encodeAdvertList([advertEnvelope])
+/** The same record as a `/sync/1.1.0` reply: each envelope behind its age. */
+const relayedSeed = encodeRelayedList([{ ageMs: 1_500, envelope: advertEnvelope }])
 
 /** Runs the fuzz targets in turn until `cases` or `until`; every unexpected exception is a finding. */
 export function fuzz (opts: FuzzOptions): FuzzReport {
@@ -141,10 +144,12 @@ export function fuzz (opts: FuzzOptions): FuzzReport {
     const text = mutateText(printWave(type, value), random)
     check('wave', `${printType(type)} ${JSON.stringify(text)}`, () => parseWave(type, text))
 
-    // Adverts: a signed sync reply, mutated, through every advert decoder a peer's bytes reach.
-    const reply = mutate(advertSeed, random)
+    // Adverts: a signed sync reply (1.0.0 and 1.1.0 in turn), mutated, through every advert decoder a peer's bytes reach.
+    const aged = round % 2 === 1
+    const reply = mutate(aged ? relayedSeed : advertSeed, random)
     check('advert', hex(reply), () => {
-      for (const envelope of decodeAdvertList(reply)) decodeAdvert(decodeSignedAdvert(envelope).advert)
+      const envelopes = aged ? decodeRelayedList(reply).map(r => r.envelope) : decodeAdvertList(reply)
+      for (const envelope of envelopes) decodeAdvert(decodeSignedAdvert(envelope).advert)
     })
 
     // WIT: a realistic package with characters changed.
