@@ -331,7 +331,9 @@ class BootstrapKeeperImpl implements BootstrapKeeper {
   }
 
   #isolated (): boolean {
-    return this.#libp2p.getConnections().length === 0
+    // a connection the peer just hung up on can still be listed, closing, when the round runs;
+    // counting it would end the round with nothing scheduled and leave the node isolated for good
+    return !this.#libp2p.getConnections().some(c => c.status === 'open')
   }
 
   async #round (): Promise<void> {

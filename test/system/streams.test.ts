@@ -135,7 +135,12 @@ describe('a wasmesh node process', () => {
     // the node now reads every opening and reset at once; it must answer the next call
     await client.call('local:demo/host', 'log', ['after the stop'], { target, timeoutMs: 10_000 })
     const families = await metricsOf(victim)
-    expect(valueOf(families, 'wasmesh_stream_errors_total', { reason: 'reset-before-answer' })).toBeGreaterThan(0)
+    // whether a reset lands in the same chunk as its opening depends on how the kernel hands the
+    // backlog over (the storm test above makes that case on purpose); what must hold is that
+    // nothing failed beyond a dropped stream
+    for (const reason of ['answer-failed', 'negotiation-failed', 'handler-failed']) {
+      expect(valueOf(families, 'wasmesh_stream_errors_total', { reason }), reason).toBeUndefined()
+    }
     alive(victim)
   }, 90_000)
 })
