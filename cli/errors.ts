@@ -15,6 +15,7 @@ export type CliErrorCode =
   | 'address-in-use'      // a --listen address is taken by another process
   | 'start-failed'        // the node could not start
   | 'invalid-config'      // a --limit the node cannot take (exit 2, a usage mistake like any bad flag)
+  | 'bad-key'             // a key, certificate or trust file that cannot be used (missing, readable by others, wrong format)
 
 export class CliError extends Error {
   override readonly name = 'CliError'
