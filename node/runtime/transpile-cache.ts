@@ -106,6 +106,34 @@ async function readEntry (dir: string, key: string): Promise<Record<string, Uint
   return files
 }
 
+/**
+ * Puts a written entry in place. Runtimes of one process and processes of one machine share the
+ * cache and race here, so an entry is never deleted where it stands (a reader or a rename could
+ * meet it half gone): the first rename wins, the others find its entry and keep it; a corrupt
+ * entry is first moved aside whole, then removed.
+ */
+async function install (tmp: string, dir: string, key: string): Promise<void> {
+  const attempts = 5
+  for (let attempt = 1; ; attempt++) {
+    if ((await readEntry(dir, key)) !== null) return
+    try {
+      await rename(tmp, dir)
+      return
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || attempt === attempts) throw err
+    }
+    if ((await readEntry(dir, key)) !== null) return
+    const aside = `${tmp}.corrupt`
+    try {
+      await rename(dir, aside)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+    await rm(aside, { recursive: true, force: true })
+  }
+}
+
 export function createTranspileCache (init: TranspileCacheInit = {}): TranspileCache {
   const root = init.cacheDir ?? defaultCacheDir()
   const inflight = new Map<string, Promise<TranspiledComponent>>()
@@ -161,15 +189,7 @@ export function createTranspileCache (init: TranspileCacheInit = {}): TranspileC
         manifest.files[name] = sha256(data)
       }
       await writeFile(join(tmp, MANIFEST), JSON.stringify(manifest))
-      // A corrupt or partial entry is moved out of the way; a good one written meanwhile by another process is kept.
-      if ((await readEntry(dir, key)) === null) {
-        await rm(dir, { recursive: true, force: true })
-        try {
-          await rename(tmp, dir)
-        } catch (err) {
-          if ((await readEntry(dir, key)) === null) throw err
-        }
-      }
+      await install(tmp, dir, key)
     } finally {
       await rm(tmp, { recursive: true, force: true })
     }

@@ -26,6 +26,22 @@ describe('the transpile cache', () => {
     }
   })
 
+  it('lets runtimes that share a cache directory transpile one component at the same time, each loading it', async () => {
+    // nodes of one process (and processes of one machine) share the cache; their entries race into place
+    const dir = await tempDir()
+    const runtimes: Array<Awaited<ReturnType<typeof startRuntime>>> = []
+    try {
+      const bytes = await buildArith()
+      for (let i = 0; i < 6; i++) runtimes.push(await startRuntime({}, dir.path))
+      const loaded = await Promise.all(runtimes.map(async t => await t.runtime.load(bytes.slice())))
+      for (const [i, c] of loaded.entries()) expect(await runtimes[i].runtime.call(c.id, '', 'double', [BigInt(i)])).toEqual([BigInt(2 * i)])
+      await entryDir(dir.path)
+    } finally {
+      for (const t of runtimes) await t.close()
+      await dir.remove()
+    }
+  })
+
   it('serves a second runtime from disk without transpiling', async () => {
     const dir = await tempDir()
     try {
