@@ -7,7 +7,7 @@ import { advertTopic, isLatticeName, isReservedLabel } from '../protocol/advert.
 import { InboundBudget } from '../protocol/budget.ts'
 import { advertIntakeLimits, createAdvertAgent } from './adverts.ts'
 import type { AdvertAgent } from './adverts.ts'
-import type { ConnectionInfo, MeshNode, NodeInit, NodeLimits } from './api.ts'
+import type { ComponentSpec, ConnectionInfo, MeshNode, NodeInit, NodeLimits } from './api.ts'
 import { defaultNodeLimits } from './api.ts'
 import { createDescriber } from './describe.ts'
 import { createHandleLedger } from './handles.ts'
@@ -165,7 +165,10 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     started = true
     try {
       // Every component is verified before anything listens: a node does not start half of what it was given.
-      const components = await Promise.all((init.components ?? []).map(services.admit))
+      const admitted = await Promise.allSettled((init.components ?? []).map(services.admit))
+      const refused = admitted.find(a => a.status === 'rejected')
+      if (refused !== undefined) throw refused.reason
+      const components = admitted.map(a => (a as PromiseFulfilledResult<ComponentSpec>).value)
       await runtime.start()
       await inbound.start()
       await libp2p.start()
