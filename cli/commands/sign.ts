@@ -3,7 +3,7 @@
 import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { defaultRuntimeLimits, inspectComponent, readComponentSource } from '../../node/runtime/index.ts'
-import { SecurityError, disallowedImports, keyId, readSigningKey, signComponent, signatureSuffix } from '../../node/security/index.ts'
+import { SecurityError, checkComponentClaims, disallowedImports, keyId, readSigningKey, signComponent, signatureSuffix } from '../../node/security/index.ts'
 import type { ComponentClaims } from '../../node/security/index.ts'
 import { SettingError, parseMsArg } from '../config.ts'
 import type { CommandContext } from '../context.ts'
@@ -52,12 +52,13 @@ export async function signCommand (argv: string[], ctx: CommandContext): Promise
   if (values.key === undefined) throw new CliError('usage', `sign needs --key <signing.key> (make one with 'wasmesh key new --signing --out admin.key')\n\n${signHelp}`)
   const file = positionals[0]
   const expiresInMs = values.expires === undefined ? undefined : flag('expires', () => parseDuration(values.expires as string))
-  const claims: ComponentClaims = {
+  const given: ComponentClaims = {
     ...(values.name === undefined ? {} : { name: values.name }),
     ...(values.version === undefined ? {} : { version: values.version }),
     ...(values['allow-import'] === undefined ? {} : { imports: values['allow-import'] })
   }
   try {
+    const claims = checkComponentClaims(given)
     const key = await readSigningKey(values.key)
     const bytes = await readComponentSource(file, defaultRuntimeLimits.maxComponentBytes)
     const info = await inspectComponent(bytes, { maxComponentBytes: defaultRuntimeLimits.maxComponentBytes })

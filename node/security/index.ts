@@ -5,7 +5,7 @@ export type { SecurityErrorCode, UntrustedReason } from './errors.ts'
 export { maxKeyFileBytes, readPrivateFile, readPublicFile, writePrivateFile, generateSigningKey, signingKeyJwk, readSigningKey, readPublicKey, keyId } from './key-files.ts'
 export { latticeKeyBytes, newLatticeKeyFile, readLatticeKey, parseLatticeKey } from './lattice-key.ts'
 export {
-  componentDigest, componentSignatureAlg, componentSignatureType, defaultMaxComponentSignatureBytes, disallowedImports, importAllowed,
+  checkComponentClaims, componentDigest, componentSignatureAlg, componentSignatureType, defaultMaxComponentSignatureBytes, disallowedImports, importAllowed,
   parseComponentSignature, selfCheck, signComponent, signatureSuffix, trustedKeys, verifyComponentSignature
 } from './signatures.ts'
 export type { ComponentClaims, ComponentSignature, SignOptions, VerifyOptions } from './signatures.ts'

@@ -66,7 +66,7 @@ export function componentDigest (bytes: Uint8Array): string {
 /** The text of `<component>.sig`: one compact JWS and a newline. */
 export async function signComponent (component: Uint8Array, key: KeyObject, opts: SignOptions = {}): Promise<string> {
   if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519') throw new SecurityError('bad-key-file', 'signing needs an Ed25519 private key')
-  const claims = checkClaims(opts.claims ?? {}, message => new SecurityError('invalid-claims', message))
+  const claims = checkComponentClaims(opts.claims ?? {})
   const kid = keyId(key)
   const { kty, crv, x } = createPublicKey(key).export({ format: 'jwk' })
   const now = Math.floor((opts.now ?? new Date()).getTime() / 1000)
@@ -156,6 +156,11 @@ function isSeconds (v: unknown): v is number {
 }
 
 const importPattern = /^(?:[A-Za-z0-9-]+(?::[A-Za-z0-9-]+)+\/(?:\*|[A-Za-z0-9-]+(?:@[0-9A-Za-z.+-]+)?)|[A-Za-z0-9-]+)$/
+
+/** Claims as `sign` is given them, checked (`invalid-claims`: what a signature cannot carry), with only the known fields. */
+export function checkComponentClaims (claims: ComponentClaims): ComponentClaims {
+  return checkClaims(claims, message => new SecurityError('invalid-claims', message))
+}
 
 /** Checks claims (as given to `sign`, or read from a signature) and returns them with only the known fields. */
 function checkClaims (value: unknown, fail: (message: string) => Error): ComponentClaims {
