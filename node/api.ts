@@ -14,7 +14,7 @@ import type { PeerView, RegistryChange, RegistryFilter, Server } from './registr
 import type { ComponentConfig, LoadedComponent, PoolStats, RuntimeLimits } from './runtime/index.ts'
 import type { PeeringOptions } from './peering.ts'
 import type { Link } from './links.ts'
-import type { ComponentTrust } from './security/index.ts'
+import type { ComponentTrust, UntrustedReason } from './security/index.ts'
 import { defaultMaxComponentSignatureBytes } from './security/index.ts'
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
@@ -185,6 +185,8 @@ export interface NodeStats {
   readonly inboundBuffered: InboundBudgetStats
   /** Streams given up on a path a peer can reach (reset before they were answered, a handler that failed), by reason. */
   readonly streamErrors: Partial<Record<StreamErrorReason, number>>
+  /** Components refused under `trust` (`untrusted-component`), by reason. */
+  readonly componentsRefused: Partial<Record<UntrustedReason, number>>
 }
 
 /** An open libp2p connection, as `connections()` lists it. */

@@ -258,7 +258,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         inflight: services.inflight(),
         gossipsub: { peers: pubsub.getPeers().length, topicPeers: pubsub.getSubscribers(advertTopic(lattice)).length },
         inboundBuffered: inboundBudget.stats(),
-        streamErrors: streamErrors.counts()
+        streamErrors: streamErrors.counts(),
+        componentsRefused: gate?.refused() ?? {}
       }
     }
   }

@@ -6,6 +6,7 @@ import { basename } from 'node:path'
 import type { KeyObject } from 'node:crypto'
 import { inspectComponent, readComponentSource } from '../runtime/index.ts'
 import { UntrustedComponentError } from './errors.ts'
+import type { UntrustedReason } from './errors.ts'
 import { defaultMaxComponentSignatureBytes, disallowedImports, signatureSuffix, trustedKeys, verifyComponentSignature } from './signatures.ts'
 import type { ComponentSignature } from './signatures.ts'
 
@@ -39,11 +40,15 @@ export interface ComponentGate {
    * `untrusted-component` when it is unsigned, tampered, signed by another key, or imports more than allowed.
    */
   admit (spec: ComponentSource): Promise<{ bytes: Uint8Array, name: string | undefined, signature: ComponentSignature }>
+  /** Components refused so far, by reason (a fixed set: the metric's series stay bounded). */
+  refused (): Partial<Record<UntrustedReason, number>>
 }
 
 export function createComponentGate (trust: ComponentTrust, limits: AdmitLimits, log: AdmitLog): ComponentGate {
   const keys = trustedKeys(trust.keys)
+  const refused: Partial<Record<UntrustedReason, number>> = {}
   return {
+    refused: () => ({ ...refused }),
     async admit (spec) {
       const what = typeof spec.source === 'string' ? spec.source : `component ${spec.name ?? '(bytes)'}`
       try {
@@ -68,9 +73,10 @@ export function createComponentGate (trust: ComponentTrust, limits: AdmitLimits,
         return { bytes, name, signature: verified }
       } catch (err) {
         if (err instanceof UntrustedComponentError) {
-          const refused = new UntrustedComponentError(err.reason, `${what}: ${err.message}`, { cause: err })
-          log.warn(`refused ${refused.message} (untrusted-component, ${err.reason})`)
-          throw refused
+          const error = new UntrustedComponentError(err.reason, `${what}: ${err.message}`, { cause: err })
+          log.warn(`refused ${error.message} (untrusted-component, ${err.reason})`)
+          refused[err.reason] = (refused[err.reason] ?? 0) + 1
+          throw error
         }
         throw err
       }

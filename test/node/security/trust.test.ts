@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createNode } from '../../../node/index.ts'
 import { createLogger } from '../../../node/logger.ts'
+import { createMetrics } from '../../../node/metrics.ts'
 import { UntrustedComponentError, generateSigningKey, signComponent } from '../../../node/security/index.ts'
 import { createMesh } from '../../support/mesh.ts'
 import type { Mesh } from '../../support/mesh.ts'
@@ -45,6 +46,10 @@ describe('a node with trust', () => {
     expect(await node.call('wasmesh:examples/arith', 'add', [1, 1])).toEqual([2])
     expect(warnings.filter(w => /refused component hello: .*untrusted-component, unsigned/.test(w))).toHaveLength(1)
     expect(warnings.some(w => /untrusted-component, untrusted-key/.test(w))).toBe(true)
+    expect(node.stats().componentsRefused).toEqual({ unsigned: 1, 'untrusted-key': 1, 'digest-mismatch': 1 })
+    const scrape = createMetrics().render(node)
+    expect(scrape).toContain('wasmesh_components_refused_total{reason="unsigned"} 1')
+    expect(scrape).toContain('wasmesh_components_refused_total{reason="digest-mismatch"} 1')
 
     const small = await mesh.add({ trust, logger, limits: { maxComponentSignatureBytes: 100 } })
     expect((await refused(small.load({ source: bytes, signature: await signComponent(bytes, admin) }))).reason).toBe('too-large')
