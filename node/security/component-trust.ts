@@ -88,12 +88,14 @@ export function createComponentGate (trust: ComponentTrust, limits: AdmitLimits,
 export async function readSignatureFile (file: string, maxBytes: number): Promise<Uint8Array | undefined> {
   let handle
   try {
-    handle = await open(file + signatureSuffix, constants.O_RDONLY)
+    // non-blocking: a FIFO in its place must not hold the start until someone writes to it
+    handle = await open(file + signatureSuffix, constants.O_RDONLY | constants.O_NONBLOCK)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw new UntrustedComponentError('unsigned', `cannot read the signature ${file}${signatureSuffix}: ${(err as Error).message}`, { cause: err })
   }
   try {
+    if (!(await handle.stat()).isFile()) throw new UntrustedComponentError('malformed', `the signature ${file}${signatureSuffix} is not a regular file`)
     const buf = new Uint8Array(maxBytes + 1)
     let length = 0
     while (length < buf.length) {
@@ -103,6 +105,7 @@ export async function readSignatureFile (file: string, maxBytes: number): Promis
     }
     return buf.subarray(0, length)
   } catch (err) {
+    if (err instanceof UntrustedComponentError) throw err
     throw new UntrustedComponentError('unsigned', `cannot read the signature ${file}${signatureSuffix}: ${(err as Error).message}`, { cause: err })
   } finally {
     await handle.close()

@@ -1,7 +1,9 @@
 // NodeInit.trust: a node loads only components signed by a trusted key, whether given at start, loaded later, as a file or as bytes with their signature.
 
 import { createPublicKey } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createNode } from '../../../node/index.ts'
@@ -9,6 +11,7 @@ import { createLogger } from '../../../node/logger.ts'
 import { createMetrics } from '../../../node/metrics.ts'
 import { UntrustedComponentError, generateSigningKey, signComponent } from '../../../node/security/index.ts'
 import { createMesh } from '../../support/mesh.ts'
+import { scratchDir } from '../../support/scratch.ts'
 import type { Mesh } from '../../support/mesh.ts'
 
 const arithFile = fileURLToPath(new URL('../../../examples/build/arith.wasm', import.meta.url))
@@ -74,6 +77,29 @@ describe('a node with trust', () => {
       expect(node.addresses()).toEqual([])
     } finally {
       await node.stop()
+    }
+  })
+
+  it('read a file\'s signature beside it, and refuse a directory or a FIFO in its place without waiting on it', async () => {
+    const dir = await scratchDir('trust-files')
+    try {
+      mesh = await createMesh()
+      const node = await mesh.add({ trust })
+      const file = join(dir.path, 'arith.wasm')
+      await copyFile(arithFile, file)
+      await writeFile(`${file}.sig`, await signComponent(await readFile(file), admin))
+      expect((await node.load({ source: file })).name).toBe('arith')
+      const inDir = join(dir.path, 'dir.wasm')
+      await copyFile(helloFile, inDir)
+      await mkdir(`${inDir}.sig`)
+      expect((await refused(node.load({ source: inDir }))).reason).toBe('malformed')
+      const fifo = join(dir.path, 'fifo.wasm')
+      await copyFile(helloFile, fifo)
+      execFileSync('mkfifo', [`${fifo}.sig`])
+      const err = await refused(node.load({ source: fifo }))
+      expect([err.reason, err.message]).toEqual(['malformed', expect.stringMatching(/is not a regular file/)])
+    } finally {
+      await dir.remove()
     }
   })
 
