@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { scratchDir } from '../support/scratch.ts'
 import type { ScratchDir } from '../support/scratch.ts'
-import { wasmesh } from './helpers.ts'
+import { start, wasmesh } from './helpers.ts'
 
 const arith = fileURLToPath(new URL('../../examples/build/arith.wasm', import.meta.url))
 const upper = fileURLToPath(new URL('../../examples/build/upper.wasm', import.meta.url))
@@ -154,6 +154,21 @@ describe('wasmesh node --require-signed', () => {
     const run = await wasmesh(['node', ...loopback, '--data-dir', at('n2'), '--config', at('node.yaml')])
     expect([run.code, run.err]).toEqual([1, expect.stringMatching(new RegExp(`^error \\[untrusted-component\\]: ${file}: no signature: ${file}\\.sig does not exist`))])
     expect(run.out).not.toContain('listening on:')
+    // --no-require-signed turns the file's off, trust keys and all
+    const off = start(['node', ...loopback, '--data-dir', at('n3'), '--config', at('node.yaml'), '--no-require-signed'])
+    try {
+      await off.out.waitFor(l => l.includes('wasmesh:examples/arith  config-unsigned'), off.exited)
+    } finally {
+      expect(await off.stop()).toBe(0)
+    }
+    // a signed component passes with the same file
+    expect((await wasmesh(['sign', file, '--key', at('admin.key')])).code).toBe(0)
+    const signed = start(['node', ...loopback, '--data-dir', at('n3'), '--config', at('node.yaml')])
+    try {
+      await signed.out.waitFor(l => l.includes('wasmesh:examples/arith  config-unsigned'), signed.exited)
+    } finally {
+      expect(await signed.stop()).toBe(0)
+    }
     await writeFile(at('bad.yaml'), 'require-signed: yes please\n')
     const bad = await wasmesh(['node', ...loopback, '--data-dir', at('n2'), '--config', at('bad.yaml')])
     expect([bad.code, bad.err]).toEqual([1, expect.stringMatching(/^error \[bad-config\]: .*bad\.yaml:1: key "require-signed": must be true or false/)])
