@@ -92,6 +92,10 @@ describe('wasmesh sign and inspect', () => {
     const other = JSON.parse((await wasmesh(['inspect', file, '--json', '--trust-key', at('other.pub')])).out)
     expect(other.signature).toMatchObject({ verifies: true, trusted: false, trustProblem: { reason: 'untrusted-key' } })
     expect((await wasmesh(['inspect', file, '--trust-key', at('other.pub')])).out).toMatch(/trusted +no \(untrusted-key\)/)
+    // --out writes the same kind of signature elsewhere (to ship it apart from the file)
+    expect((await wasmesh(['sign', file, '--key', at('other.key'), '--out', at('elsewhere.sig')])).out).toContain(`wrote ${at('elsewhere.sig')}`)
+    expect((await readFile(at('elsewhere.sig'), 'utf8')).split('.')).toHaveLength(3)
+    expect(JSON.parse((await wasmesh(['inspect', file, '--json'])).out).signature.keyId).toBe(id)
   })
 
   it('show a tampered component, a replayed signature and a garbage one as not verifying, without failing', async () => {
