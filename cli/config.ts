@@ -58,6 +58,10 @@ export interface NodeSettings {
   readonly link?: readonly Link[]
   /** Limits by their own names (`node/limits.ts`), values in their units; merged key by key, flags winning. */
   readonly limits?: Readonly<Record<string, number>>
+  /** Load only components signed by a key of `trustKey`. */
+  readonly requireSigned?: boolean
+  /** Public key files (`wasmesh key public`) whose component signatures are trusted. */
+  readonly trustKey?: readonly string[]
 }
 
 /** `invalid-config`: a limit the node cannot take (unknown, of the wrong kind, out of range). */
@@ -98,7 +102,7 @@ const componentName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 export const configKeys = [
   'listen', 'announce', 'bootstrap', 'component', 'grant', 'inline', 'label', 'lattice', 'data-dir', 'cache-dir',
   'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host', 'provider', 'provider-config',
-  'provider-secret', 'link', 'limits'
+  'provider-secret', 'link', 'limits', 'require-signed', 'trust-key'
 ] as const
 
 /** The largest config file read: a config is a few KiB, and parsing one of gigabytes would hold the command for minutes. */
@@ -514,6 +518,8 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
         case 'provider-secret': out.providerSecret = strings(); break
         case 'link': out.link = strings().map(parseLinkArg); break
         case 'limits': out.limits = limitsOf(file, line, entry.keyLine, value); break
+        case 'require-signed': out.requireSigned = typeof value === 'boolean' ? value : fail('must be true or false'); break
+        case 'trust-key': out.trustKey = strings().map(k => resolvePath(k, base)); break
       }
     } catch (err) {
       if (err instanceof SettingError) fail(err.message)

@@ -20,7 +20,8 @@ const commands: Record<string, { summary: string, load: () => Promise<{ run: Com
   build: { summary: 'build the component project in a folder (cached by source hash)', load: async () => { const m = await import('./commands/build.ts'); return { run: m.buildCommand, help: m.buildHelp } } },
   dev: { summary: 'serve a project on loopback, rebuilt and swapped in on every save', load: async () => { const m = await import('./commands/dev.ts'); return { run: m.devCommand, help: m.devHelp } } },
   key: { summary: 'make a lattice key or a signing key, or show a signing key\'s public half', load: async () => { const m = await import('./commands/key.ts'); return { run: m.key, help: m.keyHelp } } },
-  inspect: { summary: 'show a component\'s digest, imports and exports', load: async () => { const m = await import('./commands/inspect.ts'); return { run: m.inspect, help: m.inspectHelp } } }
+  sign: { summary: 'sign a component (writes <file>.sig) for nodes run with --require-signed', load: async () => { const m = await import('./commands/sign.ts'); return { run: m.signCommand, help: m.signHelp } } },
+  inspect: { summary: 'show a component\'s digest, imports, exports and signature', load: async () => { const m = await import('./commands/inspect.ts'); return { run: m.inspect, help: m.inspectHelp } } }
 }
 
 export const usage = `Usage: wasmesh <command> [options]

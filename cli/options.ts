@@ -6,6 +6,8 @@ import { createLogger } from '../node/logger.ts'
 import type { LogLevel, Logger } from '../node/logger.ts'
 import type { CommandContext } from './context.ts'
 import { CliError } from './errors.ts'
+import { SecurityError, readPublicKey } from '../node/security/index.ts'
+import type { KeyObject } from 'node:crypto'
 
 /** Runs a setting's parser; a value it refuses is a usage error naming the flag. */
 export function flag<T> (name: string, parse: () => T): T {
@@ -65,4 +67,16 @@ export function logLevelOf (text: string | undefined, fallback: LogLevel): LogLe
 
 export function logFormatOf (text: string | undefined): LogFormat | undefined {
   return text === undefined ? undefined : flag('log-format', () => parseLogFormatArg(text))
+}
+
+/** `--trust-key` files: the Ed25519 public keys whose component signatures are trusted; a file that is not one is `bad-key`. */
+export async function trustKeysOf (files: readonly string[]): Promise<KeyObject[]> {
+  return await Promise.all(files.map(async file => {
+    try {
+      return await readPublicKey(file)
+    } catch (err) {
+      if (err instanceof SecurityError) throw new CliError('bad-key', `--trust-key ${file}: ${err.message}`, { cause: err })
+      throw err
+    }
+  }))
 }

@@ -14,6 +14,8 @@ import type { PeerView, RegistryChange, RegistryFilter, Server } from './registr
 import type { ComponentConfig, LoadedComponent, PoolStats, RuntimeLimits } from './runtime/index.ts'
 import type { PeeringOptions } from './peering.ts'
 import type { Link } from './links.ts'
+import type { ComponentTrust, UntrustedReason } from './security/index.ts'
+import { defaultMaxComponentSignatureBytes } from './security/index.ts'
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
 
@@ -22,6 +24,12 @@ export interface ComponentSpec extends ComponentConfig {
   readonly source: string | Uint8Array
   /** Bind this component's imports to some servers only (by labels or peer); `component` of each link is ignored. */
   readonly links?: readonly Omit<Link, 'component'>[]
+  /**
+   * The component's signature (the text of a `wasmesh sign` `.sig`), checked under `NodeInit.trust`. Without it,
+   * a file's is read from `<file>.sig`; bytes without one are unsigned. Components that come from elsewhere
+   * (registries, peers) carry theirs here.
+   */
+  readonly signature?: Uint8Array | string
 }
 
 /** Limits of what peers may make this node hold; each is enforced where the data enters. */
@@ -36,6 +44,8 @@ export interface NodeLimits extends DescribeLimits {
   readonly maxInboundBufferedBytesPerNode: number
   /** An inbound stream paused this long by a spent budget is answered `overloaded` and closed. */
   readonly maxInboundPausedMs: number
+  /** A component's signature (`<file>.sig`, `ComponentSpec.signature`) larger than this is refused unread (`untrusted-component`, too-large). */
+  readonly maxComponentSignatureBytes: number
 }
 
 export const defaultNodeLimits: NodeLimits = Object.freeze({
@@ -44,6 +54,7 @@ export const defaultNodeLimits: NodeLimits = Object.freeze({
   maxInboundBufferedBytesPerPeer: 64 * 1024 * 1024,
   maxInboundBufferedBytesPerNode: 256 * 1024 * 1024,
   maxInboundPausedMs: 10_000,
+  maxComponentSignatureBytes: defaultMaxComponentSignatureBytes,
   ...defaultDescribeLimits
 })
 
@@ -67,6 +78,12 @@ export interface NodeInit {
   readonly role?: 'node' | 'client'
   /** Components to load at start. */
   readonly components?: readonly ComponentSpec[]
+  /**
+   * Load only components signed by one of these keys (`wasmesh sign`): every `components` entry and every
+   * `load` is verified first, and refused with `untrusted-component` when unsigned, tampered, signed by another
+   * key or importing more than its signature allows. A start verifies all of `components` before it listens.
+   */
+  readonly trust?: ComponentTrust
   /** Links of components' imports to some servers (`component` names a component by name or digest, or `*`). */
   readonly links?: readonly Link[]
   /** Transpile cache of the runtime. */
@@ -168,6 +185,8 @@ export interface NodeStats {
   readonly inboundBuffered: InboundBudgetStats
   /** Streams given up on a path a peer can reach (reset before they were answered, a handler that failed), by reason. */
   readonly streamErrors: Partial<Record<StreamErrorReason, number>>
+  /** Components refused under `trust` (`untrusted-component`), by reason. */
+  readonly componentsRefused: Partial<Record<UntrustedReason, number>>
 }
 
 /** An open libp2p connection, as `connections()` lists it. */

@@ -171,6 +171,9 @@ export function createMetrics (init: MetricsInit = {}): Metrics {
     // the reasons are a fixed set (StreamErrorReason), so they need no cap
     out.family('wasmesh_stream_errors_total', 'counter', 'Streams given up on a path a peer can reach, by reason (reset-before-answer: reset or closed before the early answer).')
     for (const [reason, n] of Object.entries(stats.streamErrors)) out.sample('wasmesh_stream_errors_total', { reason }, n)
+    // a fixed set too (UntrustedReason): components refused under --require-signed
+    out.family('wasmesh_components_refused_total', 'counter', 'Components refused because no trusted key signed exactly them (untrusted-component), by reason.')
+    for (const [reason, n] of Object.entries(stats.componentsRefused)) out.sample('wasmesh_components_refused_total', { reason }, n)
 
     // the inbound budget (maxInboundBufferedBytesPerPeer/PerNode, maxInboundPausedMs): how close peers' stalled calls bring the node to it
     const budget = stats.inboundBuffered

@@ -7,7 +7,7 @@ import { advertTopic, isLatticeName, isReservedLabel } from '../protocol/advert.
 import { InboundBudget } from '../protocol/budget.ts'
 import { advertIntakeLimits, createAdvertAgent } from './adverts.ts'
 import type { AdvertAgent } from './adverts.ts'
-import type { ConnectionInfo, MeshNode, NodeInit, NodeLimits } from './api.ts'
+import type { ComponentSpec, ConnectionInfo, MeshNode, NodeInit, NodeLimits } from './api.ts'
 import { defaultNodeLimits } from './api.ts'
 import { createDescriber } from './describe.ts'
 import { createHandleLedger } from './handles.ts'
@@ -31,6 +31,8 @@ import type { Runtime } from './runtime/index.ts'
 import { createServices } from './services.ts'
 import { NodeError } from './errors.ts'
 import { linkOptions } from './links.ts'
+import { createComponentGate } from './security/index.ts'
+import { defaultRuntimeLimits } from './runtime/index.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -95,11 +97,21 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     // A component's imports reach whoever serves them, local first, within its links.
     resolver: async (iface, func, params, from) => await outbound.call(iface, func, params, linkOptions(services.links(), from, iface) ?? {})
   })
+  if (init.trust !== undefined && init.trust.keys.length === 0) {
+    throw new NodeError('invalid-config', 'trust has no keys, so no component could load: give the public key of who signs them (wasmesh key public)')
+  }
+  const gate = init.trust === undefined
+    ? undefined
+    : createComponentGate(init.trust, {
+      maxComponentBytes: init.runtimeLimits?.maxComponentBytes ?? defaultRuntimeLimits.maxComponentBytes,
+      maxComponentSignatureBytes: limits.maxComponentSignatureBytes
+    }, log.child('trust'))
   const services = createServices({
     self,
     runtime,
     handles,
     log,
+    gate,
     links: init.links,
     runtimeLimits: init.runtimeLimits,
     changed: exports => { registry.setLocal(exports); agent.changed() },
@@ -152,6 +164,11 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     if (lock === undefined && init.dataDir !== undefined) lock = await lockDataDir(init.dataDir)
     started = true
     try {
+      // Every component is verified before anything listens: a node does not start half of what it was given.
+      const admitted = await Promise.allSettled((init.components ?? []).map(services.admit))
+      const refused = admitted.find(a => a.status === 'rejected')
+      if (refused !== undefined) throw refused.reason
+      const components = admitted.map(a => (a as PromiseFulfilledResult<ComponentSpec>).value)
       await runtime.start()
       await inbound.start()
       await libp2p.start()
@@ -161,7 +178,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       // Adverts first: peers that connect while components load are synced with at once.
       await agent.start()
       peering?.start()
-      for (const spec of init.components ?? []) await services.load(spec)
+      for (const spec of components) await services.load(spec)
       if (init.bootstrap !== undefined && init.bootstrap.length > 0) {
         keeper = keepConnected(libp2p, init.bootstrap.map(a => multiaddr(a)), {
           onDialError: (addr, err) => { log.debug(`bootstrap ${addr.toString()}: ${err.message}`) }
@@ -241,7 +258,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         inflight: services.inflight(),
         gossipsub: { peers: pubsub.getPeers().length, topicPeers: pubsub.getSubscribers(advertTopic(lattice)).length },
         inboundBuffered: inboundBudget.stats(),
-        streamErrors: streamErrors.counts()
+        streamErrors: streamErrors.counts(),
+        componentsRefused: gate?.refused() ?? {}
       }
     }
   }

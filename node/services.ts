@@ -14,6 +14,7 @@ import { interfaceCompatible } from '../protocol/versions.ts'
 import { NodeError } from './errors.ts'
 import { checkLinks } from './links.ts'
 import type { Link } from './links.ts'
+import type { ComponentGate } from './security/index.ts'
 
 /** A local service and the one of its interfaces an id resolved to. */
 export interface ServiceEntry {
@@ -27,6 +28,8 @@ export interface ServicesInit {
   readonly runtime: Runtime
   readonly handles: HandleLedger
   readonly log: Logger
+  /** Under `NodeInit.trust`: verifies every component before it is loaded. */
+  readonly gate?: ComponentGate
   /** Links given at creation (`NodeInit.links`); components' own links are added by `load`. */
   readonly links?: readonly Link[]
   readonly runtimeLimits?: Partial<RuntimeLimits>
@@ -39,7 +42,12 @@ export interface ServicesInit {
 export interface Services {
   serve (service: LocalService): void
   unserve (digest: string): void
-  /** Loads a component into the runtime (with its links) and serves its exports. */
+  /**
+   * Under trust: reads and verifies a component (`untrusted-component` otherwise) and returns the spec with
+   * the verified bytes, which `load` then takes without checking again; without trust, the spec as it is.
+   */
+  admit (spec: ComponentSpec): Promise<ComponentSpec>
+  /** Loads a component into the runtime (with its links) and serves its exports; admitted first (above). */
   load (spec: ComponentSpec): Promise<LoadedComponent>
   unload (id: string): Promise<void>
   /** Forgets the components' services and links: the runtime stopped, and a restart loads them again. */
@@ -188,12 +196,23 @@ export function createServices (init: ServicesInit): Services {
     for (let i = links.length - 1; i >= 0; i--) if (links[i].component === component) links.splice(i, 1)
   }
 
+  /** Specs `admit` returned: their bytes are the verified ones. */
+  const admitted = new WeakSet<ComponentSpec>()
+  async function admit (spec: ComponentSpec): Promise<ComponentSpec> {
+    if (init.gate === undefined || admitted.has(spec)) return spec
+    const { bytes, name } = await init.gate.admit(spec)
+    const checked: ComponentSpec = { ...spec, source: bytes, name }
+    admitted.add(checked)
+    return checked
+  }
+
   return {
     serve,
     unserve,
+    admit,
 
     async load (spec) {
-      const { source, links: own, ...config } = spec
+      const { source, links: own, signature: _signature, ...config } = await admit(spec)
       const component = await runtime.load(source, config)
       if (own !== undefined) {
         const bound = own.map(l => ({ ...l, component: component.digest }))

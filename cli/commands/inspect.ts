@@ -1,4 +1,4 @@
-// `wasmesh inspect <file.wasm>`: a component's digest, size, imports and exports, or its WIT.
+// `wasmesh inspect <file.wasm>`: a component's digest, size, imports, exports and signature, or its WIT.
 
 import { parseArgs } from 'node:util'
 import { printFunc } from '../../protocol/wit/index.ts'
@@ -7,37 +7,51 @@ import { defaultRuntimeLimits, inspectComponent, readComponentSource } from '../
 import type { ComponentInfo, ComponentSurface } from '../../node/runtime/index.ts'
 import { CliError } from '../errors.ts'
 import type { CommandContext } from '../context.ts'
+import { trustKeysOf } from '../options.ts'
+import { signatureReport, signatureLines } from '../signature-report.ts'
+import type { SignatureReport } from '../signature-report.ts'
 
-export const inspectHelp = `Usage: wasmesh inspect <file.wasm> [--wit] [--json]
+export const inspectHelp = `Usage: wasmesh inspect <file.wasm> [--wit] [--json] [--trust-key <key.pub> ...]
 
 Shows a component's digest (its id in the mesh), size, and the interfaces and
-functions it imports and exports, with every function's signature.
+functions it imports and exports, with every function's signature; and its
+signature (<file.wasm>.sig, from wasmesh sign): who signed it (key id), when,
+the claims, and whether it verifies (holds for the key it names and covers
+these very bytes).
 
 Options:
-  --wit     print the component's WIT instead
-  --json    print everything as one JSON object
+  --wit                 print the component's WIT instead
+  --json                print everything as one JSON object
+  --trust-key <key.pub> say whether the signature is by one of these keys
+                        (repeatable), as wasmesh node --require-signed would
 
 Examples:
   wasmesh inspect examples/build/upper.wasm
-  wasmesh inspect examples/build/counter.wasm --wit`
+  wasmesh inspect examples/build/counter.wasm --wit
+  wasmesh inspect examples/build/upper.wasm --trust-key admin.pub`
 
 export async function inspect (argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { wit: { type: 'boolean' }, json: { type: 'boolean' } }
+    options: { wit: { type: 'boolean' }, json: { type: 'boolean' }, 'trust-key': { type: 'string', multiple: true } }
   })
   if (positionals.length !== 1) throw new CliError('usage', `inspect takes one component file\n\n${inspectHelp}`)
   const file = positionals[0]
+  const trust = values['trust-key'] === undefined ? undefined : await trustKeysOf(values['trust-key'])
   const bytes = await readComponentSource(file, defaultRuntimeLimits.maxComponentBytes)
   const info = await inspectComponent(bytes, { maxComponentBytes: defaultRuntimeLimits.maxComponentBytes })
-  if (values.wit === true) ctx.out(info.wit.trimEnd())
-  else if (values.json === true) ctx.out(JSON.stringify(describe(file, info), null, 2))
-  else ctx.out(layout(file, info))
+  if (values.wit === true) {
+    ctx.out(info.wit.trimEnd())
+    return 0
+  }
+  const signature = await signatureReport(file, bytes, trust)
+  if (values.json === true) ctx.out(JSON.stringify({ ...describe(file, info), signature }, null, 2))
+  else ctx.out(layout(file, info, signature))
   return 0
 }
 
-function describe (file: string, info: ComponentInfo): unknown {
+function describe (file: string, info: ComponentInfo): Record<string, unknown> {
   const side = (s: ComponentSurface): unknown => ({
     interfaces: s.interfaces.map(i => ({ id: i.id, functions: functions(i).map(f => printFunc(f)) })),
     functions: s.functions.map(f => printFunc(f)),
@@ -50,11 +64,12 @@ function functions (i: Interface): Func[] {
   return [...i.functions.values()]
 }
 
-function layout (file: string, info: ComponentInfo): string {
+function layout (file: string, info: ComponentInfo, signature: SignatureReport | null): string {
   const lines = [
     `component  ${file}`,
     `digest     sha256:${info.digest}`,
-    `size       ${formatBytes(info.size)}`
+    `size       ${formatBytes(info.size)}`,
+    ...signatureLines(file, signature)
   ]
   const side = (title: string, s: ComponentSurface): void => {
     lines.push('', title)

@@ -1,5 +1,6 @@
 // `wasmesh node`: runs a mesh node until Ctrl-C / SIGTERM, printing how other machines join it and call it.
 
+import type { KeyObject } from 'node:crypto'
 import { stat } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { homedir } from 'node:os'
@@ -25,7 +26,7 @@ import type { CommandContext } from '../context.ts'
 import { CliError } from '../errors.ts'
 import { exampleCall } from '../example-call.ts'
 import { commandLine } from '../install.ts'
-import { bootstrapOf, flag, labelsOf, limitFlagsOf, logFormatOf, logLevelOf, loggerOf } from '../options.ts'
+import { bootstrapOf, flag, labelsOf, limitFlagsOf, logFormatOf, logLevelOf, loggerOf, trustKeysOf } from '../options.ts'
 import { limitCatalog, limitInits } from '../../node/limits.ts'
 import { stopRequests } from '../signals.ts'
 
@@ -99,6 +100,11 @@ Options:
                             are whole numbers, ...Bytes limits also take 512KiB, 64MiB, 1GiB,
                             ...Ms limits also take 500ms, 30s, 2m. The names, with defaults:
 ${limitHelp()}
+  --require-signed          load only components signed (wasmesh sign) by a key of --trust-key;
+                            any other (unsigned, changed after signing, signed by another key)
+                            is refused with untrusted-component and the node does not start
+  --trust-key <key.pub>     a public key (wasmesh key public) whose signatures are trusted
+                            (repeatable; with --require-signed)
   --log-level <level>       debug, info, warn, error or silent (default info)
   --log-format <fmt>        text or json (default: text on a terminal, else json lines)
   --verbose                 show an error's cause and stack
@@ -113,6 +119,7 @@ Examples:
   wasmesh node --provider kv=builtin:keyvalue --provider-config kv:path=./kv.db --label tier=cache
   wasmesh node --component counter=examples/build/counter.wasm --link counter:wasi:keyvalue=tier=cache
   wasmesh node --config node.yaml --limit maxInboundStreams=64 --limit idle-timeout-ms=10s
+  wasmesh node --require-signed --trust-key admin.pub --component examples/build/upper.wasm
 
 A config file (node.yaml):
   listen: [/ip4/0.0.0.0/tcp/4001]
@@ -174,7 +181,9 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
       'provider-config': { type: 'string', multiple: true },
       'provider-secret': { type: 'string', multiple: true },
       link: { type: 'string', multiple: true },
-      limit: { type: 'string', multiple: true }
+      limit: { type: 'string', multiple: true },
+      'require-signed': { type: 'boolean' },
+      'trust-key': { type: 'string', multiple: true }
     }
   })
   if (positionals.length > 0) throw new CliError('usage', `node takes no arguments (got ${JSON.stringify(positionals[0])}); components are given with --component <file.wasm>`)
@@ -196,7 +205,9 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
     logFormat: logFormatOf(values['log-format']),
     demoHost: values['demo-host'],
     provider: some(values.provider)?.map(p => flag('provider', () => parseProviderArg(p))),
-    link: some(values.link)?.map(l => flag('link', () => parseLinkArg(l)))
+    link: some(values.link)?.map(l => flag('link', () => parseLinkArg(l))),
+    requireSigned: values['require-signed'],
+    trustKey: some(values['trust-key'])?.map(k => resolvePath(k, cwd))
   }
   const merged: Record<string, unknown> = { ...file }
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v
@@ -260,6 +271,18 @@ async function componentSpecs (settings: NodeSettings, ctx: CommandContext): Pro
     if (!names.has(name)) throw new CliError('usage', `--inline ${name}: no component is named ${name} (components: ${[...names].join(', ') || 'none'})`)
   }
   return components.map(c => ({ source: c.file, name: c.name, grants: grants.get(c.name), isolation: inline.has(c.name) ? 'inline' : 'worker' }))
+}
+
+/** `--require-signed` with its `--trust-key`s; trust keys alone would silently check nothing, so they need it. */
+async function trustOf (settings: NodeSettings): Promise<{ keys: KeyObject[] } | undefined> {
+  const files = settings.trustKey ?? []
+  if (settings.requireSigned !== true) {
+    // --no-require-signed turns off a config file's require-signed, trust keys and all
+    if (settings.requireSigned === undefined && files.length > 0) throw new CliError('usage', '--trust-key is given without --require-signed, so no signature would be checked: add --require-signed (config: require-signed: true)')
+    return undefined
+  }
+  if (files.length === 0) throw new CliError('usage', '--require-signed needs at least one --trust-key <key.pub> (wasmesh key public <signing.key> makes one)')
+  return { keys: await trustKeysOf(files) }
 }
 
 /** Addresses for other machines first; loopback ones only work on this machine. */
@@ -334,6 +357,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
   // checked together before anything starts (a stream window past the read buffer, wherever each came from)
   const limits = limitInits(settings.limits ?? {})
   const components = await componentSpecs(settings, ctx)
+  const trust = await trustOf(settings)
   const listen = await listenAddresses(settings, ctx)
   const metrics = settings.metrics === undefined ? undefined : createMetrics()
   const node = await createNode({
@@ -346,6 +370,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     labels: settings.label,
     components,
     links: settings.link,
+    trust,
     logger: log,
     observer: metrics?.observer,
     ...limits

@@ -5,13 +5,38 @@ export type SecurityErrorCode =
   | 'key-file-permissions'   // a private key file others can read (group or world bits set): chmod 600 it
   | 'bad-key-file'           // the file is not a key of the kind expected (wrong size, format, curve or type)
   | 'key-file-exists'        // `key new` would overwrite a key: remove it first or choose another path
+  | 'invalid-claims'         // `sign` was given claims a signature cannot carry (an import that is not an interface id, a name too long)
+  | 'untrusted-component'    // a component without a signature by a trusted key (see UntrustedComponentError's reason)
 
 export class SecurityError extends Error {
-  override readonly name = 'SecurityError'
+  override readonly name: string = 'SecurityError'
   readonly code: SecurityErrorCode
 
   constructor (code: SecurityErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.code = code
+  }
+}
+
+/** Why a component is not trusted: each says what to do in the error's message. */
+export type UntrustedReason =
+  | 'unsigned'             // no signature beside it (`<file>.sig`) or given with its bytes: sign it with `wasmesh sign`
+  | 'too-large'            // the signature is over maxComponentSignatureBytes: not a signature
+  | 'malformed'            // not a component signature (not a compact JWS, another alg such as none or HS256, wrong typ or claims)
+  | 'untrusted-key'        // signed by a key this node does not trust: add its public key with --trust-key, or sign with a trusted key
+  | 'bad-signature'        // the signature does not verify with the key it names: altered or forged
+  | 'digest-mismatch'      // a valid signature of other bytes: the component changed after signing, or the signature is another component's
+  | 'expired'              // the signature's exp has passed: sign it again
+  | 'not-yet-valid'        // the signature's nbf is still to come
+  | 'imports-not-allowed'  // the component imports interfaces its signature does not allow
+
+/** `untrusted-component`: a component the node refuses to load, and why. */
+export class UntrustedComponentError extends SecurityError {
+  override readonly name = 'UntrustedComponentError'
+  readonly reason: UntrustedReason
+
+  constructor (reason: UntrustedReason, message: string, options?: { cause?: unknown }) {
+    super('untrusted-component', message, options)
+    this.reason = reason
   }
 }
