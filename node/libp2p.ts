@@ -15,7 +15,7 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import type { Libp2pOptions } from 'libp2p'
-import type { Libp2p, PrivateKey, Startable } from '@libp2p/interface'
+import type { ConnectionGater, ConnectionProtector, Libp2p, PrivateKey, Startable } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createFlushGroup, fastMuxer } from './libp2p/fast-muxer.ts'
 import { throttleProtocolMerges } from './libp2p/protocol-merges.ts'
@@ -136,6 +136,10 @@ export interface MeshLibp2pInit {
   readonly optimisticProtocols?: readonly string[]
   /** Where the fast path counts streams it gave up while negotiating them (the node's `stats().streamErrors`). */
   readonly streamErrors?: StreamErrors
+  /** A private lattice's protector (node/security): applied to the raw connection before noise, on every transport. */
+  readonly connectionProtector?: () => ConnectionProtector
+  /** Who may connect (node/security's allow-list gater). */
+  readonly connectionGater?: ConnectionGater
 }
 
 /**
@@ -192,6 +196,8 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       listen,
       ...(init.announce != null && init.announce.length > 0 ? { announce: [...init.announce] } : {})
     },
+    ...(init.connectionProtector !== undefined ? { connectionProtector: init.connectionProtector } : {}),
+    ...(init.connectionGater !== undefined ? { connectionGater: init.connectionGater } : {}),
     transports: [init.customTransport ?? (useMemory ? memory({ latency: init.memoryLatencyMs }) : tcp())],
     connectionEncrypters: [init.encryption === 'plaintext' ? plaintext() : fast ? wholeMessages(noise()) : noise()],
     streamMuxers: [fast ? fastMuxer(muxer, { optimistic: init.optimisticProtocols ?? [WRPC_PROTOCOL], group: flushGroup, errors: init.streamErrors }) : muxer],

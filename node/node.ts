@@ -31,6 +31,7 @@ import type { Runtime } from './runtime/index.ts'
 import { createServices } from './services.ts'
 import { NodeError } from './errors.ts'
 import { linkOptions } from './links.ts'
+import { createMembership } from './security/membership.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -68,7 +69,10 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   })
   const privateKey = init.privateKey ?? (init.dataDir !== undefined ? await loadOrCreateIdentity(init.dataDir) : await generateKeyPair('Ed25519'))
   const streamErrors = createStreamErrors({ log: log.child('streams') })
+  const membership = await createMembership({ latticeKey: init.latticeKey, allowPeers: init.allowPeers, trustFile: init.trustFile, log: log.child('membership') })
   const libp2p = await createMeshLibp2p({
+    connectionProtector: membership.protector,
+    connectionGater: membership.gater,
     streamErrors,
     privateKey,
     transport: init.transport,
@@ -83,6 +87,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     gossipsub: init.gossipsub,
     fastPath: init.fastPath
   })
+  membership.attach(libp2p)
   const self = libp2p.peerId.toString()
   const registry = createRegistry({ self, lattice, labels: init.labels, maxTtlMs: advertIntakeLimits(init.timings, init.advertLimits).maxAdvertTtlMs })
   const handles = createHandleLedger()
@@ -155,6 +160,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       await runtime.start()
       await inbound.start()
       await libp2p.start()
+      membership.start()
       registry.setSelf({ labels: init.labels, addresses: addresses() })
       unwatchPeers = registry.on('change', change => { if (change.kind === 'peer' && change.change === 'new') peering?.check() })
       outbound.start()
@@ -187,6 +193,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     unwatchPeers = undefined
     await inbound.refuse()
     await inbound.drain(opts.drainTimeoutMs ?? 0)
+    await membership.stop()
     await libp2p.stop()
     inbound.stop()
     // The runtime's components go with it; a restart loads `init.components` again.
@@ -241,9 +248,12 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         inflight: services.inflight(),
         gossipsub: { peers: pubsub.getPeers().length, topicPeers: pubsub.getSubscribers(advertTopic(lattice)).length },
         inboundBuffered: inboundBudget.stats(),
-        streamErrors: streamErrors.counts()
+        streamErrors: streamErrors.counts(),
+        connectionsRefused: membership.counts()
       }
-    }
+    },
+    reloadTrust: membership.reload,
+    trustedLabels: peer => membership.trustedLabels(peer)
   }
   internals.set(node, { libp2p, registry, router, runtime, handles })
   return node
