@@ -117,6 +117,14 @@ describe('a private lattice (lattice key)', () => {
     await eventually('a member to connect after the garbage', () => b.connections().length > 0)
   })
 
+  it('works on the stock libp2p path too (fastPath off: no fast muxer, no whole-messages wrapper)', async () => {
+    const a = await node({ latticeKey: key, fastPath: false })
+    a.serve(whoamiService('test:sec', 'who', undefined, 'a'))
+    const b = await node({ latticeKey: key, fastPath: false, bootstrap: bootstrapOf(a) })
+    await eventually('b to learn a', () => b.servers(iface).length === 1)
+    expect(await b.call(iface, 'whoami', [])).toEqual(['a'])
+  })
+
   it('works over the memory transport too (simulations)', async () => {
     const a = await node({ transport: 'memory', listen: undefined, latticeKey: key })
     a.serve(whoamiService('test:sec', 'who', undefined, 'a'))
