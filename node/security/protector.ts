@@ -37,7 +37,7 @@ function hostOf (addr: string): string {
  *   the remote has no lattice key (`no-lattice-key`) and the connection is closed at once;
  * - checks the first decrypted bytes before the upgrader sees them: anything but the multistream
  *   header means another key (`lattice-key`), and the connection is closed at once;
- * - counts a connection that ends before either as `handshake`.
+ * - counts an inbound connection that ends before either as `handshake`.
  * Each refusal is counted and logged through `refusals`. The psk is the swarm.key file's bytes.
  */
 export function latticeProtector (init: { psk: Uint8Array, refusals: Refusals }): () => ConnectionProtector {
@@ -53,8 +53,10 @@ export function latticeProtector (init: { psk: Uint8Array, refusals: Refusals })
         settled = true
         init.refusals.refused(reason, hostOf(remote), `${who}: ${why}`)
       }
+      // Only inbound: an outbound dial that ends early (aborted, timed out, the other address won) fails
+      // in the caller's hands already, and is no peer knocking on this node's door.
       const onClose = (): void => { refuse('handshake', 'closed before proving it holds the lattice key') }
-      conn.addEventListener('close', onClose, { once: true })
+      if (conn.direction === 'inbound') conn.addEventListener('close', onClose, { once: true })
 
       // The nonce as it arrives: pnet's own reader was attached synchronously by the call below
       // (byteStream), so this second listener only observes, it takes nothing away from it.
@@ -80,7 +82,7 @@ export function latticeProtector (init: { psk: Uint8Array, refusals: Refusals })
       try {
         box = await protecting as Watched
       } catch (err) {
-        refuse('handshake', `no nonce exchanged (${(err as Error).message})`)
+        if (conn.direction === 'inbound') refuse('handshake', `no nonce exchanged (${(err as Error).message})`)
         throw err
       } finally {
         conn.removeEventListener('message', onRawMessage)

@@ -7,7 +7,7 @@ import type { Logger } from '../logger.ts'
  * Why a connection was refused:
  * - `no-lattice-key`: the remote spoke plain libp2p to a private lattice (it has no lattice key);
  * - `lattice-key`: the remote's bytes were not protected by this lattice's key (another key, or garbage);
- * - `handshake`: the connection ended or timed out before the remote proved it holds the key;
+ * - `handshake`: an inbound connection ended or timed out before the remote proved it holds the key;
  * - `not-allowed`: the remote proved its peer id and that id is not on the allow-list;
  * - `dial-not-allowed`: this node did not dial a peer the allow-list excludes.
  */
