@@ -61,13 +61,21 @@ export interface MeshConnectionLimits {
    * router can fail over inside the call's deadline.
    */
   readonly dialTimeoutMs: number
+  /**
+   * How long an inbound connection may take from accept to a muxed connection: a private lattice's
+   * nonce exchange, noise, the muxer. A peer that connects and sends nothing (or a byte at a time)
+   * holds one of `maxIncomingPendingConnections` this long, then is closed (and counted as a
+   * `handshake` refusal in a private lattice). libp2p's default, 10 s.
+   */
+  readonly inboundUpgradeTimeoutMs: number
 }
 
 export const defaultConnectionLimits: MeshConnectionLimits = Object.freeze({
   maxConnections: 256,
   maxIncomingPendingConnections: 32,
   inboundConnectionThreshold: 16,
-  dialTimeoutMs: 5_000
+  dialTimeoutMs: 5_000,
+  inboundUpgradeTimeoutMs: 10_000
 })
 
 /** Per-stream buffering of the muxer: bounds what one stream can make us hold. */
@@ -205,7 +213,8 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       maxConnections: conn.maxConnections,
       maxIncomingPendingConnections: conn.maxIncomingPendingConnections,
       inboundConnectionThreshold: conn.inboundConnectionThreshold,
-      dialTimeout: conn.dialTimeoutMs
+      dialTimeout: conn.dialTimeoutMs,
+      inboundUpgradeTimeout: conn.inboundUpgradeTimeoutMs
     },
     peerDiscovery: init.bootstrap != null && init.bootstrap.length > 0
       ? [bootstrap({ list: [...init.bootstrap], timeout: 0 })]

@@ -115,6 +115,18 @@ describe('a private lattice (lattice key)', () => {
     await eventually('a member to connect after the garbage', () => b.connections().length > 0)
   })
 
+  it('a socket that connects and sends nothing is closed after inboundUpgradeTimeoutMs and counted', async () => {
+    const a = await node({ latticeKey: key, connectionLimits: { inboundUpgradeTimeoutMs: 300 } })
+    const { connect } = await import('node:net')
+    const parts = multiaddr(a.addresses()[0]).getComponents()
+    const socket = connect({ host: parts.find(p => p.name === 'ip4')?.value, port: Number(parts.find(p => p.name === 'tcp')?.value) })
+    const closed = new Promise<void>(resolve => { socket.once('close', () => { resolve() }) })
+    socket.on('error', () => {})
+    socket.resume()
+    await closed
+    await eventually('the silent socket counted', () => a.stats().connectionsRefused.handshake === 1)
+  })
+
   it('works on the stock libp2p path too (fastPath off: no fast muxer, no whole-messages wrapper)', async () => {
     const a = await node({ latticeKey: key, fastPath: false })
     a.serve(whoamiService('test:sec', 'who', undefined, 'a'))
