@@ -32,6 +32,7 @@ import { createServices } from './services.ts'
 import { NodeError } from './errors.ts'
 import { linkOptions } from './links.ts'
 import { createMembership } from './security/membership.ts'
+import type { Membership } from './security/membership.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -40,6 +41,8 @@ export interface NodeInternals {
   readonly router: Router
   readonly runtime: Runtime
   readonly handles: HandleLedger
+  /** Who may connect: the lattice key's protector, the allow-list and its trust file (`trustedLabels`, `allows`). */
+  readonly membership: Membership
 }
 
 const internals = new WeakMap<MeshNode, NodeInternals>()
@@ -255,6 +258,6 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     reloadTrust: membership.reload,
     trustedLabels: peer => membership.trustedLabels(peer)
   }
-  internals.set(node, { libp2p, registry, router, runtime, handles })
+  internals.set(node, { libp2p, registry, router, runtime, handles, membership })
   return node
 }
