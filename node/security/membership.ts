@@ -68,6 +68,7 @@ export async function createMembership (init: MembershipInit): Promise<Membershi
   let list: AllowList | undefined = restricted
     ? createAllowList(ids, trustFile === undefined ? [] : await readTrustFile(trustFile, init.trustFileLimits))
     : undefined
+  if (list !== undefined) log.info(`allow-list in force: ${list.size} peer${list.size === 1 ? '' : 's'} may connect${trustFile === undefined ? '' : ` (trust file ${trustFile}, re-read on change and on SIGHUP)`}`)
   let libp2p: Libp2p | undefined
   let watcher: FSWatcher | undefined
   let timer: ReturnType<typeof setTimeout> | undefined
