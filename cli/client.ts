@@ -1,6 +1,7 @@
 // The short-lived node behind `wasmesh call` and `wasmesh mesh`: an ephemeral identity, no components, no listener; joins through the bootstrap peers.
 
 import { createNode } from '../node/index.ts'
+import { loadOrCreateIdentity } from '../node/identity.ts'
 import type { MeshNode } from '../node/index.ts'
 import type { Logger } from '../node/logger.ts'
 import { CliError } from './errors.ts'
@@ -8,6 +9,13 @@ import { CliError } from './errors.ts'
 export interface ClientInit {
   readonly bootstrap: readonly string[]
   readonly lattice?: string
+  /** The lattice key's bytes, for a private lattice. */
+  readonly latticeKey?: Uint8Array
+  /**
+   * Where the client's identity lives (`identity.key`, made on first use) instead of a fresh one per
+   * run: a node with an allow-list lets in only the peer ids it lists.
+   */
+  readonly identityDir?: string
   readonly logger: Logger
 }
 
@@ -39,10 +47,12 @@ export const syncSettleMs = 250
 /** Starts a client node and dials every bootstrap address once (the node keeps retrying on its own). */
 export async function startClient (init: ClientInit): Promise<Client> {
   const node = await createNode({
+    ...(init.identityDir !== undefined ? { privateKey: await loadOrCreateIdentity(init.identityDir) } : {}),
     // Listens on nothing: it only dials out, so it needs no port and is reachable over the connections it opens.
     listen: [],
     bootstrap: init.bootstrap,
     lattice: init.lattice,
+    latticeKey: init.latticeKey,
     logger: init.logger,
     // its adverts say so: nodes log its coming and going at debug, and `wasmesh mesh` does not list it as a peer
     role: 'client'
@@ -121,7 +131,11 @@ export async function startClient (init: ClientInit): Promise<Client> {
       if (node.connections().length > 0) return undefined
       const why = [...dialErrors].map(([a, e]) => `\n  ${a}: ${e}`).join('')
       const when = refused() ? `: ${dialErrors.size === 1 ? 'the address' : 'every address'} refused` : ` within ${timeoutMs} ms${why === '' ? '' : ':'}`
-      return new CliError('unreachable', `could not reach any bootstrap peer${when}${why}\ncheck the addresses (copy them from the 'listening on:' lines of a running node) and that the node is up and reachable from here`)
+      // a private lattice's node ends the handshake of a client without its key (or with another one)
+      const key = init.latticeKey === undefined
+        ? '; a node of a private lattice (its banner says "private: lattice key required") takes only clients with its key: give --lattice-key <file>'
+        : '; a node of another private lattice, or of an open one, refuses this lattice key: is it the same key file?'
+      return new CliError('unreachable', `could not reach any bootstrap peer${when}${why}\ncheck the addresses (copy them from the 'listening on:' lines of a running node) and that the node is up and reachable from here${key}`)
     },
 
     async stop () {

@@ -14,6 +14,7 @@ import type { SandboxGrants } from '../node/runtime/index.ts'
 import { NodeError } from '../node/errors.ts'
 import { allowedValues, checkLimit, limitInfo } from '../node/limits.ts'
 import type { LimitInfo } from '../node/limits.ts'
+import { SecurityError, checkPeerId } from '../node/security/index.ts'
 
 export type LogFormat = 'text' | 'json'
 
@@ -62,6 +63,12 @@ export interface NodeSettings {
   readonly requireSigned?: boolean
   /** Public key files (`wasmesh key public`) whose component signatures are trusted. */
   readonly trustKey?: readonly string[]
+  /** The lattice key file (a private lattice). */
+  readonly latticeKey?: string
+  /** Peer ids allowed to connect. */
+  readonly allowPeer?: readonly string[]
+  /** The trust file: peers allowed to connect, with their labels. */
+  readonly trustFile?: string
 }
 
 /** `invalid-config`: a limit the node cannot take (unknown, of the wrong kind, out of range). */
@@ -102,7 +109,7 @@ const componentName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 export const configKeys = [
   'listen', 'announce', 'bootstrap', 'component', 'grant', 'inline', 'label', 'lattice', 'data-dir', 'cache-dir',
   'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host', 'provider', 'provider-config',
-  'provider-secret', 'link', 'limits', 'require-signed', 'trust-key'
+  'provider-secret', 'link', 'limits', 'require-signed', 'trust-key', 'lattice-key', 'allow-peer', 'trust-file'
 ] as const
 
 /** The largest config file read: a config is a few KiB, and parsing one of gigabytes would hold the command for minutes. */
@@ -288,6 +295,16 @@ export function parseLogLevelArg (text: string): LogLevel {
 export function parseLogFormatArg (text: string): LogFormat {
   if (text !== 'text' && text !== 'json') throw new SettingError(`log format ${JSON.stringify(text)}: use text or json`)
   return text
+}
+
+/** A peer id for `--allow-peer`. */
+export function parseAllowPeerArg (text: string): string {
+  try {
+    return checkPeerId(text, 'allow-peer')
+  } catch (err) {
+    if (err instanceof SecurityError) throw new SettingError(err.message.replace(/^allow-peer: /, ''))
+    throw err
+  }
 }
 
 export function parseLatticeArg (text: string): string {
@@ -520,6 +537,9 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
         case 'limits': out.limits = limitsOf(file, line, entry.keyLine, value); break
         case 'require-signed': out.requireSigned = typeof value === 'boolean' ? value : fail('must be true or false'); break
         case 'trust-key': out.trustKey = strings().map(k => resolvePath(k, base)); break
+        case 'lattice-key': out.latticeKey = resolvePath(string(), base); break
+        case 'allow-peer': out.allowPeer = strings().map(parseAllowPeerArg); break
+        case 'trust-file': out.trustFile = resolvePath(string(), base); break
       }
     } catch (err) {
       if (err instanceof SettingError) fail(err.message)

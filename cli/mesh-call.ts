@@ -16,6 +16,9 @@ import { formatResult } from './output.ts'
 export interface MeshCallOptions {
   readonly bootstrap: readonly string[]
   readonly lattice?: string
+  readonly latticeKey?: Uint8Array
+  /** The client's identity directory (`ClientInit.identityDir`). */
+  readonly identityDir?: string
   readonly target?: string
   readonly labels?: Readonly<Record<string, string>>
   readonly timeoutMs: number
@@ -29,7 +32,7 @@ export async function meshCall (expr: CallExpression, opts: MeshCallOptions, ctx
   }
   const began = performance.now()
   const deadline = began + opts.timeoutMs
-  const client = await startClient({ bootstrap: opts.bootstrap, lattice: opts.lattice, logger: opts.logger })
+  const client = await startClient({ bootstrap: opts.bootstrap, lattice: opts.lattice, latticeKey: opts.latticeKey, identityDir: opts.identityDir, logger: opts.logger })
   try {
     const filter = { peer: opts.target, labels: opts.labels }
     const served = (): boolean => client.node.servers(expr.iface, filter).length > 0

@@ -6,7 +6,7 @@ import { createLogger } from '../node/logger.ts'
 import type { LogLevel, Logger } from '../node/logger.ts'
 import type { CommandContext } from './context.ts'
 import { CliError } from './errors.ts'
-import { SecurityError, readPublicKey } from '../node/security/index.ts'
+import { SecurityError, readLatticeKey, readPublicKey } from '../node/security/index.ts'
 import type { KeyObject } from 'node:crypto'
 
 /** Runs a setting's parser; a value it refuses is a usage error naming the flag. */
@@ -79,4 +79,45 @@ export async function trustKeysOf (files: readonly string[]): Promise<KeyObject[
       throw err
     }
   }))
+}
+
+/** The environment variable naming the lattice key file when no --lattice-key (or config key) is given. */
+export const latticeKeyEnv = 'WASMESH_LATTICE_KEY_FILE'
+
+/** The lattice key file in effect: the flag (or config key), else `WASMESH_LATTICE_KEY_FILE`; undefined for an open lattice. */
+export function latticeKeyFileOf (given: string | undefined, env: CommandContext['env']): string | undefined {
+  const fromEnv = env[latticeKeyEnv]
+  return given ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined)
+}
+
+/**
+ * Reads the lattice key file in effect; one that is missing, unreadable, readable by others or not
+ * a lattice key is `bad-key` (exit 1) with what to do.
+ */
+export async function latticeKeyOf (given: string | undefined, env: CommandContext['env']): Promise<Uint8Array | undefined> {
+  const file = latticeKeyFileOf(given, env)
+  if (file === undefined) return undefined
+  try {
+    return await readLatticeKey(file)
+  } catch (err) {
+    throw asKeyError(err, given === undefined ? ` (from ${latticeKeyEnv})` : '')
+  }
+}
+
+/** A security layer's error (a key, certificate or trust file that cannot be used) as the CLI's `bad-key`; anything else as it is. */
+export function asKeyError (err: unknown, where = ''): unknown {
+  if (err instanceof SecurityError) return new CliError('bad-key', `${err.message}${where}`, { cause: err })
+  return err
+}
+
+/** Whether a listen address is this machine's loopback only (other machines cannot dial it). */
+export function isLoopbackAddress (addr: string): boolean {
+  return /^\/ip4\/127\.|^\/ip6\/::1\/|^\/dns[46]?\/localhost\//.test(addr)
+}
+
+/** Listening beyond loopback without a lattice key: a warning on standard error that names the risk and the remedy. */
+export function warnIfOpen (ctx: CommandContext, listen: readonly string[], privateLattice: boolean): void {
+  const open = listen.filter(a => !isLoopbackAddress(a))
+  if (privateLattice || open.length === 0) return
+  ctx.err(`warning: listening on ${open.join(', ')} without a lattice key: anyone who can reach this port joins the lattice, reads every advert and calls every export (providers and their data included). Make the lattice private: wasmesh key new --out lattice.key, and start every node with --lattice-key lattice.key`)
 }

@@ -7,6 +7,7 @@ import type { AdvertIntakeLimits, AdvertStats, AdvertTimings } from './adverts.t
 import { defaultDescribeLimits } from './describe.ts'
 import type { DescribeLimits } from './describe.ts'
 import type { StreamErrorReason } from './libp2p/stream-errors.ts'
+import type { RefusalReason } from './security/refusals.ts'
 import type { InboundBudgetStats } from '../protocol/budget.ts'
 import type { MeshConnectionLimits, MeshLibp2pInit, MeshStreamLimits } from './libp2p.ts'
 import type { Logger } from './logger.ts'
@@ -69,6 +70,16 @@ export interface NodeInit {
   readonly bootstrap?: readonly string[]
   /** Nodes of different lattices ignore each other's adverts and refuse each other's calls. Default `default`. */
   readonly lattice?: string
+  /**
+   * A private lattice: the bytes of its lattice key file (`readLatticeKey` of node/security). Every
+   * connection is protected by it (`@libp2p/pnet`, before noise): a peer without the same key cannot
+   * connect, so it reads no advert and makes no call.
+   */
+  readonly latticeKey?: Uint8Array
+  /** Peers allowed to connect, by peer id; with `trustFile`, the union. Without either, any peer (holding the lattice key) may. */
+  readonly allowPeers?: readonly string[]
+  /** A trust file of peer ids and the labels this node trusts them with (node/security/allow-list.ts); watched and reloaded on change. */
+  readonly trustFile?: string
   /** Keys starting with `wasmesh.` are reserved (the advert carries its own fields under them): `invalid-config`. */
   readonly labels?: Readonly<Record<string, string>>
   /**
@@ -187,6 +198,8 @@ export interface NodeStats {
   readonly streamErrors: Partial<Record<StreamErrorReason, number>>
   /** Components refused under `trust` (`untrusted-component`), by reason. */
   readonly componentsRefused: Partial<Record<UntrustedReason, number>>
+  /** Connections refused for membership (no or another lattice key, not on the allow-list), by reason. */
+  readonly connectionsRefused: Partial<Record<RefusalReason, number>>
 }
 
 /** An open libp2p connection, as `connections()` lists it. */
@@ -250,4 +263,15 @@ export interface MeshNode {
   on (event: 'change', listener: (change: RegistryChange) => void): () => void
   on (event: 'connection', listener: (connection: ConnectionInfo) => void): () => void
   stats (): NodeStats
+  /**
+   * Reads the trust file again (as a change to it does by itself): peers no longer on it are
+   * disconnected; a file that does not parse keeps the old list (logged). Returns whether the new
+   * list is in force; true without a trust file.
+   */
+  reloadTrust (): Promise<boolean>
+  /**
+   * The labels the trust file gives `peer` (`{}` when allowed by id only); undefined for a peer not on
+   * the allow-list, or when there is no allow-list. Unlike a peer's advertised labels, these are the operator's word.
+   */
+  trustedLabels (peer: string): Readonly<Record<string, string>> | undefined
 }

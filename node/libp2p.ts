@@ -15,7 +15,7 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import type { Libp2pOptions } from 'libp2p'
-import type { Libp2p, PrivateKey, Startable } from '@libp2p/interface'
+import type { ConnectionGater, ConnectionProtector, Libp2p, PrivateKey, Startable } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createFlushGroup, fastMuxer } from './libp2p/fast-muxer.ts'
 import { throttleProtocolMerges } from './libp2p/protocol-merges.ts'
@@ -61,13 +61,21 @@ export interface MeshConnectionLimits {
    * router can fail over inside the call's deadline.
    */
   readonly dialTimeoutMs: number
+  /**
+   * How long an inbound connection may take from accept to a muxed connection: a private lattice's
+   * nonce exchange, noise, the muxer. A peer that connects and sends nothing (or a byte at a time)
+   * holds one of `maxIncomingPendingConnections` this long, then is closed (and counted as a
+   * `handshake` refusal in a private lattice). libp2p's default, 10 s.
+   */
+  readonly inboundUpgradeTimeoutMs: number
 }
 
 export const defaultConnectionLimits: MeshConnectionLimits = Object.freeze({
   maxConnections: 256,
   maxIncomingPendingConnections: 32,
   inboundConnectionThreshold: 16,
-  dialTimeoutMs: 5_000
+  dialTimeoutMs: 5_000,
+  inboundUpgradeTimeoutMs: 10_000
 })
 
 /** Per-stream buffering of the muxer: bounds what one stream can make us hold. */
@@ -136,6 +144,10 @@ export interface MeshLibp2pInit {
   readonly optimisticProtocols?: readonly string[]
   /** Where the fast path counts streams it gave up while negotiating them (the node's `stats().streamErrors`). */
   readonly streamErrors?: StreamErrors
+  /** A private lattice's protector (node/security): applied to the raw connection before noise, on every transport. */
+  readonly connectionProtector?: () => ConnectionProtector
+  /** Who may connect (node/security's allow-list gater). */
+  readonly connectionGater?: ConnectionGater
 }
 
 /**
@@ -192,6 +204,8 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       listen,
       ...(init.announce != null && init.announce.length > 0 ? { announce: [...init.announce] } : {})
     },
+    ...(init.connectionProtector !== undefined ? { connectionProtector: init.connectionProtector } : {}),
+    ...(init.connectionGater !== undefined ? { connectionGater: init.connectionGater } : {}),
     transports: [init.customTransport ?? (useMemory ? memory({ latency: init.memoryLatencyMs }) : tcp())],
     connectionEncrypters: [init.encryption === 'plaintext' ? plaintext() : fast ? wholeMessages(noise()) : noise()],
     streamMuxers: [fast ? fastMuxer(muxer, { optimistic: init.optimisticProtocols ?? [WRPC_PROTOCOL], group: flushGroup, errors: init.streamErrors }) : muxer],
@@ -199,7 +213,8 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       maxConnections: conn.maxConnections,
       maxIncomingPendingConnections: conn.maxIncomingPendingConnections,
       inboundConnectionThreshold: conn.inboundConnectionThreshold,
-      dialTimeout: conn.dialTimeoutMs
+      dialTimeout: conn.dialTimeoutMs,
+      inboundUpgradeTimeout: conn.inboundUpgradeTimeoutMs
     },
     peerDiscovery: init.bootstrap != null && init.bootstrap.length > 0
       ? [bootstrap({ list: [...init.bootstrap], timeout: 0 })]

@@ -175,6 +175,10 @@ export function createMetrics (init: MetricsInit = {}): Metrics {
     out.family('wasmesh_components_refused_total', 'counter', 'Components refused because no trusted key signed exactly them (untrusted-component), by reason.')
     for (const [reason, n] of Object.entries(stats.componentsRefused)) out.sample('wasmesh_components_refused_total', { reason }, n)
 
+    // membership refusals (node/security): the reasons are a fixed set (RefusalReason), so they need no cap
+    out.family('wasmesh_connections_refused_total', 'counter', 'Connections refused for membership, by reason (no-lattice-key, lattice-key, handshake, not-allowed, dial-not-allowed).')
+    for (const [reason, n] of Object.entries(stats.connectionsRefused ?? {})) out.sample('wasmesh_connections_refused_total', { reason }, n)
+
     // the inbound budget (maxInboundBufferedBytesPerPeer/PerNode, maxInboundPausedMs): how close peers' stalled calls bring the node to it
     const budget = stats.inboundBuffered
     out.gauge('wasmesh_inbound_buffered_bytes', 'Bytes of inbound values not complete yet (calls\' parameters still arriving) this node holds now.', budget.bytes)

@@ -33,6 +33,8 @@ import { NodeError } from './errors.ts'
 import { linkOptions } from './links.ts'
 import { createComponentGate } from './security/index.ts'
 import { defaultRuntimeLimits } from './runtime/index.ts'
+import { createMembership } from './security/index.ts'
+import type { Membership } from './security/index.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -41,6 +43,8 @@ export interface NodeInternals {
   readonly router: Router
   readonly runtime: Runtime
   readonly handles: HandleLedger
+  /** Who may connect: the lattice key's protector, the allow-list and its trust file (`trustedLabels`, `allows`). */
+  readonly membership: Membership
 }
 
 const internals = new WeakMap<MeshNode, NodeInternals>()
@@ -70,7 +74,10 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   })
   const privateKey = init.privateKey ?? (init.dataDir !== undefined ? await loadOrCreateIdentity(init.dataDir) : await generateKeyPair('Ed25519'))
   const streamErrors = createStreamErrors({ log: log.child('streams') })
+  const membership = await createMembership({ latticeKey: init.latticeKey, allowPeers: init.allowPeers, trustFile: init.trustFile, log: log.child('membership') })
   const libp2p = await createMeshLibp2p({
+    connectionProtector: membership.protector,
+    connectionGater: membership.gater,
     streamErrors,
     privateKey,
     transport: init.transport,
@@ -85,6 +92,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     gossipsub: init.gossipsub,
     fastPath: init.fastPath
   })
+  membership.attach(libp2p)
   const self = libp2p.peerId.toString()
   const registry = createRegistry({ self, lattice, labels: init.labels, maxTtlMs: advertIntakeLimits(init.timings, init.advertLimits).maxAdvertTtlMs })
   const handles = createHandleLedger()
@@ -172,6 +180,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       await runtime.start()
       await inbound.start()
       await libp2p.start()
+      membership.start()
       registry.setSelf({ labels: init.labels, addresses: addresses() })
       unwatchPeers = registry.on('change', change => { if (change.kind === 'peer' && change.change === 'new') peering?.check() })
       outbound.start()
@@ -204,6 +213,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     unwatchPeers = undefined
     await inbound.refuse()
     await inbound.drain(opts.drainTimeoutMs ?? 0)
+    await membership.stop()
     await libp2p.stop()
     inbound.stop()
     // The runtime's components go with it; a restart loads `init.components` again.
@@ -259,10 +269,13 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         gossipsub: { peers: pubsub.getPeers().length, topicPeers: pubsub.getSubscribers(advertTopic(lattice)).length },
         inboundBuffered: inboundBudget.stats(),
         streamErrors: streamErrors.counts(),
-        componentsRefused: gate?.refused() ?? {}
+        componentsRefused: gate?.refused() ?? {},
+        connectionsRefused: membership.counts()
       }
-    }
+    },
+    reloadTrust: membership.reload,
+    trustedLabels: peer => membership.trustedLabels(peer)
   }
-  internals.set(node, { libp2p, registry, router, runtime, handles })
+  internals.set(node, { libp2p, registry, router, runtime, handles, membership })
   return node
 }

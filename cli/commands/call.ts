@@ -1,5 +1,6 @@
 // `wasmesh call`: through the mesh with --bootstrap, or in-process with --component <file.wasm>: calls one function and prints the result.
 
+import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { unversioned } from '../../protocol/versions.ts'
 import type { Func } from '../../protocol/wit/model.ts'
@@ -11,7 +12,7 @@ import { parseCallExpression } from '../call-expression.ts'
 import { CliError } from '../errors.ts'
 import type { CommandContext } from '../context.ts'
 import { meshCall, parseArguments } from '../mesh-call.ts'
-import { bootstrapOf, flag, labelsOf, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from '../options.ts'
+import { bootstrapOf, flag, labelsOf, latticeKeyOf, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from '../options.ts'
 import { formatResult } from '../output.ts'
 
 export const callHelp = `Usage: wasmesh call '<ns:pkg/iface@version>#<func>(<args>)' --bootstrap <multiaddr> [options]
@@ -38,6 +39,10 @@ Options:
                            default: $WASMESH_BOOTSTRAP, comma-separated)
   --target <peer-id>       call only this peer
   --label <k=v>            call only peers with this label (repeatable)
+  --lattice-key <file>     the key of a private lattice (default: $WASMESH_LATTICE_KEY_FILE)
+  --data-dir <dir>         keep the client's identity (identity.key) there instead of a fresh
+                           one per run: for nodes that let in only listed peers (--allow-peer,
+                           --trust-file). A folder of its own, not a node's
   --lattice <name>         the lattice to join (default "default")
   --component <file>       run this component in-process, without a mesh (repeatable)
   --json                   arguments and result in JSON instead of WAVE: the
@@ -78,6 +83,8 @@ export async function call (argv: string[], ctx: CommandContext): Promise<number
       target: { type: 'string' },
       label: { type: 'string', multiple: true },
       lattice: { type: 'string' },
+      'lattice-key': { type: 'string' },
+      'data-dir': { type: 'string' },
       'log-level': { type: 'string' },
       'log-format': { type: 'string' }
     }
@@ -92,6 +99,8 @@ export async function call (argv: string[], ctx: CommandContext): Promise<number
     }
     return await meshCall(expr, {
       bootstrap,
+      latticeKey: await latticeKeyOf(values['lattice-key'], ctx.env),
+      identityDir: values['data-dir'] === undefined ? undefined : resolve(values['data-dir']),
       lattice: values.lattice === undefined ? undefined : flag('lattice', () => parseLatticeArg(values.lattice as string)),
       target: values.target,
       labels: labelsOf(values.label),
@@ -100,7 +109,7 @@ export async function call (argv: string[], ctx: CommandContext): Promise<number
       logger: loggerOf(ctx, logLevelOf(values['log-level'], 'warn'), logFormatOf(values['log-format']))
     }, ctx)
   }
-  for (const meshOnly of ['bootstrap', 'target', 'label', 'lattice'] as const) {
+  for (const meshOnly of ['bootstrap', 'target', 'label', 'lattice', 'lattice-key', 'data-dir'] as const) {
     if (values[meshOnly] !== undefined) throw new CliError('usage', `--${meshOnly} is for calls through the mesh; --component runs in-process`)
   }
 

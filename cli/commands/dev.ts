@@ -13,7 +13,7 @@ import { CliError } from '../errors.ts'
 import { exampleCall } from '../example-call.ts'
 import { createDemoHost, demoHostInterface } from '../host.ts'
 import { createHotSwap } from '../hot-swap.ts'
-import { bootstrapOf, flag, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from '../options.ts'
+import { asKeyError, bootstrapOf, flag, latticeKeyEnv, latticeKeyOf, logFormatOf, logLevelOf, loggerOf, positiveMsOf, warnIfOpen } from '../options.ts'
 import { formatError } from '../output.ts'
 import { readProject } from '../project.ts'
 import { startProviders } from '../providers.ts'
@@ -39,6 +39,7 @@ component's standard output and error go to the terminal. Ctrl-C stops.
 Options:
   --listen <multiaddr>     default /ip4/127.0.0.1/tcp/0
   --bootstrap <multiaddr>  join a mesh (repeatable; default $WASMESH_BOOTSTRAP)
+  --lattice-key <file>     join a private lattice with its key (default $${latticeKeyEnv})
   --data-dir <dir>         the node's identity (default <dir>/.wasmesh)
   --debounce <ms>          saves this close together are one rebuild (default ${defaultDevDebounceMs})
   --drain-timeout <ms>     the longest a swap waits for calls in flight (default ${defaultDevDrainTimeoutMs})
@@ -56,6 +57,7 @@ export async function devCommand (argv: string[], ctx: CommandContext): Promise<
     options: {
       listen: { type: 'string', multiple: true },
       bootstrap: { type: 'string', multiple: true },
+      'lattice-key': { type: 'string' },
       'data-dir': { type: 'string' },
       debounce: { type: 'string' },
       'drain-timeout': { type: 'string' },
@@ -68,6 +70,8 @@ export async function devCommand (argv: string[], ctx: CommandContext): Promise<
   const drainMs = positiveMsOf('drain-timeout', values['drain-timeout'], defaultDevDrainTimeoutMs)
   const listen = (values.listen ?? ['/ip4/127.0.0.1/tcp/0']).map(a => flag('listen', () => parseMultiaddrArg(a)))
   const bootstrap = bootstrapOf(values.bootstrap, ctx.env)
+  const latticeKey = await latticeKeyOf(values['lattice-key'], ctx.env)
+  warnIfOpen(ctx, listen, latticeKey !== undefined)
   const log = loggerOf(ctx, logLevelOf(values['log-level'], 'info'), logFormatOf(values['log-format']))
   const project = await readProject(resolve(positionals[0] ?? '.'))
   const first = await buildProject(project)
@@ -78,9 +82,10 @@ export async function devCommand (argv: string[], ctx: CommandContext): Promise<
     dataDir: values['data-dir'] ?? join(project.dir, '.wasmesh'),
     listen,
     bootstrap,
+    latticeKey,
     logger: log,
     observer: { call: () => { callEnded() } }
-  })
+  }).catch((err: unknown) => { throw asKeyError(err) })
   const stop = stopRequests(ctx, () => { ctx.err('second signal: exiting at once') })
   let providers: Provider[] = []
   let watcher: ReturnType<typeof watch> | undefined

@@ -1,5 +1,6 @@
 // `wasmesh mesh --bootstrap <addr>`: the lattice as a short-lived client sees it after its sync (peers and interfaces), once or live with --watch.
 
+import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parseLatticeArg } from '../config.ts'
 import type { MeshNode } from '../../node/index.ts'
@@ -7,7 +8,7 @@ import type { PeerView } from '../../node/registry.ts'
 import { startClient } from '../client.ts'
 import type { CommandContext } from '../context.ts'
 import { CliError } from '../errors.ts'
-import { bootstrapOf, flag, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from '../options.ts'
+import { bootstrapOf, flag, latticeKeyOf, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from '../options.ts'
 import { stopRequests } from '../signals.ts'
 
 export const meshHelp = `Usage: wasmesh mesh --bootstrap <multiaddr> [--json] [--watch] [options]
@@ -24,6 +25,10 @@ Clients like this one (wasmesh call, wasmesh mesh) are counted, not listed.
 Options:
   --bootstrap <multiaddr>  a peer of the mesh, ending in /p2p/<peer-id> (repeatable;
                            default: $WASMESH_BOOTSTRAP, comma-separated)
+  --lattice-key <file>     the key of a private lattice (default: $WASMESH_LATTICE_KEY_FILE)
+  --data-dir <dir>         keep the client's identity (identity.key) there instead of a fresh
+                           one per run: for nodes that let in only listed peers (--allow-peer,
+                           --trust-file). A folder of its own, not a node's
   --lattice <name>         the lattice to look at (default "default")
   --json                   one JSON object: {lattice, peers: [...], interfaces: [...]}
   --watch                  keep following: print again whenever the mesh changes
@@ -142,6 +147,8 @@ export async function mesh (argv: string[], ctx: CommandContext): Promise<number
     options: {
       bootstrap: { type: 'string', multiple: true },
       lattice: { type: 'string' },
+      'lattice-key': { type: 'string' },
+      'data-dir': { type: 'string' },
       json: { type: 'boolean' },
       watch: { type: 'boolean' },
       timeout: { type: 'string' },
@@ -155,10 +162,11 @@ export async function mesh (argv: string[], ctx: CommandContext): Promise<number
   const timeoutMs = positiveMsOf('timeout', values.timeout, 30_000)
   const lattice = values.lattice === undefined ? undefined : flag('lattice', () => parseLatticeArg(values.lattice as string))
   const json = values.json === true
+  const latticeKey = await latticeKeyOf(values['lattice-key'], ctx.env)
   const logger = loggerOf(ctx, logLevelOf(values['log-level'], 'warn'), logFormatOf(values['log-format']))
 
   const stop = values.watch === true ? stopRequests(ctx) : undefined
-  const client = await startClient({ bootstrap, lattice, logger })
+  const client = await startClient({ bootstrap, lattice, latticeKey, identityDir: values['data-dir'] === undefined ? undefined : resolve(values['data-dir']), logger })
   try {
     const node = client.node
     const deadline = performance.now() + timeoutMs

@@ -10,7 +10,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Interface } from '../../protocol/wit/model.ts'
 import {
   formatLimit, grantsByComponent, loadConfigFile, parseComponentArg, parseGrantArg, parseInlineArg, parseLatticeArg, parseLinkArg, parseMetricsArg,
-  parseMsArg, parseMultiaddrArg, parseProviderArg, resolvePath
+  parseMsArg, parseMultiaddrArg, parseProviderArg, resolvePath, parseAllowPeerArg
 } from '../config.ts'
 import type { Provider } from '../../node/providers/sdk.ts'
 import { startProviders, withSettings } from '../providers.ts'
@@ -26,11 +26,14 @@ import type { CommandContext } from '../context.ts'
 import { CliError } from '../errors.ts'
 import { exampleCall } from '../example-call.ts'
 import { commandLine } from '../install.ts'
-import { bootstrapOf, flag, labelsOf, limitFlagsOf, logFormatOf, logLevelOf, loggerOf, trustKeysOf } from '../options.ts'
+import { asKeyError, bootstrapOf, isLoopbackAddress, warnIfOpen, flag, labelsOf, latticeKeyEnv, latticeKeyFileOf, latticeKeyOf, limitFlagsOf, logFormatOf, logLevelOf, loggerOf, trustKeysOf } from '../options.ts'
 import { limitCatalog, limitInits } from '../../node/limits.ts'
 import { stopRequests } from '../signals.ts'
 
-export const defaultListen = '/ip4/0.0.0.0/tcp/4001'
+/** Where a node listens when told nothing: loopback only, unless a lattice key keeps outsiders out (then `defaultPrivateListen`). */
+export const defaultListen = '/ip4/127.0.0.1/tcp/4001'
+/** Where a node of a private lattice listens when told nothing: every interface (the lattice key keeps outsiders out). */
+export const defaultPrivateListen = '/ip4/0.0.0.0/tcp/4001'
 export const defaultDrainTimeoutMs = 10_000
 
 export const nodeHelp = `Usage: wasmesh node [options]
@@ -44,10 +47,12 @@ second Ctrl-C exits at once (status 130).
 On start it prints to standard output (logs go to standard error):
 
   peer id: <peer-id>
-  lattice: <name>
+  lattice: <name>                (private: lattice key required) with --lattice-key
   listening on:
   <multiaddr>/p2p/<peer-id>      one per line: give one to other nodes as --bootstrap
   ...                            (other machines' addresses first, loopback last)
+
+  loopback only: ...             without --listen and --lattice-key: how to open it up
 
   serving:
     <ns:pkg/iface@version>  <component>
@@ -57,8 +62,18 @@ On start it prints to standard output (logs go to standard error):
   absolute path, so that the line works from any folder)
 
 Options:
-  --listen <multiaddr>      address to listen on (repeatable; default ${defaultListen},
-                            or a free port with a notice when 4001 is taken)
+  --listen <multiaddr>      address to listen on (repeatable; default ${defaultListen}, loopback
+                            only, or with --lattice-key ${defaultPrivateListen}, every interface;
+                            a free port with a notice when 4001 is taken). Listening beyond
+                            loopback without a lattice key prints a warning: anyone who can
+                            reach the port joins
+  --lattice-key <file>      a private lattice: only nodes holding this key file (wasmesh key
+                            new --out lattice.key, mode 600) can connect, read adverts or call
+                            (default: $${latticeKeyEnv})
+  --allow-peer <peer-id>    only these peers may connect (repeatable; with --trust-file, both)
+  --trust-file <file>       peers allowed to connect, with the labels this node trusts them
+                            with (YAML: peers: [{id: 12D3KooW..., labels: {zone: eu-1}}]);
+                            re-read when it changes or on SIGHUP, peers taken off disconnected
   --announce <multiaddr>    address to advertise instead of the listen addresses (repeatable)
   --bootstrap <multiaddr>   a peer to join through, ending in /p2p/<peer-id> (repeatable;
                             default: $WASMESH_BOOTSTRAP, comma-separated)
@@ -120,9 +135,13 @@ Examples:
   wasmesh node --component counter=examples/build/counter.wasm --link counter:wasi:keyvalue=tier=cache
   wasmesh node --config node.yaml --limit maxInboundStreams=64 --limit idle-timeout-ms=10s
   wasmesh node --require-signed --trust-key admin.pub --component examples/build/upper.wasm
+  wasmesh node --lattice-key lattice.key --trust-file trust.yaml --component examples/build/upper.wasm
 
 A config file (node.yaml):
   listen: [/ip4/0.0.0.0/tcp/4001]
+  lattice-key: /etc/wasmesh/lattice.key
+  trust-file: /etc/wasmesh/trust.yaml
+  allow-peer: [12D3KooW...]
   bootstrap: [/ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...]
   component: [upper=examples/build/upper.wasm]
   grant: ["upper:env=LANG"]
@@ -183,7 +202,10 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
       link: { type: 'string', multiple: true },
       limit: { type: 'string', multiple: true },
       'require-signed': { type: 'boolean' },
-      'trust-key': { type: 'string', multiple: true }
+      'trust-key': { type: 'string', multiple: true },
+      'lattice-key': { type: 'string' },
+      'allow-peer': { type: 'string', multiple: true },
+      'trust-file': { type: 'string' }
     }
   })
   if (positionals.length > 0) throw new CliError('usage', `node takes no arguments (got ${JSON.stringify(positionals[0])}); components are given with --component <file.wasm>`)
@@ -207,7 +229,10 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
     provider: some(values.provider)?.map(p => flag('provider', () => parseProviderArg(p))),
     link: some(values.link)?.map(l => flag('link', () => parseLinkArg(l))),
     requireSigned: values['require-signed'],
-    trustKey: some(values['trust-key'])?.map(k => resolvePath(k, cwd))
+    trustKey: some(values['trust-key'])?.map(k => resolvePath(k, cwd)),
+    latticeKey: values['lattice-key'] === undefined ? undefined : resolvePath(values['lattice-key'], cwd),
+    allowPeer: some(values['allow-peer'])?.map(p => flag('allow-peer', () => parseAllowPeerArg(p))),
+    trustFile: values['trust-file'] === undefined ? undefined : resolvePath(values['trust-file'], cwd)
   }
   const merged: Record<string, unknown> = { ...file }
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v
@@ -215,6 +240,8 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
   merged.label = labels
   merged.limits = { ...file.limits, ...limitFlagsOf(values.limit) }
   merged.bootstrap = bootstrapOf(values.bootstrap, ctx.env) ?? file.bootstrap
+  // the flag, else the environment, else the file's key
+  merged.latticeKey = flags.latticeKey ?? latticeKeyFileOf(undefined, ctx.env) ?? file.latticeKey
   // Provider settings apply to the providers in effect: the file's settings, then the flags'.
   merged.provider = flag('provider-config', () => withSettings(
     (merged.provider as NodeSettings['provider']) ?? [],
@@ -237,12 +264,16 @@ async function portTaken (addr: string): Promise<boolean> {
   })
 }
 
-/** `0.0.0.0:4001` taken falls back to a free port; a taken address the user asked for is an error. */
-async function listenAddresses (settings: NodeSettings, ctx: CommandContext): Promise<string[]> {
+/**
+ * The default address taken falls back to a free port; a taken address the user asked for is an
+ * error. With no --listen, loopback only unless the lattice is private.
+ */
+async function listenAddresses (settings: NodeSettings, ctx: CommandContext, privateLattice: boolean): Promise<string[]> {
   if (settings.listen === undefined || settings.listen.length === 0) {
-    if (!await portTaken(defaultListen)) return [defaultListen]
-    ctx.err(`notice: port 4001 is in use (another wasmesh node?), so this node listens on a free port instead: use the addresses printed under 'listening on:', or choose one with --listen ${defaultListen.replace('4001', '<port>')}`)
-    return ['/ip4/0.0.0.0/tcp/0']
+    const fallback = privateLattice ? defaultPrivateListen : defaultListen
+    if (!await portTaken(fallback)) return [fallback]
+    ctx.err(`notice: port 4001 is in use (another wasmesh node?), so this node listens on a free port instead: use the addresses printed under 'listening on:', or choose one with --listen ${fallback.replace('4001', '<port>')}`)
+    return [fallback.replace('/tcp/4001', '/tcp/0')]
   }
   for (const a of settings.listen) {
     if (await portTaken(a)) throw new CliError('address-in-use', `cannot listen on ${a}: the address is in use (another wasmesh node?); pick another port, or tcp/0 for a free one`)
@@ -287,14 +318,22 @@ async function trustOf (settings: NodeSettings): Promise<{ keys: KeyObject[] } |
 
 /** Addresses for other machines first; loopback ones only work on this machine. */
 function orderedAddresses (node: MeshNode): string[] {
-  const loopback = (a: string): boolean => /^\/ip4\/127\.|^\/ip6\/::1\//.test(a)
   const all = node.addresses()
-  return [...all.filter(a => !loopback(a)), ...all.filter(loopback)]
+  return [...all.filter(a => !isLoopbackAddress(a)), ...all.filter(isLoopbackAddress)]
 }
 
-function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsServer | undefined, demoHost: boolean, env: CommandContext['env']): string[] {
+/** What the banner says under the addresses of a node on the safe default (loopback, no lattice key): how to open it up. */
+export const loopbackOnlyNote = [
+  'loopback only: other machines cannot reach this node. To open it to them, start every node of the lattice',
+  `with a lattice key (wasmesh key new --out lattice.key, then --lattice-key lattice.key: it listens on every`,
+  'interface and only key holders get in), or give --listen /ip4/0.0.0.0/tcp/4001 on a network where every host is trusted.'
+]
+
+function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsServer | undefined, demoHost: boolean, env: CommandContext['env'], opts: { loopbackOnly: boolean, latticeKeyFile?: string }): string[] {
   const addresses = orderedAddresses(node)
-  const lines = [`peer id: ${node.peerId}`, `lattice: ${node.lattice}`, 'listening on:', ...addresses, '', 'serving:']
+  const lines = [`peer id: ${node.peerId}`, `lattice: ${node.lattice}${opts.latticeKeyFile !== undefined ? ' (private: lattice key required)' : ''}`, 'listening on:', ...addresses, '']
+  if (opts.loopbackOnly) lines.push(...loopbackOnlyNote, '')
+  lines.push('serving:')
   const served: Interface[] = []
   for (const c of node.components()) {
     const where = c.isolation === 'inline' ? ' (inline)' : ''
@@ -308,7 +347,8 @@ function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsSer
   const call = exampleCall(served) ?? (demoHost ? `${demoHostInterface}#log("hello")` : undefined)
   if (call !== undefined && addresses.length > 0) {
     const lattice = node.lattice === 'default' ? '' : ` --lattice ${node.lattice}`
-    lines.push('call it from another terminal:', `${commandLine(env)} call '${call}' --bootstrap ${addresses[0]}${lattice}`)
+    const key = opts.latticeKeyFile !== undefined ? ` --lattice-key ${opts.latticeKeyFile}` : ''
+    lines.push('call it from another terminal:', `${commandLine(env)} call '${call}' --bootstrap ${addresses[0]}${lattice}${key}`)
   }
   return lines
 }
@@ -358,9 +398,15 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
   const limits = limitInits(settings.limits ?? {})
   const components = await componentSpecs(settings, ctx)
   const trust = await trustOf(settings)
-  const listen = await listenAddresses(settings, ctx)
+  // refused before anything listens: a key that is missing, readable by others or not a lattice key
+  const latticeKey = await latticeKeyOf(settings.latticeKey, {})
+  const listen = await listenAddresses(settings, ctx, latticeKey !== undefined)
+  warnIfOpen(ctx, listen, latticeKey !== undefined)
   const metrics = settings.metrics === undefined ? undefined : createMetrics()
   const node = await createNode({
+    latticeKey,
+    allowPeers: settings.allowPeer,
+    trustFile: settings.trustFile,
     dataDir: settings.dataDir ?? defaultDataDir(ctx.env),
     cacheDir: settings.cacheDir,
     listen,
@@ -374,8 +420,11 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     logger: log,
     observer: metrics?.observer,
     ...limits
-  })
+  }).catch((err: unknown) => { throw asKeyError(err) })
   const stop = stopRequests(ctx, () => { ctx.err('second signal: exiting at once') })
+  // SIGHUP re-reads the trust file; only with one (without, SIGHUP keeps ending the process as it always did)
+  const onHangUp = (): void => { void node.reloadTrust() }
+  if (settings.trustFile !== undefined && ctx.signal === undefined) process.on('SIGHUP', onHangUp)
   let running = false
   let ops: OpsServer | undefined
   let unwatch: (() => void) | undefined
@@ -412,7 +461,8 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     const demoHost = settings.demoHost !== false
     if (demoHost) node.serve(createDemoHost({ onLog: (message, caller) => { log.info(`log from ${logCaller(node, caller)}: ${message}`) } }))
     running = true
-    for (const line of startLines(node, providers, ops, demoHost, ctx.env)) ctx.out(line)
+    const loopbackOnly = latticeKey === undefined && (settings.listen === undefined || settings.listen.length === 0)
+    for (const line of startLines(node, providers, ops, demoHost, ctx.env, { loopbackOnly, latticeKeyFile: latticeKey === undefined ? undefined : settings.latticeKey })) ctx.out(line)
     if ((settings.bootstrap?.length ?? 0) > 0) {
       lonely = setTimeout(() => {
         if (node.connections().length === 0) log.warn(`not connected to any bootstrap peer yet (${settings.bootstrap?.join(', ')}); retrying in the background: check the addresses and that those nodes are up`)
@@ -435,6 +485,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     await node.stop().catch(() => {})
     await Promise.allSettled(providers.map(async p => { await p.stop() }))
     await ops?.close().catch(() => {})
+    process.off('SIGHUP', onHangUp)
     stop.dispose()
   }
 }

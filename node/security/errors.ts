@@ -7,6 +7,9 @@ export type SecurityErrorCode =
   | 'key-file-exists'        // `key new` would overwrite a key: remove it first or choose another path
   | 'invalid-claims'         // `sign` was given claims a signature cannot carry (an import that is not an interface id, a name too long)
   | 'untrusted-component'    // a component without a signature by a trusted key (see UntrustedComponentError's reason)
+  | 'bad-trust-file'         // the trust file (allowed peers and their labels) is not valid: the message names the line
+  | 'lattice-key-missing'    // a peer spoke plain libp2p to a private lattice: give it the lattice key (--lattice-key)
+  | 'lattice-key-mismatch'   // a peer's connection is not under this lattice's key: give it the same key file
 
 export class SecurityError extends Error {
   override readonly name: string = 'SecurityError'

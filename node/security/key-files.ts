@@ -18,12 +18,12 @@ export async function readPrivateFile (path: string, what: string): Promise<Uint
   return await readKeyFile(path, what, true)
 }
 
-/** Reads a public key (or certificate, or trust) file: anyone may read those. */
-export async function readPublicFile (path: string, what: string): Promise<Uint8Array> {
-  return await readKeyFile(path, what, false)
+/** Reads a public key (or certificate, or trust) file: anyone may read those. A file past `maxBytes` (default `maxKeyFileBytes`) is refused unread. */
+export async function readPublicFile (path: string, what: string, maxBytes = maxKeyFileBytes): Promise<Uint8Array> {
+  return await readKeyFile(path, what, false, maxBytes)
 }
 
-async function readKeyFile (path: string, what: string, secret: boolean): Promise<Uint8Array> {
+async function readKeyFile (path: string, what: string, secret: boolean, maxBytes = maxKeyFileBytes): Promise<Uint8Array> {
   let handle
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW)
@@ -38,7 +38,7 @@ async function readKeyFile (path: string, what: string, secret: boolean): Promis
     if (secret && process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
       throw new SecurityError('key-file-permissions', `the ${what} ${path} can be read by other users (mode ${(stat.mode & 0o777).toString(8)}): run 'chmod 600 ${path}'`)
     }
-    if (stat.size > maxKeyFileBytes) throw new SecurityError('bad-key-file', `the ${what} ${path} is ${stat.size} bytes, more than a key file can be (${maxKeyFileBytes})`)
+    if (stat.size > maxBytes) throw new SecurityError('bad-key-file', `the ${what} ${path} is ${stat.size} bytes, more than a ${what} can be (${maxBytes})`)
     const bytes = new Uint8Array(stat.size)
     let at = 0
     while (at < bytes.length) {

@@ -36,7 +36,7 @@ const serverScript = new URL('./support/wrpc-server.ts', import.meta.url)
 const grpcScript = new URL('./support/grpc-server.ts', import.meta.url)
 
 /** One way of making the echo call. */
-interface Subject {
+export interface Subject {
   readonly name: string
   /** Names of the subjects this one is compared with, in the ratio columns. */
   readonly baselines: readonly string[]
@@ -67,7 +67,7 @@ function bytesOf (result: unknown, what: string): Uint8Array {
 }
 
 /** Every subject must echo both payloads byte for byte (the raw floor: their count) before anything is timed. */
-async function verify (subjects: readonly Subject[], payloads: readonly Uint8Array[]): Promise<void> {
+export async function verify (subjects: readonly Subject[], payloads: readonly Uint8Array[]): Promise<void> {
   for (const s of subjects) {
     for (const p of payloads) {
       const got = await s.call(p)
@@ -78,7 +78,7 @@ async function verify (subjects: readonly Subject[], payloads: readonly Uint8Arr
 }
 
 /** Each timed call checks the echoed length, so that a failing path cannot pass for a fast one. */
-function timed (s: Subject, payload: Uint8Array): () => Promise<void> {
+export function timed (s: Subject, payload: Uint8Array): () => Promise<void> {
   return async () => {
     const got = await s.call(payload)
     const n = typeof got === 'number' ? got : got.byteLength
@@ -87,7 +87,7 @@ function timed (s: Subject, payload: Uint8Array): () => Promise<void> {
 }
 
 const fmtMs = (ms: number): string => ms >= 10 ? ms.toFixed(1) : ms >= 0.1 ? ms.toFixed(3) : ms.toFixed(4)
-const fmtRate = (r: number): string => r >= 1e6 ? `${(r / 1e6).toFixed(2)} M` : Math.round(r).toLocaleString('en')
+export const fmtRate = (r: number): string => r >= 1e6 ? `${(r / 1e6).toFixed(2)} M` : Math.round(r).toLocaleString('en')
 const fmtMBps = (r: number): string => {
   const mb = r * LARGE_BYTES / 1e6
   return mb >= 1e6 ? `${(mb / 1e6).toFixed(1)} TB/s` : mb >= 1e3 ? `${(mb / 1e3).toFixed(1)} GB/s` : `${mb.toFixed(1)} MB/s`
@@ -103,7 +103,7 @@ function ratios (s: Subject, value: (name: string) => number | undefined): strin
   }).filter(r => r !== '').join(', ')
 }
 
-function latencyTable (subjects: readonly Subject[], samples: readonly LatencySample[]): string {
+export function latencyTable (subjects: readonly Subject[], samples: readonly LatencySample[]): string {
   const by = new Map(samples.map(s => [s.name, s]))
   const lines = ['| case | p50 (ms) | p99 (ms) | calls timed | p50 vs baseline (time ratio: > 1 is slower) |', '|---|---:|---:|---:|---|']
   for (const s of subjects) {
@@ -114,7 +114,7 @@ function latencyTable (subjects: readonly Subject[], samples: readonly LatencySa
   return lines.join('\n')
 }
 
-function rateTable (subjects: readonly Subject[], levels: readonly number[], rates: ReadonlyMap<string, AsyncSample>, format: (opsPerSec: number) => string, unit: string): string {
+export function rateTable (subjects: readonly Subject[], levels: readonly number[], rates: ReadonlyMap<string, AsyncSample>, format: (opsPerSec: number) => string, unit: string): string {
   const key = (name: string, c: number): string => `${name} @${c}`
   const head = ['case', ...levels.map(c => `${unit}, ${c} in flight`), ...levels.map(c => `vs baseline, ${c} in flight`)]
   const lines = [`| ${head.join(' | ')} |`, `|---|${levels.map(() => '---:|').join('')}${levels.map(() => '---|').join('')}`]
@@ -129,7 +129,7 @@ function rateTable (subjects: readonly Subject[], levels: readonly number[], rat
   return lines.join('\n')
 }
 
-async function measureRates (subjects: readonly Subject[], payload: Uint8Array, levels: readonly number[], opts: { samples: number, sampleMs: number }): Promise<Map<string, AsyncSample>> {
+export async function measureRates (subjects: readonly Subject[], payload: Uint8Array, levels: readonly number[], opts: { samples: number, sampleMs: number }): Promise<Map<string, AsyncSample>> {
   const cases = levels.flatMap(c => subjects.map(s => ({ name: `${s.name} @${c}`, fn: timed(s, payload), concurrency: c })))
   const samples = await measureAsync(cases, opts)
   return new Map(samples.map(s => [s.name, s]))

@@ -1,7 +1,7 @@
 // The echo every transport benchmark serves: a native wRPC LocalService, a raw libp2p stream-per-call echo, and a gRPC unary echo without protobuf.
 import { createHash } from 'node:crypto'
 import type * as grpc from '@grpc/grpc-js'
-import type { Libp2p, PeerId, Stream, StreamMessageEvent } from '@libp2p/interface'
+import type { Libp2p, PeerId, PrivateKey, Stream, StreamMessageEvent } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { parseWit, printInterface } from '../../../protocol/wit/index.ts'
 import { createNode } from '../../../node/index.ts'
@@ -145,8 +145,8 @@ export const GRPC_CHANNEL_OPTIONS: grpc.ChannelOptions = {
 }
 
 /** A client node on 127.0.0.1 TCP bootstrapped to an echo server at `address`, started, once its registry knows that server. */
-export async function echoClient (address: string, opts: { fastPath?: boolean } = {}): Promise<MeshNode> {
-  const node = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [address], logger: silentLogger, fastPath: opts.fastPath })
+export async function echoClient (address: string, opts: { fastPath?: boolean, latticeKey?: Uint8Array, privateKey?: PrivateKey } = {}): Promise<MeshNode> {
+  const node = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [address], logger: silentLogger, fastPath: opts.fastPath, latticeKey: opts.latticeKey, privateKey: opts.privateKey })
   try {
     await node.start()
     await eventually('the echo server in the client registry', () => node.servers(ECHO_CALL_IFACE).some(s => !s.local), 30_000)

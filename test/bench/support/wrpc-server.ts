@@ -3,6 +3,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createMeshLibp2p } from '../../../node/libp2p.ts'
 import { silentLogger } from '../../../node/logger.ts'
 import { createNode } from '../../../node/index.ts'
+import { readLatticeKey } from '../../../node/security/index.ts'
 import { serveUntilStdinEnds } from './child.ts'
 import { echoService, handleRawEcho, rawFastPath } from './echo.ts'
 
@@ -14,9 +15,14 @@ const stock = process.argv.includes('--stock')
 /** `--heap-every-ms N`: print `{heapUsed, arrayBuffers, rss, served}` every N ms, after a full GC when run with --expose-gc (the soak and attack benches). */
 const heapAt = process.argv.indexOf('--heap-every-ms')
 const heapEveryMs = heapAt > 0 ? Number(process.argv[heapAt + 1]) : 0
+/** `--lattice-key <file>`: a private lattice (the security bench); `--allow-peer <id>`: an allow-list of that peer. */
+const option = (name: string): string | undefined => { const at = process.argv.indexOf(name); return at > 0 ? process.argv[at + 1] : undefined }
+const latticeKeyFile = option('--lattice-key')
+const latticeKey = latticeKeyFile === undefined ? undefined : await readLatticeKey(latticeKeyFile)
+const allowPeer = option('--allow-peer')
 
 if (kind === 'wrpc') {
-  const node = await createNode({ transport: 'tcp', listen: LISTEN, logger: silentLogger, fastPath: !stock })
+  const node = await createNode({ transport: 'tcp', listen: LISTEN, logger: silentLogger, fastPath: !stock, latticeKey, ...(allowPeer !== undefined ? { allowPeers: [allowPeer] } : {}) })
   await node.start()
   node.serve(echoService())
   let sampler: ReturnType<typeof setInterval> | undefined
@@ -38,6 +44,6 @@ if (kind === 'wrpc') {
   await libp2p.start()
   serveUntilStdinEnds(libp2p.getMultiaddrs()[0].toString(), async () => { await libp2p.stop() })
 } else {
-  process.stderr.write('usage: wrpc-server.ts wrpc|libp2p [--stock] [--heap-every-ms N]\n')
+  process.stderr.write('usage: wrpc-server.ts wrpc|libp2p [--stock] [--heap-every-ms N] [--lattice-key file] [--allow-peer id]\n')
   process.exit(2)
 }
