@@ -1,5 +1,6 @@
 // What a mesh node offers its users: NodeInit, MeshNode, LocalService, call options and events, limits.
 
+import type { KeyObject } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
 import type { SessionLimits } from '../protocol/limits.ts'
 import type { Func, Interface } from '../protocol/wit/model.ts'
@@ -14,6 +15,10 @@ import type { PeerView, RegistryChange, RegistryFilter, Server } from './registr
 import type { ComponentConfig, LoadedComponent, PoolStats, RuntimeLimits } from './runtime/index.ts'
 import type { PeeringOptions } from './peering.ts'
 import type { Link } from './links.ts'
+import { defaultMemberLimits } from './security/members.ts'
+import type { MemberLimits, MemberStats } from './security/members.ts'
+import { defaultPolicyLimits } from './security/policy.ts'
+import type { Policy, PolicyLimits, RefusalStats } from './security/policy.ts'
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
 
@@ -46,6 +51,11 @@ export const defaultNodeLimits: NodeLimits = Object.freeze({
   maxInboundPausedMs: 10_000,
   ...defaultDescribeLimits
 })
+
+/** Limits of the certificate exchange and the policy's cache (node/security/). */
+export interface SecurityLimits extends MemberLimits, PolicyLimits {}
+
+export const defaultSecurityLimits: SecurityLimits = Object.freeze({ ...defaultMemberLimits, ...defaultPolicyLimits })
 
 export interface NodeInit {
   /** Where the node keeps its identity (`identity.key`); without it (and without `privateKey`) the node has a fresh identity each start. */
@@ -92,6 +102,17 @@ export interface NodeInit {
   readonly gossipsub?: MeshLibp2pInit['gossipsub']
   /** The libp2p layer's per-call fast path (`MeshLibp2pInit.fastPath`). Default on. */
   readonly fastPath?: boolean
+  /**
+   * Who may call what and who may serve what (`loadPolicyFile`, node/security/). With one, calls to services that
+   * touch data are refused unless a rule allows them, and only peers the serve rules admit are routed to. None:
+   * every peer may call everything and serve anything. This node's own calls are never checked.
+   */
+  readonly policy?: Policy
+  /** This node's member certificate (its text, from `wasmesh key sign-member`), presented to peers that ask; it must name this node's peer id. */
+  readonly memberCert?: string
+  /** Admin public keys whose member certificates this node trusts: the only source of peers' labels a policy or a label filter believes. */
+  readonly trustAdmins?: readonly KeyObject[]
+  readonly securityLimits?: Partial<SecurityLimits>
   readonly logger?: Logger
   /** Told about every call this node makes or serves: metrics and simulations listen here. */
   readonly observer?: NodeObserver
@@ -138,6 +159,8 @@ export interface LocalService {
   readonly interfaces: readonly Interface[]
   /** Complete WIT of what it exports and imports (answered to describe requests). */
   readonly wit: string
+  /** It holds or reaches data (a database, a store): under a policy, no peer may call it unless a rule allows it. */
+  readonly touchesData?: boolean
   readonly capacity: number
   /** Byte arrays of 64 KiB and more in the results are sent as they are (no copy): do not change them afterwards. */
   call (iface: string, func: string, params: unknown[], ctx: ServiceCallContext): Promise<unknown[]>
@@ -168,6 +191,10 @@ export interface NodeStats {
   readonly inboundBuffered: InboundBudgetStats
   /** Streams given up on a path a peer can reach (reset before they were answered, a handler that failed), by reason. */
   readonly streamErrors: Partial<Record<StreamErrorReason, number>>
+  /** Calls the policy refused, by interface and rule. */
+  readonly refused: RefusalStats
+  /** Peers' member certificates verified and refused. */
+  readonly members: MemberStats
 }
 
 /** An open libp2p connection, as `connections()` lists it. */
@@ -231,4 +258,6 @@ export interface MeshNode {
   on (event: 'change', listener: (change: RegistryChange) => void): () => void
   on (event: 'connection', listener: (connection: ConnectionInfo) => void): () => void
   stats (): NodeStats
+  /** Puts a new policy in force (or none), e.g. after its file changed; cached verdicts are dropped. */
+  setPolicy (policy: Policy | undefined): void
 }

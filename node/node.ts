@@ -31,6 +31,10 @@ import type { Runtime } from './runtime/index.ts'
 import { createServices } from './services.ts'
 import { NodeError } from './errors.ts'
 import { linkOptions } from './links.ts'
+import { defaultSecurityLimits } from './api.ts'
+import { checkOwnMemberCert } from './security/member-cert.ts'
+import { createMembers } from './security/members.ts'
+import { createAuthorizer } from './security/policy.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -84,7 +88,20 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     fastPath: init.fastPath
   })
   const self = libp2p.peerId.toString()
-  const registry = createRegistry({ self, lattice, labels: init.labels, maxTtlMs: advertIntakeLimits(init.timings, init.advertLimits).maxAdvertTtlMs })
+  const securityLimits = { ...defaultSecurityLimits, ...init.securityLimits }
+  const trustAdmins = init.trustAdmins ?? []
+  if (init.memberCert !== undefined) await checkOwnMemberCert(init.memberCert, { peer: self, lattice, trusted: trustAdmins, limits: securityLimits })
+  // Peers' labels are believed only from certificates signed by a trusted admin; policy and label filters read them here.
+  const members = createMembers({ libp2p, lattice, ownCert: init.memberCert, trusted: trustAdmins, limits: securityLimits, log: log.child('members'), changed: peer => { authorizer.changed(peer) } })
+  const authorizer = createAuthorizer({ policy: init.policy, labels: members.labels, labelsNow: members.labelsNow, limits: securityLimits })
+  const registry = createRegistry({
+    self,
+    lattice,
+    labels: init.labels,
+    maxTtlMs: advertIntakeLimits(init.timings, init.advertLimits).maxAdvertTtlMs,
+    mayServe: authorizer.serve,
+    ...(trustAdmins.length > 0 ? { trustedLabels: members.labelsNow } : {})
+  })
   const handles = createHandleLedger()
   const addresses = (): string[] => libp2p.getMultiaddrs().map(a => a.toString())
 
@@ -137,7 +154,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     callServer: outbound.callServer,
     local: services.localRoute
   })
-  const inbound = createInbound({ libp2p, lattice, services, limits, sessionLimits: init.sessionLimits, observer: init.observer, log, describer, streamErrors, budget: inboundBudget })
+  const inbound = createInbound({ libp2p, lattice, services, limits, sessionLimits: init.sessionLimits, observer: init.observer, log, describer, streamErrors, budget: inboundBudget, authorizer })
   const peering = init.peering === false ? undefined : createPeering(libp2p, registry, log.child('peering'), init.peering)
 
   // One running node per data directory: held from here until stop (or the process's exit), taken again on a restart.
@@ -154,6 +171,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     try {
       await runtime.start()
       await inbound.start()
+      await members.start()
       await libp2p.start()
       registry.setSelf({ labels: init.labels, addresses: addresses() })
       unwatchPeers = registry.on('change', change => { if (change.kind === 'peer' && change.change === 'new') peering?.check() })
@@ -187,6 +205,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     unwatchPeers = undefined
     await inbound.refuse()
     await inbound.drain(opts.drainTimeoutMs ?? 0)
+    await members.stop()
     await libp2p.stop()
     inbound.stop()
     // The runtime's components go with it; a restart loads `init.components` again.
@@ -241,9 +260,12 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         inflight: services.inflight(),
         gossipsub: { peers: pubsub.getPeers().length, topicPeers: pubsub.getSubscribers(advertTopic(lattice)).length },
         inboundBuffered: inboundBudget.stats(),
-        streamErrors: streamErrors.counts()
+        streamErrors: streamErrors.counts(),
+        refused: authorizer.stats(),
+        members: members.stats()
       }
-    }
+    },
+    setPolicy: policy => { authorizer.setPolicy(policy) }
   }
   internals.set(node, { libp2p, registry, router, runtime, handles })
   return node
