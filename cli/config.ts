@@ -58,6 +58,12 @@ export interface NodeSettings {
   readonly link?: readonly Link[]
   /** Limits by their own names (`node/limits.ts`), values in their units; merged key by key, flags winning. */
   readonly limits?: Readonly<Record<string, number>>
+  /** This node's member certificate file (`wasmesh key sign-member`). */
+  readonly memberCert?: string
+  /** Admin public key files whose member certificates this node trusts. */
+  readonly trustAdmin?: readonly string[]
+  /** The policy file: who may call what, who may serve what. */
+  readonly policy?: string
 }
 
 /** `invalid-config`: a limit the node cannot take (unknown, of the wrong kind, out of range). */
@@ -98,7 +104,7 @@ const componentName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 export const configKeys = [
   'listen', 'announce', 'bootstrap', 'component', 'grant', 'inline', 'label', 'lattice', 'data-dir', 'cache-dir',
   'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host', 'provider', 'provider-config',
-  'provider-secret', 'link', 'limits'
+  'provider-secret', 'link', 'limits', 'member-cert', 'trust-admin', 'policy'
 ] as const
 
 /** The largest config file read: a config is a few KiB, and parsing one of gigabytes would hold the command for minutes. */
@@ -514,6 +520,9 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
         case 'provider-secret': out.providerSecret = strings(); break
         case 'link': out.link = strings().map(parseLinkArg); break
         case 'limits': out.limits = limitsOf(file, line, entry.keyLine, value); break
+        case 'member-cert': out.memberCert = resolvePath(string(), base); break
+        case 'trust-admin': out.trustAdmin = strings().map(f => resolvePath(f, base)); break
+        case 'policy': out.policy = resolvePath(string(), base); break
       }
     } catch (err) {
       if (err instanceof SettingError) fail(err.message)

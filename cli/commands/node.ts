@@ -28,6 +28,7 @@ import { commandLine } from '../install.ts'
 import { bootstrapOf, flag, labelsOf, limitFlagsOf, logFormatOf, logLevelOf, loggerOf } from '../options.ts'
 import { limitCatalog, limitInits } from '../../node/limits.ts'
 import { stopRequests } from '../signals.ts'
+import { asBadKey, reloadPolicyOnHangUp, securityInit } from '../security.ts'
 
 export const defaultListen = '/ip4/0.0.0.0/tcp/4001'
 export const defaultDrainTimeoutMs = 10_000
@@ -99,6 +100,14 @@ Options:
                             are whole numbers, ...Bytes limits also take 512KiB, 64MiB, 1GiB,
                             ...Ms limits also take 500ms, 30s, 2m. The names, with defaults:
 ${limitHelp()}
+  --member-cert <file>      this node's member certificate (wasmesh key sign-member), presented
+                            to peers: the labels it is trusted with by nodes that trust its admin
+  --trust-admin <admin.pub> an admin public key whose member certificates this node believes
+                            (repeatable); peers' labels count for --policy and --link only when
+                            such a certificate carries them
+  --policy <file>           who may call what and who may serve what (YAML, see README "Policy");
+                            with one, builtin:keyvalue, builtin:postgres and other data providers
+                            refuse every peer no rule allows. Reloaded on SIGHUP
   --log-level <level>       debug, info, warn, error or silent (default info)
   --log-format <fmt>        text or json (default: text on a terminal, else json lines)
   --verbose                 show an error's cause and stack
@@ -174,7 +183,10 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
       'provider-config': { type: 'string', multiple: true },
       'provider-secret': { type: 'string', multiple: true },
       link: { type: 'string', multiple: true },
-      limit: { type: 'string', multiple: true }
+      limit: { type: 'string', multiple: true },
+      'member-cert': { type: 'string' },
+      'trust-admin': { type: 'string', multiple: true },
+      policy: { type: 'string' }
     }
   })
   if (positionals.length > 0) throw new CliError('usage', `node takes no arguments (got ${JSON.stringify(positionals[0])}); components are given with --component <file.wasm>`)
@@ -196,7 +208,10 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
     logFormat: logFormatOf(values['log-format']),
     demoHost: values['demo-host'],
     provider: some(values.provider)?.map(p => flag('provider', () => parseProviderArg(p))),
-    link: some(values.link)?.map(l => flag('link', () => parseLinkArg(l)))
+    link: some(values.link)?.map(l => flag('link', () => parseLinkArg(l))),
+    memberCert: values['member-cert'] === undefined ? undefined : resolvePath(values['member-cert'], cwd),
+    trustAdmin: some(values['trust-admin'])?.map(f => resolvePath(f, cwd)),
+    policy: values.policy === undefined ? undefined : resolvePath(values.policy, cwd)
   }
   const merged: Record<string, unknown> = { ...file }
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v
@@ -336,6 +351,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
   const components = await componentSpecs(settings, ctx)
   const listen = await listenAddresses(settings, ctx)
   const metrics = settings.metrics === undefined ? undefined : createMetrics()
+  const security = await securityInit(settings)
   const node = await createNode({
     dataDir: settings.dataDir ?? defaultDataDir(ctx.env),
     cacheDir: settings.cacheDir,
@@ -348,14 +364,16 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     links: settings.link,
     logger: log,
     observer: metrics?.observer,
+    ...security,
     ...limits
-  })
+  }).catch((err: unknown) => { throw asBadKey(err) })
   const stop = stopRequests(ctx, () => { ctx.err('second signal: exiting at once') })
   let running = false
   let ops: OpsServer | undefined
   let unwatch: (() => void) | undefined
   let lonely: ReturnType<typeof setTimeout> | undefined
   let providers: Provider[] = []
+  const unwatchPolicy = settings.policy === undefined ? undefined : reloadPolicyOnHangUp(node, settings.policy, log)
   try {
     if (settings.metrics !== undefined) {
       const colon = settings.metrics.lastIndexOf(':')
@@ -406,6 +424,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
   } finally {
     clearTimeout(lonely)
     unwatch?.()
+    unwatchPolicy?.()
     // idempotent: also releases the data directory's lock of a node that never started
     await node.stop().catch(() => {})
     await Promise.allSettled(providers.map(async p => { await p.stop() }))
