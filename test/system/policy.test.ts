@@ -102,6 +102,15 @@ describe('a wasmesh node with --policy, --trust-admin and builtin:keyvalue', () 
     expect(kv.output()).toMatch(new RegExp(`member certificate of ${forged.peerId} refused \\(untrusted\\)`))
   }, 60_000)
 
+  it('reloads the policy on SIGHUP: the member refused before is served after', async () => {
+    const batch = await caller('batch2', 'admin.key', 'role=batch')
+    expect(await open(batch)).toMatchObject({ code: 'refused' })
+    await writeFile(join(dir.path, 'policy.yaml'), 'rules:\n  - allow: call\n    peers: [label:role=batch]\n    interfaces: [wasi:keyvalue/*]\n')
+    kv.kill('SIGHUP')
+    await until('the reloaded policy to say so', 10_000, async () => kv.output().includes('policy reloaded from') ? true : undefined)
+    expect(await open(batch)).toMatchObject({ tag: 'ok' })
+  }, 60_000)
+
   it('refuses to start with a certificate issued to another peer', async () => {
     const run = await processes.cli(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(dir.path, 'thief'), '--member-cert', join(dir.path, 'web.cert'), '--trust-admin', join(dir.path, 'admin.pub')])
     expect(run.code).toBe(1)

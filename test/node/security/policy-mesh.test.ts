@@ -177,4 +177,27 @@ rules:
     expect(await caller.call('test:who/svc', 'whoami', [], { target: cache.peerId })).toEqual(['certified'])
     expect(cache.stats().refused.calls).toEqual([{ iface: 'test:who/svc@1.0.0', rule: 'default', count: 1 }])
   }, 60_000)
+
+  it('gives a peer whose certificate answer is huge, garbage or never comes no labels, within the deadline, and stays up', async () => {
+    mesh = await createMesh({ routing: { maxRetries: 0 } })
+    const { node: kv, provider } = await kvNode({ policy: webMayUseKv, trustAdmins: [adminPub], securityLimits: { memberTimeoutMs: 500 } })
+    const answers: Array<[string, () => Promise<Uint8Array>]> = [
+      ['huge', async () => new Uint8Array(1024 * 1024).fill(0x41)],
+      ['garbage', async () => new Uint8Array([0xff, 0x00, 0x2e, 0x2e])],
+      ['silent', async () => await new Promise<Uint8Array>(() => {})]
+    ]
+    for (const [name, answer] of answers) {
+      const peer = await mesh.add({})
+      await handleRequests(nodeInternals(peer).libp2p, memberProtocol, answer, { maxRequestBytes: 0, maxResponseBytes: 2 * 1024 * 1024, timeoutMs: 60_000 })
+      await peer.dial(kv.addresses()[0])
+      await eventually(`${name} to know the store`, () => peer.servers(STORE).length > 0)
+      expect((await codeOf(open(peer, kv.peerId))).code, name).toBe('refused')
+    }
+    expect(kv.stats().members.rejected).toEqual({ bad: 2 })
+    expect(provider.stats().calls).toBe(0)
+    // and still serves a member who may
+    const web = await mesh.add({ ...(await member({ role: 'web' })), bootstrap: bootstrapOf(kv) })
+    await eventually('web to know the store', () => web.servers(STORE).length > 0)
+    expect(await open(web, kv.peerId)).toMatchObject([{ tag: 'ok' }])
+  }, 60_000)
 })
