@@ -181,7 +181,8 @@ function selector (items: YamlNode[], scalar: (node: unknown, what: string) => s
     try {
       peerIdFromString(id)
     } catch {
-      fail(item, `peers: ${JSON.stringify(text.slice(0, 80))} is not "*", a peer id or label:key=value`)
+      const hint = text.includes('=') ? ' (in a [ ] list, quote a selector with commas: "label:a=b,c=d")' : ''
+      fail(item, `peers: ${JSON.stringify(text.slice(0, 80))} is not "*", a peer id or label:key=value${hint}`)
     }
     peers.add(id)
   }

@@ -3,6 +3,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createMeshLibp2p } from '../../../node/libp2p.ts'
 import { silentLogger } from '../../../node/logger.ts'
 import { createNode } from '../../../node/index.ts'
+import { loadPolicyFile, readPublicKey } from '../../../node/security/index.ts'
 import { serveUntilStdinEnds } from './child.ts'
 import { echoService, handleRawEcho, rawFastPath } from './echo.ts'
 
@@ -15,8 +16,15 @@ const stock = process.argv.includes('--stock')
 const heapAt = process.argv.indexOf('--heap-every-ms')
 const heapEveryMs = heapAt > 0 ? Number(process.argv[heapAt + 1]) : 0
 
+/** `--policy <file> --trust-admin <admin.pub>`: the node checks every call against that policy (the policy bench). */
+const policyAt = process.argv.indexOf('--policy')
+const adminAt = process.argv.indexOf('--trust-admin')
+const security = policyAt > 0 && adminAt > 0
+  ? { policy: await loadPolicyFile(process.argv[policyAt + 1]), trustAdmins: [await readPublicKey(process.argv[adminAt + 1])] }
+  : {}
+
 if (kind === 'wrpc') {
-  const node = await createNode({ transport: 'tcp', listen: LISTEN, logger: silentLogger, fastPath: !stock })
+  const node = await createNode({ transport: 'tcp', listen: LISTEN, logger: silentLogger, fastPath: !stock, ...security })
   await node.start()
   node.serve(echoService())
   let sampler: ReturnType<typeof setInterval> | undefined
@@ -38,6 +46,6 @@ if (kind === 'wrpc') {
   await libp2p.start()
   serveUntilStdinEnds(libp2p.getMultiaddrs()[0].toString(), async () => { await libp2p.stop() })
 } else {
-  process.stderr.write('usage: wrpc-server.ts wrpc|libp2p [--stock] [--heap-every-ms N]\n')
+  process.stderr.write('usage: wrpc-server.ts wrpc|libp2p [--stock] [--heap-every-ms N] [--policy <file> --trust-admin <admin.pub>]\n')
   process.exit(2)
 }

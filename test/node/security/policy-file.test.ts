@@ -85,6 +85,7 @@ rules:
     expect(refusal('rules:\n  - allow: call\n    peers: "*"\n')).toMatch(/needs interfaces/)
     expect(refusal('rules:\n  - allow: call\n    peers: [nobody]\n    interfaces: ["*"]\n')).toMatch(/^p\.yaml:3: peers: "nobody" is not "\*", a peer id or label:key=value/)
     expect(refusal('rules:\n  - allow: call\n    peers: ["label:role"]\n    interfaces: ["*"]\n')).toMatch(/label:key=value/)
+    expect(refusal('rules:\n  - allow: call\n    peers: [label:a=b,c=d]\n    interfaces: ["*"]\n')).toMatch(/quote a selector with commas/)
     expect(refusal('rules:\n  - allow: call\n    peers: "*"\n    interfaces: ["a b"]\n')).toMatch(/^p\.yaml:4: interfaces: "a b" is not ns:pkg\/iface/)
     expect(refusal('rules:\n  - allow: call\n    peers: "*"\n    interfaces: []\n')).toMatch(/is empty/)
     expect(refusal('rules:\n  - allow: serve\n    peers: "*"\n    interfaces: ["a:b/c#f"]\n')).toMatch(/serve rule names interfaces, not functions/)
