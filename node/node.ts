@@ -91,6 +91,9 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   const securityLimits = { ...defaultSecurityLimits, ...init.securityLimits }
   const trustAdmins = init.trustAdmins ?? []
   if (init.memberCert !== undefined) await checkOwnMemberCert(init.memberCert, { peer: self, lattice, trusted: trustAdmins, limits: securityLimits })
+  if (trustAdmins.length === 0 && init.policy?.rules.some(r => r.peers.labelSets.length > 0) === true) {
+    log.warn('the policy has rules by label, but this node trusts no admin key (--trust-admin): no peer has trusted labels, so they match nobody')
+  }
   // Peers' labels are believed only from certificates signed by a trusted admin; policy and label filters read them here.
   const members = createMembers({ libp2p, lattice, ownCert: init.memberCert, trusted: trustAdmins, limits: securityLimits, log: log.child('members'), changed: peer => { authorizer.changed(peer) } })
   const authorizer = createAuthorizer({ policy: init.policy, labels: members.labels, labelsNow: members.labelsNow, limits: securityLimits })

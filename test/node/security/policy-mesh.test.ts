@@ -200,4 +200,19 @@ rules:
     await eventually('web to know the store', () => web.servers(STORE).length > 0)
     expect(await open(web, kv.peerId)).toMatchObject([{ tag: 'ok' }])
   }, 60_000)
+
+  it('fetches the certificate of a server it is not connected to when routing meets it, then routes to it', async () => {
+    mesh = await createMesh()
+    const policy = parsePolicy('rules:\n  - allow: serve\n    peers: [label:tier=trusted]\n    interfaces: [test:who/*]\n')
+    const relay = await mesh.add({ peering: false })
+    const server = await mesh.add({ ...(await member({ tier: 'trusted' })), peering: false, bootstrap: bootstrapOf(relay) })
+    server.serve(whoamiService('test:who', 'svc', '1.0.0', 'far'))
+    const caller = await mesh.add({ policy, trustAdmins: [adminPub], peering: false, bootstrap: bootstrapOf(relay) })
+    await eventually('the caller to hear of the server through the relay', () => caller.peer(server.peerId)?.exports.length === 1)
+    expect(caller.connections(server.peerId)).toEqual([])
+    // the first look finds no certificate yet and asks for it; once it verified, the server is routed to
+    await eventually('the far server to be admitted', () => caller.servers('test:who/svc').length === 1)
+    expect(await caller.call('test:who/svc', 'whoami', [])).toEqual(['far'])
+    expect(caller.stats().members.verified).toBe(1)
+  }, 60_000)
 })
