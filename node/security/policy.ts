@@ -107,9 +107,12 @@ export function decideServe (policy: Policy, peer: string, labels: MemberLabels 
   return named ? { allowed: false, rule: 'default-deny-serve' } : { allowed: true, rule: 'default' }
 }
 
-/** Whether deciding for `peer` may depend on its labels (so a verdict without them must not be cached as final). */
-function dependsOnLabels (policy: Policy, peer: string, kind: RuleKind): boolean {
-  return policy.rules.some(r => r.kind === kind && needsLabels(r.peers, peer))
+/**
+ * Whether deciding for `peer` on `iface` (and `func`, for calls) may depend on its labels: only then is it worth
+ * waiting for (or asking for) its certificate, and a verdict without them is not final.
+ */
+function dependsOnLabels (policy: Policy, peer: string, kind: RuleKind, iface: string, func?: string): boolean {
+  return policy.rules.some(r => r.kind === kind && needsLabels(r.peers, peer) && r.targets.some(t => matchesIface(t, iface) && (func === undefined || t.func.test(func))))
 }
 
 /** Where a peer's trusted labels come from: member certificates, a trust file; a promise while they are being found out. */
@@ -183,7 +186,7 @@ export function createAuthorizer (init: AuthorizerInit): Authorizer {
         return v
       }
       // rules by peer id and for anyone need no labels: no wait for a certificate
-      if (!dependsOnLabels(p, peer, 'call')) return decide(undefined)
+      if (!dependsOnLabels(p, peer, 'call', iface, func)) return decide(undefined)
       const labels = init.labels(peer)
       return labels instanceof Promise ? labels.then(decide) : decide(labels)
     },
@@ -194,10 +197,11 @@ export function createAuthorizer (init: AuthorizerInit): Authorizer {
       const key = `>${iface}`
       const hit = cache.get(peer)?.get(key)
       if (hit !== undefined) return hit.allowed
-      const labels = dependsOnLabels(p, peer, 'serve') ? init.labelsNow(peer) : undefined
+      const needs = dependsOnLabels(p, peer, 'serve', iface)
+      const labels = needs ? init.labelsNow(peer) : undefined
       const v = decideServe(p, peer, labels, iface)
       // a refusal for want of labels not known yet is asked again next time
-      if (labels !== undefined || v.allowed || !dependsOnLabels(p, peer, 'serve')) put(peer, key, v)
+      if (!needs || labels !== undefined || v.allowed) put(peer, key, v)
       return v.allowed
     },
 
