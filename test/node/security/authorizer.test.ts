@@ -61,7 +61,7 @@ describe('the authorizer', () => {
     expect(authorizer.call('c', 'local:demo/upper', 'f', false)).toEqual({ allowed: false, rule: 'default' })
     authorizer.setPolicy(undefined)
     expect(authorizer.active).toBe(false)
-    expect(authorizer.call('c', KV, 'open', true).allowed).toBe(true)
+    expect(authorizer.call('c', KV, 'open', true)).toEqual({ allowed: true, rule: 'no-policy' })
   })
 
   it('keeps at most maxPolicyCacheEntries verdicts and 256 refusal series', () => {
