@@ -15,10 +15,11 @@ import type { PeerView, RegistryChange, RegistryFilter, Server } from './registr
 import type { ComponentConfig, LoadedComponent, PoolStats, RuntimeLimits } from './runtime/index.ts'
 import type { PeeringOptions } from './peering.ts'
 import type { Link } from './links.ts'
-import { defaultMemberLimits } from './security/members.ts'
-import type { MemberLimits, MemberStats } from './security/members.ts'
-import { defaultPolicyLimits } from './security/policy.ts'
-import type { Policy, PolicyLimits, RefusalStats } from './security/policy.ts'
+import type { MemberStats } from './security/members.ts'
+import type { Policy, RefusalStats } from './security/policy.ts'
+import type { SecurityLimits } from './security/node-security.ts'
+export { defaultSecurityLimits } from './security/node-security.ts'
+export type { SecurityLimits }
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
 
@@ -51,11 +52,6 @@ export const defaultNodeLimits: NodeLimits = Object.freeze({
   maxInboundPausedMs: 10_000,
   ...defaultDescribeLimits
 })
-
-/** Limits of the certificate exchange and the policy's cache (node/security/). */
-export interface SecurityLimits extends MemberLimits, PolicyLimits {}
-
-export const defaultSecurityLimits: SecurityLimits = Object.freeze({ ...defaultMemberLimits, ...defaultPolicyLimits })
 
 export interface NodeInit {
   /** Where the node keeps its identity (`identity.key`); without it (and without `privateKey`) the node has a fresh identity each start. */

@@ -31,10 +31,7 @@ import type { Runtime } from './runtime/index.ts'
 import { createServices } from './services.ts'
 import { NodeError } from './errors.ts'
 import { linkOptions } from './links.ts'
-import { defaultSecurityLimits } from './api.ts'
-import { checkOwnMemberCert } from './security/member-cert.ts'
-import { createMembers } from './security/members.ts'
-import { createAuthorizer } from './security/policy.ts'
+import { createNodeSecurity } from './security/node-security.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -88,23 +85,10 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     fastPath: init.fastPath
   })
   const self = libp2p.peerId.toString()
-  const securityLimits = { ...defaultSecurityLimits, ...init.securityLimits }
-  const trustAdmins = init.trustAdmins ?? []
-  if (init.memberCert !== undefined) await checkOwnMemberCert(init.memberCert, { peer: self, lattice, trusted: trustAdmins, limits: securityLimits })
-  if (trustAdmins.length === 0 && init.policy?.rules.some(r => r.peers.labelSets.length > 0) === true) {
-    log.warn('the policy has rules by label, but this node trusts no admin key (--trust-admin): no peer has trusted labels, so they match nobody')
-  }
-  // Peers' labels are believed only from certificates signed by a trusted admin; policy and label filters read them here.
-  const members = createMembers({ libp2p, lattice, ownCert: init.memberCert, trusted: trustAdmins, limits: securityLimits, log: log.child('members'), changed: peer => { authorizer.changed(peer) } })
-  const authorizer = createAuthorizer({ policy: init.policy, labels: members.labels, labelsNow: members.labelsNow, limits: securityLimits })
-  const registry = createRegistry({
-    self,
-    lattice,
-    labels: init.labels,
-    maxTtlMs: advertIntakeLimits(init.timings, init.advertLimits).maxAdvertTtlMs,
-    mayServe: authorizer.serve,
-    ...(trustAdmins.length > 0 ? { trustedLabels: members.labelsNow } : {})
+  const { members, authorizer, registry: served } = await createNodeSecurity({
+    libp2p, lattice, self, policy: init.policy, memberCert: init.memberCert, trustAdmins: init.trustAdmins, limits: init.securityLimits, log
   })
+  const registry = createRegistry({ self, lattice, labels: init.labels, maxTtlMs: advertIntakeLimits(init.timings, init.advertLimits).maxAdvertTtlMs, ...served })
   const handles = createHandleLedger()
   const addresses = (): string[] => libp2p.getMultiaddrs().map(a => a.toString())
 

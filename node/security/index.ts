@@ -12,3 +12,5 @@ export { createAuthorizer, decideCall, decideServe, defaultPolicyLimits, globPat
 export type { Authorizer, AuthorizerInit, PeerSelector, Policy, PolicyLimits, PolicyRule, RefusalStats, RuleKind, TargetPattern, TrustedLabels, Verdict } from './policy.ts'
 export { loadPolicyFile, parsePolicy, defaultPolicyFileLimits } from './policy-file.ts'
 export type { PolicyFileLimits } from './policy-file.ts'
+export { createNodeSecurity, defaultSecurityLimits } from './node-security.ts'
+export type { NodeSecurity, NodeSecurityInit, SecurityLimits } from './node-security.ts'
