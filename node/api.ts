@@ -108,6 +108,11 @@ export interface NodeInit {
   readonly memberCert?: string
   /** Admin public keys whose member certificates this node trusts: the only source of peers' labels a policy or a label filter believes. */
   readonly trustAdmins?: readonly KeyObject[]
+  /**
+   * Labels this node trusts for a peer from elsewhere than member certificates (a trust file of peer ids and labels);
+   * they win over a certificate's. When what it answers changes, `setPolicy` again drops the verdicts made with it.
+   */
+  readonly trustedLabels?: (peer: string) => Readonly<Record<string, string>> | undefined
   readonly securityLimits?: Partial<SecurityLimits>
   readonly logger?: Logger
   /** Told about every call this node makes or serves: metrics and simulations listen here. */

@@ -86,7 +86,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   })
   const self = libp2p.peerId.toString()
   const { members, authorizer, registry: served } = await createNodeSecurity({
-    libp2p, lattice, self, policy: init.policy, memberCert: init.memberCert, trustAdmins: init.trustAdmins, limits: init.securityLimits, log
+    libp2p, lattice, self, policy: init.policy, memberCert: init.memberCert, trustAdmins: init.trustAdmins, trustedLabels: init.trustedLabels, limits: init.securityLimits, log
   })
   const registry = createRegistry({ self, lattice, labels: init.labels, maxTtlMs: advertIntakeLimits(init.timings, init.advertLimits).maxAdvertTtlMs, ...served })
   const handles = createHandleLedger()

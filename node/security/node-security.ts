@@ -8,7 +8,7 @@ import type { MemberLabels } from './member-cert.ts'
 import { createMembers, defaultMemberLimits } from './members.ts'
 import type { MemberLimits, Members } from './members.ts'
 import { createAuthorizer, defaultPolicyLimits } from './policy.ts'
-import type { Authorizer, Policy, PolicyLimits } from './policy.ts'
+import type { Authorizer, Policy, PolicyLimits, TrustedLabels } from './policy.ts'
 
 /** Limits of the certificate exchange and the policy's cache. */
 export interface SecurityLimits extends MemberLimits, PolicyLimits {}
@@ -23,6 +23,8 @@ export interface NodeSecurityInit {
   readonly policy?: Policy
   readonly memberCert?: string
   readonly trustAdmins?: readonly KeyObject[]
+  /** Labels this node trusts for a peer from elsewhere than certificates (a trust file); they win over a certificate's. */
+  readonly trustedLabels?: (peer: string) => MemberLabels | undefined
   readonly limits?: Partial<SecurityLimits>
   readonly log: Logger
 }
@@ -50,10 +52,26 @@ export async function createNodeSecurity (init: NodeSecurityInit): Promise<NodeS
   }
   // Peers' labels are believed only from certificates signed by a trusted admin; policy and label filters read them here.
   const members = createMembers({ libp2p: init.libp2p, lattice: init.lattice, ownCert: init.memberCert, trusted, limits, log: init.log.child('members'), changed: peer => { authorizer.changed(peer) } })
-  const authorizer = createAuthorizer({ policy: init.policy, labels: members.labels, labelsNow: members.labelsNow, limits })
+  const local = init.trustedLabels
+  const labels: TrustedLabels = local === undefined
+    ? members.labels
+    : peer => {
+      const own = local(peer)
+      const certified = members.labels(peer)
+      return certified instanceof Promise ? certified.then(c => merged(own, c)) : merged(own, certified)
+    }
+  const labelsNow = local === undefined ? members.labelsNow : (peer: string) => merged(local(peer), members.labelsNow(peer))
+  const authorizer = createAuthorizer({ policy: init.policy, labels, labelsNow, limits })
   return {
     members,
     authorizer,
-    registry: { mayServe: authorizer.serve, ...(trusted.length > 0 ? { trustedLabels: members.labelsNow } : {}) }
+    registry: { mayServe: authorizer.serve, ...(trusted.length > 0 || local !== undefined ? { trustedLabels: labelsNow } : {}) }
   }
+}
+
+/** A peer's labels from both sources; the operator's own (`local`) win over a certificate's. */
+function merged (local: MemberLabels | undefined, certified: MemberLabels | undefined): MemberLabels | undefined {
+  if (local === undefined) return certified
+  if (certified === undefined) return local
+  return { ...certified, ...local }
 }

@@ -215,4 +215,16 @@ rules:
     expect(await caller.call('test:who/svc', 'whoami', [])).toEqual(['far'])
     expect(caller.stats().members.verified).toBe(1)
   }, 60_000)
+
+  it('takes labels from another source too (a trust file), which win over a certificate', async () => {
+    mesh = await createMesh({ routing: { maxRetries: 0 } })
+    const batch = await member({ role: 'batch' })
+    const fromFile: Record<string, MemberLabels> = { [batch.peer]: { role: 'web' } }
+    const { node: kv } = await kvNode({ policy: webMayUseKv, trustAdmins: [adminPub], trustedLabels: peer => fromFile[peer] })
+    const listed = await mesh.add({ ...batch, bootstrap: bootstrapOf(kv) })
+    const unlisted = await mesh.add({ ...(await member({ role: 'batch' })), bootstrap: bootstrapOf(kv) })
+    for (const n of [listed, unlisted]) await eventually('the store to be known', () => n.servers(STORE).length > 0)
+    expect(await open(listed, kv.peerId)).toMatchObject([{ tag: 'ok' }])
+    expect((await codeOf(open(unlisted, kv.peerId))).code).toBe('refused')
+  }, 60_000)
 })
