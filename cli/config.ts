@@ -69,6 +69,12 @@ export interface NodeSettings {
   readonly allowPeer?: readonly string[]
   /** The trust file: peers allowed to connect, with their labels. */
   readonly trustFile?: string
+  /** This node's member certificate file (`wasmesh key sign-member`). */
+  readonly memberCert?: string
+  /** Admin public key files whose member certificates this node trusts. */
+  readonly trustAdmin?: readonly string[]
+  /** The policy file: who may call what, who may serve what. */
+  readonly policy?: string
 }
 
 /** `invalid-config`: a limit the node cannot take (unknown, of the wrong kind, out of range). */
@@ -109,7 +115,8 @@ const componentName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 export const configKeys = [
   'listen', 'announce', 'bootstrap', 'component', 'grant', 'inline', 'label', 'lattice', 'data-dir', 'cache-dir',
   'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host', 'provider', 'provider-config',
-  'provider-secret', 'link', 'limits', 'require-signed', 'trust-key', 'lattice-key', 'allow-peer', 'trust-file'
+  'provider-secret', 'link', 'limits', 'require-signed', 'trust-key', 'lattice-key', 'allow-peer', 'trust-file',
+  'member-cert', 'trust-admin', 'policy'
 ] as const
 
 /** The largest config file read: a config is a few KiB, and parsing one of gigabytes would hold the command for minutes. */
@@ -540,6 +547,9 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
         case 'lattice-key': out.latticeKey = resolvePath(string(), base); break
         case 'allow-peer': out.allowPeer = strings().map(parseAllowPeerArg); break
         case 'trust-file': out.trustFile = resolvePath(string(), base); break
+        case 'member-cert': out.memberCert = resolvePath(string(), base); break
+        case 'trust-admin': out.trustAdmin = strings().map(f => resolvePath(f, base)); break
+        case 'policy': out.policy = resolvePath(string(), base); break
       }
     } catch (err) {
       if (err instanceof SettingError) fail(err.message)

@@ -104,9 +104,9 @@ export async function latticeKeyOf (given: string | undefined, env: CommandConte
   }
 }
 
-/** A security layer's error (a key, certificate or trust file that cannot be used) as the CLI's `bad-key`; anything else as it is. */
+/** A security layer's error as the CLI's: a key, certificate or trust file that cannot be used is `bad-key`, a policy file `invalid-config`; anything else as it is. */
 export function asKeyError (err: unknown, where = ''): unknown {
-  if (err instanceof SecurityError) return new CliError('bad-key', `${err.message}${where}`, { cause: err })
+  if (err instanceof SecurityError) return new CliError(err.code === 'bad-policy' ? 'invalid-config' : 'bad-key', `${err.message}${where}`, { cause: err })
   return err
 }
 

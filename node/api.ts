@@ -1,5 +1,6 @@
 // What a mesh node offers its users: NodeInit, MeshNode, LocalService, call options and events, limits.
 
+import type { KeyObject } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
 import type { SessionLimits } from '../protocol/limits.ts'
 import type { Func, Interface } from '../protocol/wit/model.ts'
@@ -17,6 +18,11 @@ import type { PeeringOptions } from './peering.ts'
 import type { Link } from './links.ts'
 import type { ComponentTrust, UntrustedReason } from './security/index.ts'
 import { defaultMaxComponentSignatureBytes } from './security/index.ts'
+import type { MemberStats } from './security/members.ts'
+import type { Policy, RefusalStats } from './security/policy.ts'
+import type { SecurityLimits } from './security/node-security.ts'
+export { defaultSecurityLimits } from './security/node-security.ts'
+export type { SecurityLimits }
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
 
@@ -120,6 +126,22 @@ export interface NodeInit {
   readonly gossipsub?: MeshLibp2pInit['gossipsub']
   /** The libp2p layer's per-call fast path (`MeshLibp2pInit.fastPath`). Default on. */
   readonly fastPath?: boolean
+  /**
+   * Who may call what and who may serve what (`loadPolicyFile`, node/security/). With one, calls to services that
+   * touch data are refused unless a rule allows them, and only peers the serve rules admit are routed to. None:
+   * every peer may call everything and serve anything. This node's own calls are never checked.
+   */
+  readonly policy?: Policy
+  /** This node's member certificate (its text, from `wasmesh key sign-member`), presented to peers that ask; it must name this node's peer id. */
+  readonly memberCert?: string
+  /** Admin public keys whose member certificates this node trusts: the only source of peers' labels a policy or a label filter believes. */
+  readonly trustAdmins?: readonly KeyObject[]
+  /**
+   * Labels this node trusts for a peer from elsewhere than member certificates (a trust file of peer ids and labels);
+   * they win over a certificate's. When what it answers changes, `setPolicy` again drops the verdicts made with it.
+   */
+  readonly trustedLabels?: (peer: string) => Readonly<Record<string, string>> | undefined
+  readonly securityLimits?: Partial<SecurityLimits>
   readonly logger?: Logger
   /** Told about every call this node makes or serves: metrics and simulations listen here. */
   readonly observer?: NodeObserver
@@ -166,6 +188,8 @@ export interface LocalService {
   readonly interfaces: readonly Interface[]
   /** Complete WIT of what it exports and imports (answered to describe requests). */
   readonly wit: string
+  /** It holds or reaches data (a database, a store): under a policy, no peer may call it unless a rule allows it. */
+  readonly touchesData?: boolean
   readonly capacity: number
   /** Byte arrays of 64 KiB and more in the results are sent as they are (no copy): do not change them afterwards. */
   call (iface: string, func: string, params: unknown[], ctx: ServiceCallContext): Promise<unknown[]>
@@ -200,6 +224,10 @@ export interface NodeStats {
   readonly componentsRefused: Partial<Record<UntrustedReason, number>>
   /** Connections refused for membership (no or another lattice key, not on the allow-list), by reason. */
   readonly connectionsRefused: Partial<Record<RefusalReason, number>>
+  /** Calls the policy refused, by interface and rule. */
+  readonly refused: RefusalStats
+  /** Peers' member certificates verified and refused. */
+  readonly members: MemberStats
 }
 
 /** An open libp2p connection, as `connections()` lists it. */
@@ -274,4 +302,6 @@ export interface MeshNode {
    * the allow-list, or when there is no allow-list. Unlike a peer's advertised labels, these are the operator's word.
    */
   trustedLabels (peer: string): Readonly<Record<string, string>> | undefined
+  /** Puts a new policy in force (or none), e.g. after its file changed; cached verdicts are dropped. */
+  setPolicy (policy: Policy | undefined): void
 }

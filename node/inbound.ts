@@ -1,4 +1,4 @@
-// A peer's call: the lattice gate, the look-up of what answers it, the in-flight count a stop drains; and the answers to describe requests.
+// A peer's call: the lattice gate, the policy check, the look-up of what answers it, the in-flight count a stop drains; and the answers to describe requests.
 
 import type { PeerId } from '@libp2p/interface'
 import type { Handlers, ServedFunction } from '../protocol/session.ts'
@@ -10,7 +10,9 @@ import type { Describer } from './describe.ts'
 import type { StreamErrors } from './libp2p/stream-errors.ts'
 import type { InboundBudget } from '../protocol/budget.ts'
 import { functionOf } from '../protocol/wit/index.ts'
-import type { Services } from './services.ts'
+import type { ServiceEntry, Services } from './services.ts'
+import type { Func } from '../protocol/wit/model.ts'
+import type { Authorizer, Verdict } from './security/policy.ts'
 import { handleWrpc } from './wrpc-server.ts'
 
 const LATTICE_SYNC = /^\/wasmesh\/([^/]+)\/sync\/1\.0\.0$/
@@ -29,7 +31,12 @@ export interface InboundInit {
   readonly streamErrors: StreamErrors
   /** What unfinished inbound values may hold, per peer and in all. */
   readonly budget: InboundBudget
+  /** Who may call what (the node's policy); checked before a call's parameters are read. */
+  readonly authorizer?: Authorizer
 }
+
+/** Refusals logged as warnings, one per peer, interface and rule; the rest at debug. */
+const maxRefusalsWarned = 4096
 
 export interface Inbound {
   /** Listens to peers coming and going, and serves `/wrpc/0.0.1` and describe requests. */
@@ -55,32 +62,65 @@ export function createInbound (init: InboundInit): Inbound {
   let unhandleWrpc: (() => Promise<void>) | undefined
   let listening = false
 
+  const authorizer = init.authorizer
+  const warned = new Set<string>()
+
+  /** A refused call: counted, logged, answered `refused` naming the rule; it never reaches the service. */
+  function refusal (caller: string, iface: string, name: string, verdict: Verdict): Error {
+    authorizer?.refused(iface, verdict.rule)
+    init.observer?.call?.({ direction: 'inbound', iface, func: name, outcome: 'refused', durationMs: 0 })
+    const why = verdict.rule === 'default-deny-data'
+      ? 'policy default-deny-data: it touches data and no rule allows this peer'
+      : verdict.rule === 'default' ? 'policy default: deny' : `policy rule "${verdict.rule}"`
+    const message = `peer ${caller} may not call ${iface}#${name} on this node (${why})`
+    const key = `${caller} ${iface} ${verdict.rule}`
+    if (warned.has(key)) log.debug(message)
+    else {
+      if (warned.size >= maxRefusalsWarned) warned.clear()
+      warned.add(key)
+      log.warn(message)
+    }
+    return Object.assign(new Error(message), { code: 'refused' })
+  }
+
   /** Serves wRPC invocations: instance = the exported interface, name = the function. */
   function handlers (peer: PeerId): Handlers {
+    const caller = peer.toString()
     return {
-      lookup (instance, name): ServedFunction | undefined {
+      lookup (instance, name): ServedFunction | undefined | Promise<ServedFunction | undefined> {
         const entry = services.find(instance)
         const func = functionOf(entry?.iface, name)
         if (entry === undefined || func === undefined) return undefined
-        return {
-          params: func.params.map(p => p.type),
-          results: func.results,
-          call: async (params) => {
-            served++
-            inbound++
-            const began = performance.now()
-            let outcome = 'ok'
-            try {
-              return await services.callLocal(entry.service, entry.iface.id, name, params, { caller: peer.toString() })
-            } catch (err) {
-              const code = (err as { code?: unknown }).code
-              outcome = typeof code === 'string' ? code : 'internal'
-              throw err
-            } finally {
-              inbound--
-              if (inbound === 0) drained?.resolve()
-              init.observer?.call?.({ direction: 'inbound', iface: entry.iface.id, func: name, outcome, durationMs: performance.now() - began })
-            }
+        const fn = servedFunction(entry, name, func)
+        if (authorizer === undefined || !authorizer.active) return fn
+        const admit = (v: Verdict): ServedFunction => {
+          if (!v.allowed) throw refusal(caller, entry.iface.id, name, v)
+          return fn
+        }
+        const verdict = authorizer.call(caller, entry.iface.id, name, entry.service.touchesData === true)
+        return verdict instanceof Promise ? verdict.then(admit) : admit(verdict)
+      }
+    }
+
+    function servedFunction (entry: ServiceEntry, name: string, func: Func): ServedFunction {
+      return {
+        params: func.params.map(p => p.type),
+        results: func.results,
+        call: async (params) => {
+          served++
+          inbound++
+          const began = performance.now()
+          let outcome = 'ok'
+          try {
+            return await services.callLocal(entry.service, entry.iface.id, name, params, { caller })
+          } catch (err) {
+            const code = (err as { code?: unknown }).code
+            outcome = typeof code === 'string' ? code : 'internal'
+            throw err
+          } finally {
+            inbound--
+            if (inbound === 0) drained?.resolve()
+            init.observer?.call?.({ direction: 'inbound', iface: entry.iface.id, func: name, outcome, durationMs: performance.now() - began })
           }
         }
       }

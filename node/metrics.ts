@@ -179,6 +179,13 @@ export function createMetrics (init: MetricsInit = {}): Metrics {
     out.family('wasmesh_connections_refused_total', 'counter', 'Connections refused for membership, by reason (no-lattice-key, lattice-key, handshake, not-allowed, dial-not-allowed).')
     for (const [reason, n] of Object.entries(stats.connectionsRefused ?? {})) out.sample('wasmesh_connections_refused_total', { reason }, n)
 
+    // the policy (node/security/): refusals by interface and rule, bounded by the authorizer (256 pairs, the rest `other`)
+    out.family('wasmesh_calls_refused_total', 'counter', 'Peers\' calls the policy refused before they reached a component or provider, by interface and the rule that refused.')
+    for (const r of stats.refused.calls) out.sample('wasmesh_calls_refused_total', { interface: r.iface, rule: r.rule }, r.count)
+    out.counter('wasmesh_member_certs_verified_total', 'Peers\' member certificates that verified (signed by a trusted admin, for that peer and lattice, not expired).', stats.members.verified)
+    out.family('wasmesh_member_certs_rejected_total', 'counter', 'Peers\' member certificates refused, by reason (bad, untrusted, expired, wrong-peer, other-lattice).')
+    for (const [reason, n] of Object.entries(stats.members.rejected)) out.sample('wasmesh_member_certs_rejected_total', { reason }, n)
+
     // the inbound budget (maxInboundBufferedBytesPerPeer/PerNode, maxInboundPausedMs): how close peers' stalled calls bring the node to it
     const budget = stats.inboundBuffered
     out.gauge('wasmesh_inbound_buffered_bytes', 'Bytes of inbound values not complete yet (calls\' parameters still arriving) this node holds now.', budget.bytes)

@@ -35,6 +35,7 @@ import { createComponentGate } from './security/index.ts'
 import { defaultRuntimeLimits } from './runtime/index.ts'
 import { createMembership } from './security/index.ts'
 import type { Membership } from './security/index.ts'
+import { createNodeSecurity } from './security/index.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -74,7 +75,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   })
   const privateKey = init.privateKey ?? (init.dataDir !== undefined ? await loadOrCreateIdentity(init.dataDir) : await generateKeyPair('Ed25519'))
   const streamErrors = createStreamErrors({ log: log.child('streams') })
-  const membership = await createMembership({ latticeKey: init.latticeKey, allowPeers: init.allowPeers, trustFile: init.trustFile, log: log.child('membership') })
+  // the trust file's labels count as trusted (for policies and label filters), as certificates' do
+  const membership = await createMembership({ latticeKey: init.latticeKey, allowPeers: init.allowPeers, trustFile: init.trustFile, log: log.child('membership'), onReload: () => { authorizer.changed() } })
   const libp2p = await createMeshLibp2p({
     connectionProtector: membership.protector,
     connectionGater: membership.gater,
@@ -94,7 +96,10 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   })
   membership.attach(libp2p)
   const self = libp2p.peerId.toString()
-  const registry = createRegistry({ self, lattice, labels: init.labels, maxTtlMs: advertIntakeLimits(init.timings, init.advertLimits).maxAdvertTtlMs })
+  const { members, authorizer, registry: served } = await createNodeSecurity({
+    libp2p, lattice, self, policy: init.policy, memberCert: init.memberCert, trustAdmins: init.trustAdmins, trustedLabels: init.trustedLabels ?? (init.trustFile !== undefined ? peer => membership.trustedLabels(peer) : undefined), limits: init.securityLimits, log
+  })
+  const registry = createRegistry({ self, lattice, labels: init.labels, maxTtlMs: advertIntakeLimits(init.timings, init.advertLimits).maxAdvertTtlMs, ...served })
   const handles = createHandleLedger()
   const addresses = (): string[] => libp2p.getMultiaddrs().map(a => a.toString())
 
@@ -157,7 +162,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     callServer: outbound.callServer,
     local: services.localRoute
   })
-  const inbound = createInbound({ libp2p, lattice, services, limits, sessionLimits: init.sessionLimits, observer: init.observer, log, describer, streamErrors, budget: inboundBudget })
+  const inbound = createInbound({ libp2p, lattice, services, limits, sessionLimits: init.sessionLimits, observer: init.observer, log, describer, streamErrors, budget: inboundBudget, authorizer })
   const peering = init.peering === false ? undefined : createPeering(libp2p, registry, log.child('peering'), init.peering)
 
   // One running node per data directory: held from here until stop (or the process's exit), taken again on a restart.
@@ -179,6 +184,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       const components = admitted.map(a => (a as PromiseFulfilledResult<ComponentSpec>).value)
       await runtime.start()
       await inbound.start()
+      await members.start()
       await libp2p.start()
       membership.start()
       registry.setSelf({ labels: init.labels, addresses: addresses() })
@@ -214,6 +220,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     await inbound.refuse()
     await inbound.drain(opts.drainTimeoutMs ?? 0)
     await membership.stop()
+    await members.stop()
     await libp2p.stop()
     inbound.stop()
     // The runtime's components go with it; a restart loads `init.components` again.
@@ -270,11 +277,14 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         inboundBuffered: inboundBudget.stats(),
         streamErrors: streamErrors.counts(),
         componentsRefused: gate?.refused() ?? {},
-        connectionsRefused: membership.counts()
+        connectionsRefused: membership.counts(),
+        refused: authorizer.stats(),
+        members: members.stats()
       }
     },
     reloadTrust: membership.reload,
-    trustedLabels: peer => membership.trustedLabels(peer)
+    trustedLabels: peer => membership.trustedLabels(peer),
+    setPolicy: policy => { authorizer.setPolicy(policy) }
   }
   internals.set(node, { libp2p, registry, router, runtime, handles, membership })
   return node

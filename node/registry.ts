@@ -127,6 +127,16 @@ export interface RegistryInit {
   /** This node's labels and addresses, as its local servers carry them. */
   readonly labels?: Readonly<Record<string, string>>
   readonly addresses?: readonly string[]
+  /**
+   * Whether a peer may serve an interface to this node (the policy's serve rules): the exports of a
+   * peer it refuses are left out of `servers` and `interfaces`, so no call is routed to them. Default: anyone.
+   */
+  readonly mayServe?: (peer: string, iface: string) => boolean
+  /**
+   * The labels this node trusts for a peer (its member certificate). When given, label filters match
+   * remote servers by these alone: labels a peer only claims in its advert select nothing.
+   */
+  readonly trustedLabels?: (peer: string) => Readonly<Record<string, string>> | undefined
 }
 
 export interface Registry {
@@ -227,6 +237,10 @@ export function createRegistry (init: RegistryInit): Registry {
   const baseMs = init.unhealthyBaseMs ?? defaultRegistryLimits.unhealthyBaseMs
   const maxMs = init.unhealthyMaxMs ?? defaultRegistryLimits.unhealthyMaxMs
   const weight = init.latencyEwmaWeight ?? defaultRegistryLimits.latencyEwmaWeight
+  const mayServe = init.mayServe ?? (() => true)
+  const labelsForFilter = init.trustedLabels === undefined
+    ? (_peer: string, e: PeerEntry) => e.advert.labels
+    : (peer: string) => init.trustedLabels?.(peer) ?? {}
 
   let localExports: readonly LocalExport[] = []
   let selfLabels: Readonly<Record<string, string>> = { ...init.labels }
@@ -439,10 +453,10 @@ export function createRegistry (init: RegistryInit): Registry {
     const candidates = filter.peer !== undefined ? [filter.peer] : byName.get(unversioned(iface)) ?? []
     for (const peer of candidates) {
       const entry = peersById.get(peer)
-      if (!live(entry) || !hasLabels(entry.advert.labels, filter.labels)) continue
+      if (!live(entry) || (filter.labels !== undefined && !hasLabels(labelsForFilter(peer, entry), filter.labels))) continue
       const isPlausible = plausible(peer, entry)
       for (const e of entry.advert.exports) {
-        if (interfaceCompatible(iface, e.iface)) out.push(toServer(peer, false, e, entry.advert.addresses, entry.advert.labels, now, isPlausible))
+        if (interfaceCompatible(iface, e.iface) && mayServe(peer, e.iface)) out.push(toServer(peer, false, e, entry.advert.addresses, entry.advert.labels, now, isPlausible))
       }
     }
     return out
@@ -576,7 +590,7 @@ export function createRegistry (init: RegistryInit): Registry {
       }
       for (const e of localExports) add(e.iface, self)
       for (const [peer, entry] of peersById) {
-        if (live(entry)) for (const e of entry.advert.exports) add(e.iface, peer)
+        if (live(entry)) for (const e of entry.advert.exports) if (mayServe(peer, e.iface)) add(e.iface, peer)
       }
       return out
     },

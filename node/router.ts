@@ -103,8 +103,11 @@ export const answerCodes: ReadonlySet<string> = new Set([
   'value-type', 'value-range', 'invalid-utf8', 'invalid-flags', 'unsupported-type', 'async-unsupported'
 ])
 
-/** Errors of a healthy server that is busy: retried elsewhere without marking it unhealthy. */
-export const busyCodes: ReadonlySet<string> = new Set(['overloaded'])
+/**
+ * Errors of a healthy server that will not take this call (busy, or its policy refuses this caller): retried
+ * elsewhere without marking it unhealthy, since its other calls (other interfaces, other callers' rules) are fine.
+ */
+export const busyCodes: ReadonlySet<string> = new Set(['overloaded', 'refused'])
 
 /** Errors saying the server could not be reached at all: it is left out until it shows it is back (`markUnreachable`). */
 export const unreachableCodes: ReadonlySet<string> = new Set(['dial-failed'])

@@ -1,7 +1,10 @@
 // `wasmesh key <subcommand>`: makes and shows the keys a lattice runs on (the lattice key, signing keys).
 
 import { parseArgs } from 'node:util'
-import { generateSigningKey, newLatticeKeyFile, readPublicKey, signingKeyJwk, writePrivateFile, keyId, SecurityError } from '../../node/security/index.ts'
+import { generateSigningKey, newLatticeKeyFile, readPublicKey, readSigningKey, signingKeyJwk, writePrivateFile, keyId, parseDurationS, signMemberCert, SecurityError } from '../../node/security/index.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { SettingError, parseLabelArg, parseLatticeArg } from '../config.ts'
+import { flag } from '../options.ts'
 import { writeFile } from 'node:fs/promises'
 import { CliError } from '../errors.ts'
 import type { CommandContext } from '../context.ts'
@@ -10,7 +13,8 @@ type Subcommand = (argv: string[], ctx: CommandContext) => Promise<number>
 
 const subcommands: Record<string, { summary: string, run: Subcommand }> = {
   new: { summary: 'make a lattice key (default) or, with --signing, an Ed25519 signing key', run: keyNew },
-  public: { summary: 'write the public half of a signing key (to give to nodes that trust it)', run: keyPublic }
+  public: { summary: 'write the public half of a signing key (to give to nodes that trust it)', run: keyPublic },
+  'sign-member': { summary: "sign a member certificate: a peer id's labels, until an expiry, with an admin key", run: keySignMember }
 }
 
 export const keyHelp = `Usage: wasmesh key <subcommand> [options]
@@ -24,11 +28,18 @@ ${Object.entries(subcommands).map(([name, s]) => `  ${name.padEnd(14)}${s.summar
       components and member certificates. Written 0600; never over an existing file unless --force.
   wasmesh key public <signing.key> --out <file.pub>
       The public half of a signing key, as a JWK, and its key id.
+  wasmesh key sign-member --key <admin.key> --peer <peer-id> [--label k=v ...] --expires <30d>
+                          [--lattice <name>] --out <member.cert>
+      A member certificate (a JWT signed with EdDSA by the admin key): the peer id, its labels, the
+      lattice (default "default"), when it was issued and when it expires (--expires 30d, 12h, 90m).
+      The peer starts with --member-cert member.cert; nodes that trust the admin (--trust-admin
+      admin.pub) believe those labels, and only those, for that peer id.
 
 Examples:
   wasmesh key new --out lattice.key
   wasmesh key new --signing --out admin.key
-  wasmesh key public admin.key --out admin.pub`
+  wasmesh key public admin.key --out admin.pub
+  wasmesh key sign-member --key admin.key --peer 12D3KooW... --label role=web --expires 30d --out web-1.cert`
 
 export async function key (argv: string[], ctx: CommandContext): Promise<number> {
   const [name, ...rest] = argv
@@ -71,5 +82,37 @@ async function keyPublic (argv: string[], ctx: CommandContext): Promise<number> 
     })
     ctx.out(`wrote the public key ${values.out} (key id ${keyId(pub)})`)
   }
+  return 0
+}
+
+async function keySignMember (argv: string[], ctx: CommandContext): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { key: { type: 'string' }, peer: { type: 'string' }, label: { type: 'string', multiple: true }, expires: { type: 'string' }, lattice: { type: 'string' }, out: { type: 'string' } }
+  })
+  if (positionals.length > 0) throw new CliError('usage', `key sign-member takes no arguments, only options\n\n${keyHelp}`)
+  for (const need of ['key', 'peer', 'expires', 'out'] as const) {
+    if (values[need] === undefined) throw new CliError('usage', `key sign-member needs --${need}\n\n${keyHelp}`)
+  }
+  const peer = values.peer as string
+  try {
+    peerIdFromString(peer)
+  } catch {
+    throw new CliError('usage', `--peer: ${JSON.stringify(peer)} is not a peer id (the 'peer id:' line a node prints)`)
+  }
+  const seconds = flag('expires', () => {
+    try { return parseDurationS(values.expires as string) } catch (err) { throw new SettingError((err as Error).message) }
+  })
+  const labels = Object.fromEntries((values.label ?? []).map(l => flag('label', () => parseLabelArg(l))))
+  const lattice = values.lattice === undefined ? 'default' : flag('lattice', () => parseLatticeArg(values.lattice as string))
+  const admin = await readSigningKey(values.key as string)
+  const expiresAt = Math.floor(Date.now() / 1000) + seconds
+  const cert = await signMemberCert(admin, { peer, labels, lattice, expiresAt })
+  await writeFile(values.out as string, cert + '\n', { flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EEXIST') throw new CliError('usage', `${values.out as string} exists: remove it first or write the certificate elsewhere`)
+    throw err
+  })
+  ctx.out(`wrote the member certificate ${values.out as string} for ${peer} (labels ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}, lattice ${lattice}, expires ${new Date(expiresAt * 1000).toISOString()}, signed by ${keyId(admin)}); start that peer with --member-cert ${values.out as string}`)
   return 0
 }

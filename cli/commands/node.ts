@@ -29,6 +29,7 @@ import { commandLine } from '../install.ts'
 import { asKeyError, bootstrapOf, isLoopbackAddress, warnIfOpen, flag, labelsOf, latticeKeyEnv, latticeKeyFileOf, latticeKeyOf, limitFlagsOf, logFormatOf, logLevelOf, loggerOf, trustKeysOf } from '../options.ts'
 import { limitCatalog, limitInits } from '../../node/limits.ts'
 import { stopRequests } from '../signals.ts'
+import { reloadPolicyOnHangUp, securityInit } from '../security.ts'
 
 /** Where a node listens when told nothing: loopback only, unless a lattice key keeps outsiders out (then `defaultPrivateListen`). */
 export const defaultListen = '/ip4/127.0.0.1/tcp/4001'
@@ -120,6 +121,14 @@ ${limitHelp()}
                             is refused with untrusted-component and the node does not start
   --trust-key <key.pub>     a public key (wasmesh key public) whose signatures are trusted
                             (repeatable; with --require-signed)
+  --member-cert <file>      this node's member certificate (wasmesh key sign-member), presented
+                            to peers: the labels it is trusted with by nodes that trust its admin
+  --trust-admin <admin.pub> an admin public key whose member certificates this node believes
+                            (repeatable); peers' labels count for --policy and --link only when
+                            such a certificate carries them
+  --policy <file>           who may call what and who may serve what (YAML, see README "Policy");
+                            with one, builtin:keyvalue, builtin:postgres and other data providers
+                            refuse every peer no rule allows. Reloaded on SIGHUP
   --log-level <level>       debug, info, warn, error or silent (default info)
   --log-format <fmt>        text or json (default: text on a terminal, else json lines)
   --verbose                 show an error's cause and stack
@@ -205,7 +214,10 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
       'trust-key': { type: 'string', multiple: true },
       'lattice-key': { type: 'string' },
       'allow-peer': { type: 'string', multiple: true },
-      'trust-file': { type: 'string' }
+      'trust-file': { type: 'string' },
+      'member-cert': { type: 'string' },
+      'trust-admin': { type: 'string', multiple: true },
+      policy: { type: 'string' }
     }
   })
   if (positionals.length > 0) throw new CliError('usage', `node takes no arguments (got ${JSON.stringify(positionals[0])}); components are given with --component <file.wasm>`)
@@ -232,7 +244,10 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
     trustKey: some(values['trust-key'])?.map(k => resolvePath(k, cwd)),
     latticeKey: values['lattice-key'] === undefined ? undefined : resolvePath(values['lattice-key'], cwd),
     allowPeer: some(values['allow-peer'])?.map(p => flag('allow-peer', () => parseAllowPeerArg(p))),
-    trustFile: values['trust-file'] === undefined ? undefined : resolvePath(values['trust-file'], cwd)
+    trustFile: values['trust-file'] === undefined ? undefined : resolvePath(values['trust-file'], cwd),
+    memberCert: values['member-cert'] === undefined ? undefined : resolvePath(values['member-cert'], cwd),
+    trustAdmin: some(values['trust-admin'])?.map(f => resolvePath(f, cwd)),
+    policy: values.policy === undefined ? undefined : resolvePath(values.policy, cwd)
   }
   const merged: Record<string, unknown> = { ...file }
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v
@@ -403,6 +418,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
   const listen = await listenAddresses(settings, ctx, latticeKey !== undefined)
   warnIfOpen(ctx, listen, latticeKey !== undefined)
   const metrics = settings.metrics === undefined ? undefined : createMetrics()
+  const security = await securityInit(settings)
   const node = await createNode({
     latticeKey,
     allowPeers: settings.allowPeer,
@@ -419,6 +435,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     trust,
     logger: log,
     observer: metrics?.observer,
+    ...security,
     ...limits
   }).catch((err: unknown) => { throw asKeyError(err) })
   const stop = stopRequests(ctx, () => { ctx.err('second signal: exiting at once') })
@@ -430,6 +447,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
   let unwatch: (() => void) | undefined
   let lonely: ReturnType<typeof setTimeout> | undefined
   let providers: Provider[] = []
+  const unwatchPolicy = settings.policy === undefined ? undefined : reloadPolicyOnHangUp(node, settings.policy, log)
   try {
     if (settings.metrics !== undefined) {
       const colon = settings.metrics.lastIndexOf(':')
@@ -481,6 +499,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
   } finally {
     clearTimeout(lonely)
     unwatch?.()
+    unwatchPolicy?.()
     // idempotent: also releases the data directory's lock of a node that never started
     await node.stop().catch(() => {})
     await Promise.allSettled(providers.map(async p => { await p.stop() }))

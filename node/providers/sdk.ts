@@ -40,6 +40,8 @@ export interface ProviderModule {
    * returning a resource means returning the JS object: the SDK swaps objects and opaque handles.
    */
   readonly exports: Readonly<Record<string, Readonly<Record<string, ProviderFunction>>>>
+  /** It holds or reaches data (a database, a store): under a node's policy no peer may call it unless a rule allows it. */
+  readonly touchesData?: boolean
   start? (ctx: ProviderContext): Promise<void> | void
   stop? (): Promise<void> | void
 }
@@ -361,6 +363,7 @@ export async function createProvider (module: ProviderModule, opts: ProviderOpti
     interfaces: implemented.map(i => i.iface),
     wit: text,
     capacity,
+    ...(module.touchesData === true ? { touchesData: true } : {}),
     call,
     peerGone (peer) {
       const gone = handles.removeAll(peer)

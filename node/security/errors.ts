@@ -10,6 +10,12 @@ export type SecurityErrorCode =
   | 'bad-trust-file'         // the trust file (allowed peers and their labels) is not valid: the message names the line
   | 'lattice-key-missing'    // a peer spoke plain libp2p to a private lattice: give it the lattice key (--lattice-key)
   | 'lattice-key-mismatch'   // a peer's connection is not under this lattice's key: give it the same key file
+  | 'bad-member-cert'        // not a member certificate: garbage, truncated, oversized, or claims out of bounds
+  | 'member-cert-untrusted'  // not signed by a trusted admin key (forged, or an admin this node does not trust)
+  | 'member-cert-expired'    // past its expiry (or not valid yet): ask the lattice admin for a new one
+  | 'member-cert-wrong-peer' // issued to another peer id: a certificate is only good for the peer it names
+  | 'member-cert-other-lattice' // issued for another lattice
+  | 'bad-policy'             // a policy file that cannot be used: the message names the file and line
 
 export class SecurityError extends Error {
   override readonly name: string = 'SecurityError'

@@ -27,6 +27,8 @@ export interface MembershipInit {
   readonly refusalLimits?: Partial<RefusalLimits>
   readonly trustReloadDebounceMs?: number
   readonly log: Logger
+  /** After a reload put a new list in force: the labels it gives peers may have changed. */
+  readonly onReload?: () => void
 }
 
 export interface Membership extends Startable {
@@ -95,6 +97,7 @@ export async function createMembership (init: MembershipInit): Promise<Membershi
       list = next
       log.info(`trust file ${trustFile} reloaded: ${next.size} peer${next.size === 1 ? '' : 's'} allowed (${before} before)`)
       closeDisallowed()
+      init.onReload?.()
       return true
     } catch (err) {
       log.error(`trust file ${trustFile} not reloaded, the previous list stays in force: ${(err as Error).message}`)

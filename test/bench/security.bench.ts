@@ -50,8 +50,8 @@ export async function run (): Promise<string> {
       return node
     }
     const open = await client(openServer.address, {})
-    const keyed = await client(keyedServer.address, { latticeKey: key })
-    const allowed = await client(allowedServer.address, { latticeKey: key, privateKey: allowedKey })
+    const keyed = await client(keyedServer.address, { init: { latticeKey: key } })
+    const allowed = await client(allowedServer.address, { init: { latticeKey: key, privateKey: allowedKey } })
     const call = (node: MeshNode) => async (p: Uint8Array): Promise<Uint8Array> => (await node.call(ECHO_CALL_IFACE, 'echo', [p]))[0] as Uint8Array
     const subjects: Subject[] = [
       { name: OPEN, baselines: [], call: call(open) },

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError, formatLimit, grantsByComponent, loadConfigFile, maxConfigFileBytes, parseGrantArg, parseLimitArg } from '../../cli/config.ts'
-import { defaultNodeLimits } from '../../node/api.ts'
+import { defaultNodeLimits, defaultSecurityLimits } from '../../node/api.ts'
 import { defaultAdvertIntakeLimits, defaultAdvertTimings } from '../../node/adverts.ts'
 import { defaultConnectionLimits, defaultStreamLimits } from '../../node/libp2p.ts'
 import { limitCatalog, limitInits } from '../../node/limits.ts'
@@ -227,7 +227,7 @@ describe('limits in a config file', () => {
 
 describe('limits by name', () => {
   it('knows every field of every limits object the node takes, derived from their defaults', () => {
-    const objects = [defaultNodeLimits, defaultSessionLimits, defaultAdvertIntakeLimits, defaultAdvertTimings, defaultRuntimeLimits, defaultConnectionLimits, defaultStreamLimits]
+    const objects = [defaultNodeLimits, defaultSessionLimits, defaultAdvertIntakeLimits, defaultAdvertTimings, defaultRuntimeLimits, defaultConnectionLimits, defaultStreamLimits, defaultSecurityLimits]
     const names = objects.flatMap(o => Object.keys(o))
     expect([...limitCatalog.keys()].sort()).toEqual([...names, 'maxInstancesPerCaller'].sort())
     for (const name of names) {

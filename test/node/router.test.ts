@@ -274,7 +274,8 @@ describe('router: retries and failover', () => {
     ['a dial failure', dialFailure, true],
     ['a stream reset', () => { throw new SessionError('closed', 'stream reset', false) }, true],
     ['an idle peer', () => { throw new SessionError('idle-timeout', 'peer idle', false) }, true],
-    ['a refusal', () => { throw new RemoteError('refused', 'wrong lattice') }, true],
+    // a refusal (a policy, a lattice) is about this call's caller, not the server's health: its other calls are fine
+    ['a refusal', () => { throw new RemoteError('refused', 'wrong lattice') }, false],
     ['overload', () => { throw new RemoteError('overloaded', 'queue full') }, false]
   ])('retries %s on another server', async (_name, fail, marked) => {
     const { router, behave, calls, registry } = setup(['QmA', 'QmB'])

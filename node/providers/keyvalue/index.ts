@@ -130,6 +130,8 @@ export function createKeyvalueModule (): ProviderModule & { readonly settings: (
 
   return {
     name: 'keyvalue',
+    // a store of whatever callers put in it: default-deny under a policy
+    touchesData: true,
     wit: witSources(),
     world: 'wasmesh:keyvalue-provider/provider@0.1.0',
     settings: () => settings,

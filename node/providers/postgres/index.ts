@@ -41,6 +41,8 @@ export function createPostgresModule (): ProviderModule & { readonly stats: () =
 
   return {
     name: 'postgres',
+    // a database: default-deny under a policy
+    touchesData: true,
     wit: witSources(),
     world: WORLD,
     stats: () => ({ openTransactions: db?.openTransactions ?? 0, preparedStatements: db?.preparedStatements ?? 0 }),

@@ -5,7 +5,7 @@ import type { Libp2p, PeerId, PrivateKey, Stream, StreamMessageEvent } from '@li
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { parseWit, printInterface } from '../../../protocol/wit/index.ts'
 import { createNode } from '../../../node/index.ts'
-import type { LocalService, MeshNode } from '../../../node/index.ts'
+import type { LocalService, MeshNode, NodeInit } from '../../../node/index.ts'
 import { silentLogger } from '../../../node/logger.ts'
 import { eventually } from '../../support/eventually.ts'
 
@@ -145,8 +145,8 @@ export const GRPC_CHANNEL_OPTIONS: grpc.ChannelOptions = {
 }
 
 /** A client node on 127.0.0.1 TCP bootstrapped to an echo server at `address`, started, once its registry knows that server. */
-export async function echoClient (address: string, opts: { fastPath?: boolean, latticeKey?: Uint8Array, privateKey?: PrivateKey } = {}): Promise<MeshNode> {
-  const node = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [address], logger: silentLogger, fastPath: opts.fastPath, latticeKey: opts.latticeKey, privateKey: opts.privateKey })
+export async function echoClient (address: string, opts: { fastPath?: boolean, init?: NodeInit } = {}): Promise<MeshNode> {
+  const node = await createNode({ transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [address], logger: silentLogger, fastPath: opts.fastPath, ...opts.init })
   try {
     await node.start()
     await eventually('the echo server in the client registry', () => node.servers(ECHO_CALL_IFACE).some(s => !s.local), 30_000)

@@ -3,7 +3,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createMeshLibp2p } from '../../../node/libp2p.ts'
 import { silentLogger } from '../../../node/logger.ts'
 import { createNode } from '../../../node/index.ts'
-import { readLatticeKey } from '../../../node/security/index.ts'
+import { loadPolicyFile, readLatticeKey, readPublicKey } from '../../../node/security/index.ts'
 import { serveUntilStdinEnds } from './child.ts'
 import { echoService, handleRawEcho, rawFastPath } from './echo.ts'
 
@@ -21,8 +21,15 @@ const latticeKeyFile = option('--lattice-key')
 const latticeKey = latticeKeyFile === undefined ? undefined : await readLatticeKey(latticeKeyFile)
 const allowPeer = option('--allow-peer')
 
+/** `--policy <file> --trust-admin <admin.pub>`: the node checks every call against that policy (the policy bench). */
+const policyAt = process.argv.indexOf('--policy')
+const adminAt = process.argv.indexOf('--trust-admin')
+const security = policyAt > 0 && adminAt > 0
+  ? { policy: await loadPolicyFile(process.argv[policyAt + 1]), trustAdmins: [await readPublicKey(process.argv[adminAt + 1])] }
+  : {}
+
 if (kind === 'wrpc') {
-  const node = await createNode({ transport: 'tcp', listen: LISTEN, logger: silentLogger, fastPath: !stock, latticeKey, ...(allowPeer !== undefined ? { allowPeers: [allowPeer] } : {}) })
+  const node = await createNode({ transport: 'tcp', listen: LISTEN, logger: silentLogger, fastPath: !stock, latticeKey, ...(allowPeer !== undefined ? { allowPeers: [allowPeer] } : {}), ...security })
   await node.start()
   node.serve(echoService())
   let sampler: ReturnType<typeof setInterval> | undefined
@@ -44,6 +51,6 @@ if (kind === 'wrpc') {
   await libp2p.start()
   serveUntilStdinEnds(libp2p.getMultiaddrs()[0].toString(), async () => { await libp2p.stop() })
 } else {
-  process.stderr.write('usage: wrpc-server.ts wrpc|libp2p [--stock] [--heap-every-ms N] [--lattice-key file] [--allow-peer id]\n')
+  process.stderr.write('usage: wrpc-server.ts wrpc|libp2p [--stock] [--heap-every-ms N] [--lattice-key file] [--allow-peer id] [--policy <file> --trust-admin <admin.pub>]\n')
   process.exit(2)
 }
