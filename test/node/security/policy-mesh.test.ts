@@ -1,6 +1,8 @@
 // The policy on real nodes in one process: who may call a data provider, certificates forged or replayed, and who may serve.
 
 import { createPublicKey } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
@@ -14,6 +16,7 @@ import { generateSigningKey, memberProtocol, parsePolicy, signMemberCert } from 
 import type { MemberLabels } from '../../../node/security/index.ts'
 import { bootstrapOf, createMesh, eventually, keyvalueProvider, whoamiService } from '../../support/mesh.ts'
 import type { Mesh } from '../../support/mesh.ts'
+import { scratchDir } from '../../support/scratch.ts'
 
 const admin = generateSigningKey()
 const adminPub = createPublicKey(admin)
@@ -87,6 +90,34 @@ describe('a node with a policy', () => {
     // this node's own calls are not checked
     const [mine] = await kv.call(STORE, 'open', ['b']) as [{ tag: string }]
     expect(mine.tag).toBe('ok')
+  }, 60_000)
+
+  it('believes the labels its trust file gives a peer, as a certificate\'s, and a reload of the file takes effect for the next call', async () => {
+    mesh = await createMesh({ routing: { maxRetries: 0 } })
+    const dir = await scratchDir('policy-trust')
+    try {
+      const web = await generateKeyPair('Ed25519')
+      const webPeer = peerIdFromPrivateKey(web).toString()
+      const trustFile = join(dir.path, 'trust.yaml')
+      const kvPeer = await generateKeyPair('Ed25519')
+      const trustAs = async (role: string): Promise<void> => {
+        await writeFile(trustFile, `peers:\n  - id: ${peerIdFromPrivateKey(kvPeer).toString()}\n  - id: ${webPeer}\n    labels: { role: ${role} }\n`)
+      }
+      await trustAs('web')
+      const { node: kv, provider } = await kvNode({ privateKey: kvPeer, policy: webMayUseKv, trustFile })
+      const a = await mesh.add({ privateKey: web, bootstrap: bootstrapOf(kv) })
+      await eventually('the store to be known', () => a.servers(STORE).length > 0)
+      const [ok] = await open(a, kv.peerId) as [{ tag: string }]
+      expect(ok.tag).toBe('ok')
+
+      await trustAs('batch')
+      expect(await kv.reloadTrust()).toBe(true)
+      const callsBefore = provider.stats().calls
+      expect((await codeOf(open(a, kv.peerId))).code).toBe('refused')
+      expect(provider.stats().calls).toBe(callsBefore)
+    } finally {
+      await dir.remove()
+    }
   }, 60_000)
 
   it('believes no label a peer only claims in its advert, nor a certificate forged or replayed by another peer', async () => {
