@@ -16,6 +16,8 @@ export interface ClientInit {
    * run: a node with an allow-list lets in only the peer ids it lists.
    */
   readonly identityDir?: string
+  /** The member certificate issued to that identity, presented to nodes that trust its admin. */
+  readonly memberCert?: string
   readonly logger: Logger
 }
 
@@ -53,6 +55,7 @@ export async function startClient (init: ClientInit): Promise<Client> {
     bootstrap: init.bootstrap,
     lattice: init.lattice,
     latticeKey: init.latticeKey,
+    memberCert: init.memberCert,
     logger: init.logger,
     // its adverts say so: nodes log its coming and going at debug, and `wasmesh mesh` does not list it as a peer
     role: 'client'

@@ -19,6 +19,8 @@ export interface MeshCallOptions {
   readonly latticeKey?: Uint8Array
   /** The client's identity directory (`ClientInit.identityDir`). */
   readonly identityDir?: string
+  /** `ClientInit.memberCert`. */
+  readonly memberCert?: string
   readonly target?: string
   readonly labels?: Readonly<Record<string, string>>
   readonly timeoutMs: number
@@ -32,7 +34,7 @@ export async function meshCall (expr: CallExpression, opts: MeshCallOptions, ctx
   }
   const began = performance.now()
   const deadline = began + opts.timeoutMs
-  const client = await startClient({ bootstrap: opts.bootstrap, lattice: opts.lattice, latticeKey: opts.latticeKey, identityDir: opts.identityDir, logger: opts.logger })
+  const client = await startClient({ bootstrap: opts.bootstrap, lattice: opts.lattice, latticeKey: opts.latticeKey, identityDir: opts.identityDir, memberCert: opts.memberCert, logger: opts.logger })
   try {
     const filter = { peer: opts.target, labels: opts.labels }
     const served = (): boolean => client.node.servers(expr.iface, filter).length > 0

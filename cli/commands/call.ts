@@ -13,6 +13,7 @@ import { CliError } from '../errors.ts'
 import type { CommandContext } from '../context.ts'
 import { meshCall, parseArguments } from '../mesh-call.ts'
 import { bootstrapOf, flag, labelsOf, latticeKeyOf, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from '../options.ts'
+import { clientMemberCertOf } from '../security.ts'
 import { formatResult } from '../output.ts'
 
 export const callHelp = `Usage: wasmesh call '<ns:pkg/iface@version>#<func>(<args>)' --bootstrap <multiaddr> [options]
@@ -43,6 +44,8 @@ Options:
   --data-dir <dir>         keep the client's identity (identity.key) there instead of a fresh
                            one per run: for nodes that let in only listed peers (--allow-peer,
                            --trust-file). A folder of its own, not a node's
+  --member-cert <file>     the member certificate issued to that identity (wasmesh key
+                           sign-member), for nodes whose policy admits peers by label
   --lattice <name>         the lattice to join (default "default")
   --component <file>       run this component in-process, without a mesh (repeatable)
   --json                   arguments and result in JSON instead of WAVE: the
@@ -85,6 +88,7 @@ export async function call (argv: string[], ctx: CommandContext): Promise<number
       lattice: { type: 'string' },
       'lattice-key': { type: 'string' },
       'data-dir': { type: 'string' },
+      'member-cert': { type: 'string' },
       'log-level': { type: 'string' },
       'log-format': { type: 'string' }
     }
@@ -101,6 +105,7 @@ export async function call (argv: string[], ctx: CommandContext): Promise<number
       bootstrap,
       latticeKey: await latticeKeyOf(values['lattice-key'], ctx.env),
       identityDir: values['data-dir'] === undefined ? undefined : resolve(values['data-dir']),
+      memberCert: await clientMemberCertOf(values['member-cert'], values['data-dir']),
       lattice: values.lattice === undefined ? undefined : flag('lattice', () => parseLatticeArg(values.lattice as string)),
       target: values.target,
       labels: labelsOf(values.label),
@@ -109,7 +114,7 @@ export async function call (argv: string[], ctx: CommandContext): Promise<number
       logger: loggerOf(ctx, logLevelOf(values['log-level'], 'warn'), logFormatOf(values['log-format']))
     }, ctx)
   }
-  for (const meshOnly of ['bootstrap', 'target', 'label', 'lattice', 'lattice-key', 'data-dir'] as const) {
+  for (const meshOnly of ['bootstrap', 'target', 'label', 'lattice', 'lattice-key', 'data-dir', 'member-cert'] as const) {
     if (values[meshOnly] !== undefined) throw new CliError('usage', `--${meshOnly} is for calls through the mesh; --component runs in-process`)
   }
 

@@ -9,6 +9,7 @@ import { startClient } from '../client.ts'
 import type { CommandContext } from '../context.ts'
 import { CliError } from '../errors.ts'
 import { bootstrapOf, flag, latticeKeyOf, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from '../options.ts'
+import { clientMemberCertOf } from '../security.ts'
 import { stopRequests } from '../signals.ts'
 
 export const meshHelp = `Usage: wasmesh mesh --bootstrap <multiaddr> [--json] [--watch] [options]
@@ -29,6 +30,8 @@ Options:
   --data-dir <dir>         keep the client's identity (identity.key) there instead of a fresh
                            one per run: for nodes that let in only listed peers (--allow-peer,
                            --trust-file). A folder of its own, not a node's
+  --member-cert <file>     the member certificate issued to that identity (wasmesh key
+                           sign-member), for nodes whose policy admits peers by label
   --lattice <name>         the lattice to look at (default "default")
   --json                   one JSON object: {lattice, peers: [...], interfaces: [...]}
   --watch                  keep following: print again whenever the mesh changes
@@ -149,6 +152,7 @@ export async function mesh (argv: string[], ctx: CommandContext): Promise<number
       lattice: { type: 'string' },
       'lattice-key': { type: 'string' },
       'data-dir': { type: 'string' },
+      'member-cert': { type: 'string' },
       json: { type: 'boolean' },
       watch: { type: 'boolean' },
       timeout: { type: 'string' },
@@ -166,7 +170,7 @@ export async function mesh (argv: string[], ctx: CommandContext): Promise<number
   const logger = loggerOf(ctx, logLevelOf(values['log-level'], 'warn'), logFormatOf(values['log-format']))
 
   const stop = values.watch === true ? stopRequests(ctx) : undefined
-  const client = await startClient({ bootstrap, lattice, latticeKey, identityDir: values['data-dir'] === undefined ? undefined : resolve(values['data-dir']), logger })
+  const client = await startClient({ bootstrap, lattice, latticeKey, identityDir: values['data-dir'] === undefined ? undefined : resolve(values['data-dir']), memberCert: await clientMemberCertOf(values['member-cert'], values['data-dir']), logger })
   try {
     const node = client.node
     const deadline = performance.now() + timeoutMs

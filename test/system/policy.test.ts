@@ -9,6 +9,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createNode } from '../../node/index.ts'
 import type { MeshNode } from '../../node/index.ts'
 import { silentLogger } from '../../node/logger.ts'
+import { loadOrCreateIdentity } from '../../node/identity.ts'
 import { STORE } from '../../node/providers/keyvalue/index.ts'
 import { Processes, until } from './processes.ts'
 import type { NodeProcess } from './processes.ts'
@@ -94,6 +95,24 @@ describe('a wasmesh node with --policy, --trust-admin and builtin:keyvalue', () 
     await until('the refusal to be counted', 10_000, async () => await metric(/^wasmesh_calls_refused_total\{interface="wasi:keyvalue\/store@0.2.0-draft",rule="default-deny-data"\} 1$/))
     expect(kv.output()).toContain(`peer ${batch.peerId} may not call wasi:keyvalue/store@0.2.0-draft#open`)
   }, 60_000)
+
+  it('admits `wasmesh call` with --data-dir and the --member-cert issued to that identity, and refuses it without', async () => {
+    const identity = join(dir.path, 'cli-client')
+    const peer = peerIdFromPrivateKey(await loadOrCreateIdentity(identity)).toString()
+    const cert = join(dir.path, 'cli-client.cert')
+    const signed = await processes.cli(['key', 'sign-member', '--key', join(dir.path, 'admin.key'), '--peer', peer, '--label', 'role=web', '--expires', '1h', '--out', cert])
+    expect(signed.code, signed.stderr).toBe(0)
+    const call = ['call', 'wasi:keyvalue/store@0.2.0-draft#open("cli")', '--bootstrap', kv.addresses[0], '--data-dir', identity, '--timeout', '20s']
+    const admitted = await processes.cli([...call, '--member-cert', cert])
+    expect(admitted.code, admitted.stderr).toBe(0)
+    expect(admitted.stdout).toMatch(/^ok\(/)
+    const refused = await processes.cli(call)
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toContain('error [refused]')
+    const noIdentity = await processes.cli(['call', 'wasi:keyvalue/store@0.2.0-draft#open("cli")', '--bootstrap', kv.addresses[0], '--member-cert', cert])
+    expect(noIdentity.code).toBe(2)
+    expect(noIdentity.stderr).toContain('--member-cert needs --data-dir')
+  }, 90_000)
 
   it('rejects a certificate signed by a key it does not trust, logs and counts it, and refuses the call', async () => {
     const forged = await caller('forged', 'rogue.key', 'role=web')
