@@ -2,10 +2,12 @@
 
 import { parseArgs } from 'node:util'
 import { generateSigningKey, newLatticeKeyFile, readPublicKey, readSigningKey, signingKeyJwk, writePrivateFile, keyId, parseDurationS, signMemberCert, SecurityError } from '../../node/security/index.ts'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { SettingError, parseLabelArg, parseLatticeArg } from '../config.ts'
 import { flag } from '../options.ts'
 import { writeFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { loadOrCreateIdentity } from '../../node/identity.ts'
 import { CliError } from '../errors.ts'
 import type { CommandContext } from '../context.ts'
 
@@ -14,7 +16,8 @@ type Subcommand = (argv: string[], ctx: CommandContext) => Promise<number>
 const subcommands: Record<string, { summary: string, run: Subcommand }> = {
   new: { summary: 'make a lattice key (default) or, with --signing, an Ed25519 signing key', run: keyNew },
   public: { summary: 'write the public half of a signing key (to give to nodes that trust it)', run: keyPublic },
-  'sign-member': { summary: "sign a member certificate: a peer id's labels, until an expiry, with an admin key", run: keySignMember }
+  'sign-member': { summary: "sign a member certificate: a peer id's labels, until an expiry, with an admin key", run: keySignMember },
+  'peer-id': { summary: 'print the peer id of the identity in a data directory (made there if there is none)', run: keyPeerId }
 }
 
 export const keyHelp = `Usage: wasmesh key <subcommand> [options]
@@ -34,12 +37,16 @@ ${Object.entries(subcommands).map(([name, s]) => `  ${name.padEnd(14)}${s.summar
       lattice (default "default"), when it was issued and when it expires (--expires 30d, 12h, 90m).
       The peer starts with --member-cert member.cert; nodes that trust the admin (--trust-admin
       admin.pub) believe those labels, and only those, for that peer id.
+  wasmesh key peer-id --data-dir <dir>
+      The peer id of the identity kept in <dir> (identity.key, made if missing): what to put in a
+      trust file or a member certificate for a node or a client (call, mesh) started with --data-dir <dir>.
 
 Examples:
   wasmesh key new --out lattice.key
   wasmesh key new --signing --out admin.key
   wasmesh key public admin.key --out admin.pub
-  wasmesh key sign-member --key admin.key --peer 12D3KooW... --label role=web --expires 30d --out web-1.cert`
+  wasmesh key sign-member --key admin.key --peer 12D3KooW... --label role=web --expires 30d --out web-1.cert
+  wasmesh key peer-id --data-dir ~/.wasmesh-client`
 
 export async function key (argv: string[], ctx: CommandContext): Promise<number> {
   const [name, ...rest] = argv
@@ -114,5 +121,12 @@ async function keySignMember (argv: string[], ctx: CommandContext): Promise<numb
     throw err
   })
   ctx.out(`wrote the member certificate ${values.out as string} for ${peer} (labels ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}, lattice ${lattice}, expires ${new Date(expiresAt * 1000).toISOString()}, signed by ${keyId(admin)}); start that peer with --member-cert ${values.out as string}`)
+  return 0
+}
+
+async function keyPeerId (argv: string[], ctx: CommandContext): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { 'data-dir': { type: 'string' } } })
+  if (positionals.length > 0 || values['data-dir'] === undefined) throw new CliError('usage', `key peer-id needs --data-dir <dir>\n\n${keyHelp}`)
+  ctx.out(peerIdFromPrivateKey(await loadOrCreateIdentity(resolve(values['data-dir']))).toString())
   return 0
 }

@@ -98,7 +98,10 @@ describe('a wasmesh node with --policy, --trust-admin and builtin:keyvalue', () 
 
   it('admits `wasmesh call` with --data-dir and the --member-cert issued to that identity, and refuses it without', async () => {
     const identity = join(dir.path, 'cli-client')
-    const peer = peerIdFromPrivateKey(await loadOrCreateIdentity(identity)).toString()
+    const id = await processes.cli(['key', 'peer-id', '--data-dir', identity])
+    expect(id.code, id.stderr).toBe(0)
+    const peer = id.stdout.trim()
+    expect(peer).toBe(peerIdFromPrivateKey(await loadOrCreateIdentity(identity)).toString())
     const cert = join(dir.path, 'cli-client.cert')
     const signed = await processes.cli(['key', 'sign-member', '--key', join(dir.path, 'admin.key'), '--peer', peer, '--label', 'role=web', '--expires', '1h', '--out', cert])
     expect(signed.code, signed.stderr).toBe(0)
