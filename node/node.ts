@@ -99,7 +99,9 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   const { members, authorizer, registry: served } = await createNodeSecurity({
     libp2p, lattice, self, policy: init.policy, memberCert: init.memberCert, trustAdmins: init.trustAdmins, trustedLabels: init.trustedLabels ?? (init.trustFile !== undefined ? peer => membership.trustedLabels(peer) : undefined), limits: init.securityLimits, log
   })
-  const registry = createRegistry({ self, lattice, labels: init.labels, maxTtlMs: advertIntakeLimits(init.timings, init.advertLimits).maxAdvertTtlMs, ...served })
+  // a peer the allow-list excludes serves nothing here, even when an allowed peer relays its adverts
+  const mayServe = membership.restricted ? (peer: string, iface: string) => (peer === self || membership.allows(peer)) && served.mayServe(peer, iface) : served.mayServe
+  const registry = createRegistry({ self, lattice, labels: init.labels, maxTtlMs: advertIntakeLimits(init.timings, init.advertLimits).maxAdvertTtlMs, ...served, mayServe })
   const handles = createHandleLedger()
   const addresses = (): string[] => libp2p.getMultiaddrs().map(a => a.toString())
 

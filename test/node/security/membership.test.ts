@@ -172,6 +172,20 @@ describe('the allow-list', () => {
     expect(a.trustedLabels(c.peerId)).toBeUndefined()
   })
 
+  it('routes nothing to a peer it excludes, even when an allowed peer relays that peer\'s adverts', async () => {
+    const relay = await node({})
+    const outsider = await node({ bootstrap: bootstrapOf(relay) })
+    outsider.serve(whoamiService('test:sec', 'who', undefined, 'outsider'))
+    await eventually('the relay to learn the outsider', () => relay.servers(iface).length === 1)
+    const a = await node({ allowPeers: [relay.peerId], bootstrap: bootstrapOf(relay) })
+    await eventually('a to hear of the outsider through the relay', () => a.peer(outsider.peerId)?.exports.length === 1)
+    expect(a.servers(iface)).toEqual([])
+    expect(a.interfaces().get('test:sec/who')).toBeUndefined()
+    relay.serve(whoamiService('test:sec', 'who', undefined, 'relay'))
+    await eventually('a to route to the allowed relay', () => a.servers(iface).length === 1)
+    expect(a.servers(iface).map(s => s.peer)).toEqual([relay.peerId])
+  })
+
   it('a node with an allow-list never dials a peer it excludes', async () => {
     const other = await node({})
     const a = await node({ allowPeers: [peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()] })
