@@ -16,6 +16,7 @@ interface Pattern {
 
 function parse (grant: string): Pattern | string {
   const text = grant.trim().toLowerCase()
+  if (text.includes('/') || text.includes('@')) return `${JSON.stringify(grant)} is not a host name: give the host (and port) alone, not a URL`
   const colon = text.lastIndexOf(':')
   const hostPart = (colon < 0 ? text : text.slice(0, colon)).replace(/\.$/, '')
   const portPart = colon < 0 ? undefined : text.slice(colon + 1)
