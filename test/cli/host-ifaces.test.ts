@@ -1,6 +1,8 @@
 // The host interfaces from the command line: inspect lists them as served by the node; --config-value, --secret and
 // --grant name:http= configure them; a secret never reaches the node's log, even at debug.
 import { writeFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../examples/build.ts'
@@ -16,7 +18,7 @@ let built: Record<string, string>
 let scratch: ScratchDir
 
 beforeAll(async () => {
-  built = await ensureExamples({ names: ['host-ifaces'] })
+  built = await ensureExamples({ names: ['host-ifaces', 'http-client'] })
   scratch = await scratchDir('cli-host-ifaces')
 }, 300_000)
 
@@ -71,6 +73,40 @@ describe('wasmesh node with config values and secrets', () => {
     expect(node.err.text).not.toContain(SECRET)
     expect(node.out.text).not.toContain(SECRET)
     expect(await call('secret("elsewhere")')).toMatchObject({ code: 0, out: 'err("not-found")' })
+  })
+})
+
+describe('wasmesh node --grant <name>:http=', () => {
+  let node: Running
+  let addr: string
+  let server: Server
+  let port = 0
+  const seen: string[] = []
+
+  beforeAll(async () => {
+    // the component runs in a worker of its own (the default), so a server on this thread can answer it
+    server = createServer((req, res) => { seen.push(req.url ?? ''); res.end('hi there') })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    port = (server.address() as AddressInfo).port
+    node = start(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(scratch.path, 'http-node'), '--cache-dir', join(scratch.path, 'cache'),
+      '--component', built['http-client'], '--grant', `http-client:http=127.0.0.1:${port}`, '--log-level', 'silent'])
+    await node.out.waitFor(l => l.startsWith('call it from another terminal'), node.exited)
+    addr = listeningOn(node.out.text)[0]
+  }, 120_000)
+
+  afterAll(async () => {
+    await node?.stop()
+    server?.closeAllConnections()
+    await new Promise<void>(resolve => { if (server === undefined) resolve(); else server.close(() => { resolve() }) })
+  })
+
+  it('reaches the granted host and port, and nothing else', async () => {
+    const ok = await wasmesh(['call', `wasmesh:examples/http-client#get("http://127.0.0.1:${port}/granted")`, '--bootstrap', addr])
+    expect(ok).toMatchObject({ code: 0, out: 'ok("200 hi there")' })
+    const denied = await wasmesh(['call', `wasmesh:examples/http-client#get("http://localhost:${port}/denied")`, '--bootstrap', addr])
+    expect(denied.code).toBe(0)
+    expect(denied.out).toMatch(/^err\("fetch: /)
+    expect(seen).toEqual(['/granted'])
   })
 })
 
