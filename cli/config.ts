@@ -11,6 +11,7 @@ import { LineCounter, isMap, isScalar, parseDocument } from 'yaml'
 import { isLatticeName } from '../protocol/advert.ts'
 import type { LogLevel } from '../node/logger.ts'
 import type { SandboxGrants } from '../node/runtime/index.ts'
+import { httpGrantProblem } from '../node/runtime/index.ts'
 import { NodeError } from '../node/errors.ts'
 import { allowedValues, checkLimit, limitInfo } from '../node/limits.ts'
 import type { LimitInfo } from '../node/limits.ts'
@@ -29,6 +30,14 @@ export type GrantArg =
   | { readonly component: string, readonly kind: 'env', readonly variable: string, readonly value?: string }
   | { readonly component: string, readonly kind: 'dir', readonly guest: string, readonly host: string }
   | { readonly component: string, readonly kind: 'network' }
+  | { readonly component: string, readonly kind: 'http', readonly hosts: readonly string[] }
+
+/** A named config value or secret of one component: `<component>:<key>=<value>` (a secret's value is env:VAR or file:/path). */
+export interface ComponentSettingArg {
+  readonly component: string
+  readonly key: string
+  readonly value: string
+}
 
 /** Everything `wasmesh node` can be told, from flags or a config file (the file's keys are the flags' names). */
 export interface NodeSettings {
@@ -57,6 +66,10 @@ export interface NodeSettings {
   readonly providerSecret?: readonly string[]
   /** Links of components' imports to some servers. */
   readonly link?: readonly Link[]
+  /** `wasi:config` values of components. */
+  readonly configValue?: readonly ComponentSettingArg[]
+  /** `wasmcloud:secrets` of components: where each value is. */
+  readonly secret?: readonly ComponentSettingArg[]
   /** Limits by their own names (`node/limits.ts`), values in their units; merged key by key, flags winning. */
   readonly limits?: Readonly<Record<string, number>>
   /** Load only components signed by a key of `trustKey`. */
@@ -116,7 +129,7 @@ export const configKeys = [
   'listen', 'announce', 'bootstrap', 'component', 'grant', 'inline', 'label', 'lattice', 'data-dir', 'cache-dir',
   'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host', 'provider', 'provider-config',
   'provider-secret', 'link', 'limits', 'require-signed', 'trust-key', 'lattice-key', 'allow-peer', 'trust-file',
-  'member-cert', 'trust-admin', 'policy'
+  'member-cert', 'trust-admin', 'policy', 'config-value', 'secret'
 ] as const
 
 /** The largest config file read: a config is a few KiB, and parsing one of gigabytes would hold the command for minutes. */
@@ -166,15 +179,24 @@ export function defaultComponentName (file: string): string {
 
 /**
  * `<component>:env=VAR` (the variable's value in this node's environment), `<component>:env=VAR=value`,
- * `<component>:dir=/guest=/host` (read-only) or `<component>:network`.
+ * `<component>:dir=/guest=/host` (read-only), `<component>:http=<host>[,<host>...]` (outgoing HTTP to those
+ * hosts only) or `<component>:network`.
  */
 export function parseGrantArg (text: string, base: string): GrantArg {
   const colon = text.indexOf(':')
   const component = colon < 0 ? '' : text.slice(0, colon)
   const what = text.slice(colon + 1)
-  const syntax = 'write <component>:env=VAR, <component>:env=VAR=value, <component>:dir=/guest=/host or <component>:network'
+  const syntax = 'write <component>:env=VAR, <component>:env=VAR=value, <component>:dir=/guest=/host, <component>:http=api.example.com,*.internal or <component>:network'
   if (!componentName.test(component)) throw new SettingError(`grant ${JSON.stringify(text)} names no component: ${syntax}`)
   if (what === 'network') return { component, kind: 'network' }
+  if (what.startsWith('http=')) {
+    const hosts = what.slice('http='.length).split(',').map(h => h.trim())
+    for (const h of hosts) {
+      const problem = h === '' ? 'an empty host' : httpGrantProblem(h)
+      if (problem !== undefined) throw new SettingError(`grant ${JSON.stringify(text)}: ${problem}; write http=<host>[:<port>|:*][,...], a host being a name, an IPv4 address or *.domain`)
+    }
+    return { component, kind: 'http', hosts }
+  }
   if (what.startsWith('env=')) {
     const spec = what.slice('env='.length)
     const eq = spec.indexOf('=')
@@ -193,6 +215,46 @@ export function parseGrantArg (text: string, base: string): GrantArg {
   throw new SettingError(`grant ${JSON.stringify(text)}: ${syntax}`)
 }
 
+const settingKey = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/
+
+/** `<component>:<key>=<value>`, for `--config-value` and `--secret` (whose value says where the secret is: env:VAR or file:/path). */
+export function parseComponentSetting (text: string, what: 'config-value' | 'secret'): ComponentSettingArg {
+  const colon = text.indexOf(':')
+  const eq = text.indexOf('=', colon + 1)
+  const example = what === 'config-value' ? 'api:greeting=hello' : 'api:token=env:API_TOKEN'
+  if (colon <= 0 || eq <= colon + 1) throw new SettingError(`${what} ${JSON.stringify(text)}: write <component>:<key>=<value>, e.g. ${example}`)
+  const component = text.slice(0, colon)
+  const key = text.slice(colon + 1, eq)
+  const value = text.slice(eq + 1)
+  if (!componentName.test(component)) throw new SettingError(`${what} ${JSON.stringify(text)}: ${JSON.stringify(component)} is not a component name`)
+  if (!settingKey.test(key)) throw new SettingError(`${what} ${JSON.stringify(text)}: key ${JSON.stringify(key)}: use 1-128 letters, digits, '.', '_', '-'`)
+  if (what === 'secret' && !/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/.test(value)) {
+    throw new SettingError(`secret ${text.slice(0, eq)}: give where it is, env:VARIABLE or file:/path, never the secret itself`)
+  }
+  return { component, key, value }
+}
+
+/** `config-value:` / `secret:` in a file: `<component>:<key>=<value>` strings, or a table of components, each a table of keys. */
+function componentSettingsOf (value: unknown, what: 'config-value' | 'secret', base: string, fail: (message: string) => never): ComponentSettingArg[] {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const out: ComponentSettingArg[] = []
+    for (const [component, table] of Object.entries(value)) {
+      if (table === null || typeof table !== 'object' || Array.isArray(table)) fail(`${component} must be a table of <key>: <value>`)
+      for (const [key, v] of Object.entries(table as Record<string, unknown>)) {
+        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') fail(`${component}.${key} must be a string`)
+        const text = String(v)
+        // a file: reference in a file is relative to that file, as every path in it
+        const resolved = what === 'secret' && text.startsWith('file:') ? `file:${resolvePath(text.slice(5), base)}` : text
+        out.push(parseComponentSetting(`${component}:${key}=${resolved}`, what))
+      }
+    }
+    return out
+  }
+  const list = Array.isArray(value) ? value : [value]
+  if (!list.every((v): v is string => typeof v === 'string')) fail('must be a string, a list of strings or a table of components')
+  return (list as string[]).map(t => parseComponentSetting(t, what))
+}
+
 /** A component name given to `--inline`. */
 export function parseInlineArg (text: string): string {
   if (!componentName.test(text)) throw new SettingError(`inline ${JSON.stringify(text)} is not a component name (give the name of a --component)`)
@@ -201,11 +263,12 @@ export function parseInlineArg (text: string): string {
 
 /** The sandbox grants of each component, by name; an `env=VAR` grant takes VAR's value from `env`. */
 export function grantsByComponent (grants: readonly GrantArg[], env: Readonly<Record<string, string | undefined>>): Map<string, SandboxGrants> {
-  const out = new Map<string, { readOnlyDirs: Record<string, string>, env: Record<string, string>, network: boolean }>()
+  const out = new Map<string, { readOnlyDirs: Record<string, string>, env: Record<string, string>, network: boolean, http?: string[] }>()
   for (const g of grants) {
     let entry = out.get(g.component)
     if (entry === undefined) out.set(g.component, entry = { readOnlyDirs: {}, env: {}, network: false })
     if (g.kind === 'network') entry.network = true
+    else if (g.kind === 'http') entry.http = [...(entry.http ?? []), ...g.hosts]
     else if (g.kind === 'dir') entry.readOnlyDirs[g.guest] = g.host
     else {
       const value = g.value ?? env[g.variable]
@@ -541,6 +604,8 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
         case 'provider-config': out.providerConfig = strings(); break
         case 'provider-secret': out.providerSecret = strings(); break
         case 'link': out.link = strings().map(parseLinkArg); break
+        case 'config-value': out.configValue = componentSettingsOf(value, 'config-value', base, fail); break
+        case 'secret': out.secret = componentSettingsOf(value, 'secret', base, fail); break
         case 'limits': out.limits = limitsOf(file, line, entry.keyLine, value); break
         case 'require-signed': out.requireSigned = typeof value === 'boolean' ? value : fail('must be true or false'); break
         case 'trust-key': out.trustKey = strings().map(k => resolvePath(k, base)); break

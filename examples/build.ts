@@ -40,7 +40,11 @@ export const examples: readonly ExampleSpec[] = [
   { name: 'sandbox-probe', dir: 'sandbox-probe', entry: 'probe.js', world: 'sandbox-probe', engine: 'quickjs' },
   // StarlingMonkey only: its fetch() is the engine's own wasi:http import, which QuickJS lacks.
   { name: 'sandbox-fetch', dir: 'sandbox-fetch', entry: 'fetch.js', world: 'sandbox-fetch', engine: 'starlingmonkey' },
-  { name: 'arith', dir: 'arith', entry: 'arith.wat', world: 'wat-arith', engine: 'wat' }
+  { name: 'arith', dir: 'arith', entry: 'arith.wat', world: 'wat-arith', engine: 'wat' },
+  // The host interfaces a node serves itself (wasi:logging, wasi:config, wasmcloud:secrets, wasmcloud:bus).
+  { name: 'host-ifaces', dir: 'host-ifaces', entry: 'host.js', world: 'host-ifaces', engine: 'quickjs' },
+  // StarlingMonkey: fetch() reading whole bodies, for outgoing HTTP grants and limits.
+  { name: 'http-client', dir: 'http-client', entry: 'client.js', world: 'http-fetch', engine: 'starlingmonkey' }
 ]
 
 export const examplesDir: string = dirname(fileURLToPath(import.meta.url))
@@ -131,6 +135,12 @@ const enginePackages: Record<ExampleEngine, string> = {
   wat: '@bytecodealliance/jco-transpile'
 }
 
+/** Packages of `wit/deps/` the example worlds import. */
+const depPackages = [
+  'wasi-keyvalue-0.2.0-draft',
+  'wasi-logging-0.1.0-draft', 'wasi-config-0.2.0-draft', 'wasmcloud-bus-1.0.0', 'wasmcloud-secrets-0.1.0-draft'
+]
+
 /** One WIT input: where the staged copy goes (relative to the stage root) and its text. */
 interface WitFile {
   stagePath: string
@@ -161,9 +171,11 @@ async function witInputs (): Promise<WitFile[]> {
     const stagePath = pkg === 'wasmesh:examples' ? file : join('deps', pkg.replace(/[:@]/g, '-'), file)
     files.push({ stagePath, text })
   }
-  const keyvalue = join(repoDir, 'wit', 'deps', 'wasi-keyvalue-0.2.0-draft')
-  for (const file of await witFilesIn(keyvalue)) {
-    files.push({ stagePath: join('deps', 'wasi-keyvalue-0.2.0-draft', file), text: await readFile(join(keyvalue, file), 'utf8') })
+  for (const dep of depPackages) {
+    const dir = join(repoDir, 'wit', 'deps', dep)
+    for (const file of await witFilesIn(dir)) {
+      files.push({ stagePath: join('deps', dep, file), text: await readFile(join(dir, file), 'utf8') })
+    }
   }
   const wasi = join(packageDir('@bytecodealliance/jco'), 'lib', 'wit', 'builtin', WASI_VERSION)
   if (!existsSync(wasi)) {

@@ -3,6 +3,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { unversioned, versionOf } from '../protocol/versions.ts'
 import { NodeError } from './errors.ts'
+import { RuntimeError } from './runtime/errors.ts'
 
 export interface Link {
   /** The component's name, its digest, or `*` for every component. */
@@ -16,6 +17,11 @@ export interface Link {
   readonly labels?: Readonly<Record<string, string>>
   /** Only this peer. */
   readonly peer?: string
+  /**
+   * The link's name (wasmCloud's link names): a component that imports `wasmcloud:bus/lattice` picks one per
+   * interface at run time with `set-link-name`; unset is `default`, the link every import uses until then.
+   */
+  readonly name?: string
 }
 
 /** What the router's `call` takes from a link (its `labels` and `target` options). */
@@ -29,14 +35,19 @@ export interface LinkedComponent {
   readonly name: string
   /** The component's digest. */
   readonly id: string
+  /** The link name its instance chose for the import (`set-link-name`); unset: `default`. */
+  readonly linkName?: string
 }
 
 const NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/
 const VERSION = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/
 const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/
 const COMPONENT = /^(?:\*|[A-Za-z0-9][A-Za-z0-9._-]{0,127})$/
+/** A link name, as wasmCloud's `wash link put --link-name` takes it. */
+export const LINK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+const DEFAULT_LINK = 'default'
 
-const USAGE = 'write <component>:<ns:pkg[/iface][@version]>=<key=value[,key=value...] | peer-id>, e.g. counter:wasi:keyvalue/store=tier=cache'
+const USAGE = 'write <component>:<ns:pkg[/iface][@version]>[#<link-name>]=<key=value[,key=value...] | peer-id>, e.g. counter:wasi:keyvalue/store=tier=cache or counter:wasi:keyvalue#cache=tier=memory'
 
 function bad (text: string, why: string): NodeError {
   return new NodeError('invalid-link', `link ${JSON.stringify(text)}: ${why}; ${USAGE}`)
@@ -69,8 +80,12 @@ export function parseLink (text: string): Link {
   const rest = text.slice(colon + 1)
   const eq = rest.indexOf('=')
   if (eq < 0) throw bad(text, 'no \'=\' between the interface and the selector')
-  const target = rest.slice(0, eq)
+  const hash = rest.slice(0, eq).indexOf('#')
+  const target = hash < 0 ? rest.slice(0, eq) : rest.slice(0, hash)
+  const linkName = hash < 0 ? undefined : rest.slice(hash + 1, eq)
   checkTarget(text, target)
+  if (linkName !== undefined && !LINK_NAME.test(linkName)) throw bad(text, `link name ${JSON.stringify(linkName)}: use 1-64 letters, digits, '.', '_', '-'`)
+  const named = linkName === undefined || linkName === DEFAULT_LINK ? {} : { name: linkName }
   const selector = rest.slice(eq + 1)
   if (selector === '') throw bad(text, 'the selector is empty')
   if (!selector.includes('=')) {
@@ -79,7 +94,7 @@ export function parseLink (text: string): Link {
     } catch {
       throw bad(text, `${JSON.stringify(selector)} is neither labels (key=value) nor a peer id`)
     }
-    return { component, target, peer: selector }
+    return { component, target, peer: selector, ...named }
   }
   const labels: Record<string, string> = {}
   for (const pair of selector.split(',')) {
@@ -91,7 +106,7 @@ export function parseLink (text: string): Link {
     if (Object.hasOwn(labels, key)) throw bad(text, `label ${key} is given twice`)
     labels[key] = value
   }
-  return { component, target, labels }
+  return { component, target, labels, ...named }
 }
 
 function targetCovers (target: string, iface: string): boolean {
@@ -116,8 +131,13 @@ function specificity (link: Link): number {
  */
 export function linkOptions (links: readonly Link[], component: string | LinkedComponent, iface: string): LinkOptions | undefined {
   const names = typeof component === 'string' ? [component] : [component.name, component.id]
-  const matching = links.filter(l => (l.component === '*' || names.includes(l.component)) && targetCovers(l.target, iface))
-  if (matching.length === 0) return undefined
+  const linkName = typeof component === 'string' ? DEFAULT_LINK : component.linkName ?? DEFAULT_LINK
+  const matching = links.filter(l => (l.component === '*' || names.includes(l.component)) && targetCovers(l.target, iface) && (l.name ?? DEFAULT_LINK) === linkName)
+  if (matching.length === 0) {
+    // A name the component chose on purpose must exist: falling back to any server would reach the wrong store.
+    if (linkName !== DEFAULT_LINK) throw new RuntimeError('unresolved-import', `${names[0]} chose link name ${JSON.stringify(linkName)} for ${iface}, but no link of that name covers it (--link ${names[0]}:${unversioned(iface)}#${linkName}=<selector>)`)
+    return undefined
+  }
   const best = Math.max(...matching.map(specificity))
   const chosen = matching.filter(l => specificity(l) === best)
   const labels: Record<string, string> = {}
@@ -142,20 +162,20 @@ export function linkOptions (links: readonly Link[], component: string | LinkedC
 export function checkLinks (links: readonly Link[]): void {
   const seen = new Set<string>()
   for (const l of links) {
-    const key = `${l.component}\u0000${l.target}`
+    const key = `${l.component}\u0000${l.target}\u0000${l.name ?? DEFAULT_LINK}`
     if (seen.has(key)) continue
     seen.add(key)
     const name = unversioned(l.target)
     const version = versionOf(l.target)
     const probe = `${name}${name.includes('/') ? '' : '/x'}${version === undefined ? '' : '@' + version}`
-    linkOptions(links, l.component, probe)
+    linkOptions(links, { name: l.component, id: l.component, linkName: l.name }, probe)
   }
 }
 
 /** Prints a link back in the syntax `parseLink` reads (for `wasmesh mesh`). */
 export function printLink (link: Link): string {
   const selector = link.peer ?? Object.entries(link.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',')
-  return `${link.component}:${link.target}=${selector}`
+  return `${link.component}:${link.target}${link.name === undefined ? '' : `#${link.name}`}=${selector}`
 }
 
 /**

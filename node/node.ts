@@ -36,6 +36,7 @@ import { defaultRuntimeLimits } from './runtime/index.ts'
 import { createMembership } from './security/index.ts'
 import type { Membership } from './security/index.ts'
 import { createNodeSecurity } from './security/index.ts'
+import { resolveSecretRef } from './providers/secrets.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -109,6 +110,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     cacheDir: init.cacheDir,
     limits: init.runtimeLimits,
     logger: log.child('component'),
+    // Components' secrets (`ComponentSpec.secrets`) come from the same sources as providers' secrets, read when asked for.
+    secretSource: async (key, ref) => await resolveSecretRef(key, ref),
     // A component's imports reach whoever serves them, local first, within its links.
     resolver: async (iface, func, params, from) => await outbound.call(iface, func, params, linkOptions(services.links(), from, iface) ?? {})
   })

@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util'
 import { printFunc } from '../../protocol/wit/index.ts'
 import type { Func, Interface } from '../../protocol/wit/model.ts'
-import { defaultRuntimeLimits, inspectComponent, readComponentSource } from '../../node/runtime/index.ts'
+import { defaultRuntimeLimits, inspectComponent, isHostInterface, readComponentSource } from '../../node/runtime/index.ts'
 import type { ComponentInfo, ComponentSurface } from '../../node/runtime/index.ts'
 import { CliError } from '../errors.ts'
 import type { CommandContext } from '../context.ts'
@@ -17,7 +17,9 @@ Shows a component's digest (its id in the mesh), size, and the interfaces and
 functions it imports and exports, with every function's signature; and its
 signature (<file.wasm>.sig, from wasmesh sign): who signed it (key id), when,
 the claims, and whether it verifies (holds for the key it names and covers
-these very bytes).
+these very bytes). Imports the node serves itself (wasi:logging, wasi:config,
+wasmcloud:bus, wasmcloud:secrets) and WASI (served by the sandbox) are listed
+apart from those the mesh must serve.
 
 Options:
   --wit                 print the component's WIT instead
@@ -53,9 +55,10 @@ export async function inspect (argv: string[], ctx: CommandContext): Promise<num
 
 function describe (file: string, info: ComponentInfo): Record<string, unknown> {
   const side = (s: ComponentSurface): unknown => ({
-    interfaces: s.interfaces.map(i => ({ id: i.id, functions: functions(i).map(f => printFunc(f)) })),
+    interfaces: s.interfaces.filter(i => !isHostInterface(i.id)).map(i => ({ id: i.id, functions: functions(i).map(f => printFunc(f)) })),
     functions: s.functions.map(f => printFunc(f)),
-    wasi: s.wasi
+    wasi: s.wasi,
+    host: s.interfaces.filter(i => isHostInterface(i.id)).map(i => i.id)
   })
   return { file, digest: info.digest, size: info.size, imports: side(info.imports), exports: side(info.exports) }
 }
@@ -74,12 +77,14 @@ function layout (file: string, info: ComponentInfo, signature: SignatureReport |
   const side = (title: string, s: ComponentSurface): void => {
     lines.push('', title)
     if (s.interfaces.length === 0 && s.functions.length === 0 && s.wasi.length === 0) lines.push('  (none)')
-    for (const i of s.interfaces) {
+    for (const i of s.interfaces.filter(i => !isHostInterface(i.id))) {
       lines.push(`  ${i.id}`)
       for (const f of functions(i)) lines.push(`    ${printFunc(f)}`)
     }
     for (const f of s.functions) lines.push(`  ${printFunc(f)}`)
     if (s.wasi.length > 0) lines.push(`  WASI (served by the sandbox): ${s.wasi.join(', ')}`)
+    const host = s.interfaces.filter(i => isHostInterface(i.id)).map(i => i.id)
+    if (host.length > 0) lines.push(`  served by the node (host interfaces): ${host.join(', ')}`)
   }
   side('exports', info.exports)
   side('imports', info.imports)

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Interface } from '../../protocol/wit/model.ts'
 import {
-  formatLimit, grantsByComponent, loadConfigFile, parseComponentArg, parseGrantArg, parseInlineArg, parseLatticeArg, parseLinkArg, parseMetricsArg,
+  formatLimit, grantsByComponent, loadConfigFile, parseComponentArg, parseGrantArg, parseComponentSetting, parseInlineArg, parseLatticeArg, parseLinkArg, parseMetricsArg,
   parseMsArg, parseMultiaddrArg, parseProviderArg, resolvePath, parseAllowPeerArg
 } from '../config.ts'
 import type { Provider } from '../../node/providers/sdk.ts'
@@ -83,7 +83,15 @@ Options:
                             file name without .wasm
   --grant <name>:<grant>    give component <name> something its sandbox denies by default
                             (repeatable): env=VAR (VAR's value here), env=VAR=value,
-                            dir=/guest=/host (read-only directory), network
+                            dir=/guest=/host (read-only directory), http=<host>,... (outgoing
+                            HTTP to these hosts only: api.example.com, host:8443, host:*,
+                            *.internal), network (sockets and HTTP to anywhere)
+  --config-value <name>:<key>=<value>
+                            a config value component <name> reads with wasi:config/store
+                            (or wasi:config/runtime) (repeatable)
+  --secret <name>:<key>=env:VAR|file:/path
+                            a secret component <name> may read with wasmcloud:secrets/store
+                            (repeatable); read when asked for, never logged
   --inline <name>           run component <name> on the node's own thread (repeatable): no
                             thread hand-off per call (30-170 µs less), same sandbox, but a
                             guest that loops forever holds the whole node and no deadline can
@@ -108,9 +116,11 @@ Options:
   --provider-secret <name>:<key>=env:VAR|file:/path
                             where provider <name> finds a secret (repeatable); secrets are
                             never logged, advertised or shown in metrics
-  --link <component>:<ns:pkg[/iface]>=<k=v,...|peer-id>
+  --link <component>:<ns:pkg[/iface]>[#<link-name>]=<k=v,...|peer-id>
                             bind a component's imports to servers with these labels or to one
-                            peer (repeatable); without a link, any server
+                            peer (repeatable); without a link, any server. A named link is
+                            used once the component picks its name with wasmcloud:bus/lattice
+                            set-link-name (unnamed: the default link)
   --limit <name>=<value>    set one of the node's limits by its name (repeatable; a flag wins
                             over the same limit in the config file's limits table). Counts
                             are whole numbers, ...Bytes limits also take 512KiB, 64MiB, 1GiB,
@@ -145,6 +155,9 @@ Examples:
   wasmesh node --config node.yaml --limit maxInboundStreams=64 --limit idle-timeout-ms=10s
   wasmesh node --require-signed --trust-key admin.pub --component examples/build/upper.wasm
   wasmesh node --lattice-key lattice.key --trust-file trust.yaml --component examples/build/upper.wasm
+  wasmesh node --component api=api.wasm --grant api:http=api.example.com,*.internal \\
+    --config-value api:greeting=hello --secret api:token=env:API_TOKEN
+  wasmesh node --component app=app.wasm --link app:wasi:keyvalue=tier=disk --link app:wasi:keyvalue#cache=tier=memory
 
 A config file (node.yaml):
   listen: [/ip4/0.0.0.0/tcp/4001]
@@ -154,6 +167,8 @@ A config file (node.yaml):
   bootstrap: [/ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...]
   component: [upper=examples/build/upper.wasm]
   grant: ["upper:env=LANG"]
+  config-value: {upper: {greeting: hello}}
+  secret: {upper: {token: "env:API_TOKEN"}}
   inline: [upper]
   label: {zone: eu-1}
   drain-timeout: 5000
@@ -217,7 +232,9 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
       'trust-file': { type: 'string' },
       'member-cert': { type: 'string' },
       'trust-admin': { type: 'string', multiple: true },
-      policy: { type: 'string' }
+      policy: { type: 'string' },
+      'config-value': { type: 'string', multiple: true },
+      secret: { type: 'string', multiple: true }
     }
   })
   if (positionals.length > 0) throw new CliError('usage', `node takes no arguments (got ${JSON.stringify(positionals[0])}); components are given with --component <file.wasm>`)
@@ -247,7 +264,9 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
     trustFile: values['trust-file'] === undefined ? undefined : resolvePath(values['trust-file'], cwd),
     memberCert: values['member-cert'] === undefined ? undefined : resolvePath(values['member-cert'], cwd),
     trustAdmin: some(values['trust-admin'])?.map(f => resolvePath(f, cwd)),
-    policy: values.policy === undefined ? undefined : resolvePath(values.policy, cwd)
+    policy: values.policy === undefined ? undefined : resolvePath(values.policy, cwd),
+    configValue: some(values['config-value'])?.map(c => flag('config-value', () => parseComponentSetting(c, 'config-value'))),
+    secret: some(values.secret)?.map(c => flag('secret', () => parseComponentSetting(c, 'secret')))
   }
   const merged: Record<string, unknown> = { ...file }
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v
@@ -316,7 +335,26 @@ async function componentSpecs (settings: NodeSettings, ctx: CommandContext): Pro
   for (const name of inline) {
     if (!names.has(name)) throw new CliError('usage', `--inline ${name}: no component is named ${name} (components: ${[...names].join(', ') || 'none'})`)
   }
-  return components.map(c => ({ source: c.file, name: c.name, grants: grants.get(c.name), isolation: inline.has(c.name) ? 'inline' : 'worker' }))
+  const byComponent = (what: 'config-value' | 'secret', list: NodeSettings['configValue']): Map<string, Record<string, string>> => {
+    const out = new Map<string, Record<string, string>>()
+    for (const s of list ?? []) {
+      if (!names.has(s.component)) throw new CliError('usage', `--${what} ${s.component}:${s.key}=...: no component is named ${s.component} (components: ${[...names].join(', ') || 'none'})`)
+      let m = out.get(s.component)
+      if (m === undefined) out.set(s.component, m = {})
+      m[s.key] = s.value
+    }
+    return out
+  }
+  const config = byComponent('config-value', settings.configValue)
+  const secrets = byComponent('secret', settings.secret)
+  return components.map(c => ({
+    source: c.file,
+    name: c.name,
+    grants: grants.get(c.name),
+    isolation: inline.has(c.name) ? 'inline' : 'worker',
+    ...(config.has(c.name) ? { config: config.get(c.name) } : {}),
+    ...(secrets.has(c.name) ? { secrets: secrets.get(c.name) } : {})
+  }))
 }
 
 /** `--require-signed` with its `--trust-key`s; trust keys alone would silently check nothing, so they need it. */

@@ -26,23 +26,26 @@ export function checkSecretRefs (refs: Readonly<Record<string, string>>): void {
 export async function resolveSecrets (refs: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv = process.env): Promise<Map<string, string>> {
   checkSecretRefs(refs)
   const out = new Map<string, string>()
-  for (const [name, ref] of Object.entries(refs)) {
-    if (ref.startsWith('env:')) {
-      const value = env[ref.slice(4)]
-      if (value === undefined) throw new ProviderError('invalid-config', `secret ${name}: the environment variable ${ref.slice(4)} is not set`)
-      out.set(name, value)
-    } else {
-      const path = ref.slice(5)
-      let text: string
-      try {
-        text = await readFile(path, 'utf8')
-      } catch (err) {
-        throw new ProviderError('invalid-config', `secret ${name}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
-      }
-      out.set(name, text.replace(/\r?\n$/, ''))
-    }
-  }
+  for (const [name, ref] of Object.entries(refs)) out.set(name, await resolveSecretRef(name, ref, env))
   return out
+}
+
+/** One reference's value (`name` says which secret in errors); a failure names the reference, never a value. */
+export async function resolveSecretRef (name: string, ref: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  checkSecretRefs({ [name]: ref })
+  if (ref.startsWith('env:')) {
+    const value = env[ref.slice(4)]
+    if (value === undefined) throw new ProviderError('invalid-config', `secret ${name}: the environment variable ${ref.slice(4)} is not set`)
+    return value
+  }
+  const path = ref.slice(5)
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new ProviderError('invalid-config', `secret ${name}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+  }
+  return text.replace(/\r?\n$/, '')
 }
 
 /** Replaces every secret value in `text` with `[redacted]`, longest first so that one secret inside another is hidden whole. */

@@ -1,7 +1,9 @@
 // Named limits of the component runtime, with their defaults; every one is configurable per runtime and per component.
 import { availableParallelism } from 'node:os'
+import { defaultHostLimits, type HostLimits } from './host/limits.ts'
 
-export interface RuntimeLimits {
+/** The runtime's own limits, and those of the host interfaces it serves to components (host/limits.ts). */
+export interface RuntimeLimits extends HostLimits {
   /** The largest component file accepted by `load`. */
   readonly maxComponentBytes: number
   /** The most instances of one component that run calls at the same time. */
@@ -35,7 +37,8 @@ export const defaultRuntimeLimits: RuntimeLimits = Object.freeze({
   callTimeoutMs: 30_000,
   instantiateTimeoutMs: 30_000,
   instanceHeapMb: 256,
-  maxInstanceMemoryBytes: 1024 * 1024 * 1024
+  maxInstanceMemoryBytes: 1024 * 1024 * 1024,
+  ...defaultHostLimits
 })
 
 /** The per-caller share of a component's instances that `limits` gives: `maxInstancesPerCaller`, else all but one. */

@@ -1,6 +1,6 @@
 // The messages between the runtime (main thread) and an instance worker, and the plan a worker is started with.
 import type { Func } from '../../protocol/wit/model.ts'
-import type { SandboxGrants } from './sandbox.ts'
+import type { OutgoingHttpLimits, SandboxGrants } from './sandbox.ts'
 import type { RuntimeErrorCode } from './errors.ts'
 import type { GuestPlan } from './guest.ts'
 
@@ -16,6 +16,8 @@ export interface PlanInterface {
 export interface WorkerInit extends GuestPlan {
   readonly name: string
   readonly grants: SandboxGrants
+  /** Bounds of its outgoing HTTP; default `defaultHostLimits`. */
+  readonly outgoingHttp?: OutgoingHttpLimits
 }
 
 export type ToWorker =

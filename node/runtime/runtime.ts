@@ -4,7 +4,7 @@ import type { Func, Interface, Resource, World } from '../../protocol/wit/model.
 import { checkComponentBytes, digestOf, inspectComponent, readComponentSource, transpilePlan, workerPlan, type ComponentSurface } from './component.ts'
 import { RuntimeError } from './errors.ts'
 import { DeadlineQueue } from './deadlines.ts'
-import { WorkerInstance, type Instance } from './instance.ts'
+import { WorkerInstance, type Instance, type InstanceHooks } from './instance.ts'
 import { InlineInstance } from './inline-instance.ts'
 import { defaultRuntimeLimits, type RuntimeLimits } from './limits.ts'
 import { capMemories } from './memory-cap.ts'
@@ -14,6 +14,7 @@ import { createTranspileCache } from './transpile-cache.ts'
 import { forEachHandle, funcHandles, handleKey } from './values.ts'
 import { unversioned } from '../../protocol/versions.ts'
 import { wasm, type WasmModule } from './wasm.ts'
+import { createComponentHost, redact, type InstanceHost, type SecretSource } from './host/index.ts'
 
 /**
  * Serves a component's non-WASI imports: `iface` is `ns:pkg/iface@ver` (or ''
@@ -28,11 +29,17 @@ export type ImportResolver = (iface: string, func: string, params: unknown[], fr
 export interface ImportCaller {
   readonly id: string
   readonly name: string
+  /** The link name the calling instance chose for this interface (`wasmcloud:bus/lattice#set-link-name`); unset: `default`. */
+  readonly linkName?: string
 }
 
 export interface RuntimeLogger {
   info (message: string): void
   error (message: string): void
+  /** `wasi:logging` lines at trace and debug (dropped when unset). */
+  debug? (message: string): void
+  /** `wasi:logging` lines at warn (written as info when unset). */
+  warn? (message: string): void
 }
 
 export interface RuntimeInit {
@@ -42,6 +49,8 @@ export interface RuntimeInit {
   /** Transpile cache; default `$XDG_CACHE_HOME/wasmesh` or `~/.cache/wasmesh`. */
   readonly cacheDir?: string
   readonly limits?: Partial<RuntimeLimits>
+  /** Reads a secret reference of `ComponentConfig.secrets` (`env:NAME`, `file:/path`) when a component asks for it. */
+  readonly secretSource?: SecretSource
 }
 
 export interface ComponentConfig {
@@ -58,6 +67,10 @@ export interface ComponentConfig {
    * memory counts against the node's heap. For components you trust, on the hot path.
    */
   readonly isolation?: Isolation
+  /** Named config values the component reads with `wasi:config/store` (or the legacy `wasi:config/runtime`). */
+  readonly config?: Readonly<Record<string, string>>
+  /** Secrets it may read with `wasmcloud:secrets/store`: key -> where the value is (`env:NAME`, `file:/path`), read when asked for, never logged. */
+  readonly secrets?: Readonly<Record<string, string>>
 }
 
 export type Isolation = 'worker' | 'inline'
@@ -200,16 +213,41 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       }
     }
     const plan = workerPlan(info)
-    const workerInit = { name, entryUrl: transpiled.entryUrl, modules, ...plan, grants: config.grants ?? {}, maxMemoryBytes: l.maxInstanceMemoryBytes }
-    const hooks = {
-      log: (stream: 'stdout' | 'stderr', line: string) => { log(name, stream, line) },
-      onImport: async (iface: string, func: string, params: unknown[]) => await resolveImport(iface, func, params, { id: digest, name }),
-      onDrop: (iface: string, func: string, params: unknown[]) => { resolveImport(iface, func, params, { id: digest, name }).catch(() => {}) }
-    }
+    const outgoingHttp = { maxOutgoingHttpRequests: l.maxOutgoingHttpRequests, maxOutgoingHttpResponseBytes: l.maxOutgoingHttpResponseBytes, outgoingHttpTimeoutMs: l.outgoingHttpTimeoutMs }
+    const workerInit = { name, entryUrl: transpiled.entryUrl, modules, ...plan, grants: config.grants ?? {}, outgoingHttp, maxMemoryBytes: l.maxInstanceMemoryBytes }
+    const logger = init.logger
+    const host = createComponentHost({
+      name,
+      limits: l,
+      config: config.config,
+      secrets: config.secrets,
+      secretSource: init.secretSource,
+      logger: {
+        debug: m => { logger?.debug?.(m) },
+        info: m => { logger?.info(m) },
+        warn: m => { if (logger?.warn !== undefined) logger.warn(m); else logger?.info(m) },
+        error: m => { logger?.error(m) }
+      }
+    })
+    /** Each instance has its own link names and handles of host resources. */
+    const hooksOf = (instanceHost: InstanceHost): InstanceHooks => ({
+      // A secret the component was given never reaches the node's log through its output either.
+      log: (stream, line) => { log(name, stream, host.revealed.size === 0 ? line : redact(line, host.revealed)) },
+      onImport: async (iface, func, params) => {
+        const served = instanceHost.serve(iface, func, params)
+        if (served !== undefined) return await served
+        return await resolveImport(iface, func, params, { id: digest, name, linkName: instanceHost.linkName(iface) })
+      },
+      onDrop: (iface, func, params) => {
+        const served = instanceHost.serve(iface, func, params)
+        if (served !== undefined) { served.catch(() => {}); return }
+        resolveImport(iface, func, params, { id: digest, name, linkName: instanceHost.linkName(iface) }).catch(() => {})
+      }
+    })
     const opts = { heapMb: l.instanceHeapMb, instantiateTimeoutMs: l.instantiateTimeoutMs }
     const spawn = config.isolation === 'inline'
-      ? async (): Promise<Instance> => await InlineInstance.create(workerInit, { ...opts, deadlines }, hooks)
-      : async (): Promise<Instance> => await WorkerInstance.spawn(workerInit, opts, hooks)
+      ? async (): Promise<Instance> => await InlineInstance.create(workerInit, { ...opts, deadlines }, hooksOf(host.instance()))
+      : async (): Promise<Instance> => await WorkerInstance.spawn(workerInit, opts, hooksOf(host.instance()))
     const pool = new InstancePool(spawn, l, deadlines)
     let first: Instance
     try {

@@ -5,6 +5,8 @@ import { _setArgs, _setCwd, _setEnv } from '@bytecodealliance/preview2-shim/cli'
 import { streams } from '@bytecodealliance/preview2-shim/io'
 import { monotonicClock } from '@bytecodealliance/preview2-shim/clocks'
 import * as sockets from '@bytecodealliance/preview2-shim/sockets'
+import { createOutgoingHandler } from './host/outgoing-http.ts'
+import { defaultHostLimits, type HostLimits } from './host/limits.ts'
 
 /** What a component is explicitly granted. Everything else is denied. */
 export interface SandboxGrants {
@@ -12,9 +14,18 @@ export interface SandboxGrants {
   readonly readOnlyDirs?: Readonly<Record<string, string>>
   /** Environment variables the guest sees: name -> value. */
   readonly env?: Readonly<Record<string, string>>
-  /** Let the guest open sockets and make outgoing HTTP requests. Off unless granted. */
+  /** Let the guest open sockets and make outgoing HTTP requests to any host. Off unless granted. */
   readonly network?: boolean
+  /**
+   * Hosts the guest's `wasi:http/outgoing-handler` may reach (no sockets): `api.example.com` (its scheme's
+   * default port), `api.example.com:8443`, `api.example.com:*`, `*.internal` (names under it). Others get
+   * `HTTP-request-denied`.
+   */
+  readonly http?: readonly string[]
 }
+
+/** The bounds of a guest's outgoing HTTP requests. */
+export type OutgoingHttpLimits = Pick<HostLimits, 'maxOutgoingHttpRequests' | 'maxOutgoingHttpResponseBytes' | 'outgoingHttpTimeoutMs'>
 
 export interface WasiOptions {
   /**
@@ -25,6 +36,8 @@ export interface WasiOptions {
   readonly thread: 'dedicated' | 'shared'
   /** Where guest stdout/stderr lines go on a shared thread (a worker's own stdout is piped by its parent); dropped if unset. */
   readonly output?: (stream: 'stdout' | 'stderr', line: string) => void
+  /** Bounds of outgoing HTTP (defaults: `defaultHostLimits`). */
+  readonly outgoingHttp?: OutgoingHttpLimits
 }
 
 type ImportObject = Record<string, unknown>
@@ -142,6 +155,15 @@ export function createWasiImports (grants: SandboxGrants, opts: WasiOptions): Im
   const preopens = imports['wasi:filesystem/preopens'] as { getDirectories: () => Array<[object, string]> }
   const dirs = preopens.getDirectories().map(([d, path]): [object, string] => [readOnly(d), path])
   imports['wasi:filesystem/preopens'] = { getDirectories: () => [...dirs] }
+  // Outgoing HTTP only to granted hosts, bounded; without a grant every request is `HTTP-request-denied` (the shim's own
+  // refusal is a bare string, which jco cannot lower as an error-code: a trap).
+  const httpLimits = opts.outgoingHttp ?? defaultHostLimits
+  imports['wasi:http/outgoing-handler'] = createOutgoingHandler({
+    hosts: grants.network === true ? 'all' : grants.http ?? [],
+    maxOutgoingHttpRequests: httpLimits.maxOutgoingHttpRequests,
+    maxOutgoingHttpResponseBytes: httpLimits.maxOutgoingHttpResponseBytes,
+    outgoingHttpTimeoutMs: httpLimits.outgoingHttpTimeoutMs
+  })
   // exit() would end the thread without an answer: make it a trap the pool can report.
   imports['wasi:cli/exit'] = {
     exit (status: { tag: string }): never { throw new Error(`guest called exit (${status.tag})`) },

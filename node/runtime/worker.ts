@@ -28,7 +28,7 @@ port.on('message', (msg: ToWorker) => {
 try {
   const guest = await instantiateGuest(init, {
     // A worker hosts exactly one instance: its sandbox may lock down the whole thread.
-    wasi: createWasiImports(init.grants, { thread: 'dedicated' }),
+    wasi: createWasiImports(init.grants, { thread: 'dedicated', outgoingHttp: init.outgoingHttp }),
     importCall: async (iface, func, params) => await new Promise((resolve, reject) => {
       const id = nextImportId++
       pendingImports.set(id, { resolve, reject })

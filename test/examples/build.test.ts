@@ -26,7 +26,10 @@ const expectedWit: Record<string, string[]> = {
   counter: ['import wasi:keyvalue/store@0.2.0-draft;', 'import wasi:keyvalue/atomics@0.2.0-draft;', 'export wasmesh:examples/counter;'],
   'sandbox-probe': ['import wasi:filesystem/preopens@0.2.12;', 'import wasi:cli/environment@0.2.12;', 'import wasi:sockets/tcp@0.2.12;', 'import wasi:sockets/ip-name-lookup@0.2.12;', 'export wasmesh:examples/probe;'],
   'sandbox-fetch': ['import wasi:http/outgoing-handler@', 'export wasmesh:examples/probe-http;'],
-  arith: ['export wasmesh:examples/arith;']
+  arith: ['export wasmesh:examples/arith;'],
+  'host-ifaces': ['import wasi:logging/logging@0.1.0-draft;', 'import wasi:config/store@0.2.0-draft;', 'import wasi:config/runtime@0.2.0-draft;',
+    'import wasmcloud:secrets/store@0.1.0-draft;', 'import wasmcloud:secrets/reveal@0.1.0-draft;', 'import wasmcloud:bus/lattice@1.0.0;', 'export wasmesh:examples/host-probe;'],
+  'http-client': ['import wasi:http/outgoing-handler@', 'export wasmesh:examples/http-client;']
 }
 
 type Imports = Record<string, unknown>

@@ -12,7 +12,7 @@ import { dumpFunc, referenceFiles } from './helpers.ts'
 
 const COLD_BUILD_MS = 15 * 60_000
 
-const exampleNames = ['hello', 'hello-quickjs', 'upper', 'upper-quickjs', 'shout', 'types', 'types-quickjs', 'counter', 'counter-quickjs', 'sandbox-probe', 'sandbox-fetch', 'arith']
+const exampleNames = ['hello', 'hello-quickjs', 'upper', 'upper-quickjs', 'shout', 'types', 'types-quickjs', 'counter', 'counter-quickjs', 'sandbox-probe', 'sandbox-fetch', 'arith', 'host-ifaces', 'http-client']
 
 /** The interface each example exports, as declared in wit/examples. */
 const exportedInterface: Record<string, string | undefined> = {
@@ -25,7 +25,9 @@ const exportedInterface: Record<string, string | undefined> = {
   'counter-quickjs': 'wasmesh:examples/counter',
   'sandbox-probe': 'wasmesh:examples/probe',
   'sandbox-fetch': 'wasmesh:examples/probe-http',
-  arith: 'wasmesh:examples/arith'
+  arith: 'wasmesh:examples/arith',
+  'host-ifaces': 'wasmesh:examples/host-probe',
+  'http-client': 'wasmesh:examples/http-client'
 }
 
 const bytes: Record<string, Uint8Array> = {}
@@ -42,7 +44,10 @@ function witDir (rel: string): Record<string, string> {
 
 /** wit/examples with every package it refers to (WASI comes with jco, as examples/build.ts stages it). */
 function exampleSources (): Wit {
-  const files = { ...witDir('../../../wit/examples/'), ...witDir('../../../wit/deps/wasi-keyvalue-0.2.0-draft/') }
+  const files = { ...witDir('../../../wit/examples/') }
+  for (const dep of ['wasi-keyvalue-0.2.0-draft', 'wasi-logging-0.1.0-draft', 'wasi-config-0.2.0-draft', 'wasmcloud-bus-1.0.0', 'wasmcloud-secrets-0.1.0-draft']) {
+    Object.assign(files, witDir(`../../../wit/deps/${dep}/`))
+  }
   const wasi = new URL('../../../node_modules/@bytecodealliance/jco/lib/wit/builtin/0.2.12/', import.meta.url)
   for (const pkg of readdirSync(fileURLToPath(wasi)).sort()) Object.assign(files, witDir(`../../../node_modules/@bytecodealliance/jco/lib/wit/builtin/0.2.12/${pkg}/`))
   return parseWit(files)
