@@ -14,6 +14,7 @@ import type { PeerView, RegistryChange, RegistryFilter, Server } from './registr
 import type { ComponentConfig, LoadedComponent, PoolStats, RuntimeLimits } from './runtime/index.ts'
 import type { PeeringOptions } from './peering.ts'
 import type { Link } from './links.ts'
+import type { MessagingInit, MessagingStats } from './messaging/index.ts'
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
 
@@ -95,6 +96,11 @@ export interface NodeInit {
   readonly logger?: Logger
   /** Told about every call this node makes or serves: metrics and simulations listen here. */
   readonly observer?: NodeObserver
+  /**
+   * Turns on `wasmcloud:messaging` over the lattice's gossip (node/messaging/README.md): this node serves
+   * `consumer` to its own components and hands messages to the subscribed ones' `handler`. Off by default.
+   */
+  readonly messaging?: MessagingInit
 }
 
 export interface CallEvent {
@@ -168,6 +174,8 @@ export interface NodeStats {
   readonly inboundBuffered: InboundBudgetStats
   /** Streams given up on a path a peer can reach (reset before they were answered, a handler that failed), by reason. */
   readonly streamErrors: Partial<Record<StreamErrorReason, number>>
+  /** Messages published, delivered and dropped (by reason), when messaging is on. */
+  readonly messaging?: MessagingStats
 }
 
 /** An open libp2p connection, as `connections()` lists it. */

@@ -31,6 +31,8 @@ import type { Runtime } from './runtime/index.ts'
 import { createServices } from './services.ts'
 import { NodeError } from './errors.ts'
 import { linkOptions } from './links.ts'
+import { createMessaging, HANDLER } from './messaging/index.ts'
+import { localHandlers } from './messaging/handlers.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -139,6 +141,12 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   })
   const inbound = createInbound({ libp2p, lattice, services, limits, sessionLimits: init.sessionLimits, observer: init.observer, log, describer, streamErrors, budget: inboundBudget })
   const peering = init.peering === false ? undefined : createPeering(libp2p, registry, log.child('peering'), init.peering)
+  const messaging = init.messaging === undefined
+    ? undefined
+    : createMessaging({
+      libp2p, lattice, self, log: log.child('messaging'), serve: services.serve, unserve: services.unserve,
+      handlers: () => localHandlers({ self, runtime, services: services.all, callLocal: services.callLocal }, HANDLER)
+    }, init.messaging)
 
   // One running node per data directory: held from here until stop (or the process's exit), taken again on a restart.
   let lock: DataDirLock | undefined = init.dataDir !== undefined ? await lockDataDir(init.dataDir) : undefined
@@ -160,6 +168,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       outbound.start()
       // Adverts first: peers that connect while components load are synced with at once.
       await agent.start()
+      await messaging?.start()
       peering?.start()
       for (const spec of init.components ?? []) await services.load(spec)
       if (init.bootstrap !== undefined && init.bootstrap.length > 0) {
@@ -180,6 +189,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     await keeper?.stop()
     keeper = undefined
     peering?.stop()
+    await messaging?.stop()
     // Withdraw first, so that peers stop routing here before the streams go away.
     await agent.stop()
     outbound.stop()
@@ -241,7 +251,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         inflight: services.inflight(),
         gossipsub: { peers: pubsub.getPeers().length, topicPeers: pubsub.getSubscribers(advertTopic(lattice)).length },
         inboundBuffered: inboundBudget.stats(),
-        streamErrors: streamErrors.counts()
+        streamErrors: streamErrors.counts(),
+        ...(messaging !== undefined ? { messaging: messaging.stats() } : {})
       }
     }
   }

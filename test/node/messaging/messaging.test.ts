@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { LocalService, MeshNode } from '../../../node/index.ts'
+import { CONSUMER, HANDLER, encodePublished, messagingTopic } from '../../../node/messaging/index.ts'
+import { nodeInternals } from '../../../node/node.ts'
+import { parseWit } from '../../../protocol/wit/index.ts'
+import { bootstrapOf, createMesh, eventually } from '../../support/mesh.ts'
+import type { Mesh } from '../../support/mesh.ts'
+
+interface Got { subject: string, body: string, from: string }
+
+const witText = readFileSync(new URL('../../../wit/deps/wasmcloud-messaging-0.2.0/package.wit', import.meta.url), 'utf8')
+
+/** A native subscriber named `name`: exports wasmcloud:messaging/handler and records what it is handed. */
+function subscriber (name: string): LocalService & { got: Got[] } {
+  const iface = parseWit({ 'm.wit': witText }).findInterface(HANDLER)!
+  const got: Got[] = []
+  return {
+    got,
+    digest: createHash('sha256').update(witText + name).digest('hex'),
+    name,
+    interfaces: [iface],
+    wit: witText,
+    capacity: 64,
+    call: async (_iface, _func, [msg], ctx) => {
+      const m = msg as { subject: string, body: Uint8Array }
+      got.push({ subject: m.subject, body: Buffer.from(m.body).toString(), from: ctx.caller })
+      return [{ tag: 'ok' }]
+    }
+  }
+}
+
+async function publish (node: MeshNode, subject: string, body: string | Uint8Array): Promise<unknown> {
+  const [r] = await node.call(CONSUMER, 'publish', [{ subject, body: typeof body === 'string' ? Buffer.from(body) : body }], { target: node.peerId })
+  return r
+}
+
+describe('wasmcloud:messaging over gossip', () => {
+  let mesh: Mesh
+  afterEach(async () => { await mesh?.stop() })
+
+  async function three (limits = {}): Promise<{ pub: MeshNode, a: MeshNode, b: MeshNode, subA: ReturnType<typeof subscriber>, subB: ReturnType<typeof subscriber>, subAll: ReturnType<typeof subscriber> }> {
+    mesh = await createMesh()
+    const pub = await mesh.add({ messaging: { limits } })
+    const a = await mesh.add({ bootstrap: bootstrapOf(pub), messaging: { limits, subscriptions: [{ component: 'orders', subject: 'orders.*' }, { component: 'all', subject: 'nothing.here' }] } })
+    const b = await mesh.add({ bootstrap: bootstrapOf(pub), messaging: { limits, subscriptions: [{ component: 'orders', subject: 'orders.eu.>' }] } })
+    // a native service per node: the services table routes an interface to one service (components are all counted)
+    const c = await mesh.add({ bootstrap: bootstrapOf(pub), messaging: { limits, subscriptions: [{ component: 'all', subject: '>' }] } })
+    const subA = subscriber('orders')
+    const subAll = subscriber('all')
+    const subB = subscriber('orders')
+    a.serve(subA)
+    c.serve(subAll)
+    b.serve(subB)
+    const topic = messagingTopic(pub.lattice)
+    // gossip is at most once: what is published before the publisher's gossipsub has a stream to a peer is lost for it
+    await eventually('the topic mesh to form', () => [a, b, c].every(n => nodeInternals(pub).libp2p.services.pubsub.getMeshPeers(topic).includes(n.peerId)))
+    return { pub, a: c, b, subA, subB, subAll }
+  }
+
+  it('delivers a message to every matching subscriber on other nodes, by wildcard, and to no other', async () => {
+    const { pub, subA, subB, subAll } = await three()
+    expect(await publish(pub, 'orders.created', 'one')).toEqual({ tag: 'ok' })
+    expect(await publish(pub, 'orders.eu.paid', 'two')).toEqual({ tag: 'ok' })
+    await eventually('every subscriber to get its messages', () => subA.got.length === 1 && subB.got.length === 1 && subAll.got.length === 2)
+    expect(subA.got.map(g => g.body)).toEqual(['one'])
+    expect(subB.got.map(g => g.body)).toEqual(['two'])
+    expect(subAll.got.map(g => g.subject)).toEqual(['orders.created', 'orders.eu.paid'])
+    // the publisher's peer id, as gossipsub's signature says
+    expect(subA.got[0].from).toBe(pub.peerId)
+  })
+
+  it('keeps one publisher\'s order and delivers each message at most once', async () => {
+    const { pub, subAll } = await three()
+    for (let i = 0; i < 100; i++) await publish(pub, `seq.${i}`, String(i))
+    await eventually('the last message to arrive', () => subAll.got.some(g => g.body === '99'))
+    const seen = subAll.got.map(g => Number(g.body))
+    expect(new Set(seen).size).toBe(seen.length)
+    expect([...seen].sort((x, y) => x - y)).toEqual(seen)
+  })
+
+  it('refuses bad subjects and messages over maxMessageBytes with the contract\'s err, sending nothing', async () => {
+    const { pub, subAll } = await three({ maxMessageBytes: 4096 })
+    for (const subject of ['', 'a..b', 'orders.*', 'with space']) {
+      expect((await publish(pub, subject, 'x') as { tag: string }).tag).toBe('err')
+    }
+    const big = await publish(pub, 'big', new Uint8Array(5000)) as { tag: string, val: string }
+    expect(big.tag).toBe('err')
+    expect(big.val).toContain('maxMessageBytes')
+    await publish(pub, 'after', 'ok')
+    await eventually('the good message', () => subAll.got.length === 1)
+    expect(subAll.got[0].subject).toBe('after')
+  })
+
+  it('drops garbage, oversized, replayed and flooded messages from a peer, and still delivers the others\'', async () => {
+    const { pub, a, subAll } = await three({ maxMessageBytes: 4096, maxMessagesPerPeerPerMinute: 20 })
+    const attacker = nodeInternals(pub).libp2p.services.pubsub
+    const topic = messagingTopic(pub.lattice)
+    await attacker.publish(topic, new Uint8Array([0xff, 0xff, 0xff]))
+    await attacker.publish(topic, new Uint8Array(8000))
+    await publish(pub, 'first', 'real')
+    // signed by pub, but with a sequence number at or below what pub already sent: a replay
+    await attacker.publish(topic, encodePublished({ seq: 1n, subject: 'replayed', body: new Uint8Array([1]) }))
+    // a flood from one publisher: at most its budget gets through
+    for (let i = 0; i < 60; i++) await publish(pub, `flood.${i}`, 'f')
+    const honest = await mesh.add({ bootstrap: bootstrapOf(a), messaging: {} })
+    await eventually('the honest publisher to join the topic', () => nodeInternals(honest).libp2p.services.pubsub.getSubscribers(topic).length > 0)
+    await eventually('an honest message to arrive', async () => {
+      await publish(honest, 'honest.hello', 'hi')
+      return subAll.got.some(g => g.from === honest.peerId)
+    })
+    const flooded = subAll.got.filter(g => g.subject.startsWith('flood.')).length
+    expect(flooded).toBeLessThanOrEqual(20)
+    const dropped = a.stats().messaging?.dropped ?? {}
+    expect(dropped.garbage ?? 0).toBeGreaterThan(0)
+    expect(dropped['too-large'] ?? 0).toBeGreaterThan(0)
+    expect(dropped.replayed ?? 0).toBeGreaterThan(0)
+    expect(subAll.got.some(g => g.subject === 'replayed')).toBe(false)
+    expect(dropped['rate-limited'] ?? 0).toBeGreaterThan(0)
+  })
+
+  it('serves consumer to its own components only: a peer calling it is refused', async () => {
+    const { pub, a } = await three()
+    await eventually('a to know pub\'s consumer', () => a.servers(CONSUMER).some(s => s.peer === pub.peerId))
+    await expect(a.call(CONSUMER, 'publish', [{ subject: 'x', body: new Uint8Array() }], { target: pub.peerId })).rejects.toMatchObject({ code: 'refused' })
+  })
+})
