@@ -55,7 +55,9 @@ describe('wasmcloud:messaging over gossip', () => {
     b.serve(subB)
     const topic = messagingTopic(pub.lattice)
     // gossip is at most once: what is published before the publisher's gossipsub has a stream to a peer is lost for it
-    await eventually('the topic mesh to form', () => [a, b, c].every(n => nodeInternals(pub).libp2p.services.pubsub.getMeshPeers(topic).includes(n.peerId)))
+    // (getMeshPeers is on the implementation, not on the GossipSub type)
+    const meshOf = nodeInternals(pub).libp2p.services.pubsub as unknown as { getMeshPeers: (topic: string) => string[] }
+    await eventually('the topic mesh to form', () => [a, b, c].every(n => meshOf.getMeshPeers(topic).includes(n.peerId)))
     return { pub, a: c, b, subA, subB, subAll }
   }
 
