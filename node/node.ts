@@ -145,6 +145,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     ? undefined
     : createMessaging({
       libp2p, lattice, self, log: log.child('messaging'), serve: services.serve, unserve: services.unserve,
+      servers: iface => registry.servers(iface), call: async (iface, func, params, opts) => await outbound.call(iface, func, params, opts),
       handlers: () => localHandlers({ self, runtime, services: services.all, callLocal: services.callLocal }, HANDLER)
     }, init.messaging)
 

@@ -1,6 +1,6 @@
 // wasmcloud:messaging over the mesh's own gossipsub: the interfaces and the factory (implementation in messaging.ts).
 
-export { createMessaging, encodePublished, messagingTopic, CONSUMER, HANDLER } from './messaging.ts'
+export { createMessaging, encodePublished, messagingTopic, CONSUMER, HANDLER, REQUESTS } from './messaging.ts'
 export { publishSubjectProblem, subjectMatches, subscriptionProblem } from './subjects.ts'
 
 /** A component (by name) subscribed to a subject pattern (`*` one token, a final `>` one or more). */
@@ -22,6 +22,10 @@ export interface MessagingLimits {
   readonly maxQueuedPerSubscriber: number
   /** How long one handle-message call may take. */
   readonly handlerTimeoutMs: number
+  /** Requests this node is answering at once (from its own components and from peers); more are answered `failed`. */
+  readonly maxPendingRequests: number
+  /** Nodes one consumer.request asks in turn for a subscriber before it gives up. */
+  readonly maxRequestAttempts: number
 }
 
 export const defaultMessagingLimits: MessagingLimits = Object.freeze({
@@ -30,7 +34,9 @@ export const defaultMessagingLimits: MessagingLimits = Object.freeze({
   maxMessagesPerPeerPerMinute: 6000,
   maxPublishersTracked: 10_000,
   maxQueuedPerSubscriber: 1024,
-  handlerTimeoutMs: 10_000
+  handlerTimeoutMs: 10_000,
+  maxPendingRequests: 256,
+  maxRequestAttempts: 8
 })
 
 /** `NodeInit.messaging`: turns messaging on for a node. */
@@ -44,6 +50,8 @@ export interface MessagingStats {
   readonly published: number
   /** Messages handed to a subscriber's handler (one per subscriber). */
   readonly delivered: number
+  /** Requests this node answered with a subscriber's reply. */
+  readonly replied: number
   /** Messages dropped, by reason: `unsigned`, `too-large`, `garbage`, `rate-limited`, `replayed`, `queue-full`, `handler-failed`. */
   readonly dropped: Readonly<Record<string, number>>
 }

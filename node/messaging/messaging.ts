@@ -1,5 +1,6 @@
 // Publishes components' messages on the lattice's messaging topic and hands every message that arrives to the local components subscribed to its subject.
 
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
@@ -7,7 +8,8 @@ import type { Libp2p } from '@libp2p/interface'
 import { decodeValue, encodeValue } from '../../protocol/value.ts'
 import { parseWit } from '../../protocol/wit/index.ts'
 import type { Type } from '../../protocol/wit/model.ts'
-import type { LocalService } from '../api.ts'
+import type { CallOptions, LocalService } from '../api.ts'
+import type { Server } from '../registry.ts'
 import type { LocalHandler } from './handlers.ts'
 import type { Logger } from '../logger.ts'
 import { createRateLimiter } from '../rate-limit.ts'
@@ -21,6 +23,7 @@ import { publishSubjectProblem, subjectMatches, subscriptionProblem } from './su
 
 export const CONSUMER = 'wasmcloud:messaging/consumer@0.2.0'
 export const HANDLER = 'wasmcloud:messaging/handler@0.2.0'
+export const REQUESTS = 'wasmesh:messaging/requests@0.1.0'
 
 /** The gossipsub topic of a lattice's messages. */
 export function messagingTopic (lattice: string): string {
@@ -40,7 +43,13 @@ export interface MessagingParts {
   readonly handlers: () => LocalHandler[]
   readonly serve: (service: LocalService) => void
   readonly unserve: (digest: string) => void
+  /** Who serves an interface (the registry's view, this node included). */
+  readonly servers: (iface: string) => Server[]
+  /** A call through the mesh (the node's own `call`). */
+  readonly call: (iface: string, func: string, params: unknown[], opts: CallOptions) => Promise<unknown[]>
 }
+
+type Answer = { tag: 'reply', val: BrokerMessage } | { tag: 'no-subscriber' } | { tag: 'failed', val: string }
 
 function witSources (): Record<string, string> {
   return {
@@ -77,11 +86,15 @@ export function createMessaging (parts: MessagingParts, init: MessagingInit = {}
   const lastSeq = new Map<string, bigint>()
   /** Per subscriber (by digest): its deliveries run one after another, in arrival order. */
   const queues = new Map<string, { tail: Promise<void>, length: number }>()
-  const counts = { published: 0, delivered: 0 }
+  const counts = { published: 0, delivered: 0, replied: 0 }
+  /** Reply inboxes of requests this node is answering: a publish to one resolves its request instead of going out. */
+  const inboxes = new Map<string, (msg: BrokerMessage) => void>()
+  let pending = 0
   const dropped: Record<string, number> = {}
   // a restarted publisher continues above what it sent before (microseconds since the epoch)
   let seq = BigInt(Date.now()) * 1000n
   let provider: Provider | undefined
+  let requestsProvider: Provider | undefined
   let running = false
 
   function drop (reason: string, from: string, why: string): void {
@@ -127,6 +140,12 @@ export function createMessaging (parts: MessagingParts, init: MessagingInit = {}
     if (msg.replyTo !== undefined && msg.replyTo !== null) {
       const bad = publishSubjectProblem(msg.replyTo, limits.maxSubjectBytes)
       if (bad !== undefined) return { tag: 'err', val: `reply-to: ${bad}` }
+    }
+    const inbox = inboxes.get(msg.subject)
+    if (inbox !== undefined) {
+      // a subscriber's reply to a request this node is answering: it goes back as that call's result, not on gossip
+      inbox({ subject: msg.subject, body: msg.body, ...(msg.replyTo != null ? { replyTo: msg.replyTo } : {}) })
+      return { tag: 'ok' }
     }
     const record: Published = { seq: ++seq, subject: msg.subject, body: msg.body, ...(msg.replyTo != null ? { replyTo: msg.replyTo } : {}) }
     const data = encodePublished(record)
@@ -178,6 +197,80 @@ export function createMessaging (parts: MessagingParts, init: MessagingInit = {}
     return TopicValidatorResult.Accept
   }
 
+  /**
+   * Answers a request for one local subscriber: picks one whose subscription matches, hands it the
+   * message with a fresh reply-to inbox, and waits for the first publish to that inbox.
+   */
+  async function answer (msg: BrokerMessage, timeoutMs: number, from: string): Promise<Answer> {
+    if (!running) return { tag: 'failed', val: 'messaging is stopped on this node' }
+    const why = typeof msg?.subject === 'string' ? publishSubjectProblem(msg.subject, limits.maxSubjectBytes) : 'a message needs a subject'
+    if (why !== undefined) return { tag: 'failed', val: why }
+    const names = new Set(subscriptions.filter(s => subjectMatches(s.subject, msg.subject)).map(s => s.component))
+    const candidates = parts.handlers().filter(h => names.has(h.name))
+    if (candidates.length === 0) return { tag: 'no-subscriber' }
+    if (pending >= limits.maxPendingRequests) return { tag: 'failed', val: `${pending} requests pending on this node already (maxPendingRequests)` }
+    const handler = candidates[Math.floor(Math.random() * candidates.length)]
+    const inbox = `_INBOX.${randomBytes(12).toString('hex')}`
+    const replied = Promise.withResolvers<BrokerMessage>()
+    inboxes.set(inbox, replied.resolve)
+    pending++
+    const ms = Math.max(1, Math.min(timeoutMs, limits.handlerTimeoutMs))
+    try {
+      const handled = withTimeout(handler.handle({ subject: msg.subject, body: msg.body, replyTo: inbox }, from), ms)
+        .then(([r]) => (r as Result | undefined)?.tag === 'err' ? `${handler.name} failed: ${String((r as { val: unknown }).val)}` : undefined)
+      // the reply may come during the handler's call or after it returned, until the deadline
+      const reply = await withTimeout(Promise.race([replied.promise, handled.then(async failure => {
+        if (failure !== undefined) throw new ProviderError('failed', failure)
+        return await replied.promise
+      })]), ms)
+      counts.replied++
+      return { tag: 'reply', val: reply }
+    } catch (err) {
+      return { tag: 'failed', val: (err as Error).message }
+    } finally {
+      pending--
+      inboxes.delete(inbox)
+    }
+  }
+
+  /** consumer.request: asks this node first, then other nodes serving requests, until one has a subscriber. */
+  async function request (subject: string, body: Uint8Array, timeoutMs: number): Promise<{ tag: 'ok', val: BrokerMessage } | { tag: 'err', val: string }> {
+    if (!running) return { tag: 'err', val: 'messaging is stopped on this node' }
+    const why = publishSubjectProblem(subject, limits.maxSubjectBytes)
+    if (why !== undefined) return { tag: 'err', val: why }
+    if (!(body instanceof Uint8Array) || body.byteLength > limits.maxMessageBytes) return { tag: 'err', val: `a request body is at most ${limits.maxMessageBytes} bytes (maxMessageBytes)` }
+    const deadline = performance.now() + Math.max(1, timeoutMs)
+    const servers = parts.servers(REQUESTS)
+    const others = servers.filter(s => !s.local).map(s => s.peer).sort(() => Math.random() - 0.5)
+    const order = [...(servers.some(s => s.local) ? [self] : []), ...others].slice(0, limits.maxRequestAttempts)
+    const failures: string[] = []
+    for (const peer of order) {
+      const left = Math.floor(deadline - performance.now())
+      if (left < 1) return { tag: 'err', val: `no reply within ${timeoutMs} ms` }
+      let got: Answer
+      try {
+        [got] = await parts.call(REQUESTS, 'request', [{ subject, body }, left], { target: peer, timeoutMs: left }) as [Answer]
+      } catch (err) {
+        failures.push(`${peer}: ${(err as Error).message}`)
+        continue
+      }
+      if (got.tag === 'reply') return { tag: 'ok', val: got.val }
+      if (got.tag === 'failed') return { tag: 'err', val: got.val }
+    }
+    return { tag: 'err', val: `no subscriber for ${subject} on ${order.length} node${order.length === 1 ? '' : 's'} asked${failures.length > 0 ? ` (${failures.join('; ')})` : ''}` }
+  }
+
+  const requestsModule: ProviderModule = {
+    name: 'messaging-requests',
+    wit: witSources(),
+    world: 'wasmesh:messaging/requests-server@0.1.0',
+    exports: {
+      [REQUESTS]: {
+        request: async (msg: BrokerMessage, timeoutMs: number) => await answer(msg, timeoutMs, self)
+      }
+    }
+  }
+
   const consumerModule: ProviderModule = {
     name: 'messaging',
     wit: witSources(),
@@ -185,8 +278,7 @@ export function createMessaging (parts: MessagingParts, init: MessagingInit = {}
     exports: {
       [CONSUMER]: {
         publish: async (msg: BrokerMessage) => await publish(msg),
-        // request-reply is not built yet: the contract's error, never a trap
-        request: (_subject: string, _body: Uint8Array, _timeoutMs: number): Result => ({ tag: 'err', val: 'request-reply is not supported by wasmesh yet: publish with a reply-to subject the requester subscribes to' })
+        request: async (subject: string, body: Uint8Array, timeoutMs: number) => await request(subject, body, timeoutMs)
       }
     }
   }
@@ -217,16 +309,22 @@ export function createMessaging (parts: MessagingParts, init: MessagingInit = {}
       }
       parts.serve(service)
       provider = p
+      const r = await createProvider(requestsModule, { log })
+      await r.start()
+      parts.serve(r.service)
+      requestsProvider = r
     },
 
     async stop () {
       if (!running) return
       running = false
-      if (provider !== undefined) {
-        parts.unserve(provider.service.digest)
-        await provider.stop()
-        provider = undefined
+      for (const p of [requestsProvider, provider]) {
+        if (p === undefined) continue
+        parts.unserve(p.service.digest)
+        await p.stop()
       }
+      provider = undefined
+      requestsProvider = undefined
       pubsub.unsubscribe(topic)
       pubsub.topicValidators.delete(topic)
       // deliveries in flight finish on their own (bounded by handlerTimeoutMs); nothing new is queued
@@ -235,7 +333,7 @@ export function createMessaging (parts: MessagingParts, init: MessagingInit = {}
     },
 
     stats (): MessagingStats {
-      return { published: counts.published, delivered: counts.delivered, dropped: { ...dropped } }
+      return { published: counts.published, delivered: counts.delivered, replied: counts.replied, dropped: { ...dropped } }
     }
   }
 }

@@ -122,6 +122,43 @@ describe('wasmcloud:messaging over gossip', () => {
     expect(dropped['rate-limited'] ?? 0).toBeGreaterThan(0)
   })
 
+  it('routes a request to one subscriber on another node and returns its reply; no subscriber and timeouts are errs', async () => {
+    mesh = await createMesh()
+    const requester = await mesh.add({ messaging: {} })
+    const echoNodes = await Promise.all([0, 1].map(async () => await mesh.add({ bootstrap: bootstrapOf(requester), messaging: { subscriptions: [{ component: 'echo', subject: 'svc.echo' }, { component: 'mute', subject: 'svc.mute' }] } })))
+    const handled: string[] = []
+    for (const node of echoNodes) {
+      // replies by publishing to the request's reply-to, as a wasmCloud component does
+      const echo = subscriber('echo')
+      const inner = echo.call
+      node.serve({
+        ...echo,
+        call: async (iface, func, params, ctx) => {
+          const m = params[0] as { subject: string, body: Uint8Array, replyTo?: string }
+          handled.push(node.peerId)
+          await node.call(CONSUMER, 'publish', [{ subject: m.replyTo, body: Buffer.from(Buffer.from(m.body).toString().toUpperCase()) }], { target: node.peerId })
+          return await inner(iface, func, params, ctx)
+        }
+      })
+    }
+    const mute = subscriber('mute')
+    await eventually('the requester to know both nodes', () => requester.servers('wasmesh:messaging/requests@0.1.0').filter(s => !s.local).length === 2)
+    const [r] = await requester.call(CONSUMER, 'request', ['svc.echo', Buffer.from('ping'), 5000], { target: requester.peerId }) as [{ tag: string, val: { subject: string, body: Uint8Array } }]
+    expect(r.tag).toBe('ok')
+    expect(Buffer.from(r.val.body).toString()).toBe('PING')
+    // one subscriber took it, not both
+    expect(handled.length).toBe(1)
+
+    const [none] = await requester.call(CONSUMER, 'request', ['svc.nobody', Buffer.from('x'), 2000], { target: requester.peerId }) as [{ tag: string, val: string }]
+    expect(none.tag).toBe('err')
+    expect(none.val).toContain('no subscriber')
+
+    // a subscriber that never replies: err at the deadline, not a hang
+    echoNodes[0].serve(mute)
+    const [late] = await requester.call(CONSUMER, 'request', ['svc.mute', Buffer.from('x'), 300], { target: requester.peerId, timeoutMs: 5000 }) as [{ tag: string, val: string }]
+    expect(late.tag).toBe('err')
+  })
+
   it('serves consumer to its own components only: a peer calling it is refused', async () => {
     const { pub, a } = await three()
     await eventually('a to know pub\'s consumer', () => a.servers(CONSUMER).some(s => s.peer === pub.peerId))
