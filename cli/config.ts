@@ -14,6 +14,7 @@ import type { SandboxGrants } from '../node/runtime/index.ts'
 import { NodeError } from '../node/errors.ts'
 import { allowedValues, checkLimit, limitInfo } from '../node/limits.ts'
 import type { LimitInfo } from '../node/limits.ts'
+import { subscriptionProblem } from '../node/messaging/subjects.ts'
 
 export type LogFormat = 'text' | 'json'
 
@@ -58,6 +59,16 @@ export interface NodeSettings {
   readonly link?: readonly Link[]
   /** Limits by their own names (`node/limits.ts`), values in their units; merged key by key, flags winning. */
   readonly limits?: Readonly<Record<string, number>>
+  /** wasmcloud:messaging over the lattice's gossip (on as well when `subscribe` lists anything). */
+  readonly messaging?: boolean
+  /** Components subscribed to subjects (`<component>=<subject>`). */
+  readonly subscribe?: readonly SubscribeArg[]
+}
+
+/** `--subscribe <component>=<subject>`: a component's handler gets the messages of a subject pattern. */
+export interface SubscribeArg {
+  readonly component: string
+  readonly subject: string
 }
 
 /** `invalid-config`: a limit the node cannot take (unknown, of the wrong kind, out of range). */
@@ -98,7 +109,7 @@ const componentName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 export const configKeys = [
   'listen', 'announce', 'bootstrap', 'component', 'grant', 'inline', 'label', 'lattice', 'data-dir', 'cache-dir',
   'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host', 'provider', 'provider-config',
-  'provider-secret', 'link', 'limits'
+  'provider-secret', 'link', 'limits', 'messaging', 'subscribe'
 ] as const
 
 /** The largest config file read: a config is a few KiB, and parsing one of gigabytes would hold the command for minutes. */
@@ -173,6 +184,17 @@ export function parseGrantArg (text: string, base: string): GrantArg {
     return { component, kind: 'dir', guest, host: resolvePath(host, base) }
   }
   throw new SettingError(`grant ${JSON.stringify(text)}: ${syntax}`)
+}
+
+/** `<component>=<subject>`; the subject as NATS writes subscriptions (`*` one token, a final `>` the rest). */
+export function parseSubscribeArg (text: string): SubscribeArg {
+  const eq = text.indexOf('=')
+  const component = eq < 0 ? '' : text.slice(0, eq)
+  const subject = eq < 0 ? '' : text.slice(eq + 1)
+  if (!componentName.test(component)) throw new SettingError(`subscribe ${JSON.stringify(text)}: give <component>=<subject>, e.g. orders=orders.*`)
+  const why = subscriptionProblem(subject)
+  if (why !== undefined) throw new SettingError(`subscribe ${JSON.stringify(text)}: ${why}`)
+  return { component, subject }
 }
 
 /** A component name given to `--inline`. */
@@ -514,6 +536,8 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
         case 'provider-secret': out.providerSecret = strings(); break
         case 'link': out.link = strings().map(parseLinkArg); break
         case 'limits': out.limits = limitsOf(file, line, entry.keyLine, value); break
+        case 'messaging': out.messaging = typeof value === 'boolean' ? value : fail('must be true or false'); break
+        case 'subscribe': out.subscribe = strings().map(parseSubscribeArg); break
       }
     } catch (err) {
       if (err instanceof SettingError) fail(err.message)

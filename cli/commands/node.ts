@@ -9,11 +9,11 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Interface } from '../../protocol/wit/model.ts'
 import {
   formatLimit, grantsByComponent, loadConfigFile, parseComponentArg, parseGrantArg, parseInlineArg, parseLatticeArg, parseLinkArg, parseMetricsArg,
-  parseMsArg, parseMultiaddrArg, parseProviderArg, resolvePath
+  parseMsArg, parseMultiaddrArg, parseProviderArg, parseSubscribeArg, resolvePath
 } from '../config.ts'
 import type { Provider } from '../../node/providers/sdk.ts'
 import { startProviders, withSettings } from '../providers.ts'
-import type { NodeSettings } from '../config.ts'
+import type { NodeSettings, SubscribeArg } from '../config.ts'
 import { startOpsServer } from '../../node/health.ts'
 import type { OpsServer } from '../../node/health.ts'
 import { createDemoHost, demoHostInterface } from '../host.ts'
@@ -94,6 +94,12 @@ Options:
   --link <component>:<ns:pkg[/iface]>=<k=v,...|peer-id>
                             bind a component's imports to servers with these labels or to one
                             peer (repeatable); without a link, any server
+  --messaging               serve wasmcloud:messaging/consumer@0.2.0 to this node's components:
+                            publish over the lattice's gossip, request-reply to one subscriber
+  --subscribe <component>=<subject>
+                            hand component <component> (its wasmcloud:messaging handler export)
+                            every message of <subject> (repeatable; implies --messaging);
+                            NATS wildcards: '*' one token, a final '>' the rest (orders.>)
   --limit <name>=<value>    set one of the node's limits by its name (repeatable; a flag wins
                             over the same limit in the config file's limits table). Counts
                             are whole numbers, ...Bytes limits also take 512KiB, 64MiB, 1GiB,
@@ -113,6 +119,7 @@ Examples:
   wasmesh node --provider kv=builtin:keyvalue --provider-config kv:path=./kv.db --label tier=cache
   wasmesh node --component counter=examples/build/counter.wasm --link counter:wasi:keyvalue=tier=cache
   wasmesh node --config node.yaml --limit maxInboundStreams=64 --limit idle-timeout-ms=10s
+  wasmesh node --component sub=examples/build/msg-sub.wasm --subscribe 'sub=greetings.>'
 
 A config file (node.yaml):
   listen: [/ip4/0.0.0.0/tcp/4001]
@@ -174,7 +181,9 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
       'provider-config': { type: 'string', multiple: true },
       'provider-secret': { type: 'string', multiple: true },
       link: { type: 'string', multiple: true },
-      limit: { type: 'string', multiple: true }
+      limit: { type: 'string', multiple: true },
+      messaging: { type: 'boolean' },
+      subscribe: { type: 'string', multiple: true }
     }
   })
   if (positionals.length > 0) throw new CliError('usage', `node takes no arguments (got ${JSON.stringify(positionals[0])}); components are given with --component <file.wasm>`)
@@ -196,7 +205,9 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
     logFormat: logFormatOf(values['log-format']),
     demoHost: values['demo-host'],
     provider: some(values.provider)?.map(p => flag('provider', () => parseProviderArg(p))),
-    link: some(values.link)?.map(l => flag('link', () => parseLinkArg(l)))
+    link: some(values.link)?.map(l => flag('link', () => parseLinkArg(l))),
+    messaging: values.messaging,
+    subscribe: some(values.subscribe)?.map(t => flag('subscribe', () => parseSubscribeArg(t)))
   }
   const merged: Record<string, unknown> = { ...file }
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v
@@ -259,6 +270,9 @@ async function componentSpecs (settings: NodeSettings, ctx: CommandContext): Pro
   for (const name of inline) {
     if (!names.has(name)) throw new CliError('usage', `--inline ${name}: no component is named ${name} (components: ${[...names].join(', ') || 'none'})`)
   }
+  for (const sub of settings.subscribe ?? []) {
+    if (!names.has(sub.component)) throw new CliError('usage', `--subscribe ${sub.component}=${sub.subject}: no component is named ${sub.component} (components: ${[...names].join(', ') || 'none'})`)
+  }
   return components.map(c => ({ source: c.file, name: c.name, grants: grants.get(c.name), isolation: inline.has(c.name) ? 'inline' : 'worker' }))
 }
 
@@ -269,7 +283,7 @@ function orderedAddresses (node: MeshNode): string[] {
   return [...all.filter(a => !loopback(a)), ...all.filter(loopback)]
 }
 
-function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsServer | undefined, demoHost: boolean, env: CommandContext['env']): string[] {
+function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsServer | undefined, demoHost: boolean, env: CommandContext['env'], subscriptions: readonly SubscribeArg[] = []): string[] {
   const addresses = orderedAddresses(node)
   const lines = [`peer id: ${node.peerId}`, `lattice: ${node.lattice}`, 'listening on:', ...addresses, '', 'serving:']
   const served: Interface[] = []
@@ -281,6 +295,8 @@ function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsSer
   for (const p of providers) for (const i of p.service.interfaces) { lines.push(`  ${i.id}  ${p.service.name} (provider)`); served.push(i) }
   if (demoHost) lines.push(`  ${demoHostInterface}  built in (--no-demo-host to turn off)`)
   if (node.components().length === 0 && providers.length === 0 && !demoHost) lines.push('  nothing (give --component <file.wasm>)')
+  const messaging = node.stats().messaging
+  if (messaging !== undefined) lines.push(`messaging: on (wasmcloud:messaging@0.2.0 over the lattice's gossip)${subscriptions.length > 0 ? `, subscribed: ${subscriptions.map(s => `${s.component}=${s.subject}`).join(', ')}` : ''}`)
   if (ops !== undefined) lines.push(`metrics: ${ops.url}/metrics (and /healthz, /readyz)`)
   const call = exampleCall(served) ?? (demoHost ? `${demoHostInterface}#log("hello")` : undefined)
   if (call !== undefined && addresses.length > 0) {
@@ -346,6 +362,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     labels: settings.label,
     components,
     links: settings.link,
+    ...(settings.messaging === true || (settings.subscribe?.length ?? 0) > 0 ? { messaging: { subscriptions: settings.subscribe ?? [] } } : {}),
     logger: log,
     observer: metrics?.observer,
     ...limits
@@ -387,7 +404,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     const demoHost = settings.demoHost !== false
     if (demoHost) node.serve(createDemoHost({ onLog: (message, caller) => { log.info(`log from ${logCaller(node, caller)}: ${message}`) } }))
     running = true
-    for (const line of startLines(node, providers, ops, demoHost, ctx.env)) ctx.out(line)
+    for (const line of startLines(node, providers, ops, demoHost, ctx.env, settings.subscribe)) ctx.out(line)
     if ((settings.bootstrap?.length ?? 0) > 0) {
       lonely = setTimeout(() => {
         if (node.connections().length === 0) log.warn(`not connected to any bootstrap peer yet (${settings.bootstrap?.join(', ')}); retrying in the background: check the addresses and that those nodes are up`)
