@@ -40,7 +40,9 @@ export const examples: readonly ExampleSpec[] = [
   { name: 'sandbox-probe', dir: 'sandbox-probe', entry: 'probe.js', world: 'sandbox-probe', engine: 'quickjs' },
   // StarlingMonkey only: its fetch() is the engine's own wasi:http import, which QuickJS lacks.
   { name: 'sandbox-fetch', dir: 'sandbox-fetch', entry: 'fetch.js', world: 'sandbox-fetch', engine: 'starlingmonkey' },
-  { name: 'arith', dir: 'arith', entry: 'arith.wat', world: 'wat-arith', engine: 'wat' }
+  { name: 'arith', dir: 'arith', entry: 'arith.wat', world: 'wat-arith', engine: 'wat' },
+  { name: 'msg-pub', dir: 'msg-pub', entry: 'pub.js', world: 'messaging-publisher', engine: 'starlingmonkey' },
+  { name: 'msg-sub', dir: 'msg-sub', entry: 'sub.js', world: 'messaging-subscriber', engine: 'starlingmonkey' }
 ]
 
 export const examplesDir: string = dirname(fileURLToPath(import.meta.url))
@@ -161,9 +163,11 @@ async function witInputs (): Promise<WitFile[]> {
     const stagePath = pkg === 'wasmesh:examples' ? file : join('deps', pkg.replace(/[:@]/g, '-'), file)
     files.push({ stagePath, text })
   }
-  const keyvalue = join(repoDir, 'wit', 'deps', 'wasi-keyvalue-0.2.0-draft')
-  for (const file of await witFilesIn(keyvalue)) {
-    files.push({ stagePath: join('deps', 'wasi-keyvalue-0.2.0-draft', file), text: await readFile(join(keyvalue, file), 'utf8') })
+  for (const dep of ['wasi-keyvalue-0.2.0-draft', 'wasmcloud-messaging-0.2.0']) {
+    const dir = join(repoDir, 'wit', 'deps', dep)
+    for (const file of await witFilesIn(dir)) {
+      files.push({ stagePath: join('deps', dep, file), text: await readFile(join(dir, file), 'utf8') })
+    }
   }
   const wasi = join(packageDir('@bytecodealliance/jco'), 'lib', 'wit', 'builtin', WASI_VERSION)
   if (!existsSync(wasi)) {
