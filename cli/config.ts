@@ -321,7 +321,7 @@ function providersOf (value: unknown, fail: (message: string) => never): Provide
     if (item === null || typeof item !== 'object') return fail('each provider is "[name=]<module>" or a map with module, name, config, secrets')
     const { module, name, config, secrets, ...rest } = item as Record<string, unknown>
     if (Object.keys(rest).length > 0) fail(`unknown provider key ${JSON.stringify(Object.keys(rest)[0])} (module, name, config, secrets)`)
-    if (typeof module !== 'string') return fail('a provider needs module: <module> (builtin:keyvalue, builtin:postgres, a file or a package)')
+    if (typeof module !== 'string') return fail('a provider needs module: <module> (builtin:keyvalue, builtin:postgres, builtin:blobstore, a file or a package)')
     const base = parseProviderArg(typeof name === 'string' ? `${name}=${module}` : module)
     const strings = (m: unknown, what: string): Record<string, string> => {
       if (m === undefined) return {}
@@ -346,7 +346,7 @@ export function parseLinkArg (text: string): Link {
 export interface ProviderArg {
   /** How `--provider-config <name>:...` and `--provider-secret <name>:...` address it. */
   readonly name: string
-  /** `builtin:keyvalue`, `builtin:postgres`, a module file or a package. */
+  /** `builtin:keyvalue`, `builtin:postgres`, `builtin:blobstore`, a module file or a package. */
   readonly module: string
   readonly config: Readonly<Record<string, string>>
   /** `name -> env:VAR | file:/path`: resolved by the provider, never logged. */

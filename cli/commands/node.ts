@@ -84,8 +84,8 @@ Options:
   --no-demo-host            do not serve local:demo/host (the log function the examples import)
   --provider [name=]<module>
                             serve a native provider too (repeatable): builtin:keyvalue,
-                            builtin:postgres, a module file or a package whose default export
-                            is a provider module
+                            builtin:postgres, builtin:blobstore, a module file or a package
+                            whose default export is a provider module
   --provider-config <name>:<key>=<value>
                             a setting of provider <name> (repeatable), e.g. kv:path=./kv.db
   --provider-secret <name>:<key>=env:VAR|file:/path
