@@ -1,14 +1,9 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { MeshNode } from '../../../node/index.ts'
-import { createProvider } from '../../../node/providers/sdk.ts'
-import type { Provider } from '../../../node/providers/sdk.ts'
-import { BLOBSTORE, createBlobstoreModule } from '../../../node/providers/blobstore/index.ts'
-import { bootstrapOf, createMesh, eventually } from '../../support/mesh.ts'
-import type { Mesh } from '../../support/mesh.ts'
-import { scratchDir } from '../../support/scratch.ts'
-import type { ScratchDir } from '../../support/scratch.ts'
+import { BLOBSTORE } from '../../../node/providers/blobstore/index.ts'
+import { blobstoreMesh } from '../../support/blobstore.ts'
+import type { BlobstoreMesh } from '../../support/blobstore.ts'
 
 type R<T = unknown> = { tag: 'ok', val: T } | { tag: 'err', val: string }
 
@@ -18,27 +13,13 @@ const CHUNKS = 1024 // of 1 MiB: 1 GiB
 const MAX_RSS_GROWTH_BYTES = 400 * MiB
 
 describe('a 1 GiB object through two nodes', () => {
-  let mesh: Mesh
-  let dir: ScratchDir
-  let provider: Provider
-  let client: MeshNode
+  let bs: BlobstoreMesh
 
   beforeAll(async () => {
-    dir = await scratchDir('blobstore-large')
-    mesh = await createMesh({ streamLimits: { maxStreamWindowBytes: 2 * MiB } })
-    provider = await createProvider(createBlobstoreModule(), { config: { root: join(dir.path, 'blobs'), fsync: 'false' } })
-    await provider.start()
-    const server = await mesh.add()
-    server.serve(provider.service)
-    client = await mesh.add({ bootstrap: bootstrapOf(server) })
-    await eventually('the client to know the blobstore', () => client.servers(BLOBSTORE).some(s => !s.local))
+    bs = await blobstoreMesh({ config: { fsync: 'false' }, node: { streamLimits: { maxStreamWindowBytes: 2 * MiB } } })
   }, 60_000)
 
-  afterAll(async () => {
-    await mesh?.stop()
-    await provider?.stop()
-    await dir?.remove()
-  })
+  afterAll(async () => { await bs?.stop() })
 
   it('is written and read back in bounded memory', async () => {
     global.gc?.()
@@ -47,7 +28,7 @@ describe('a 1 GiB object through two nodes', () => {
     const sample = (): void => { peak = Math.max(peak, process.memoryUsage().rss) }
 
     const id = { container: 'big', object: 'gib' }
-    await client.call(BLOBSTORE, 'create-container', ['big'])
+    await bs.client.call(BLOBSTORE, 'create-container', ['big'])
     // each chunk is fresh (the session sends large chunks from the array given) and says which it is
     async function * body (): AsyncGenerator<Uint8Array> {
       for (let i = 0; i < CHUNKS; i++) {
@@ -55,12 +36,12 @@ describe('a 1 GiB object through two nodes', () => {
         yield new Uint8Array(MiB).fill(i & 255)
       }
     }
-    const [w] = await client.call(BLOBSTORE, 'write-container-data', [id, body()], { timeoutMs: 600_000 }) as [R<Promise<R>>]
+    const [w] = await bs.client.call(BLOBSTORE, 'write-container-data', [id, body()], { timeoutMs: 600_000 }) as [R<Promise<R>>]
     expect(w.tag).toBe('ok')
     expect(await (w as { val: Promise<R> }).val).toEqual({ tag: 'ok', val: undefined })
-    expect((await stat(join(dir.path, 'blobs', 'big', 'gib'))).size).toBe(CHUNKS * MiB)
+    expect((await stat(join(bs.root, 'big', 'gib'))).size).toBe(CHUNKS * MiB)
 
-    const [r] = await client.call(BLOBSTORE, 'get-container-data', [id, 0n, BigInt(CHUNKS * MiB - 1)], { timeoutMs: 600_000 }) as [R<[AsyncIterable<Uint8Array>, Promise<R>]>]
+    const [r] = await bs.client.call(BLOBSTORE, 'get-container-data', [id, 0n, BigInt(CHUNKS * MiB - 1)], { timeoutMs: 600_000 }) as [R<[AsyncIterable<Uint8Array>, Promise<R>]>]
     if (r.tag !== 'ok') throw new Error(r.val)
     let offset = 0
     let wrong = 0

@@ -2,13 +2,10 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MeshNode } from '../../../node/index.ts'
-import { createProvider } from '../../../node/providers/sdk.ts'
-import type { Provider } from '../../../node/providers/sdk.ts'
-import { BLOBSTORE, createBlobstoreModule } from '../../../node/providers/blobstore/index.ts'
-import { bootstrapOf, createMesh, eventually } from '../../support/mesh.ts'
-import type { Mesh } from '../../support/mesh.ts'
-import { scratchDir } from '../../support/scratch.ts'
-import type { ScratchDir } from '../../support/scratch.ts'
+import { BLOBSTORE } from '../../../node/providers/blobstore/index.ts'
+import { blobstoreMesh } from '../../support/blobstore.ts'
+import type { BlobstoreMesh } from '../../support/blobstore.ts'
+import { eventually } from '../../support/mesh.ts'
 
 type R<T = unknown> = { tag: 'ok', val: T } | { tag: 'err', val: string }
 
@@ -24,11 +21,9 @@ async function * chunks (data: Uint8Array, size: number): AsyncGenerator<Uint8Ar
 }
 
 describe('the blobstore provider through a node', () => {
-  let mesh: Mesh
-  let dir: ScratchDir
-  let provider: Provider
+  let bs: BlobstoreMesh
   let client: MeshNode
-  const root = (): string => join(dir.path, 'blobs')
+  const root = (): string => bs.root
 
   async function call<T = unknown> (func: string, ...params: unknown[]): Promise<R<T>> {
     const [r] = await client.call(BLOBSTORE, func, params)
@@ -50,21 +45,11 @@ describe('the blobstore provider through a node', () => {
   }
 
   beforeAll(async () => {
-    dir = await scratchDir('blobstore')
-    mesh = await createMesh()
-    provider = await createProvider(createBlobstoreModule(), { config: { root: join(dir.path, 'blobs'), 'max-object-bytes': String(8 * 1024 * 1024) } })
-    await provider.start()
-    const server = await mesh.add()
-    server.serve(provider.service)
-    client = await mesh.add({ bootstrap: bootstrapOf(server) })
-    await eventually('the client to know the blobstore', () => client.servers(BLOBSTORE).some(s => !s.local))
+    bs = await blobstoreMesh({ config: { 'max-object-bytes': String(8 * 1024 * 1024) } })
+    client = bs.client
   }, 60_000)
 
-  afterAll(async () => {
-    await mesh?.stop()
-    await provider?.stop()
-    await dir?.remove()
-  })
+  afterAll(async () => { await bs?.stop() })
 
   it('creates a container, writes streamed data, reads it back whole and by range, lists and deletes', async () => {
     expect(await call('create-container', 'photos')).toEqual({ tag: 'ok', val: undefined })
@@ -123,7 +108,7 @@ describe('the blobstore provider through a node', () => {
       expect((await call('delete-object', { container: name, object: 'x' })).tag).toBe('err')
       expect((await call('copy-object', { container: 'safe', object: 'x' }, { container: 'safe', object: name })).tag).toBe('err')
     }
-    expect((await readdir(dir.path)).sort()).toEqual(['blobs'])
+    expect((await readdir(bs.dir)).sort()).toEqual(['blobs'])
     expect(await readdir(join(root(), 'safe'))).toEqual([])
   })
 
@@ -148,5 +133,25 @@ describe('the blobstore provider through a node', () => {
     // every byte is the same writer's
     expect(stored.every(b => b === stored[0])).toBe(true)
     expect(await readdir(join(root(), 'race'))).toEqual(['one'])
+  })
+
+  it('removes the temporary file and stores nothing when the writer goes away mid-stream', async () => {
+    await call('create-container', 'cut')
+    const gone = new AbortController()
+    let sent = 0
+    async function * endless (): AsyncGenerator<Uint8Array> {
+      while (true) {
+        sent++
+        if (sent === 20) gone.abort()
+        yield new Uint8Array(64 * 1024).fill(sent & 255)
+      }
+    }
+    await client.call(BLOBSTORE, 'write-container-data', [{ container: 'cut', object: 'half' }, endless()], { signal: gone.signal }).then(async ([r]) => {
+      // the answer came before the abort: its future must say the write failed
+      const f = (r as R<Promise<R>>)
+      if (f.tag === 'ok') expect((await f.val).tag).toBe('err')
+    }, (err: Error) => { expect(err).toBeDefined() })
+    await eventually('the temporary file to be removed', async () => (await readdir(join(root(), 'cut'))).length === 0)
+    expect(await call('has-object', { container: 'cut', object: 'half' })).toEqual({ tag: 'ok', val: false })
   })
 })
