@@ -14,7 +14,7 @@ import type { PeerView, RegistryChange, RegistryFilter, Server } from './registr
 import type { ComponentConfig, LoadedComponent, PoolStats, RuntimeLimits } from './runtime/index.ts'
 import type { PeeringOptions } from './peering.ts'
 import type { Link } from './links.ts'
-import type { MessagingInit, MessagingStats } from './messaging/index.ts'
+import type { MessagingInit, MessagingLimits, MessagingStats } from './messaging/index.ts'
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
 
@@ -101,6 +101,8 @@ export interface NodeInit {
    * `consumer` to its own components and hands messages to the subscribed ones' `handler`. Off by default.
    */
   readonly messaging?: MessagingInit
+  /** Limits of messaging by name (what `--limit` sets); `messaging.limits` wins over them. Used only when `messaging` is on. */
+  readonly messagingLimits?: Partial<MessagingLimits>
 }
 
 export interface CallEvent {

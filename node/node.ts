@@ -147,7 +147,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       libp2p, lattice, self, log: log.child('messaging'), serve: services.serve, unserve: services.unserve,
       servers: iface => registry.servers(iface), call: async (iface, func, params, opts) => await outbound.call(iface, func, params, opts),
       handlers: () => localHandlers({ self, runtime, services: services.all, callLocal: services.callLocal }, HANDLER)
-    }, init.messaging)
+    }, { ...init.messaging, limits: { ...init.messagingLimits, ...init.messaging.limits } })
 
   // One running node per data directory: held from here until stop (or the process's exit), taken again on a restart.
   let lock: DataDirLock | undefined = init.dataDir !== undefined ? await lockDataDir(init.dataDir) : undefined

@@ -29,3 +29,10 @@ describe('--subscribe and the messaging config keys', () => {
     expect((err as ConfigError).message).toContain('bad.yaml:2')
   })
 })
+
+describe('messaging limits by name', () => {
+  it('are routed to messagingLimits', async () => {
+    const { limitInits } = await import('../../node/limits.ts')
+    expect(limitInits({ maxMessageBytes: 65536, handlerTimeoutMs: 500 })).toEqual({ messagingLimits: { maxMessageBytes: 65536, handlerTimeoutMs: 500 } })
+  })
+})

@@ -42,7 +42,8 @@ describe('wasmcloud:messaging over gossip', () => {
 
   async function three (limits = {}): Promise<{ pub: MeshNode, a: MeshNode, b: MeshNode, subA: ReturnType<typeof subscriber>, subB: ReturnType<typeof subscriber>, subAll: ReturnType<typeof subscriber> }> {
     mesh = await createMesh()
-    const pub = await mesh.add({ messaging: { limits } })
+    // the publisher takes its limits by name (what --limit sets), the others in messaging.limits
+    const pub = await mesh.add({ messaging: {}, messagingLimits: limits })
     const a = await mesh.add({ bootstrap: bootstrapOf(pub), messaging: { limits, subscriptions: [{ component: 'orders', subject: 'orders.*' }, { component: 'all', subject: 'nothing.here' }] } })
     const b = await mesh.add({ bootstrap: bootstrapOf(pub), messaging: { limits, subscriptions: [{ component: 'orders', subject: 'orders.eu.>' }] } })
     // a native service per node: the services table routes an interface to one service (components are all counted)
