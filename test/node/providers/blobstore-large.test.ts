@@ -16,7 +16,7 @@ describe('a 1 GiB object through two nodes', () => {
   let bs: BlobstoreMesh
 
   beforeAll(async () => {
-    bs = await blobstoreMesh({ config: { fsync: 'false' }, node: { streamLimits: { maxStreamWindowBytes: 2 * MiB } } })
+    bs = await blobstoreMesh({ config: { fsync: 'false' } })
   }, 60_000)
 
   afterAll(async () => { await bs?.stop() })
