@@ -18,7 +18,7 @@ export interface MessagingLimits {
   readonly maxMessagesPerPeerPerMinute: number
   /** Publishers whose last sequence number is remembered (for order and replays); the least recent is forgotten. */
   readonly maxPublishersTracked: number
-  /** Messages waiting for one subscriber's handler; past it new ones are dropped for that subscriber. */
+  /** Messages held for one subscriber, the one its handler is on included; past it new ones are dropped for that subscriber. */
   readonly maxQueuedPerSubscriber: number
   /** How long one handle-message call may take. */
   readonly handlerTimeoutMs: number

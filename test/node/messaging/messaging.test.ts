@@ -165,4 +165,35 @@ describe('wasmcloud:messaging over gossip', () => {
     await eventually('a to know pub\'s consumer', () => a.servers(CONSUMER).some(s => s.peer === pub.peerId))
     await expect(a.call(CONSUMER, 'publish', [{ subject: 'x', body: new Uint8Array() }], { target: pub.peerId })).rejects.toMatchObject({ code: 'refused' })
   })
+
+  it('is undone by stop and works again after a restart', async () => {
+    mesh = await createMesh()
+    const node = await mesh.add({ messaging: {} })
+    const topic = messagingTopic(node.lattice)
+    const pubsub = nodeInternals(node).libp2p.services.pubsub
+    expect(pubsub.getTopics()).toContain(topic)
+    expect(node.servers(CONSUMER).some(s => s.local)).toBe(true)
+    await node.stop()
+    expect(pubsub.topicValidators.has(topic)).toBe(false)
+    expect(node.servers(CONSUMER).some(s => s.local)).toBe(false)
+    await node.start()
+    expect(pubsub.getTopics()).toContain(topic)
+    expect(await publish(node, 'after.restart', 'x')).toEqual({ tag: 'ok' })
+    expect(node.stats().messaging?.published).toBe(1)
+  })
+
+  it('bounds what waits for a slow subscriber: past maxQueuedPerSubscriber new messages are dropped for it', async () => {
+    mesh = await createMesh()
+    const node = await mesh.add({ messaging: { subscriptions: [{ component: 'slow', subject: 'work.*' }], limits: { maxQueuedPerSubscriber: 3 } } })
+    const release = Promise.withResolvers<void>()
+    const slow = subscriber('slow')
+    const inner = slow.call
+    node.serve({ ...slow, call: async (...args) => { await release.promise; return await inner(...args) } })
+    for (let i = 0; i < 10; i++) expect(await publish(node, `work.${i}`, String(i))).toEqual({ tag: 'ok' })
+    expect(node.stats().messaging?.dropped['queue-full']).toBe(7)
+    release.resolve()
+    await eventually('the queued three to be handled', () => slow.got.length === 3)
+    // in publish order
+    expect(slow.got.map(g => g.body)).toEqual(['0', '1', '2'])
+  })
 })
