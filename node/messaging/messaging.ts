@@ -141,6 +141,7 @@ export function createMessaging (parts: MessagingParts, init: MessagingInit = {}
       const bad = publishSubjectProblem(msg.replyTo, limits.maxSubjectBytes)
       if (bad !== undefined) return { tag: 'err', val: `reply-to: ${bad}` }
     }
+    if (msg.body.byteLength + Buffer.byteLength(msg.subject) > limits.maxMessageBytes) return { tag: 'err', val: `message is over ${limits.maxMessageBytes} bytes (maxMessageBytes)` }
     const inbox = inboxes.get(msg.subject)
     if (inbox !== undefined) {
       // a subscriber's reply to a request this node is answering: it goes back as that call's result, not on gossip
@@ -205,6 +206,7 @@ export function createMessaging (parts: MessagingParts, init: MessagingInit = {}
     if (!running) return { tag: 'failed', val: 'messaging is stopped on this node' }
     const why = typeof msg?.subject === 'string' ? publishSubjectProblem(msg.subject, limits.maxSubjectBytes) : 'a message needs a subject'
     if (why !== undefined) return { tag: 'failed', val: why }
+    if (!(msg.body instanceof Uint8Array) || msg.body.byteLength > limits.maxMessageBytes) return { tag: 'failed', val: `a request body is at most ${limits.maxMessageBytes} bytes (maxMessageBytes)` }
     const names = new Set(subscriptions.filter(s => subjectMatches(s.subject, msg.subject)).map(s => s.component))
     const candidates = parts.handlers().filter(h => names.has(h.name))
     if (candidates.length === 0) return { tag: 'no-subscriber' }
@@ -311,7 +313,18 @@ export function createMessaging (parts: MessagingParts, init: MessagingInit = {}
       provider = p
       const r = await createProvider(requestsModule, { log })
       await r.start()
-      parts.serve(r.service)
+      const requests = r.service
+      // a peer's request makes this node's subscribers work as a message would: it counts against the same budget
+      parts.serve({
+        ...requests,
+        call: async (iface, func, params, ctx) => {
+          if (ctx.caller !== self && !rate.take(ctx.caller)) {
+            drop('rate-limited', ctx.caller, `request over ${limits.maxMessagesPerPeerPerMinute} messages per minute`)
+            throw new ProviderError('overloaded', `over ${limits.maxMessagesPerPeerPerMinute} messages and requests per minute from ${ctx.caller} (maxMessagesPerPeerPerMinute)`)
+          }
+          return await requests.call(iface, func, params, ctx)
+        }
+      })
       requestsProvider = r
     },
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { LocalService, MeshNode } from '../../../node/index.ts'
-import { CONSUMER, HANDLER, encodePublished, messagingTopic } from '../../../node/messaging/index.ts'
+import { CONSUMER, HANDLER, REQUESTS, encodePublished, messagingTopic } from '../../../node/messaging/index.ts'
 import { nodeInternals } from '../../../node/node.ts'
 import { parseWit } from '../../../protocol/wit/index.ts'
 import { bootstrapOf, createMesh, eventually } from '../../support/mesh.ts'
@@ -195,5 +195,26 @@ describe('wasmcloud:messaging over gossip', () => {
     await eventually('the queued three to be handled', () => slow.got.length === 3)
     // in publish order
     expect(slow.got.map(g => g.body)).toEqual(['0', '1', '2'])
+  })
+
+  it('charges a peer\'s direct requests to its budget, and refuses a request body over maxMessageBytes', async () => {
+    mesh = await createMesh()
+    const target = await mesh.add({ messaging: { subscriptions: [{ component: 'echo', subject: 'svc.echo' }], limits: { maxMessagesPerPeerPerMinute: 3, maxMessageBytes: 1024 } } })
+    const echo = subscriber('echo')
+    target.serve(echo)
+    const peer = await mesh.add({ bootstrap: bootstrapOf(target), messaging: {} })
+    await eventually('the peer to know the target', () => peer.servers(REQUESTS).some(s => s.peer === target.peerId))
+    const outcomes: string[] = []
+    for (let i = 0; i < 6; i++) {
+      // no reply comes (echo does not publish one): each taken request fails at its short deadline
+      outcomes.push(await peer.call(REQUESTS, 'request', [{ subject: 'svc.echo', body: new Uint8Array(1) }, 50], { target: target.peerId })
+        .then(([a]) => (a as { tag: string }).tag, (err: { code?: string }) => err.code ?? 'error'))
+    }
+    expect(outcomes.filter(o => o === 'failed').length).toBe(3)
+    expect(outcomes.filter(o => o === 'overloaded').length).toBe(3)
+    expect(echo.got.length).toBe(3)
+    const [big] = await target.call(REQUESTS, 'request', [{ subject: 'svc.echo', body: new Uint8Array(2048) }, 50], { target: target.peerId }) as [{ tag: string, val: string }]
+    expect(big.tag).toBe('failed')
+    expect(big.val).toContain('maxMessageBytes')
   })
 })
