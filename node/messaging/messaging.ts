@@ -51,9 +51,10 @@ export interface MessagingParts {
 
 type Answer = { tag: 'reply', val: BrokerMessage } | { tag: 'no-subscriber' } | { tag: 'failed', val: string }
 
+/** From the repository's (and the npm package's) `wit/`, which is `../../wit` from here and from `dist/node/messaging/`. */
 function witSources (): Record<string, string> {
   return {
-    'messaging.wit': readFileSync(new URL('./messaging.wit', import.meta.url), 'utf8'),
+    'messaging.wit': readFileSync(new URL('../../wit/messaging/messaging.wit', import.meta.url), 'utf8'),
     'deps/wasmcloud-messaging.wit': readFileSync(new URL('../../wit/deps/wasmcloud-messaging-0.2.0/package.wit', import.meta.url), 'utf8')
   }
 }

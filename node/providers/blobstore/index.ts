@@ -56,7 +56,8 @@ export function blobstoreSettings (ctx: Pick<ProviderContext, 'config' | 'dataDi
 
 /** The WIT sources: this provider's world and the deps it needs (wrpc:blobstore, wasi:blobstore, wasi:io), read from wit/deps. */
 function witSources (): Record<string, string> {
-  const files: Record<string, string> = { 'blobstore.wit': readFileSync(new URL('./blobstore.wit', import.meta.url), 'utf8') }
+  // wit/ ships in the npm package (a file beside this module would not: dist/ holds only the compiled code)
+  const files: Record<string, string> = { 'blobstore.wit': readFileSync(new URL('../../../wit/providers/blobstore.wit', import.meta.url), 'utf8') }
   for (const dep of ['wrpc-blobstore-0.2.0', 'wasi-blobstore-0.2.0-draft', 'wasi-io-0.2.1']) {
     const dir = new URL(`../../../wit/deps/${dep}/`, import.meta.url)
     for (const f of readdirSync(dir)) if (f.endsWith('.wit')) files[`deps/${dep}/${f}`] = readFileSync(new URL(f, dir), 'utf8')
