@@ -42,7 +42,7 @@ function witDir (rel: string): Record<string, string> {
 
 /** wit/examples with every package it refers to (WASI comes with jco, as examples/build.ts stages it). */
 function exampleSources (): Wit {
-  const files = { ...witDir('../../../wit/examples/'), ...witDir('../../../wit/deps/wasi-keyvalue-0.2.0-draft/') }
+  const files = { ...witDir('../../../wit/examples/'), ...witDir('../../../wit/deps/wasi-keyvalue-0.2.0-draft/'), ...witDir('../../../wit/deps/wasmcloud-messaging-0.2.0/') }
   const wasi = new URL('../../../node_modules/@bytecodealliance/jco/lib/wit/builtin/0.2.12/', import.meta.url)
   for (const pkg of readdirSync(fileURLToPath(wasi)).sort()) Object.assign(files, witDir(`../../../node_modules/@bytecodealliance/jco/lib/wit/builtin/0.2.12/${pkg}/`))
   return parseWit(files)
