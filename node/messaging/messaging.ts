@@ -1,7 +1,6 @@
 // Publishes components' messages on the lattice's messaging topic and hands every message that arrives to the local components subscribed to its subject.
 
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Libp2p } from '@libp2p/interface'
@@ -20,6 +19,7 @@ import type { Provider, ProviderModule } from '../providers/sdk.ts'
 import { defaultMessagingLimits } from './index.ts'
 import type { Messaging, MessagingInit, MessagingLimits, MessagingStats, Subscription } from './index.ts'
 import { publishSubjectProblem, subjectMatches, subscriptionProblem } from './subjects.ts'
+import { messagingWit, wasmcloudMessagingWit } from './wit.ts'
 
 export const CONSUMER = 'wasmcloud:messaging/consumer@0.2.0'
 export const HANDLER = 'wasmcloud:messaging/handler@0.2.0'
@@ -51,12 +51,8 @@ export interface MessagingParts {
 
 type Answer = { tag: 'reply', val: BrokerMessage } | { tag: 'no-subscriber' } | { tag: 'failed', val: string }
 
-/** From the repository's (and the npm package's) `wit/`, which is `../../wit` from here and from `dist/node/messaging/`. */
 function witSources (): Record<string, string> {
-  return {
-    'messaging.wit': readFileSync(new URL('../../wit/messaging/messaging.wit', import.meta.url), 'utf8'),
-    'deps/wasmcloud-messaging.wit': readFileSync(new URL('../../wit/deps/wasmcloud-messaging-0.2.0/package.wit', import.meta.url), 'utf8')
-  }
+  return { 'messaging.wit': messagingWit, 'deps/wasmcloud-messaging.wit': wasmcloudMessagingWit }
 }
 
 const wit = parseWit(witSources())

@@ -1,6 +1,6 @@
 // The built-in blobstore provider: wrpc:blobstore@0.2.0 (wasi:blobstore@0.2.0-draft's operations, data as stream<u8>) on the local file system.
 
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ProviderContext, ProviderModule } from '../sdk.ts'
 import { BlobstoreError, FsBlobstore } from './fs.ts'
@@ -54,12 +54,21 @@ export function blobstoreSettings (ctx: Pick<ProviderContext, 'config' | 'dataDi
   }
 }
 
-/** The WIT sources: this provider's world and the deps it needs (wrpc:blobstore, wasi:blobstore, wasi:io), read from wit/deps. */
+/** `wit/` of the repository (seen from here) or of the npm package (seen from `dist/node/providers/blobstore/`). */
+function witDir (): URL {
+  for (const up of ['../../../wit/', '../../../../wit/']) {
+    const dir = new URL(up, import.meta.url)
+    if (existsSync(new URL('providers/blobstore.wit', dir))) return dir
+  }
+  throw new BlobstoreError('wit/providers/blobstore.wit is missing from this install of wasmesh: reinstall it')
+}
+
+/** The WIT sources: this provider's world and the deps it needs (wrpc:blobstore, wasi:blobstore, wasi:io), read from wit/. */
 function witSources (): Record<string, string> {
-  // wit/ ships in the npm package (a file beside this module would not: dist/ holds only the compiled code)
-  const files: Record<string, string> = { 'blobstore.wit': readFileSync(new URL('../../../wit/providers/blobstore.wit', import.meta.url), 'utf8') }
+  const wit = witDir()
+  const files: Record<string, string> = { 'blobstore.wit': readFileSync(new URL('providers/blobstore.wit', wit), 'utf8') }
   for (const dep of ['wrpc-blobstore-0.2.0', 'wasi-blobstore-0.2.0-draft', 'wasi-io-0.2.1']) {
-    const dir = new URL(`../../../wit/deps/${dep}/`, import.meta.url)
+    const dir = new URL(`deps/${dep}/`, wit)
     for (const f of readdirSync(dir)) if (f.endsWith('.wit')) files[`deps/${dep}/${f}`] = readFileSync(new URL(f, dir), 'utf8')
   }
   return files
