@@ -16,6 +16,7 @@ import { NodeError } from '../node/errors.ts'
 import { allowedValues, checkLimit, limitInfo } from '../node/limits.ts'
 import type { LimitInfo } from '../node/limits.ts'
 import { SecurityError, checkPeerId } from '../node/security/index.ts'
+import { subscriptionProblem } from '../node/messaging/subjects.ts'
 
 export type LogFormat = 'text' | 'json'
 
@@ -88,6 +89,16 @@ export interface NodeSettings {
   readonly trustAdmin?: readonly string[]
   /** The policy file: who may call what, who may serve what. */
   readonly policy?: string
+  /** wasmcloud:messaging over the lattice's gossip (on as well when `subscribe` lists anything). */
+  readonly messaging?: boolean
+  /** Components subscribed to subjects (`<component>=<subject>`). */
+  readonly subscribe?: readonly SubscribeArg[]
+}
+
+/** `--subscribe <component>=<subject>`: a component's handler gets the messages of a subject pattern. */
+export interface SubscribeArg {
+  readonly component: string
+  readonly subject: string
 }
 
 /** `invalid-config`: a limit the node cannot take (unknown, of the wrong kind, out of range). */
@@ -129,7 +140,7 @@ export const configKeys = [
   'listen', 'announce', 'bootstrap', 'component', 'grant', 'inline', 'label', 'lattice', 'data-dir', 'cache-dir',
   'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host', 'provider', 'provider-config',
   'provider-secret', 'link', 'limits', 'require-signed', 'trust-key', 'lattice-key', 'allow-peer', 'trust-file',
-  'member-cert', 'trust-admin', 'policy', 'config-value', 'secret'
+  'member-cert', 'trust-admin', 'policy', 'config-value', 'secret', 'messaging', 'subscribe'
 ] as const
 
 /** The largest config file read: a config is a few KiB, and parsing one of gigabytes would hold the command for minutes. */
@@ -253,6 +264,17 @@ function componentSettingsOf (value: unknown, what: 'config-value' | 'secret', b
   const list = Array.isArray(value) ? value : [value]
   if (!list.every((v): v is string => typeof v === 'string')) fail('must be a string, a list of strings or a table of components')
   return (list as string[]).map(t => parseComponentSetting(t, what))
+}
+
+/** `<component>=<subject>`; the subject as NATS writes subscriptions (`*` one token, a final `>` the rest). */
+export function parseSubscribeArg (text: string): SubscribeArg {
+  const eq = text.indexOf('=')
+  const component = eq < 0 ? '' : text.slice(0, eq)
+  const subject = eq < 0 ? '' : text.slice(eq + 1)
+  if (!componentName.test(component)) throw new SettingError(`subscribe ${JSON.stringify(text)}: give <component>=<subject>, e.g. orders=orders.*`)
+  const why = subscriptionProblem(subject)
+  if (why !== undefined) throw new SettingError(`subscribe ${JSON.stringify(text)}: ${why}`)
+  return { component, subject }
 }
 
 /** A component name given to `--inline`. */
@@ -390,7 +412,7 @@ function providersOf (value: unknown, fail: (message: string) => never): Provide
     if (item === null || typeof item !== 'object') return fail('each provider is "[name=]<module>" or a map with module, name, config, secrets')
     const { module, name, config, secrets, ...rest } = item as Record<string, unknown>
     if (Object.keys(rest).length > 0) fail(`unknown provider key ${JSON.stringify(Object.keys(rest)[0])} (module, name, config, secrets)`)
-    if (typeof module !== 'string') return fail('a provider needs module: <module> (builtin:keyvalue, builtin:postgres, a file or a package)')
+    if (typeof module !== 'string') return fail('a provider needs module: <module> (builtin:keyvalue, builtin:postgres, builtin:blobstore, a file or a package)')
     const base = parseProviderArg(typeof name === 'string' ? `${name}=${module}` : module)
     const strings = (m: unknown, what: string): Record<string, string> => {
       if (m === undefined) return {}
@@ -415,7 +437,7 @@ export function parseLinkArg (text: string): Link {
 export interface ProviderArg {
   /** How `--provider-config <name>:...` and `--provider-secret <name>:...` address it. */
   readonly name: string
-  /** `builtin:keyvalue`, `builtin:postgres`, a module file or a package. */
+  /** `builtin:keyvalue`, `builtin:postgres`, `builtin:blobstore`, a module file or a package. */
   readonly module: string
   readonly config: Readonly<Record<string, string>>
   /** `name -> env:VAR | file:/path`: resolved by the provider, never logged. */
@@ -615,6 +637,8 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
         case 'member-cert': out.memberCert = resolvePath(string(), base); break
         case 'trust-admin': out.trustAdmin = strings().map(f => resolvePath(f, base)); break
         case 'policy': out.policy = resolvePath(string(), base); break
+        case 'messaging': out.messaging = typeof value === 'boolean' ? value : fail('must be true or false'); break
+        case 'subscribe': out.subscribe = strings().map(parseSubscribeArg); break
       }
     } catch (err) {
       if (err instanceof SettingError) fail(err.message)

@@ -44,7 +44,9 @@ export const examples: readonly ExampleSpec[] = [
   // The host interfaces a node serves itself (wasi:logging, wasi:config, wasmcloud:secrets, wasmcloud:bus).
   { name: 'host-ifaces', dir: 'host-ifaces', entry: 'host.js', world: 'host-ifaces', engine: 'quickjs' },
   // StarlingMonkey: fetch() reading whole bodies, for outgoing HTTP grants and limits.
-  { name: 'http-client', dir: 'http-client', entry: 'client.js', world: 'http-fetch', engine: 'starlingmonkey' }
+  { name: 'http-client', dir: 'http-client', entry: 'client.js', world: 'http-fetch', engine: 'starlingmonkey' },
+  { name: 'msg-pub', dir: 'msg-pub', entry: 'pub.js', world: 'messaging-publisher', engine: 'starlingmonkey' },
+  { name: 'msg-sub', dir: 'msg-sub', entry: 'sub.js', world: 'messaging-subscriber', engine: 'starlingmonkey' }
 ]
 
 export const examplesDir: string = dirname(fileURLToPath(import.meta.url))
@@ -138,7 +140,8 @@ const enginePackages: Record<ExampleEngine, string> = {
 /** Packages of `wit/deps/` the example worlds import. */
 const depPackages = [
   'wasi-keyvalue-0.2.0-draft',
-  'wasi-logging-0.1.0-draft', 'wasi-config-0.2.0-draft', 'wasmcloud-bus-1.0.0', 'wasmcloud-secrets-0.1.0-draft'
+  'wasi-logging-0.1.0-draft', 'wasi-config-0.2.0-draft', 'wasmcloud-bus-1.0.0', 'wasmcloud-secrets-0.1.0-draft',
+  'wasmcloud-messaging-0.2.0'
 ]
 
 /** One WIT input: where the staged copy goes (relative to the stage root) and its text. */

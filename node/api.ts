@@ -23,6 +23,7 @@ import type { Policy, RefusalStats } from './security/policy.ts'
 import type { SecurityLimits } from './security/node-security.ts'
 export { defaultSecurityLimits } from './security/node-security.ts'
 export type { SecurityLimits }
+import type { MessagingInit, MessagingLimits, MessagingStats } from './messaging/index.ts'
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
 
@@ -145,6 +146,13 @@ export interface NodeInit {
   readonly logger?: Logger
   /** Told about every call this node makes or serves: metrics and simulations listen here. */
   readonly observer?: NodeObserver
+  /**
+   * Turns on `wasmcloud:messaging` over the lattice's gossip (node/messaging/README.md): this node serves
+   * `consumer` to its own components and hands messages to the subscribed ones' `handler`. Off by default.
+   */
+  readonly messaging?: MessagingInit
+  /** Limits of messaging by name (what `--limit` sets); `messaging.limits` wins over them. Used only when `messaging` is on. */
+  readonly messagingLimits?: Partial<MessagingLimits>
 }
 
 export interface CallEvent {
@@ -228,6 +236,8 @@ export interface NodeStats {
   readonly refused: RefusalStats
   /** Peers' member certificates verified and refused. */
   readonly members: MemberStats
+  /** Messages published, delivered and dropped (by reason), when messaging is on. */
+  readonly messaging?: MessagingStats
 }
 
 /** An open libp2p connection, as `connections()` lists it. */

@@ -37,6 +37,8 @@ import { createMembership } from './security/index.ts'
 import type { Membership } from './security/index.ts'
 import { createNodeSecurity } from './security/index.ts'
 import { resolveSecretRef } from './providers/secrets.ts'
+import { createMessaging, HANDLER } from './messaging/index.ts'
+import { localHandlers } from './messaging/handlers.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -169,6 +171,13 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   })
   const inbound = createInbound({ libp2p, lattice, services, limits, sessionLimits: init.sessionLimits, observer: init.observer, log, describer, streamErrors, budget: inboundBudget, authorizer })
   const peering = init.peering === false ? undefined : createPeering(libp2p, registry, log.child('peering'), init.peering)
+  const messaging = init.messaging === undefined
+    ? undefined
+    : createMessaging({
+      libp2p, lattice, self, log: log.child('messaging'), serve: services.serve, unserve: services.unserve,
+      servers: iface => registry.servers(iface), call: async (iface, func, params, opts) => await outbound.call(iface, func, params, opts),
+      handlers: () => localHandlers({ self, runtime, services: services.all, callLocal: services.callLocal }, HANDLER)
+    }, { ...init.messaging, limits: { ...init.messagingLimits, ...init.messaging.limits } })
 
   // One running node per data directory: held from here until stop (or the process's exit), taken again on a restart.
   let lock: DataDirLock | undefined = init.dataDir !== undefined ? await lockDataDir(init.dataDir) : undefined
@@ -197,6 +206,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       outbound.start()
       // Adverts first: peers that connect while components load are synced with at once.
       await agent.start()
+      await messaging?.start()
       peering?.start()
       for (const spec of components) await services.load(spec)
       if (init.bootstrap !== undefined && init.bootstrap.length > 0) {
@@ -217,6 +227,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     await keeper?.stop()
     keeper = undefined
     peering?.stop()
+    await messaging?.stop()
     // Withdraw first, so that peers stop routing here before the streams go away.
     await agent.stop()
     outbound.stop()
@@ -284,7 +295,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         componentsRefused: gate?.refused() ?? {},
         connectionsRefused: membership.counts(),
         refused: authorizer.stats(),
-        members: members.stats()
+        members: members.stats(),
+        ...(messaging !== undefined ? { messaging: messaging.stats() } : {})
       }
     },
     reloadTrust: membership.reload,

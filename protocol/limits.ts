@@ -29,6 +29,12 @@ export interface SessionLimits extends ValueLimits {
    * frames for paths not yet announced); past it the session fails with `limit-exceeded`.
    */
   readonly maxInboundBufferedBytes: number
+  /**
+   * Bytes of a pending stream's chunks that arrived but its consumer has not read yet, once the consumer
+   * has started reading: past it the session stops reading from the transport (so the peer's writes
+   * wait) until the consumer is down to half of it. A stream nobody reads is bounded by `maxValueBytes`.
+   */
+  readonly maxStreamQueuedBytes: number
 }
 
 export const defaultValueLimits: ValueLimits = Object.freeze({
@@ -45,5 +51,6 @@ export const defaultSessionLimits: SessionLimits = Object.freeze({
   idleTimeoutMs: 30_000,
   // 64 KiB per 30 s: 2 KiB/s, far below any link a call should use, far above a trickle
   minProgressBytes: 64 * 1024,
-  maxInboundBufferedBytes: defaultValueLimits.maxValueBytes
+  maxInboundBufferedBytes: defaultValueLimits.maxValueBytes,
+  maxStreamQueuedBytes: 4 * 1024 * 1024
 })

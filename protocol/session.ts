@@ -247,9 +247,33 @@ class Channel implements AsyncIterable<unknown> {
   #error: Error | null = null
   #cancelled = false
   #waiter: PromiseWithResolvers<IteratorResult<unknown>> | null = null
+  /** Whether the consumer has asked for a chunk: only then does a full queue hold the session back. */
+  #reading = false
+  #drained: PromiseWithResolvers<void> | null = null
+  #lowWater = 0
 
   get queuedBytes (): number {
     return this.#queuedBytes
+  }
+
+  /** Whether a consumer that reads holds more than `highWater` bytes unread (the session should stop reading). */
+  full (highWater: number): boolean {
+    return this.#reading && !this.#cancelled && this.#error == null && this.#queuedBytes > highWater
+  }
+
+  /** Resolves once the consumer is down to `lowWater` bytes, or stopped reading. */
+  async drained (lowWater: number): Promise<void> {
+    this.#lowWater = lowWater
+    this.#drained ??= Promise.withResolvers()
+    this.#checkDrained()
+    await this.#drained?.promise
+  }
+
+  #checkDrained (): void {
+    const d = this.#drained
+    if (d == null || (this.#queuedBytes > this.#lowWater && !this.#cancelled && this.#error == null)) return
+    this.#drained = null
+    d.resolve()
   }
 
   push (chunk: unknown, bytes: number): void {
@@ -275,6 +299,7 @@ class Channel implements AsyncIterable<unknown> {
   fail (err: Error): void {
     if (this.#ended || this.#error != null) return
     this.#error = err
+    this.#checkDrained()
     const waiter = this.#waiter
     this.#waiter = null
     waiter?.reject(err)
@@ -283,9 +308,11 @@ class Channel implements AsyncIterable<unknown> {
   [Symbol.asyncIterator] (): AsyncIterator<unknown> {
     return {
       next: () => {
+        this.#reading = true
         const item = this.#queue.shift()
         if (item != null) {
           this.#queuedBytes -= item.bytes
+          this.#checkDrained()
           return Promise.resolve({ done: false, value: item.chunk })
         }
         if (this.#error != null) return Promise.reject(this.#error)
@@ -298,6 +325,7 @@ class Channel implements AsyncIterable<unknown> {
         this.#cancelled = true
         this.#queue.length = 0
         this.#queuedBytes = 0
+        this.#checkDrained()
         return Promise.resolve({ done: true, value: undefined })
       }
     }
@@ -662,6 +690,33 @@ class Session {
     return true
   }
 
+  /** A pending stream whose reading consumer is behind by more than `maxStreamQueuedBytes`. */
+  #fullStream (): Channel | undefined {
+    const high = this.limits.maxStreamQueuedBytes
+    for (const r of this.#receivers.values()) {
+      if (r instanceof StreamReceiver && r.jsValue.full(high)) return r.jsValue
+    }
+    return undefined
+  }
+
+  /**
+   * Waits, not reading, until the stream's consumer caught up (back-pressure: the transport stops
+   * taking bytes, so the peer's writes wait); not idle meanwhile, the peer is not to blame. False when
+   * the session ended meanwhile.
+   */
+  async #awaitDrain (channel: Channel): Promise<boolean> {
+    this.#paused = true
+    this.#updateIdle()
+    try {
+      await channel.drained(Math.floor(this.limits.maxStreamQueuedBytes / 2))
+    } finally {
+      this.#paused = false
+    }
+    if (this.#finished) return false
+    this.#updateIdle()
+    return true
+  }
+
   /** Waits, not reading, until the inbound budget has room; false when the session ended meanwhile. */
   async #awaitBudget (inbound: InboundAccount): Promise<boolean> {
     this.#paused = true
@@ -683,6 +738,8 @@ class Session {
     while (!this.#finished) {
       const inbound = this.#inbound
       if (inbound !== undefined && inbound.blocked && !(await this.#awaitBudget(inbound))) return
+      const full = this.#fullStream()
+      if (full !== undefined && !(await this.#awaitDrain(full))) return
       let chunk: Uint8Array | null
       try {
         chunk = await this.#transport.read()

@@ -10,11 +10,11 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Interface } from '../../protocol/wit/model.ts'
 import {
   formatLimit, grantsByComponent, loadConfigFile, parseComponentArg, parseGrantArg, parseComponentSetting, parseInlineArg, parseLatticeArg, parseLinkArg, parseMetricsArg,
-  parseMsArg, parseMultiaddrArg, parseProviderArg, resolvePath, parseAllowPeerArg
+  parseMsArg, parseMultiaddrArg, parseProviderArg, parseSubscribeArg, resolvePath, parseAllowPeerArg
 } from '../config.ts'
 import type { Provider } from '../../node/providers/sdk.ts'
 import { startProviders, withSettings } from '../providers.ts'
-import type { NodeSettings } from '../config.ts'
+import type { NodeSettings, SubscribeArg } from '../config.ts'
 import { startOpsServer } from '../../node/health.ts'
 import type { OpsServer } from '../../node/health.ts'
 import { createDemoHost, demoHostInterface } from '../host.ts'
@@ -109,8 +109,8 @@ Options:
   --no-demo-host            do not serve local:demo/host (the log function the examples import)
   --provider [name=]<module>
                             serve a native provider too (repeatable): builtin:keyvalue,
-                            builtin:postgres, a module file or a package whose default export
-                            is a provider module
+                            builtin:postgres, builtin:blobstore, a module file or a package
+                            whose default export is a provider module
   --provider-config <name>:<key>=<value>
                             a setting of provider <name> (repeatable), e.g. kv:path=./kv.db
   --provider-secret <name>:<key>=env:VAR|file:/path
@@ -121,6 +121,12 @@ Options:
                             peer (repeatable); without a link, any server. A named link is
                             used once the component picks its name with wasmcloud:bus/lattice
                             set-link-name (unnamed: the default link)
+  --messaging               serve wasmcloud:messaging/consumer@0.2.0 to this node's components:
+                            publish over the lattice's gossip, request-reply to one subscriber
+  --subscribe <component>=<subject>
+                            hand component <component> (its wasmcloud:messaging handler export)
+                            every message of <subject> (repeatable; implies --messaging);
+                            NATS wildcards: '*' one token, a final '>' the rest (orders.>)
   --limit <name>=<value>    set one of the node's limits by its name (repeatable; a flag wins
                             over the same limit in the config file's limits table). Counts
                             are whole numbers, ...Bytes limits also take 512KiB, 64MiB, 1GiB,
@@ -158,6 +164,7 @@ Examples:
   wasmesh node --component api=api.wasm --grant api:http=api.example.com,*.internal \\
     --config-value api:greeting=hello --secret api:token=env:API_TOKEN
   wasmesh node --component app=app.wasm --link app:wasi:keyvalue=tier=disk --link app:wasi:keyvalue#cache=tier=memory
+  wasmesh node --component sub=examples/build/msg-sub.wasm --subscribe 'sub=greetings.>'
 
 A config file (node.yaml):
   listen: [/ip4/0.0.0.0/tcp/4001]
@@ -234,7 +241,9 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
       'trust-admin': { type: 'string', multiple: true },
       policy: { type: 'string' },
       'config-value': { type: 'string', multiple: true },
-      secret: { type: 'string', multiple: true }
+      secret: { type: 'string', multiple: true },
+      messaging: { type: 'boolean' },
+      subscribe: { type: 'string', multiple: true }
     }
   })
   if (positionals.length > 0) throw new CliError('usage', `node takes no arguments (got ${JSON.stringify(positionals[0])}); components are given with --component <file.wasm>`)
@@ -266,7 +275,9 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
     trustAdmin: some(values['trust-admin'])?.map(f => resolvePath(f, cwd)),
     policy: values.policy === undefined ? undefined : resolvePath(values.policy, cwd),
     configValue: some(values['config-value'])?.map(c => flag('config-value', () => parseComponentSetting(c, 'config-value'))),
-    secret: some(values.secret)?.map(c => flag('secret', () => parseComponentSetting(c, 'secret')))
+    secret: some(values.secret)?.map(c => flag('secret', () => parseComponentSetting(c, 'secret'))),
+    messaging: values.messaging,
+    subscribe: some(values.subscribe)?.map(t => flag('subscribe', () => parseSubscribeArg(t)))
   }
   const merged: Record<string, unknown> = { ...file }
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v
@@ -345,6 +356,9 @@ async function componentSpecs (settings: NodeSettings, ctx: CommandContext): Pro
     }
     return out
   }
+  for (const sub of settings.subscribe ?? []) {
+    if (!names.has(sub.component)) throw new CliError('usage', `--subscribe ${sub.component}=${sub.subject}: no component is named ${sub.component} (components: ${[...names].join(', ') || 'none'})`)
+  }
   const config = byComponent('config-value', settings.configValue)
   const secrets = byComponent('secret', settings.secret)
   return components.map(c => ({
@@ -382,7 +396,8 @@ export const loopbackOnlyNote = [
   'interface and only key holders get in), or give --listen /ip4/0.0.0.0/tcp/4001 on a network where every host is trusted.'
 ]
 
-function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsServer | undefined, demoHost: boolean, env: CommandContext['env'], opts: { loopbackOnly: boolean, latticeKeyFile?: string }): string[] {
+function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsServer | undefined, demoHost: boolean, env: CommandContext['env'], opts: { loopbackOnly: boolean, latticeKeyFile?: string, subscriptions?: readonly SubscribeArg[] }): string[] {
+  const subscriptions = opts.subscriptions ?? []
   const addresses = orderedAddresses(node)
   const lines = [`peer id: ${node.peerId}`, `lattice: ${node.lattice}${opts.latticeKeyFile !== undefined ? ' (private: lattice key required)' : ''}`, 'listening on:', ...addresses, '']
   if (opts.loopbackOnly) lines.push(...loopbackOnlyNote, '')
@@ -396,6 +411,8 @@ function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsSer
   for (const p of providers) for (const i of p.service.interfaces) { lines.push(`  ${i.id}  ${p.service.name} (provider)`); served.push(i) }
   if (demoHost) lines.push(`  ${demoHostInterface}  built in (--no-demo-host to turn off)`)
   if (node.components().length === 0 && providers.length === 0 && !demoHost) lines.push('  nothing (give --component <file.wasm>)')
+  const messaging = node.stats().messaging
+  if (messaging !== undefined) lines.push(`messaging: on (wasmcloud:messaging@0.2.0 over the lattice's gossip)${subscriptions.length > 0 ? `, subscribed: ${subscriptions.map(s => `${s.component}=${s.subject}`).join(', ')}` : ''}`)
   if (ops !== undefined) lines.push(`metrics: ${ops.url}/metrics (and /healthz, /readyz)`)
   const call = exampleCall(served) ?? (demoHost ? `${demoHostInterface}#log("hello")` : undefined)
   if (call !== undefined && addresses.length > 0) {
@@ -471,6 +488,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     components,
     links: settings.link,
     trust,
+    ...(settings.messaging === true || (settings.subscribe?.length ?? 0) > 0 ? { messaging: { subscriptions: settings.subscribe ?? [] } } : {}),
     logger: log,
     observer: metrics?.observer,
     ...security,
@@ -518,7 +536,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     if (demoHost) node.serve(createDemoHost({ onLog: (message, caller) => { log.info(`log from ${logCaller(node, caller)}: ${message}`) } }))
     running = true
     const loopbackOnly = latticeKey === undefined && (settings.listen === undefined || settings.listen.length === 0)
-    for (const line of startLines(node, providers, ops, demoHost, ctx.env, { loopbackOnly, latticeKeyFile: latticeKey === undefined ? undefined : settings.latticeKey })) ctx.out(line)
+    for (const line of startLines(node, providers, ops, demoHost, ctx.env, { loopbackOnly, latticeKeyFile: latticeKey === undefined ? undefined : settings.latticeKey, subscriptions: settings.subscribe })) ctx.out(line)
     if ((settings.bootstrap?.length ?? 0) > 0) {
       lonely = setTimeout(() => {
         if (node.connections().length === 0) log.warn(`not connected to any bootstrap peer yet (${settings.bootstrap?.join(', ')}); retrying in the background: check the addresses and that those nodes are up`)

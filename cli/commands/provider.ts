@@ -8,8 +8,9 @@ export const providerHelp = `Usage: wasmesh provider [name=]<module> --bootstrap
 
 Runs a native provider (native code answering a WIT contract, advertised and
 called exactly like a component) as its own process: a mesh node that serves
-only that provider. <module> is builtin:keyvalue, builtin:postgres, a module
-file or a package whose default export is a provider module. Every option of
+only that provider. <module> is builtin:keyvalue, builtin:postgres,
+builtin:blobstore, a module file or a package whose default export is a
+provider module. Every option of
 'wasmesh node' applies (see 'wasmesh node --help'), --config and the node's
 limits (--limit <name>=<value>) too; the provider's settings and secrets are
 given by its name:
@@ -21,7 +22,9 @@ Examples:
   wasmesh provider kv=builtin:keyvalue --provider-config kv:path=./kv.db \\
     --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW... --label tier=cache
   wasmesh provider pg=builtin:postgres --provider-config pg:host=db.internal \\
-    --provider-secret pg:password=env:PGPASSWORD --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...`
+    --provider-secret pg:password=env:PGPASSWORD --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...
+  wasmesh provider blobs=builtin:blobstore --provider-config blobs:root=/srv/blobs \
+    --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...`
 
 export async function providerCommand (argv: string[], ctx: CommandContext): Promise<number> {
   const module = argv.find(a => !a.startsWith('-'))

@@ -417,6 +417,7 @@ export async function createProvider (module: ProviderModule, opts: ProviderOpti
 /** `builtin:<name>` specifiers and the module files they load. */
 export const builtinProviders: Readonly<Record<string, URL>> = Object.freeze({
   keyvalue: new URL('./keyvalue/index.ts', import.meta.url),
+  blobstore: new URL('./blobstore/index.ts', import.meta.url),
   postgres: new URL('./postgres/index.ts', import.meta.url)
 })
 

@@ -8,6 +8,7 @@ import { defaultAdvertIntakeLimits, defaultAdvertTimings } from '../../node/adve
 import { defaultConnectionLimits, defaultStreamLimits } from '../../node/libp2p.ts'
 import { limitCatalog, limitInits } from '../../node/limits.ts'
 import { defaultRuntimeLimits } from '../../node/runtime/limits.ts'
+import { defaultMessagingLimits } from '../../node/messaging/index.ts'
 import { defaultSessionLimits } from '../../protocol/limits.ts'
 import { createDemoHost } from '../../cli/host.ts'
 import { parseWit, printInterface } from '../../protocol/wit/index.ts'
@@ -227,7 +228,7 @@ describe('limits in a config file', () => {
 
 describe('limits by name', () => {
   it('knows every field of every limits object the node takes, derived from their defaults', () => {
-    const objects = [defaultNodeLimits, defaultSessionLimits, defaultAdvertIntakeLimits, defaultAdvertTimings, defaultRuntimeLimits, defaultConnectionLimits, defaultStreamLimits, defaultSecurityLimits]
+    const objects = [defaultNodeLimits, defaultSessionLimits, defaultAdvertIntakeLimits, defaultAdvertTimings, defaultRuntimeLimits, defaultConnectionLimits, defaultStreamLimits, defaultSecurityLimits, defaultMessagingLimits]
     const names = objects.flatMap(o => Object.keys(o))
     expect([...limitCatalog.keys()].sort()).toEqual([...names, 'maxInstancesPerCaller'].sort())
     for (const name of names) {

@@ -29,7 +29,9 @@ const expectedWit: Record<string, string[]> = {
   arith: ['export wasmesh:examples/arith;'],
   'host-ifaces': ['import wasi:logging/logging@0.1.0-draft;', 'import wasi:config/store@0.2.0-draft;', 'import wasi:config/runtime@0.2.0-draft;',
     'import wasmcloud:secrets/store@0.1.0-draft;', 'import wasmcloud:secrets/reveal@0.1.0-draft;', 'import wasmcloud:bus/lattice@1.0.0;', 'export wasmesh:examples/host-probe;'],
-  'http-client': ['import wasi:http/outgoing-handler@', 'export wasmesh:examples/http-client;']
+  'http-client': ['import wasi:http/outgoing-handler@', 'export wasmesh:examples/http-client;'],
+  'msg-pub': ['import wasmcloud:messaging/consumer@0.2.0;', 'export wasmesh:examples/messenger;'],
+  'msg-sub': ['import wasmcloud:messaging/consumer@0.2.0;', 'import local:demo/host;', 'export wasmcloud:messaging/handler@0.2.0;']
 }
 
 type Imports = Record<string, unknown>

@@ -45,7 +45,7 @@ function witDir (rel: string): Record<string, string> {
 /** wit/examples with every package it refers to (WASI comes with jco, as examples/build.ts stages it). */
 function exampleSources (): Wit {
   const files = { ...witDir('../../../wit/examples/') }
-  for (const dep of ['wasi-keyvalue-0.2.0-draft', 'wasi-logging-0.1.0-draft', 'wasi-config-0.2.0-draft', 'wasmcloud-bus-1.0.0', 'wasmcloud-secrets-0.1.0-draft']) {
+  for (const dep of ['wasi-keyvalue-0.2.0-draft', 'wasi-logging-0.1.0-draft', 'wasi-config-0.2.0-draft', 'wasmcloud-bus-1.0.0', 'wasmcloud-secrets-0.1.0-draft', 'wasmcloud-messaging-0.2.0']) {
     Object.assign(files, witDir(`../../../wit/deps/${dep}/`))
   }
   const wasi = new URL('../../../node_modules/@bytecodealliance/jco/lib/wit/builtin/0.2.12/', import.meta.url)
