@@ -1,6 +1,6 @@
 // Public entry of the component runtime.
 export { createRuntime } from './runtime.ts'
-export type { Runtime, RuntimeInit, RuntimeLogger, ComponentConfig, Isolation, LoadedComponent, ImportResolver, ImportCaller, CallOptions } from './runtime.ts'
+export type { Runtime, RuntimeInit, RuntimeLogger, ComponentConfig, Isolation, LoadedComponent, ImportResolver, ImportCaller, CallOptions, HttpExchange, FieldEntries } from './runtime.ts'
 export { RuntimeError, isRuntimeError } from './errors.ts'
 export type { RuntimeErrorCode } from './errors.ts'
 export { defaultRuntimeLimits } from './limits.ts'

@@ -14,6 +14,29 @@ import { createTranspileCache } from './transpile-cache.ts'
 import { forEachHandle, funcHandles, handleKey } from './values.ts'
 import { unversioned } from '../../protocol/versions.ts'
 import { wasm, type WasmModule } from './wasm.ts'
+import { EXCHANGE_IFACE, type FieldEntries, type HttpRequestHead } from './wasi-http.ts'
+
+export type { FieldEntries }
+
+/**
+ * One HTTP request as the runtime hands it to an HTTP component, and where its response goes. The guest pulls the
+ * request body (`read`) and pushes the response body (`write`, whose promise is its back-pressure).
+ */
+export interface HttpExchange {
+  readonly head: Omit<HttpRequestHead, 'exchange'>
+  /** The next bytes of the request body (at most `max`), or undefined at its end. */
+  read (max: number): Promise<Uint8Array | undefined>
+  /** The request's trailers, once its body has ended. */
+  trailers (): Promise<FieldEntries | undefined>
+  /** The guest set its response (`response-outparam.set` with ok). */
+  respond (status: number, headers: FieldEntries): void
+  /** The guest set an error code instead of a response (wasi:http `error-code`, jco's form). */
+  respondError (code: unknown): void
+  /** A chunk of the response body; resolves when there is room for the next one. */
+  write (chunk: Uint8Array): Promise<void>
+  /** The guest finished the response body (`outgoing-body.finish`), with trailers or none. */
+  finish (trailers: FieldEntries | undefined): void
+}
 
 /**
  * Serves a component's non-WASI imports: `iface` is `ns:pkg/iface@ver` (or ''
@@ -78,6 +101,8 @@ export interface LoadedComponent {
   /** Time the first instance took to instantiate (importing the transpiled JS + instantiating), in ms; a worker thread's own boot (~70-80 ms here) is not included. */
   readonly instantiateMs: number
   readonly isolation: Isolation
+  /** The `wasi:http/incoming-handler@0.2.x` it exports (an HTTP component), if any: call it with `handleHttp`. */
+  readonly http?: string
 }
 
 /** Per call: whose share of the instances it counts against, and how long it may take. */
@@ -95,6 +120,8 @@ export interface Runtime {
   unload (id: string): Promise<void>
   /** Calls an export: `iface` is `ns:pkg/iface@ver` (version optional when unambiguous) or '' for a world function. */
   call (id: string, iface: string, func: string, params: unknown[], opts?: CallOptions): Promise<unknown[]>
+  /** Runs one HTTP request through an HTTP component's `wasi:http/incoming-handler`; settles when its `handle` returns. */
+  handleHttp (id: string, exchange: HttpExchange, opts?: CallOptions): Promise<void>
   components (): LoadedComponent[]
   stats (id: string): PoolStats
   /** How many transpiles have run (the rest came from the cache). */
@@ -169,7 +196,25 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
     else init.logger?.error(`[${name}] ${line}`)
   }
 
+  /** HTTP exchanges in flight, by id: the guests' body and response imports are answered here, never by the resolver. */
+  const exchanges = new Map<string, HttpExchange>()
+
+  async function exchangeCall (func: string, params: unknown[]): Promise<unknown[]> {
+    const ex = typeof params[0] === 'string' ? exchanges.get(params[0]) : undefined
+    if (ex === undefined) throw new RuntimeError('invalid-params', 'the HTTP exchange is over')
+    switch (func) {
+      case 'read': return [await ex.read(Math.max(1, Math.min(Number(params[1]) || 65536, 1048576)))]
+      case 'trailers': return [await ex.trailers()]
+      case 'respond': ex.respond(Number(params[1]), params[2] as FieldEntries); return []
+      case 'respond-error': ex.respondError(params[1]); return []
+      case 'write': await ex.write(params[1] as Uint8Array); return []
+      case 'finish': ex.finish(params[1] as FieldEntries | undefined); return []
+      default: throw new RuntimeError('invalid-params', `no exchange function ${func}`)
+    }
+  }
+
   async function resolveImport (iface: string, func: string, params: unknown[], from: ImportCaller): Promise<unknown[]> {
+    if (iface === EXCHANGE_IFACE) return await exchangeCall(func, params)
     const name = `${iface === '' ? '' : iface + '#'}${func}`
     if (init.resolver === undefined) throw new RuntimeError('unresolved-import', `no one serves the import ${name}`)
     try {
@@ -230,7 +275,8 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       wit: info.wit,
       transpiled: transpiled.fresh ? 'fresh' : 'cached',
       instantiateMs: first.instantiateMs,
-      isolation: config.isolation ?? 'worker'
+      isolation: config.isolation ?? 'worker',
+      ...(plan.httpExport !== undefined ? { http: plan.httpExport } : {})
     }
     if (!started) {
       await pool.close()
@@ -301,6 +347,21 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
         if (!target.paramHandles && !target.resultHandles) return e.pool.call(target.iface, func, params, opts)
       }
       return callWithHandles(e, target, func, params, opts ?? {})
+    },
+
+    async handleHttp (id, exchange, opts) {
+      if (!started) throw new RuntimeError('stopped', 'the runtime is not started')
+      const e = components.get(id)
+      if (e === undefined) throw new RuntimeError('no-such-component', `no component ${id} is loaded`)
+      const iface = e.info.http
+      if (iface === undefined) throw new RuntimeError('no-such-export', `${e.info.name} exports no wasi:http/incoming-handler`)
+      const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('hex')
+      exchanges.set(key, exchange)
+      try {
+        await e.pool.call(iface, 'handle', [{ ...exchange.head, exchange: key }], opts)
+      } finally {
+        exchanges.delete(key)
+      }
     },
 
     components () {
