@@ -14,6 +14,7 @@ import type { PeerView, RegistryChange, RegistryFilter, Server } from './registr
 import type { ComponentConfig, LoadedComponent, PoolStats, RuntimeLimits } from './runtime/index.ts'
 import type { PeeringOptions } from './peering.ts'
 import type { Link } from './links.ts'
+import type { HttpGatewayConfig, HttpLimits } from './http/index.ts'
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
 
@@ -93,6 +94,10 @@ export interface NodeInit {
   /** The libp2p layer's per-call fast path (`MeshLibp2pInit.fastPath`). Default on. */
   readonly fastPath?: boolean
   readonly logger?: Logger
+  /** An HTTP/1.1 gateway on this node: its requests go to servers of wrpc:http/incoming-handler in the mesh (node/http/). */
+  readonly http?: HttpGatewayConfig
+  /** The gateway's limits (node/http/limits.ts), and the body buffering of this node's HTTP components. */
+  readonly httpLimits?: Partial<HttpLimits>
   /** Told about every call this node makes or serves: metrics and simulations listen here. */
   readonly observer?: NodeObserver
 }
@@ -125,6 +130,8 @@ export interface CallOptions {
   readonly target?: string
   /** Only servers with all of these labels. */
   readonly labels?: Readonly<Record<string, string>>
+  /** Only exports of this component, by its name or digest. */
+  readonly component?: string
   readonly timeoutMs?: number
   readonly signal?: AbortSignal
 }
@@ -231,4 +238,6 @@ export interface MeshNode {
   on (event: 'change', listener: (change: RegistryChange) => void): () => void
   on (event: 'connection', listener: (connection: ConnectionInfo) => void): () => void
   stats (): NodeStats
+  /** The HTTP gateway's address (`http://host:port`) when `init.http` is set and the node started. */
+  httpUrl (): string | undefined
 }

@@ -7,9 +7,10 @@ import type { NodeInit } from './api.ts'
 import { NodeError } from './errors.ts'
 import { defaultConnectionLimits, defaultStreamLimits, streamLimitsProblem } from './libp2p.ts'
 import { defaultRuntimeLimits } from './runtime/limits.ts'
+import { defaultHttpLimits } from './http/limits.ts'
 
 /** The fields of `NodeInit` that hold limits. */
-export type LimitGroup = 'limits' | 'sessionLimits' | 'advertLimits' | 'timings' | 'runtimeLimits' | 'connectionLimits' | 'streamLimits'
+export type LimitGroup = 'limits' | 'sessionLimits' | 'advertLimits' | 'timings' | 'runtimeLimits' | 'connectionLimits' | 'streamLimits' | 'httpLimits'
 
 /** Read from the name, which carries it by the house rule: `...Bytes`, `...BytesPerPeer`, `...Ms`; anything else is a count. */
 export type LimitUnit = 'bytes' | 'ms' | 'count'
@@ -30,7 +31,8 @@ const defaults: { readonly [G in LimitGroup]: object } = {
   timings: defaultAdvertTimings,
   runtimeLimits: defaultRuntimeLimits,
   connectionLimits: defaultConnectionLimits,
-  streamLimits: defaultStreamLimits
+  streamLimits: defaultStreamLimits,
+  httpLimits: defaultHttpLimits
 }
 
 /** Optional fields, which a defaults object cannot list because their default is computed when they are unset. */

@@ -31,6 +31,8 @@ import type { Runtime } from './runtime/index.ts'
 import { createServices } from './services.ts'
 import { NodeError } from './errors.ts'
 import { linkOptions } from './links.ts'
+import { createGateway } from './http/index.ts'
+import type { Gateway } from './http/index.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -103,7 +105,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     links: init.links,
     runtimeLimits: init.runtimeLimits,
     changed: exports => { registry.setLocal(exports); agent.changed() },
-    loadChanged: () => { agent.changed('load') }
+    loadChanged: () => { agent.changed('load') },
+    httpLimits: init.httpLimits
   })
   const agent: AdvertAgent = createAdvertAgent({
     libp2p,
@@ -139,6 +142,9 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   })
   const inbound = createInbound({ libp2p, lattice, services, limits, sessionLimits: init.sessionLimits, observer: init.observer, log, describer, streamErrors, budget: inboundBudget })
   const peering = init.peering === false ? undefined : createPeering(libp2p, registry, log.child('peering'), init.peering)
+  const gateway: Gateway | undefined = init.http === undefined
+    ? undefined
+    : createGateway({ ...init.http, limits: init.httpLimits, log: log.child('http'), call: async (iface, func, params, opts) => await outbound.call(iface, func, params, opts) })
 
   // One running node per data directory: held from here until stop (or the process's exit), taken again on a restart.
   let lock: DataDirLock | undefined = init.dataDir !== undefined ? await lockDataDir(init.dataDir) : undefined
@@ -162,6 +168,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       await agent.start()
       peering?.start()
       for (const spec of init.components ?? []) await services.load(spec)
+      await gateway?.start()
       if (init.bootstrap !== undefined && init.bootstrap.length > 0) {
         keeper = keepConnected(libp2p, init.bootstrap.map(a => multiaddr(a)), {
           onDialError: (addr, err) => { log.debug(`bootstrap ${addr.toString()}: ${err.message}`) }
@@ -177,6 +184,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   async function stop (opts: { drainTimeoutMs?: number } = {}): Promise<void> {
     if (!started) { await releaseLock(); return }
     started = false
+    // No new HTTP requests first; those in flight are cut (their clients see the connection close).
+    await gateway?.stop()
     await keeper?.stop()
     keeper = undefined
     peering?.stop()
@@ -230,6 +239,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       libp2p.addEventListener('connection:open', onOpen)
       return () => { libp2p.removeEventListener('connection:open', onOpen) }
     },
+    httpUrl: () => started && gateway !== undefined ? gateway.url : undefined,
     stats () {
       const pubsub = libp2p.services.pubsub
       return {

@@ -134,6 +134,8 @@ interface Entry {
   readonly exportedIds: ReadonlySet<string>
   /** Lent-out resource handles -> the instance that owns them. */
   readonly handles: Map<string, Instance>
+  /** An HTTP component whose instances serve one request each (set when a reused one failed to answer). */
+  httpSingleUse: boolean
   /** Exports as asked (`iface` -> `func`), resolved once. */
   readonly targets: Map<string, Map<string, Target | null>>
 }
@@ -282,7 +284,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       await pool.close()
       throw new RuntimeError('stopped', 'the runtime stopped while loading')
     }
-    components.set(digest, { info: loaded, pool, exportedIds: new Set(info.exports.interfaces.map(i => i.id)), handles: new Map(), targets: new Map() })
+    components.set(digest, { info: loaded, pool, exportedIds: new Set(info.exports.interfaces.map(i => i.id)), handles: new Map(), targets: new Map(), httpSingleUse: false })
     return loaded
   }
 
@@ -355,13 +357,35 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       if (e === undefined) throw new RuntimeError('no-such-component', `no component ${id} is loaded`)
       const iface = e.info.http
       if (iface === undefined) throw new RuntimeError('no-such-export', `${e.info.name} exports no wasi:http/incoming-handler`)
-      const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('hex')
-      exchanges.set(key, exchange)
-      try {
-        await e.pool.call(iface, 'handle', [{ ...exchange.head, exchange: key }], opts)
-      } finally {
-        exchanges.delete(key)
+      const run = async (discardAfter: boolean): Promise<{ touched: boolean, instance: Instance }> => {
+        const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('hex')
+        let touched = false
+        const touch = <A extends unknown[], R>(fn: (...a: A) => R) => (...a: A): R => { touched = true; return fn(...a) }
+        exchanges.set(key, {
+          head: exchange.head,
+          read: touch(exchange.read),
+          trailers: exchange.trailers,
+          respond: touch(exchange.respond),
+          respondError: touch(exchange.respondError),
+          write: touch(exchange.write),
+          finish: touch(exchange.finish)
+        })
+        try {
+          const { instance } = await e.pool.run({ ...opts, iface, func: 'handle', params: [{ ...exchange.head, exchange: key }], discardAfter })
+          return { touched, instance }
+        } finally {
+          exchanges.delete(key)
+        }
       }
+      if (e.httpSingleUse) { await run(true); return }
+      const first = await run(false)
+      if (first.touched) return
+      // Returned without reading or answering: StarlingMonkey's fetch event serves one request per instance
+      // (StarlingMonkey#247). This component gets a fresh instance per request from now on; this request is run again.
+      e.httpSingleUse = true
+      init.logger?.info(`[${e.info.name}] serves one HTTP request per instance (its instance did not answer a second one): a fresh instance per request from now on`)
+      void first.instance.terminate().catch(() => {})
+      await run(true)
     },
 
     components () {
