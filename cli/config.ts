@@ -14,6 +14,8 @@ import type { SandboxGrants } from '../node/runtime/index.ts'
 import { NodeError } from '../node/errors.ts'
 import { allowedValues, checkLimit, limitInfo } from '../node/limits.ts'
 import type { LimitInfo } from '../node/limits.ts'
+import { HttpError, parseRoute } from '../node/http/index.ts'
+import type { Route } from '../node/http/index.ts'
 
 export type LogFormat = 'text' | 'json'
 
@@ -58,6 +60,10 @@ export interface NodeSettings {
   readonly link?: readonly Link[]
   /** Limits by their own names (`node/limits.ts`), values in their units; merged key by key, flags winning. */
   readonly limits?: Readonly<Record<string, number>>
+  /** `host:port` of the HTTP gateway (node/http/). */
+  readonly http?: string
+  /** HTTP routes (`host=<host>=<target>`, `path=</prefix>=<target>`, `default=<target>`). */
+  readonly httpRoute?: readonly Route[]
 }
 
 /** `invalid-config`: a limit the node cannot take (unknown, of the wrong kind, out of range). */
@@ -98,7 +104,7 @@ const componentName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 export const configKeys = [
   'listen', 'announce', 'bootstrap', 'component', 'grant', 'inline', 'label', 'lattice', 'data-dir', 'cache-dir',
   'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host', 'provider', 'provider-config',
-  'provider-secret', 'link', 'limits'
+  'provider-secret', 'link', 'limits', 'http', 'http-route'
 ] as const
 
 /** The largest config file read: a config is a few KiB, and parsing one of gigabytes would hold the command for minutes. */
@@ -203,6 +209,16 @@ export function parseMetricsArg (text: string): string {
     throw new SettingError(`${JSON.stringify(text)} is not host:port (like 127.0.0.1:9464)`)
   }
   return text
+}
+
+/** An HTTP route (node/http/routes.ts); its problems as this file's setting errors. */
+export function parseHttpRouteArg (text: string): Route {
+  try {
+    return parseRoute(text)
+  } catch (err) {
+    if (err instanceof HttpError) throw new SettingError(err.message.replace(/^--http-route /, ''))
+    throw err
+  }
 }
 
 const msPerUnit: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
@@ -514,6 +530,8 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
         case 'provider-secret': out.providerSecret = strings(); break
         case 'link': out.link = strings().map(parseLinkArg); break
         case 'limits': out.limits = limitsOf(file, line, entry.keyLine, value); break
+        case 'http': { const v = string(); out.http = v === 'auto' ? v : parseMetricsArg(v); break }
+        case 'http-route': out.httpRoute = strings().map(parseHttpRouteArg); break
       }
     } catch (err) {
       if (err instanceof SettingError) fail(err.message)

@@ -29,6 +29,11 @@ export interface SessionLimits extends ValueLimits {
    * frames for paths not yet announced); past it the session fails with `limit-exceeded`.
    */
   readonly maxInboundBufferedBytes: number
+  /**
+   * Unread bytes of one inbound stream past which the session stops reading from its transport until the
+   * stream's reader catches up (back-pressure to the peer instead of buffering); 0 turns it off.
+   */
+  readonly streamHighWaterBytes: number
 }
 
 export const defaultValueLimits: ValueLimits = Object.freeze({
@@ -45,5 +50,6 @@ export const defaultSessionLimits: SessionLimits = Object.freeze({
   idleTimeoutMs: 30_000,
   // 64 KiB per 30 s: 2 KiB/s, far below any link a call should use, far above a trickle
   minProgressBytes: 64 * 1024,
-  maxInboundBufferedBytes: defaultValueLimits.maxValueBytes
+  maxInboundBufferedBytes: defaultValueLimits.maxValueBytes,
+  streamHighWaterBytes: 1024 * 1024
 })

@@ -243,6 +243,23 @@ function ownBytes (view: Uint8Array): Uint8Array {
 class Channel implements AsyncIterable<unknown> {
   readonly #queue: Array<{ chunk: unknown, bytes: number }> = []
   #queuedBytes = 0
+  /** Waiting for the reader to take chunks (the session's read loop, paused by a full stream). */
+  #drain: PromiseWithResolvers<void> | null = null
+  #drainBelow = 0
+
+  /** Resolves once fewer than `bytes` are queued, or the channel is over. */
+  drained (bytes: number): Promise<void> {
+    if (this.#queuedBytes < bytes || this.#cancelled || this.#error != null) return Promise.resolve()
+    this.#drainBelow = bytes
+    this.#drain ??= Promise.withResolvers()
+    return this.#drain.promise
+  }
+
+  #wakeDrain (): void {
+    const d = this.#drain
+    this.#drain = null
+    d?.resolve()
+  }
   #ended = false
   #error: Error | null = null
   #cancelled = false
@@ -273,6 +290,7 @@ class Channel implements AsyncIterable<unknown> {
   }
 
   fail (err: Error): void {
+    this.#wakeDrain()
     if (this.#ended || this.#error != null) return
     this.#error = err
     const waiter = this.#waiter
@@ -286,6 +304,7 @@ class Channel implements AsyncIterable<unknown> {
         const item = this.#queue.shift()
         if (item != null) {
           this.#queuedBytes -= item.bytes
+          if (this.#drain != null && this.#queuedBytes < this.#drainBelow) this.#wakeDrain()
           return Promise.resolve({ done: false, value: item.chunk })
         }
         if (this.#error != null) return Promise.reject(this.#error)
@@ -298,6 +317,7 @@ class Channel implements AsyncIterable<unknown> {
         this.#cancelled = true
         this.#queue.length = 0
         this.#queuedBytes = 0
+        this.#wakeDrain()
         return Promise.resolve({ done: true, value: undefined })
       }
     }
@@ -662,6 +682,34 @@ class Session {
     return true
   }
 
+  /** A pending stream whose reader has fallen `streamHighWaterBytes` behind: reading more would only queue it. */
+  #fullStream (): Channel | undefined {
+    const mark = this.limits.streamHighWaterBytes
+    if (!(mark > 0)) return undefined
+    for (const r of this.#receivers.values()) {
+      if (r instanceof StreamReceiver && r.jsValue.queuedBytes >= mark) return r.jsValue
+    }
+    return undefined
+  }
+
+  /**
+   * Waits, not reading, until the stream's reader catches up: the transport's own flow control then slows the
+   * peer, so a slow consumer of a large stream holds `streamHighWaterBytes`, not the whole stream. The peer is not
+   * to blame meanwhile (no idle or progress timeout). False when the session ended meanwhile.
+   */
+  async #awaitReader (channel: Channel): Promise<boolean> {
+    this.#paused = true
+    this.#updateIdle()
+    try {
+      await Promise.race([channel.drained(this.limits.streamHighWaterBytes), this.#done.promise])
+    } finally {
+      this.#paused = false
+    }
+    if (this.#finished) return false
+    this.#updateIdle()
+    return true
+  }
+
   /** Waits, not reading, until the inbound budget has room; false when the session ended meanwhile. */
   async #awaitBudget (inbound: InboundAccount): Promise<boolean> {
     this.#paused = true
@@ -683,6 +731,8 @@ class Session {
     while (!this.#finished) {
       const inbound = this.#inbound
       if (inbound !== undefined && inbound.blocked && !(await this.#awaitBudget(inbound))) return
+      const full = this.#fullStream()
+      if (full !== undefined && !(await this.#awaitReader(full))) return
       let chunk: Uint8Array | null
       try {
         chunk = await this.#transport.read()
