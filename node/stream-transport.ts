@@ -155,6 +155,14 @@ class MessageStreamTransport implements StreamTransport {
     } else {
       for (const buf of data) this.#push(plain(buf))
     }
+    // Not from inside `resume()`: it dispatches the buffered data first and then re-opens the muxer's window
+    // (libp2p 3.3's abstract stream), so a pause taken there would leave the window open; #resume checks after.
+    if (!this.#resuming) this.#pauseIfFull()
+  }
+
+  #resuming = false
+
+  #pauseIfFull (): void {
     if (!this.#paused && this.#queuedBytes > 0 && (this.#queuedBytes > this.#highWaterMarkBytes || this.#inbound?.blocked === true) && this.#stream.readStatus === 'readable') {
       this.#paused = true
       this.#stream.pause()
@@ -195,7 +203,14 @@ class MessageStreamTransport implements StreamTransport {
 
   #resume (): void {
     this.#paused = false
-    if (this.#stream.readStatus === 'paused') this.#stream.resume()
+    if (this.#stream.readStatus !== 'paused') return
+    this.#resuming = true
+    try {
+      this.#stream.resume()
+    } finally {
+      this.#resuming = false
+    }
+    if (this.#error == null) this.#pauseIfFull()
   }
 
   #fail (err: Error): void {

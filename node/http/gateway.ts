@@ -254,7 +254,7 @@ export function createGateway (init: GatewayInit): Gateway {
       res.end()
     } catch (err) {
       // After the head nothing can be answered: cut the response short, so the client sees it incomplete.
-      log?.debug(`http: response body failed: ${(err as Error).message}`)
+      log?.info(`http: response body failed: ${(err as Error).message}`)
       res.destroy()
     } finally {
       if (!res.writableFinished) void iterator.return?.()

@@ -80,39 +80,69 @@ export function createIncomingHttp (importCall: ImportCall, wasi: Record<string,
   const call = async (func: string, params: unknown[]): Promise<unknown> => (await importCall(EXCHANGE_IFACE, func, params))[0]
   const cast = (v: unknown): never => { throw new Error(`wasi:http: ${String(v)}`) }
 
+  /** The response bodies of the call in flight, flushed when its `handle` returns (a guest may not finish its body). */
+  const unflushed = new Set<{ flush: () => void }>()
+
+  /** Bytes asked of the exchange per read, and written to it per write: the guest's 8 KiB steps are served from these without a suspension each. */
+  const FETCH_BYTES = 1024 * 1024
+  const FLUSH_BYTES = 256 * 1024
+
   function inputStream (exchange: string): object {
     let ended = false
     let pending: Uint8Array | undefined
-    const read = async (len: bigint): Promise<Uint8Array> => {
-      const max = Number(len > 1048576n ? 1048576n : len)
-      if (max === 0) return new Uint8Array(0)
-      if (pending !== undefined) {
-        const out = pending.subarray(0, max)
-        pending = pending.byteLength > max ? pending.subarray(max) : undefined
-        return out
-      }
-      if (ended) closed()
-      const chunk = await call('read', [exchange, max]) as Uint8Array | undefined
-      if (chunk === undefined) { ended = true; closed() }
-      const bytes = chunk as Uint8Array
-      if (bytes.byteLength > max) { pending = bytes.subarray(max); return bytes.subarray(0, max) }
-      return bytes
+    const take = (max: number): Uint8Array => {
+      const p = pending as Uint8Array
+      if (p.byteLength <= max) { pending = undefined; return p }
+      pending = p.subarray(max)
+      return p.subarray(0, max)
     }
-    const skip = async (len: bigint): Promise<bigint> => BigInt((await read(len)).byteLength)
+    // Synchronous while bytes are at hand (JSPI suspends only on a promise), a promise when the exchange must be asked.
+    const read = (len: bigint): Uint8Array | Promise<Uint8Array> => {
+      const max = Number(len > BigInt(FETCH_BYTES) ? BigInt(FETCH_BYTES) : len)
+      if (max === 0) return new Uint8Array(0)
+      if (pending !== undefined) return take(max)
+      if (ended) closed()
+      return call('read', [exchange, FETCH_BYTES]).then(chunk => {
+        if (chunk === undefined) { ended = true; closed() }
+        pending = chunk as Uint8Array
+        return take(max)
+      })
+    }
+    const skip = (len: bigint): bigint | Promise<bigint> => {
+      const r = read(len)
+      return r instanceof Uint8Array ? BigInt(r.byteLength) : r.then(b => BigInt(b.byteLength))
+    }
     const stream = Object.create((streams.InputStream as { prototype: object }).prototype) as Record<string | symbol, unknown>
     Object.assign(stream, { read, blockingRead: read, skip, blockingSkip: skip, subscribe: ready, _wasmeshRead: read })
     return withDispose(stream)
   }
 
-  function outputStream (exchange: string): object {
-    const write = async (bytes: Uint8Array): Promise<void> => {
-      if (bytes.byteLength === 0) return
-      // Copied: the view points into the guest's linear memory, which changes as soon as the guest runs on.
-      await call('write', [exchange, bytes.slice()])
+  /** The response body's writes, gathered up to FLUSH_BYTES: a write waits (back-pressure) only when it sends them. */
+  function outputStream (exchange: string, flushed: { flush: () => void }): object {
+    let parts: Uint8Array[] = []
+    let held = 0
+    const send = (): Promise<unknown> => {
+      const all = new Uint8Array(held)
+      let at = 0
+      for (const p of parts) { all.set(p, at); at += p.byteLength }
+      parts = []
+      held = 0
+      return call('write', [exchange, all])
     }
+    flushed.flush = () => { if (held > 0) send().catch(() => {}) }
+    unflushed.add(flushed)
+    const write = (bytes: Uint8Array): undefined | Promise<void> => {
+      if (bytes.byteLength === 0) return undefined
+      // Copied: the view points into the guest's linear memory, which changes as soon as the guest runs on.
+      parts.push(bytes.slice())
+      held += bytes.byteLength
+      if (held < FLUSH_BYTES) return undefined
+      return send().then(() => undefined)
+    }
+    const zeroes = (n: bigint): undefined | Promise<void> => write(new Uint8Array(Number(n)))
     const stream = Object.create((streams.OutputStream as { prototype: object }).prototype) as Record<string | symbol, unknown>
     const splice = async (src: Record<string, unknown>, len: bigint): Promise<bigint> => {
-      const r = src._wasmeshRead as ((len: bigint) => Promise<Uint8Array>) | undefined
+      const r = src._wasmeshRead as ((len: bigint) => Uint8Array | Promise<Uint8Array>) | undefined
       if (r === undefined) return closed()
       const bytes = await r(len)
       await write(bytes)
@@ -124,8 +154,8 @@ export function createIncomingHttp (importCall: ImportCall, wasi: Record<string,
       blockingWriteAndFlush: write,
       flush: () => {},
       blockingFlush: () => {},
-      writeZeroes: async (n: bigint) => { await write(new Uint8Array(Number(n))) },
-      blockingWriteZeroesAndFlush: async (n: bigint) => { await write(new Uint8Array(Number(n))) },
+      writeZeroes: zeroes,
+      blockingWriteZeroesAndFlush: zeroes,
       subscribe: ready,
       splice,
       blockingSplice: splice
@@ -175,7 +205,8 @@ export function createIncomingHttp (importCall: ImportCall, wasi: Record<string,
   }
 
   function outgoingBody (exchange: string): object {
-    let stream: object | null = outputStream(exchange)
+    const flushed = { flush: () => {} }
+    let stream: object | null = outputStream(exchange, flushed)
     let finished = false
     const body = Object.create(shim.OutgoingBody.prototype) as Record<string | symbol, unknown>
     Object.assign(body, {
@@ -189,6 +220,8 @@ export function createIncomingHttp (importCall: ImportCall, wasi: Record<string,
     ownStatics.set(body, (trailers: unknown) => {
       if (finished) return
       finished = true
+      // What the stream still holds goes first: the exchange answers in the order it is called.
+      flushed.flush()
       const entries = trailers == null ? undefined : (trailers as { entries (): FieldEntries }).entries()
       call('finish', [exchange, entries]).catch(() => {})
     })
@@ -255,6 +288,8 @@ export function createIncomingHttp (importCall: ImportCall, wasi: Record<string,
         await handler.handle(request(head), out)
       } finally {
         current = undefined
+        for (const f of unflushed) f.flush()
+        unflushed.clear()
       }
     }
   }
