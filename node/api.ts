@@ -14,7 +14,7 @@ import type { PeerView, RegistryChange, RegistryFilter, Server } from './registr
 import type { ComponentConfig, LoadedComponent, PoolStats, RuntimeLimits } from './runtime/index.ts'
 import type { PeeringOptions } from './peering.ts'
 import type { Link } from './links.ts'
-import type { HttpGatewayConfig, HttpLimits } from './http/index.ts'
+import type { GatewayStats, HttpGatewayConfig, HttpLimits } from './http/index.ts'
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
 
@@ -240,4 +240,6 @@ export interface MeshNode {
   stats (): NodeStats
   /** The HTTP gateway's address (`http://host:port`) when `init.http` is set and the node started. */
   httpUrl (): string | undefined
+  /** The HTTP gateway's counters (requests in flight, answers by status, refusals by limit) when `init.http` is set. */
+  httpStats (): GatewayStats | undefined
 }

@@ -240,6 +240,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       return () => { libp2p.removeEventListener('connection:open', onOpen) }
     },
     httpUrl: () => started && gateway !== undefined ? gateway.url : undefined,
+    httpStats: () => gateway?.stats(),
     stats () {
       const pubsub = libp2p.services.pubsub
       return {

@@ -229,7 +229,16 @@ export function createGateway (init: GatewayInit): Gateway {
 
   /** The component's response: head at once, body chunk by chunk as the client takes it, trailers if any. */
   async function respond (res: ServerResponse, response: WireResponse): Promise<void> {
-    const iterator = response.body[Symbol.asyncIterator]()
+    if (typeof response.status !== 'number' || !Array.isArray(response.headers)) {
+      answer(res, 502, 'the component\'s response is not a wrpc:http response')
+      return
+    }
+    // A local server's values arrive as it made them (no wire in between): any iterable of chunks, or one chunk.
+    const body = response.body as unknown
+    const source: AsyncIterable<unknown> = body != null && typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+      ? body as AsyncIterable<unknown>
+      : (async function * () { if (body instanceof Uint8Array) yield body; else if (body != null) yield * (body as Iterable<unknown>) })()
+    const iterator = source[Symbol.asyncIterator]()
     try {
       try {
         res.writeHead(response.status, rawOfWire(response.headers))
@@ -242,7 +251,15 @@ export function createGateway (init: GatewayInit): Gateway {
         const next = await iterator.next()
         if (next.done === true) break
         if (res.destroyed) return
-        if (!res.write(next.value)) await new Promise<void>(resolve => { res.once('drain', resolve); res.once('close', resolve) })
+        const chunk = next.value instanceof Uint8Array ? next.value : Uint8Array.from(next.value as ArrayLike<number>)
+        if (chunk.byteLength === 0) continue
+        if (!res.write(chunk)) {
+          await new Promise<void>(resolve => {
+            const done = (): void => { res.off('drain', done); res.off('close', done); resolve() }
+            res.on('drain', done)
+            res.on('close', done)
+          })
+        }
       }
       const trailers = await response.trailers
       if (trailers !== undefined && trailers.length > 0 && !res.destroyed) {
@@ -270,6 +287,8 @@ export function createGateway (init: GatewayInit): Gateway {
         maxHeaderSize: limits.maxHttpHeaderBytes,
         headersTimeout: limits.httpHeadersTimeoutMs,
         requestTimeout: 0,
+        // How often Node checks headersTimeout: its default (30 s) would let a slow head live that long whatever the limit.
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.httpHeadersTimeoutMs)),
         keepAliveTimeout: Math.min(5000, limits.httpIdleTimeoutMs)
       }, (req, res) => {
         handle(req, res).catch((err: unknown) => {
