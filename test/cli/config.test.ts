@@ -6,6 +6,7 @@ import { ConfigError, formatLimit, grantsByComponent, loadConfigFile, maxConfigF
 import { defaultNodeLimits } from '../../node/api.ts'
 import { defaultAdvertIntakeLimits, defaultAdvertTimings } from '../../node/adverts.ts'
 import { defaultConnectionLimits, defaultStreamLimits } from '../../node/libp2p.ts'
+import { defaultHttpLimits } from '../../node/http/index.ts'
 import { limitCatalog, limitInits } from '../../node/limits.ts'
 import { defaultRuntimeLimits } from '../../node/runtime/limits.ts'
 import { defaultSessionLimits } from '../../protocol/limits.ts'
@@ -227,7 +228,7 @@ describe('limits in a config file', () => {
 
 describe('limits by name', () => {
   it('knows every field of every limits object the node takes, derived from their defaults', () => {
-    const objects = [defaultNodeLimits, defaultSessionLimits, defaultAdvertIntakeLimits, defaultAdvertTimings, defaultRuntimeLimits, defaultConnectionLimits, defaultStreamLimits]
+    const objects = [defaultNodeLimits, defaultSessionLimits, defaultAdvertIntakeLimits, defaultAdvertTimings, defaultRuntimeLimits, defaultConnectionLimits, defaultStreamLimits, defaultHttpLimits]
     const names = objects.flatMap(o => Object.keys(o))
     expect([...limitCatalog.keys()].sort()).toEqual([...names, 'maxInstancesPerCaller'].sort())
     for (const name of names) {
@@ -247,6 +248,7 @@ describe('limits by name', () => {
       connectionLimits: { maxConnections: 9 },
       streamLimits: { maxEarlyStreams: 8 }
     })
+    expect(limitInits({ maxHttpHeaders: 50, httpHeadersTimeoutMs: 2000 })).toEqual({ httpLimits: { maxHttpHeaders: 50, httpHeadersTimeoutMs: 2000 } })
   })
 
   it('refuses a stream window larger than the read buffer, as the libp2p layer does', () => {

@@ -26,7 +26,10 @@ const expectedWit: Record<string, string[]> = {
   counter: ['import wasi:keyvalue/store@0.2.0-draft;', 'import wasi:keyvalue/atomics@0.2.0-draft;', 'export wasmesh:examples/counter;'],
   'sandbox-probe': ['import wasi:filesystem/preopens@0.2.12;', 'import wasi:cli/environment@0.2.12;', 'import wasi:sockets/tcp@0.2.12;', 'import wasi:sockets/ip-name-lookup@0.2.12;', 'export wasmesh:examples/probe;'],
   'sandbox-fetch': ['import wasi:http/outgoing-handler@', 'export wasmesh:examples/probe-http;'],
-  arith: ['export wasmesh:examples/arith;']
+  arith: ['export wasmesh:examples/arith;'],
+  'http-hello': ['export wasi:http/incoming-handler@0.2.10;'],
+  'http-echo': ['export wasi:http/incoming-handler@0.2.10;'],
+  'http-counter': ['import wasi:keyvalue/store@0.2.0-draft;', 'import wasi:keyvalue/atomics@0.2.0-draft;', 'export wasi:http/incoming-handler@0.2.10;']
 }
 
 type Imports = Record<string, unknown>
