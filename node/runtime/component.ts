@@ -156,6 +156,15 @@ export function httpExportOf (info: Pick<ComponentInfo, 'exports'>): string | un
   return info.exports.wasi.find(id => /^wasi:http\/incoming-handler@0\.2\.\d+$/.test(id))
 }
 
+/**
+ * Whether an HTTP component serves one request per instance: StarlingMonkey's fetch event (componentize-js 0.23)
+ * cannot take a second request on an instance (StarlingMonkey#247). Its JS source is embedded in the component,
+ * so the listener is seen in the bytes.
+ */
+export function usesFetchEvent (bytes: Uint8Array): boolean {
+  return /addEventListener\(\s*['"`]fetch['"`]/.test(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'))
+}
+
 /** What the worker needs to call exports and serve imports. */
 export function workerPlan (info: ComponentInfo): { exports: PlanInterface[], imports: PlanInterface[], httpExport?: string } {
   const httpExport = httpExportOf(info)

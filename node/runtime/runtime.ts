@@ -1,7 +1,7 @@
 // The component runtime: loads components, keeps an instance pool per component, and runs calls with handles, imports and limits.
 import { basename } from 'node:path'
 import type { Func, Interface, Resource, World } from '../../protocol/wit/model.ts'
-import { checkComponentBytes, digestOf, inspectComponent, readComponentSource, transpilePlan, workerPlan, type ComponentSurface } from './component.ts'
+import { checkComponentBytes, digestOf, inspectComponent, readComponentSource, transpilePlan, usesFetchEvent, workerPlan, type ComponentSurface } from './component.ts'
 import { RuntimeError } from './errors.ts'
 import { DeadlineQueue } from './deadlines.ts'
 import { WorkerInstance, type Instance } from './instance.ts'
@@ -284,7 +284,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       await pool.close()
       throw new RuntimeError('stopped', 'the runtime stopped while loading')
     }
-    components.set(digest, { info: loaded, pool, exportedIds: new Set(info.exports.interfaces.map(i => i.id)), handles: new Map(), targets: new Map(), httpSingleUse: false })
+    components.set(digest, { info: loaded, pool, exportedIds: new Set(info.exports.interfaces.map(i => i.id)), handles: new Map(), targets: new Map(), httpSingleUse: plan.httpExport !== undefined && usesFetchEvent(bytes) })
     return loaded
   }
 
@@ -380,12 +380,13 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       if (e.httpSingleUse) { await run(true); return }
       const first = await run(false)
       if (first.touched) return
-      // Returned without reading or answering: StarlingMonkey's fetch event serves one request per instance
-      // (StarlingMonkey#247). This component gets a fresh instance per request from now on; this request is run again.
+      // Returned without reading or answering: an instance that cannot take a second request (as StarlingMonkey's
+      // fetch event, StarlingMonkey#247, when not seen at load). A fresh instance per request from now on; this request
+      // runs again only if the component has no imports, through which the failed run might have done something.
       e.httpSingleUse = true
       init.logger?.info(`[${e.info.name}] serves one HTTP request per instance (its instance did not answer a second one): a fresh instance per request from now on`)
       void first.instance.terminate().catch(() => {})
-      await run(true)
+      if (e.info.imports.interfaces.length === 0 && e.info.imports.functions.length === 0) await run(true)
     },
 
     components () {

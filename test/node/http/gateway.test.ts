@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../../examples/build.ts'
 import { HTTP_HANDLER_IFACE, httpHandlerInterface, httpWitText, type HttpLimits, type WireRequest } from '../../../node/http/index.ts'
 import type { LocalService, MeshNode } from '../../../node/index.ts'
-import { createMesh, eventually, type Mesh } from '../../support/mesh.ts'
+import { createMesh, eventually, keyvalueProvider, type Mesh } from '../../support/mesh.ts'
 
 const run = promisify(execFile)
 let paths: Record<string, string>
@@ -124,6 +124,28 @@ describe('HTTP gateway', () => {
     expect(trapped.status).toBe(500)
     expect(await trapped.text()).toMatch(/unresolved-import.*wasi:keyvalue/)
     expect(a.httpUrl()).toBe(url)
+  }, 120_000)
+
+  it('counts visits in wasi:keyvalue through a link to builtin:keyvalue, request after request', async () => {
+    mesh = await createMesh()
+    const kv = await keyvalueProvider()
+    try {
+      const store = await mesh.add({ labels: { tier: 'cache' } })
+      store.serve(kv.service)
+      const node = await mesh.add({
+        bootstrap: store.addresses(),
+        components: [{ source: paths['http-counter'], links: [{ target: 'wasi:keyvalue', labels: { tier: 'cache' } }] }],
+        http: { listen: '127.0.0.1:0' }
+      })
+      await eventually('the key-value store', () => node.servers('wasi:keyvalue/store@0.2.0-draft').length > 0)
+      const url = node.httpUrl() as string
+      const seen: string[] = []
+      for (let i = 0; i < 3; i++) seen.push(await (await fetch(`${url}/visits`)).text())
+      seen.push(await (await fetch(`${url}/other`)).text())
+      expect(seen).toEqual(['visits: 1\n', 'visits: 2\n', 'visits: 3\n', 'other: 1\n'])
+    } finally {
+      await kv.stop()
+    }
   }, 120_000)
 
   it('refuses past maxHttpConcurrentRequests with 503 at once, and serves again when one finishes', async () => {
