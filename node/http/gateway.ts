@@ -192,7 +192,12 @@ export function createGateway (init: GatewayInit): Gateway {
     }
     inflight++
     let responded = false
-    res.once('close', () => { responded = true })
+    // A client that goes away ends the call too: a remote server stops sending a body nobody will read.
+    const gone = new AbortController()
+    res.once('close', () => {
+      responded = true
+      if (!res.writableFinished) gone.abort(new HttpError('body-cancelled', 'the HTTP client went away'))
+    })
     try {
       const method = req.method?.toLowerCase() ?? 'get'
       const request = {
@@ -206,7 +211,7 @@ export function createGateway (init: GatewayInit): Gateway {
       }
       let results: unknown[]
       try {
-        results = await init.call(HTTP_HANDLER_IFACE, 'handle', [request], { ...targetOptions(route), timeoutMs: limits.httpResponseTimeoutMs })
+        results = await init.call(HTTP_HANDLER_IFACE, 'handle', [request], { ...targetOptions(route), timeoutMs: limits.httpResponseTimeoutMs, signal: gone.signal })
       } catch (err) {
         const code = (err as { code?: unknown }).code
         const c = typeof code === 'string' ? code : 'internal'

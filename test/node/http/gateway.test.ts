@@ -237,6 +237,31 @@ describe('HTTP gateway against hostile clients', () => {
     await stillServes(url)
   }, 120_000)
 
+  it('stops a remote server sending a body once the client has gone away', async () => {
+    mesh = await createMesh()
+    const b = await mesh.add()
+    let cancelled = 0
+    b.serve(nativeHttp('endless', async () => {
+      async function * endless (): AsyncGenerator<Uint8Array> {
+        try {
+          for (;;) yield new Uint8Array(64 * 1024)
+        } finally {
+          cancelled++
+        }
+      }
+      return [{ tag: 'ok', val: { status: 200, headers: [], body: endless(), trailers: Promise.resolve(undefined) } }]
+    }))
+    const { node: a, url } = await gateway()
+    await a.dial(b.addresses()[0])
+    await joined(a, 1)
+    const abort = new AbortController()
+    const r = await fetch(url, { signal: abort.signal })
+    await r.body?.getReader().read()
+    abort.abort()
+    await eventually('the remote body cancelled', () => cancelled === 1)
+    await eventually('no request in flight', () => a.httpStats()?.inflight === 0)
+  }, 60_000)
+
   it('survives truncated bodies, clients aborting mid-response, and more connections than maxHttpConnections', async () => {
     mesh = await createMesh()
     const { node: a, url } = await gateway({ maxHttpConnections: 4 })
