@@ -40,6 +40,20 @@ function nativeHttp (name: string, answer: (req: WireRequest) => Promise<unknown
   }
 }
 
+/** A server whose response body never ends; `onCancel` runs when its reader stops. */
+function endlessService (onCancel: () => void): LocalService {
+  return nativeHttp('endless', async () => {
+    async function * endless (): AsyncGenerator<Uint8Array> {
+      try {
+        for (;;) yield new Uint8Array(64 * 1024)
+      } finally {
+        onCancel()
+      }
+    }
+    return [{ tag: 'ok', val: { status: 200, headers: [['content-type', [encoder.encode('application/octet-stream')]]], body: endless(), trailers: Promise.resolve(undefined) } }]
+  })
+}
+
 async function gateway (limits: Partial<HttpLimits> = {}, routes: string[] = []): Promise<{ node: MeshNode, url: string }> {
   const { parseRoute } = await import('../../../node/http/index.ts')
   const node = await mesh.add({ http: { listen: '127.0.0.1:0', routes: routes.map(parseRoute) }, httpLimits: limits })
@@ -241,16 +255,7 @@ describe('HTTP gateway against hostile clients', () => {
     mesh = await createMesh()
     const b = await mesh.add()
     let cancelled = 0
-    b.serve(nativeHttp('endless', async () => {
-      async function * endless (): AsyncGenerator<Uint8Array> {
-        try {
-          for (;;) yield new Uint8Array(64 * 1024)
-        } finally {
-          cancelled++
-        }
-      }
-      return [{ tag: 'ok', val: { status: 200, headers: [], body: endless(), trailers: Promise.resolve(undefined) } }]
-    }))
+    b.serve(endlessService(() => { cancelled++ }))
     const { node: a, url } = await gateway()
     await a.dial(b.addresses()[0])
     await joined(a, 1)
@@ -266,16 +271,7 @@ describe('HTTP gateway against hostile clients', () => {
     mesh = await createMesh()
     const { node: a, url } = await gateway({ maxHttpConnections: 4 })
     let cancelled = 0
-    a.serve(nativeHttp('endless', async () => {
-      async function * endless (): AsyncGenerator<Uint8Array> {
-        try {
-          for (;;) yield new Uint8Array(64 * 1024)
-        } finally {
-          cancelled++
-        }
-      }
-      return [{ tag: 'ok', val: { status: 200, headers: [['content-type', [encoder.encode('application/octet-stream')]]], body: endless(), trailers: Promise.resolve(undefined) } }]
-    }))
+    a.serve(endlessService(() => { cancelled++ }))
     // A body cut short: the client promised 1000 bytes and hung up after 10.
     const t = rawClient(url)
     t.socket.end('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789')
