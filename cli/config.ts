@@ -17,6 +17,8 @@ import { allowedValues, checkLimit, limitInfo } from '../node/limits.ts'
 import type { LimitInfo } from '../node/limits.ts'
 import { SecurityError, checkPeerId } from '../node/security/index.ts'
 import { subscriptionProblem } from '../node/messaging/subjects.ts'
+import { HttpError, parseRoute } from '../node/http/index.ts'
+import type { Route } from '../node/http/index.ts'
 
 export type LogFormat = 'text' | 'json'
 
@@ -93,6 +95,10 @@ export interface NodeSettings {
   readonly messaging?: boolean
   /** Components subscribed to subjects (`<component>=<subject>`). */
   readonly subscribe?: readonly SubscribeArg[]
+  /** `host:port` of the HTTP gateway (node/http/). */
+  readonly http?: string
+  /** HTTP routes (`host=<host>=<target>`, `path=</prefix>=<target>`, `default=<target>`). */
+  readonly httpRoute?: readonly Route[]
 }
 
 /** `--subscribe <component>=<subject>`: a component's handler gets the messages of a subject pattern. */
@@ -140,7 +146,7 @@ export const configKeys = [
   'listen', 'announce', 'bootstrap', 'component', 'grant', 'inline', 'label', 'lattice', 'data-dir', 'cache-dir',
   'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host', 'provider', 'provider-config',
   'provider-secret', 'link', 'limits', 'require-signed', 'trust-key', 'lattice-key', 'allow-peer', 'trust-file',
-  'member-cert', 'trust-admin', 'policy', 'config-value', 'secret', 'messaging', 'subscribe'
+  'member-cert', 'trust-admin', 'policy', 'config-value', 'secret', 'messaging', 'subscribe', 'http', 'http-route'
 ] as const
 
 /** The largest config file read: a config is a few KiB, and parsing one of gigabytes would hold the command for minutes. */
@@ -306,6 +312,16 @@ export function parseMetricsArg (text: string): string {
     throw new SettingError(`${JSON.stringify(text)} is not host:port (like 127.0.0.1:9464)`)
   }
   return text
+}
+
+/** An HTTP route (node/http/routes.ts); its problems as this file's setting errors. */
+export function parseHttpRouteArg (text: string): Route {
+  try {
+    return parseRoute(text)
+  } catch (err) {
+    if (err instanceof HttpError) throw new SettingError(err.message.replace(/^--http-route /, ''))
+    throw err
+  }
 }
 
 const msPerUnit: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
@@ -639,6 +655,8 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
         case 'policy': out.policy = resolvePath(string(), base); break
         case 'messaging': out.messaging = typeof value === 'boolean' ? value : fail('must be true or false'); break
         case 'subscribe': out.subscribe = strings().map(parseSubscribeArg); break
+        case 'http': { const v = string(); out.http = v === 'auto' ? v : parseMetricsArg(v); break }
+        case 'http-route': out.httpRoute = strings().map(parseHttpRouteArg); break
       }
     } catch (err) {
       if (err instanceof SettingError) fail(err.message)

@@ -23,6 +23,11 @@ export interface ExampleSpec {
   /** World of the `wasmesh:examples` package the component targets. */
   readonly world: string
   readonly engine: ExampleEngine
+  /**
+   * `http`: the world is in `wit/examples-http` (package `wasmesh:http-examples`), built against jco's WASI WIT
+   * renamed to `HTTP_WASI_VERSION`, the wasi:http version StarlingMonkey's fetch event exports.
+   */
+  readonly wit?: 'http'
 }
 
 export const examples: readonly ExampleSpec[] = [
@@ -46,7 +51,10 @@ export const examples: readonly ExampleSpec[] = [
   // StarlingMonkey: fetch() reading whole bodies, for outgoing HTTP grants and limits.
   { name: 'http-client', dir: 'http-client', entry: 'client.js', world: 'http-fetch', engine: 'starlingmonkey' },
   { name: 'msg-pub', dir: 'msg-pub', entry: 'pub.js', world: 'messaging-publisher', engine: 'starlingmonkey' },
-  { name: 'msg-sub', dir: 'msg-sub', entry: 'sub.js', world: 'messaging-subscriber', engine: 'starlingmonkey' }
+  { name: 'msg-sub', dir: 'msg-sub', entry: 'sub.js', world: 'messaging-subscriber', engine: 'starlingmonkey' },
+  { name: 'http-hello', dir: 'http-hello', entry: 'hello.js', world: 'http-service', engine: 'starlingmonkey', wit: 'http' },
+  { name: 'http-echo', dir: 'http-echo', entry: 'echo.js', world: 'http-service', engine: 'starlingmonkey', wit: 'http' },
+  { name: 'http-counter', dir: 'http-counter', entry: 'counter.js', world: 'http-keyvalue-counter', engine: 'starlingmonkey', wit: 'http' }
 ]
 
 export const examplesDir: string = dirname(fileURLToPath(import.meta.url))
@@ -57,6 +65,8 @@ const repoDir = dirname(examplesDir)
 const RECIPE_VERSION = 1
 /** The WASI version the guest engines import; the probe world imports the same one. */
 const WASI_VERSION = '0.2.12'
+/** componentize-js 0.23's StarlingMonkey exports `wasi:http/incoming-handler@0.2.10#handle` (its fetch event). */
+const HTTP_WASI_VERSION = '0.2.10'
 const LOCK_WAIT_MS = 15 * 60_000
 const LOCK_POLL_MS = 250
 
@@ -165,13 +175,15 @@ async function witFilesIn (dir: string): Promise<string[]> {
  * root and every other package under `deps/` (local:demo, wasi:keyvalue, and WASI itself, which
  * comes with jco rather than being copied into the repository).
  */
-async function witInputs (): Promise<WitFile[]> {
+async function witInputs (kind: 'default' | 'http' = 'default'): Promise<WitFile[]> {
   const files: WitFile[] = []
-  const examplesWit = join(repoDir, 'wit', 'examples')
+  const examplesWit = join(repoDir, 'wit', kind === 'http' ? 'examples-http' : 'examples')
+  const root = kind === 'http' ? 'wasmesh:http-examples' : 'wasmesh:examples'
+  const wasiVersion = kind === 'http' ? HTTP_WASI_VERSION : WASI_VERSION
   for (const file of await witFilesIn(examplesWit)) {
     const text = await readFile(join(examplesWit, file), 'utf8')
     const pkg = packageOf(text, file)
-    const stagePath = pkg === 'wasmesh:examples' ? file : join('deps', pkg.replace(/[:@]/g, '-'), file)
+    const stagePath = pkg === root ? file : join('deps', pkg.replace(/[:@]/g, '-'), file)
     files.push({ stagePath, text })
   }
   for (const dep of depPackages) {
@@ -186,7 +198,9 @@ async function witInputs (): Promise<WitFile[]> {
   }
   for (const pkg of (await readdir(wasi)).sort()) {
     for (const file of await witFilesIn(join(wasi, pkg))) {
-      files.push({ stagePath: join('deps', `${pkg}-${WASI_VERSION}`, file), text: await readFile(join(wasi, pkg, file), 'utf8') })
+      // 0.2.x minors differ only in @since gates: the same text under another minor's version is that minor.
+      const text = (await readFile(join(wasi, pkg, file), 'utf8')).replaceAll(`@${WASI_VERSION}`, `@${wasiVersion}`)
+      files.push({ stagePath: join('deps', `${pkg}-${wasiVersion}`, file), text })
     }
   }
   return files
@@ -269,8 +283,8 @@ async function removeLeftovers (): Promise<void> {
   }
 }
 
-async function stage (wit: readonly WitFile[]): Promise<string> {
-  const dir = join(buildDir, `.wit-${process.pid}`)
+async function stage (wit: readonly WitFile[], kind: 'default' | 'http' = 'default'): Promise<string> {
+  const dir = join(buildDir, `.wit-${process.pid}${kind === 'http' ? '-http' : ''}`)
   await rm(dir, { recursive: true, force: true })
   for (const w of wit) {
     await mkdir(dirname(join(dir, w.stagePath)), { recursive: true })
@@ -316,18 +330,20 @@ export async function buildExamples (names?: readonly string[], options: BuildOp
   const log = options.log ?? ((line: string) => { process.stdout.write(`${line}\n`) })
   return await withBuildLock(async () => {
     await removeLeftovers()
-    const wit = await witInputs()
-    let witDir: string | undefined
+    const wits = { default: await witInputs(), http: await witInputs('http') }
+    const witDirs: { default?: string, http?: string } = {}
     const reports: BuildReport[] = []
     try {
       for (const spec of specs) {
+        const kind = spec.wit ?? 'default'
+        const wit = wits[kind]
         const hash = await sourceHash(spec, wit)
         const path = outputPath(spec)
         if (options.force !== true && await isFresh(spec, hash)) {
           const bytes = (await readFile(path)).length
           reports.push({ name: spec.name, engine: spec.engine, path, bytes, ms: 0, cached: true })
         } else {
-          witDir ??= await stage(wit)
+          const witDir = witDirs[kind] ??= await stage(wit, kind)
           await openFilesystem()
           const started = performance.now()
           let component: Uint8Array
@@ -346,7 +362,7 @@ export async function buildExamples (names?: readonly string[], options: BuildOp
         log(formatLine(reports[reports.length - 1]))
       }
     } finally {
-      if (witDir != null) await rm(witDir, { recursive: true, force: true })
+      for (const dir of Object.values(witDirs)) await rm(dir, { recursive: true, force: true })
     }
     return reports
   })
@@ -355,10 +371,10 @@ export async function buildExamples (names?: readonly string[], options: BuildOp
 /** Names of the given examples whose built output is missing or older than their inputs. */
 export async function staleExamples (names?: readonly string[]): Promise<string[]> {
   const specs = specsFor(names)
-  const wit = await witInputs()
+  const wits = { default: await witInputs(), http: await witInputs('http') }
   const stale: string[] = []
   for (const spec of specs) {
-    if (!await isFresh(spec, await sourceHash(spec, wit))) stale.push(spec.name)
+    if (!await isFresh(spec, await sourceHash(spec, wits[spec.wit ?? 'default']))) stale.push(spec.name)
   }
   return stale
 }

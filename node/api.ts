@@ -24,6 +24,7 @@ import type { SecurityLimits } from './security/node-security.ts'
 export { defaultSecurityLimits } from './security/node-security.ts'
 export type { SecurityLimits }
 import type { MessagingInit, MessagingLimits, MessagingStats } from './messaging/index.ts'
+import type { GatewayStats, HttpGatewayConfig, HttpLimits } from './http/index.ts'
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
 
@@ -144,6 +145,10 @@ export interface NodeInit {
   readonly trustedLabels?: (peer: string) => Readonly<Record<string, string>> | undefined
   readonly securityLimits?: Partial<SecurityLimits>
   readonly logger?: Logger
+  /** An HTTP/1.1 gateway on this node: its requests go to servers of wrpc:http/incoming-handler in the mesh (node/http/). */
+  readonly http?: HttpGatewayConfig
+  /** The gateway's limits (node/http/limits.ts), and the body buffering of this node's HTTP components. */
+  readonly httpLimits?: Partial<HttpLimits>
   /** Told about every call this node makes or serves: metrics and simulations listen here. */
   readonly observer?: NodeObserver
   /**
@@ -183,6 +188,8 @@ export interface CallOptions {
   readonly target?: string
   /** Only servers with all of these labels. */
   readonly labels?: Readonly<Record<string, string>>
+  /** Only exports of this component, by its name or digest. */
+  readonly component?: string
   readonly timeoutMs?: number
   readonly signal?: AbortSignal
 }
@@ -314,4 +321,8 @@ export interface MeshNode {
   trustedLabels (peer: string): Readonly<Record<string, string>> | undefined
   /** Puts a new policy in force (or none), e.g. after its file changed; cached verdicts are dropped. */
   setPolicy (policy: Policy | undefined): void
+  /** The HTTP gateway's address (`http://host:port`) when `init.http` is set and the node started. */
+  httpUrl (): string | undefined
+  /** The HTTP gateway's counters (requests in flight, answers by status, refusals by limit) when `init.http` is set. */
+  httpStats (): GatewayStats | undefined
 }

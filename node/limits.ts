@@ -8,9 +8,10 @@ import { NodeError } from './errors.ts'
 import { defaultConnectionLimits, defaultStreamLimits, streamLimitsProblem } from './libp2p.ts'
 import { defaultRuntimeLimits } from './runtime/limits.ts'
 import { defaultMessagingLimits } from './messaging/index.ts'
+import { defaultHttpLimits } from './http/limits.ts'
 
 /** The fields of `NodeInit` that hold limits. */
-export type LimitGroup = 'limits' | 'sessionLimits' | 'advertLimits' | 'timings' | 'runtimeLimits' | 'connectionLimits' | 'streamLimits' | 'securityLimits' | 'messagingLimits'
+export type LimitGroup = 'limits' | 'sessionLimits' | 'advertLimits' | 'timings' | 'runtimeLimits' | 'connectionLimits' | 'streamLimits' | 'securityLimits' | 'messagingLimits' | 'httpLimits'
 
 /** Read from the name, which carries it by the house rule: `...Bytes`, `...BytesPerPeer`, `...Ms`; anything else is a count. */
 export type LimitUnit = 'bytes' | 'ms' | 'count'
@@ -33,7 +34,8 @@ const defaults: { readonly [G in LimitGroup]: object } = {
   connectionLimits: defaultConnectionLimits,
   streamLimits: defaultStreamLimits,
   securityLimits: defaultSecurityLimits,
-  messagingLimits: defaultMessagingLimits
+  messagingLimits: defaultMessagingLimits,
+  httpLimits: defaultHttpLimits
 }
 
 /** Optional fields, which a defaults object cannot list because their default is computed when they are unset. */

@@ -39,6 +39,8 @@ import { createNodeSecurity } from './security/index.ts'
 import { resolveSecretRef } from './providers/secrets.ts'
 import { createMessaging, HANDLER } from './messaging/index.ts'
 import { localHandlers } from './messaging/handlers.ts'
+import { createGateway } from './http/index.ts'
+import type { Gateway } from './http/index.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -135,7 +137,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     links: init.links,
     runtimeLimits: init.runtimeLimits,
     changed: exports => { registry.setLocal(exports); agent.changed() },
-    loadChanged: () => { agent.changed('load') }
+    loadChanged: () => { agent.changed('load') },
+    httpLimits: init.httpLimits
   })
   const agent: AdvertAgent = createAdvertAgent({
     libp2p,
@@ -178,6 +181,9 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       servers: iface => registry.servers(iface), call: async (iface, func, params, opts) => await outbound.call(iface, func, params, opts),
       handlers: () => localHandlers({ self, runtime, services: services.all, callLocal: services.callLocal }, HANDLER)
     }, { ...init.messaging, limits: { ...init.messagingLimits, ...init.messaging.limits } })
+  const gateway: Gateway | undefined = init.http === undefined
+    ? undefined
+    : createGateway({ ...init.http, limits: init.httpLimits, log: log.child('http'), call: async (iface, func, params, opts) => await outbound.call(iface, func, params, opts) })
 
   // One running node per data directory: held from here until stop (or the process's exit), taken again on a restart.
   let lock: DataDirLock | undefined = init.dataDir !== undefined ? await lockDataDir(init.dataDir) : undefined
@@ -209,6 +215,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       await messaging?.start()
       peering?.start()
       for (const spec of components) await services.load(spec)
+      await gateway?.start()
       if (init.bootstrap !== undefined && init.bootstrap.length > 0) {
         keeper = keepConnected(libp2p, init.bootstrap.map(a => multiaddr(a)), {
           onDialError: (addr, err) => { log.debug(`bootstrap ${addr.toString()}: ${err.message}`) }
@@ -224,6 +231,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   async function stop (opts: { drainTimeoutMs?: number } = {}): Promise<void> {
     if (!started) { await releaseLock(); return }
     started = false
+    // No new HTTP requests first; those in flight are cut (their clients see the connection close).
+    await gateway?.stop()
     await keeper?.stop()
     keeper = undefined
     peering?.stop()
@@ -280,6 +289,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       libp2p.addEventListener('connection:open', onOpen)
       return () => { libp2p.removeEventListener('connection:open', onOpen) }
     },
+    httpUrl: () => started && gateway !== undefined ? gateway.url : undefined,
+    httpStats: () => gateway?.stats(),
     stats () {
       const pubsub = libp2p.services.pubsub
       return {

@@ -99,6 +99,8 @@ export interface RegistryFilter {
   readonly peer?: string
   /** Only servers carrying every one of these labels with these values. */
   readonly labels?: Readonly<Record<string, string>>
+  /** Only exports of this component, by its name or digest (an HTTP route naming a component). */
+  readonly component?: string
 }
 
 export interface RegistryInit {
@@ -445,9 +447,11 @@ export function createRegistry (init: RegistryInit): Registry {
     const now = clock()
     const out: Server[] = []
     const want = (p: string): boolean => filter.peer === undefined || filter.peer === p
+    const component = filter.component
+    const ofComponent = (e: AdvertExport): boolean => component === undefined || e.name === component || e.digest === component
     if (want(self) && hasLabels(selfLabels, filter.labels)) {
       for (const e of localExports) {
-        if (interfaceCompatible(iface, e.iface)) out.push(toServer(self, true, e, selfAddresses, selfLabels, now, true))
+        if (interfaceCompatible(iface, e.iface) && ofComponent(e)) out.push(toServer(self, true, e, selfAddresses, selfLabels, now, true))
       }
     }
     const candidates = filter.peer !== undefined ? [filter.peer] : byName.get(unversioned(iface)) ?? []
@@ -456,7 +460,7 @@ export function createRegistry (init: RegistryInit): Registry {
       if (!live(entry) || (filter.labels !== undefined && !hasLabels(labelsForFilter(peer, entry), filter.labels))) continue
       const isPlausible = plausible(peer, entry)
       for (const e of entry.advert.exports) {
-        if (interfaceCompatible(iface, e.iface) && mayServe(peer, e.iface)) out.push(toServer(peer, false, e, entry.advert.addresses, entry.advert.labels, now, isPlausible))
+        if (interfaceCompatible(iface, e.iface) && mayServe(peer, e.iface) && ofComponent(e)) out.push(toServer(peer, false, e, entry.advert.addresses, entry.advert.labels, now, isPlausible))
       }
     }
     return out
@@ -500,7 +504,7 @@ export function createRegistry (init: RegistryInit): Registry {
     self,
     lattice,
     setLocal (exports) {
-      const next = exports.map(e => ({ iface: e.iface, digest: e.digest, capacity: e.capacity, load: e.load }))
+      const next = exports.map(e => ({ iface: e.iface, digest: e.digest, capacity: e.capacity, load: e.load, ...(e.name !== undefined ? { name: e.name } : {}) }))
       if (sameJson(next, localExports)) return
       localExports = next
       emit({ kind: 'local' })

@@ -49,6 +49,8 @@ export interface CallOptions {
   readonly target?: string
   /** Only servers carrying all these labels. */
   readonly labels?: Readonly<Record<string, string>>
+  /** Only exports of this component (its name or digest). */
+  readonly component?: string
   /** Overrides callTimeoutMs for this call. */
   readonly timeoutMs?: number
   readonly signal?: AbortSignal
@@ -205,6 +207,10 @@ export function createRouter (init: RouterInit): Router {
       pool = pool.filter(s => Object.entries(labels).every(([k, v]) => Object.hasOwn(s.labels, k) && s.labels[k] === v))
       if (pool.length === 0) why.push(`none of its servers has the labels ${describeLabels(labels)}`)
     }
+    if (opts.component !== undefined && pool.length > 0) {
+      pool = registry.servers(iface, { peer: opts.target, labels: opts.labels, component: opts.component })
+      if (pool.length === 0) why.push(`no server of it is the component ${opts.component}`)
+    }
     if (pool.length > 0) {
       const left = pool.filter(s => !tried.includes(s.peer))
       if (left.length === 0) {
@@ -292,7 +298,7 @@ export function createRouter (init: RouterInit): Router {
     if (pin.unknownHandle === true) {
       return Promise.reject(new RouterError('resource-lost', `${iface}#${func}: the handle was not issued by any known peer (or was forgotten)`, { attempts: 0, tried: [] }))
     }
-    if (localFirst && init.local !== undefined && opts.labels === undefined && opts.signal === undefined &&
+    if (localFirst && init.local !== undefined && opts.labels === undefined && opts.component === undefined && opts.signal === undefined &&
         (opts.target === undefined || opts.target === init.self) && (pin.owner === undefined || pin.owner === init.self)) {
       const route = registry.healthy(init.self) ? init.local(iface) : undefined
       if (route !== undefined) return callHere(route, iface, func, params, opts, pin)
@@ -338,7 +344,7 @@ export function createRouter (init: RouterInit): Router {
           // a pinned call goes to its owner whatever its health: no other server holds the resource
           server = tried.length === 0 ? registry.servers(iface, { peer: pin.owner })[0] : undefined
         } else {
-          const candidates = registry.servers(iface, { peer: opts.target, labels: opts.labels })
+          const candidates = registry.servers(iface, { peer: opts.target, labels: opts.labels, component: opts.component })
             .filter(s => !tried.includes(s.peer) && (s.healthy || opts.target !== undefined))
           if (candidates.length > 0) server = pick(candidates)
         }

@@ -15,6 +15,8 @@ import { NodeError } from './errors.ts'
 import { checkLinks } from './links.ts'
 import type { Link } from './links.ts'
 import type { ComponentGate } from './security/index.ts'
+import { HTTP_HANDLER_IFACE, httpHandlerInterface, serveHttp } from './http/index.ts'
+import { defaultHttpLimits, type HttpLimits } from './http/limits.ts'
 
 /** A local service and the one of its interfaces an id resolved to. */
 export interface ServiceEntry {
@@ -37,6 +39,8 @@ export interface ServicesInit {
   readonly changed: (exports: AdvertExport[]) => void
   /** Load crossed a quarter of a service's capacity. */
   readonly loadChanged: () => void
+  /** The buffering of HTTP components' bodies (`httpBodyBufferBytes`). */
+  readonly httpLimits?: Partial<HttpLimits>
 }
 
 export interface Services {
@@ -86,6 +90,9 @@ export function createServices (init: ServicesInit): Services {
   const loaded = new Set<string>()
   /** The context of calls this node makes itself. */
   const selfContext: ServiceCallContext = Object.freeze({ caller: self })
+  const httpLimits: HttpLimits = { ...defaultHttpLimits, ...init.httpLimits }
+  // Every node knows the gateway's interface, so that it can call HTTP components without asking them for its WIT.
+  importSignatures.set(HTTP_HANDLER_IFACE, httpHandlerInterface())
 
   const localExports = (): AdvertExport[] => [...services.entries()].map(([iface, { service }]) => ({
     iface,
@@ -159,14 +166,20 @@ export function createServices (init: ServicesInit): Services {
   }
 
   function serviceOf (component: LoadedComponent, capacity: number): LocalService {
+    // An HTTP component (exporting wasi:http/incoming-handler) serves the gateway's interface, advertised like any export.
+    const http = component.http !== undefined
     return {
       digest: component.digest,
       name: component.name,
-      interfaces: component.exports.interfaces,
+      interfaces: http ? [...component.exports.interfaces, httpHandlerInterface()] : component.exports.interfaces,
       wit: component.wit,
       capacity,
       // A peer's calls count against its share of the instances; this node's own calls (caller: self) against none.
-      call: (iface, func, params, ctx) => runtime.call(component.id, iface, func, params, ctx.caller === self ? {} : { caller: ctx.caller })
+      call: (iface, func, params, ctx) => {
+        const opts = ctx.caller === self ? {} : { caller: ctx.caller }
+        if (http && iface === HTTP_HANDLER_IFACE && func === 'handle') return serveHttp(runtime, component.id, params, opts, httpLimits)
+        return runtime.call(component.id, iface, func, params, opts)
+      }
     }
   }
 

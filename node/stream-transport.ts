@@ -53,8 +53,6 @@ class MessageStreamTransport implements StreamTransport {
   #reader: PromiseWithResolvers<Uint8Array | null> | null = null
   #error: Error | null = null
   #paused = false
-  /** Inside `stream.resume()`, which dispatches the buffered messages before it resumes the muxer. */
-  #resuming = false
   #discarding = false
   #drain: PromiseWithResolvers<void> | null = null
 
@@ -157,9 +155,17 @@ class MessageStreamTransport implements StreamTransport {
     } else {
       for (const buf of data) this.#push(plain(buf))
     }
+    // Not from inside `resume()`: it dispatches the buffered data first and then re-opens the muxer's window
+    // (libp2p 3.3's abstract stream), so a pause taken there would leave the window open; #resume checks after.
+    if (!this.#resuming) this.#pauseIfFull()
+  }
+
+  #resuming = false
+
+  #pauseIfFull (): void {
     if (!this.#paused && this.#queuedBytes > 0 && (this.#queuedBytes > this.#highWaterMarkBytes || this.#inbound?.blocked === true) && this.#stream.readStatus === 'readable') {
       this.#paused = true
-      if (!this.#resuming) this.#stream.pause()
+      this.#stream.pause()
     }
   }
 
@@ -198,20 +204,13 @@ class MessageStreamTransport implements StreamTransport {
   #resume (): void {
     this.#paused = false
     if (this.#stream.readStatus !== 'paused') return
-    // libp2p's resume() first hands over what the stream buffered while paused (and #onMessage may want to pause
-    // again right there) and only then tells the muxer to resume: a pause taken inside it would leave yamux
-    // granting window to a stream that is paused, whose buffer then grows until it passes maxReadBufferBytes and
-    // the stream is reset (seen with a 1 GiB stream<u8> whose consumer was slower than its sender). So a pause
-    // wanted during the resume is taken once it returned.
     this.#resuming = true
     try {
       this.#stream.resume()
     } finally {
       this.#resuming = false
     }
-    // (read again: resume() changed it, which the type narrowed above does not know)
-    const status: string = this.#stream.readStatus
-    if (this.#paused && status === 'readable') this.#stream.pause()
+    if (this.#error == null) this.#pauseIfFull()
   }
 
   #fail (err: Error): void {

@@ -30,11 +30,10 @@ export interface SessionLimits extends ValueLimits {
    */
   readonly maxInboundBufferedBytes: number
   /**
-   * Bytes of a pending stream's chunks that arrived but its consumer has not read yet, once the consumer
-   * has started reading: past it the session stops reading from the transport (so the peer's writes
-   * wait) until the consumer is down to half of it. A stream nobody reads is bounded by `maxValueBytes`.
+   * Unread bytes of one inbound stream past which the session stops reading from its transport until the
+   * stream's reader catches up (back-pressure to the peer instead of buffering); 0 turns it off.
    */
-  readonly maxStreamQueuedBytes: number
+  readonly streamHighWaterBytes: number
 }
 
 export const defaultValueLimits: ValueLimits = Object.freeze({
@@ -52,5 +51,5 @@ export const defaultSessionLimits: SessionLimits = Object.freeze({
   // 64 KiB per 30 s: 2 KiB/s, far below any link a call should use, far above a trickle
   minProgressBytes: 64 * 1024,
   maxInboundBufferedBytes: defaultValueLimits.maxValueBytes,
-  maxStreamQueuedBytes: 4 * 1024 * 1024
+  streamHighWaterBytes: 1024 * 1024
 })

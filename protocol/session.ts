@@ -243,37 +243,30 @@ function ownBytes (view: Uint8Array): Uint8Array {
 class Channel implements AsyncIterable<unknown> {
   readonly #queue: Array<{ chunk: unknown, bytes: number }> = []
   #queuedBytes = 0
+  /** Waiting for the reader to take chunks (the session's read loop, paused by a full stream). */
+  #drain: PromiseWithResolvers<void> | null = null
+  #drainBelow = 0
+
+  /** Resolves once fewer than `bytes` are queued, or the channel is over. */
+  drained (bytes: number): Promise<void> {
+    if (this.#queuedBytes < bytes || this.#cancelled || this.#error != null) return Promise.resolve()
+    this.#drainBelow = bytes
+    this.#drain ??= Promise.withResolvers()
+    return this.#drain.promise
+  }
+
+  #wakeDrain (): void {
+    const d = this.#drain
+    this.#drain = null
+    d?.resolve()
+  }
   #ended = false
   #error: Error | null = null
   #cancelled = false
   #waiter: PromiseWithResolvers<IteratorResult<unknown>> | null = null
-  /** Whether the consumer has asked for a chunk: only then does a full queue hold the session back. */
-  #reading = false
-  #drained: PromiseWithResolvers<void> | null = null
-  #lowWater = 0
 
   get queuedBytes (): number {
     return this.#queuedBytes
-  }
-
-  /** Whether a consumer that reads holds more than `highWater` bytes unread (the session should stop reading). */
-  full (highWater: number): boolean {
-    return this.#reading && !this.#cancelled && this.#error == null && this.#queuedBytes > highWater
-  }
-
-  /** Resolves once the consumer is down to `lowWater` bytes, or stopped reading. */
-  async drained (lowWater: number): Promise<void> {
-    this.#lowWater = lowWater
-    this.#drained ??= Promise.withResolvers()
-    this.#checkDrained()
-    await this.#drained?.promise
-  }
-
-  #checkDrained (): void {
-    const d = this.#drained
-    if (d == null || (this.#queuedBytes > this.#lowWater && !this.#cancelled && this.#error == null)) return
-    this.#drained = null
-    d.resolve()
   }
 
   push (chunk: unknown, bytes: number): void {
@@ -297,9 +290,9 @@ class Channel implements AsyncIterable<unknown> {
   }
 
   fail (err: Error): void {
+    this.#wakeDrain()
     if (this.#ended || this.#error != null) return
     this.#error = err
-    this.#checkDrained()
     const waiter = this.#waiter
     this.#waiter = null
     waiter?.reject(err)
@@ -308,11 +301,10 @@ class Channel implements AsyncIterable<unknown> {
   [Symbol.asyncIterator] (): AsyncIterator<unknown> {
     return {
       next: () => {
-        this.#reading = true
         const item = this.#queue.shift()
         if (item != null) {
           this.#queuedBytes -= item.bytes
-          this.#checkDrained()
+          if (this.#drain != null && this.#queuedBytes < this.#drainBelow) this.#wakeDrain()
           return Promise.resolve({ done: false, value: item.chunk })
         }
         if (this.#error != null) return Promise.reject(this.#error)
@@ -325,7 +317,7 @@ class Channel implements AsyncIterable<unknown> {
         this.#cancelled = true
         this.#queue.length = 0
         this.#queuedBytes = 0
-        this.#checkDrained()
+        this.#wakeDrain()
         return Promise.resolve({ done: true, value: undefined })
       }
     }
@@ -690,25 +682,26 @@ class Session {
     return true
   }
 
-  /** A pending stream whose reading consumer is behind by more than `maxStreamQueuedBytes`. */
+  /** A pending stream whose reader has fallen `streamHighWaterBytes` behind: reading more would only queue it. */
   #fullStream (): Channel | undefined {
-    const high = this.limits.maxStreamQueuedBytes
+    const mark = this.limits.streamHighWaterBytes
+    if (!(mark > 0)) return undefined
     for (const r of this.#receivers.values()) {
-      if (r instanceof StreamReceiver && r.jsValue.full(high)) return r.jsValue
+      if (r instanceof StreamReceiver && r.jsValue.queuedBytes >= mark) return r.jsValue
     }
     return undefined
   }
 
   /**
-   * Waits, not reading, until the stream's consumer caught up (back-pressure: the transport stops
-   * taking bytes, so the peer's writes wait); not idle meanwhile, the peer is not to blame. False when
-   * the session ended meanwhile.
+   * Waits, not reading, until the stream's reader catches up: the transport's own flow control then slows the
+   * peer, so a slow consumer of a large stream holds `streamHighWaterBytes`, not the whole stream. The peer is not
+   * to blame meanwhile (no idle or progress timeout). False when the session ended meanwhile.
    */
-  async #awaitDrain (channel: Channel): Promise<boolean> {
+  async #awaitReader (channel: Channel): Promise<boolean> {
     this.#paused = true
     this.#updateIdle()
     try {
-      await channel.drained(Math.floor(this.limits.maxStreamQueuedBytes / 2))
+      await Promise.race([channel.drained(this.limits.streamHighWaterBytes), this.#done.promise])
     } finally {
       this.#paused = false
     }
@@ -739,7 +732,7 @@ class Session {
       const inbound = this.#inbound
       if (inbound !== undefined && inbound.blocked && !(await this.#awaitBudget(inbound))) return
       const full = this.#fullStream()
-      if (full !== undefined && !(await this.#awaitDrain(full))) return
+      if (full !== undefined && !(await this.#awaitReader(full))) return
       let chunk: Uint8Array | null
       try {
         chunk = await this.#transport.read()

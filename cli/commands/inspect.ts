@@ -3,7 +3,8 @@
 import { parseArgs } from 'node:util'
 import { printFunc } from '../../protocol/wit/index.ts'
 import type { Func, Interface } from '../../protocol/wit/model.ts'
-import { defaultRuntimeLimits, inspectComponent, isHostInterface, readComponentSource } from '../../node/runtime/index.ts'
+import { defaultRuntimeLimits, httpExportOf, inspectComponent, isHostInterface, readComponentSource } from '../../node/runtime/index.ts'
+import { HTTP_HANDLER_IFACE } from '../../node/http/index.ts'
 import type { ComponentInfo, ComponentSurface } from '../../node/runtime/index.ts'
 import { CliError } from '../errors.ts'
 import type { CommandContext } from '../context.ts'
@@ -82,9 +83,13 @@ function layout (file: string, info: ComponentInfo, signature: SignatureReport |
       for (const f of functions(i)) lines.push(`    ${printFunc(f)}`)
     }
     for (const f of s.functions) lines.push(`  ${printFunc(f)}`)
-    if (s.wasi.length > 0) lines.push(`  WASI (served by the sandbox): ${s.wasi.join(', ')}`)
     const host = s.interfaces.filter(i => isHostInterface(i.id)).map(i => i.id)
     if (host.length > 0) lines.push(`  served by the node (host interfaces): ${host.join(', ')}`)
+    // An exported incoming-handler is not the sandbox's: the node serves it to HTTP gateways.
+    const http = s === info.exports ? httpExportOf(info) : undefined
+    if (http !== undefined) lines.push(`  ${HTTP_HANDLER_IFACE}  (HTTP: its ${http}, served to any gateway, wasmesh node --http)`)
+    const wasi = s.wasi.filter(id => id !== http)
+    if (wasi.length > 0) lines.push(`  WASI (served by the sandbox): ${wasi.join(', ')}`)
   }
   side('exports', info.exports)
   side('imports', info.imports)

@@ -10,7 +10,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Interface } from '../../protocol/wit/model.ts'
 import {
   formatLimit, grantsByComponent, loadConfigFile, parseComponentArg, parseGrantArg, parseComponentSetting, parseInlineArg, parseLatticeArg, parseLinkArg, parseMetricsArg,
-  parseMsArg, parseMultiaddrArg, parseProviderArg, parseSubscribeArg, resolvePath, parseAllowPeerArg
+  parseMsArg, parseMultiaddrArg, parseProviderArg, parseSubscribeArg, resolvePath, parseAllowPeerArg, parseHttpRouteArg
 } from '../config.ts'
 import type { Provider } from '../../node/providers/sdk.ts'
 import { startProviders, withSettings } from '../providers.ts'
@@ -28,6 +28,7 @@ import { exampleCall } from '../example-call.ts'
 import { commandLine } from '../install.ts'
 import { asKeyError, bootstrapOf, isLoopbackAddress, warnIfOpen, flag, labelsOf, latticeKeyEnv, latticeKeyFileOf, latticeKeyOf, limitFlagsOf, logFormatOf, logLevelOf, loggerOf, trustKeysOf } from '../options.ts'
 import { limitCatalog, limitInits } from '../../node/limits.ts'
+import { HTTP_HANDLER_IFACE } from '../../node/http/index.ts'
 import { stopRequests } from '../signals.ts'
 import { reloadPolicyOnHangUp, securityInit } from '../security.ts'
 
@@ -105,6 +106,14 @@ Options:
                             these flags (listen, bootstrap, component, grant, label, data-dir,
                             drain-timeout, demo-host, ...); flags win
   --metrics <host:port>     serve /metrics (Prometheus), /healthz and /readyz there
+  --http <host:port>        an HTTP/1.1 gateway there (port 0: a free one): each request goes to a
+                            component exporting wasi:http/incoming-handler somewhere in the mesh,
+                            local first (any node can be a gateway; it needs no component)
+                            (auto: 127.0.0.1:8080, or a free port with a notice when it is taken)
+  --http-route <route>      send some requests to some components (repeatable): host=<host>=<target>
+                            (Host header, *.example.com too), path=</prefix>=<target> (longest
+                            prefix wins), default=<target>; a target is name=<component>,
+                            <label>=<value>[,...] (node labels) or any. No route matches: 404
   --drain-timeout <ms>      how long a stop waits for calls in flight (default ${defaultDrainTimeoutMs})
   --no-demo-host            do not serve local:demo/host (the log function the examples import)
   --provider [name=]<module>
@@ -165,6 +174,8 @@ Examples:
     --config-value api:greeting=hello --secret api:token=env:API_TOKEN
   wasmesh node --component app=app.wasm --link app:wasi:keyvalue=tier=disk --link app:wasi:keyvalue#cache=tier=memory
   wasmesh node --component sub=examples/build/msg-sub.wasm --subscribe 'sub=greetings.>'
+  wasmesh node --component examples/build/http-hello.wasm --http 127.0.0.1:8080
+  wasmesh node --http 0.0.0.0:8080 --http-route 'host=api.example.com=app=api' --http-route 'path=/hello=name=http-hello'
 
 A config file (node.yaml):
   listen: [/ip4/0.0.0.0/tcp/4001]
@@ -179,6 +190,8 @@ A config file (node.yaml):
   inline: [upper]
   label: {zone: eu-1}
   drain-timeout: 5000
+  http: 127.0.0.1:8080
+  http-route: ["path=/api=name=api", "default=any"]
   limits:
     maxInboundStreams: 64
     maxInboundBufferedBytesPerNode: 128MiB
@@ -243,7 +256,9 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
       'config-value': { type: 'string', multiple: true },
       secret: { type: 'string', multiple: true },
       messaging: { type: 'boolean' },
-      subscribe: { type: 'string', multiple: true }
+      subscribe: { type: 'string', multiple: true },
+      http: { type: 'string' },
+      'http-route': { type: 'string', multiple: true }
     }
   })
   if (positionals.length > 0) throw new CliError('usage', `node takes no arguments (got ${JSON.stringify(positionals[0])}); components are given with --component <file.wasm>`)
@@ -277,7 +292,9 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
     configValue: some(values['config-value'])?.map(c => flag('config-value', () => parseComponentSetting(c, 'config-value'))),
     secret: some(values.secret)?.map(c => flag('secret', () => parseComponentSetting(c, 'secret'))),
     messaging: values.messaging,
-    subscribe: some(values.subscribe)?.map(t => flag('subscribe', () => parseSubscribeArg(t)))
+    subscribe: some(values.subscribe)?.map(t => flag('subscribe', () => parseSubscribeArg(t))),
+    http: values.http === undefined ? undefined : values.http === 'auto' ? 'auto' : flag('http', () => parseMetricsArg(values.http as string)),
+    httpRoute: some(values['http-route'])?.map(r => flag('http-route', () => parseHttpRouteArg(r)))
   }
   const merged: Record<string, unknown> = { ...file }
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v
@@ -294,6 +311,14 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
     [...(file.providerSecret ?? []), ...(values['provider-secret'] ?? [])]
   ))
   return merged as NodeSettings
+}
+
+/** The gateway's address: `auto` is 127.0.0.1:8080, or a free port with a notice when 8080 is taken. */
+async function httpListen (http: string, ctx: CommandContext): Promise<string> {
+  if (http !== 'auto') return http
+  if (!await portTaken('/ip4/127.0.0.1/tcp/8080')) return '127.0.0.1:8080'
+  ctx.err('notice: port 8080 is in use, so the HTTP gateway listens on a free port instead: use the address printed under \'http:\', or choose one with --http 127.0.0.1:<port>')
+  return '127.0.0.1:0'
 }
 
 /** Whether something already listens on this TCP address (only fixed ports are checked). */
@@ -407,6 +432,7 @@ function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsSer
     const where = c.isolation === 'inline' ? ' (inline)' : ''
     for (const i of c.exports.interfaces) { lines.push(`  ${i.id}  ${c.name}${where}`); served.push(i) }
     for (const f of c.exports.functions) lines.push(`  ${f.name}()  ${c.name} (a world function: callable in-process only, the mesh serves interfaces)`)
+    if (c.http !== undefined) lines.push(`  ${HTTP_HANDLER_IFACE}  ${c.name}${where} (HTTP: its ${c.http}, for any gateway)`)
   }
   for (const p of providers) for (const i of p.service.interfaces) { lines.push(`  ${i.id}  ${p.service.name} (provider)`); served.push(i) }
   if (demoHost) lines.push(`  ${demoHostInterface}  built in (--no-demo-host to turn off)`)
@@ -414,6 +440,11 @@ function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsSer
   const messaging = node.stats().messaging
   if (messaging !== undefined) lines.push(`messaging: on (wasmcloud:messaging@0.2.0 over the lattice's gossip)${subscriptions.length > 0 ? `, subscribed: ${subscriptions.map(s => `${s.component}=${s.subject}`).join(', ')}` : ''}`)
   if (ops !== undefined) lines.push(`metrics: ${ops.url}/metrics (and /healthz, /readyz)`)
+  const http = node.httpUrl()
+  if (http !== undefined) {
+    lines.push(`http: ${http} (requests go to components exporting wasi:http/incoming-handler, local first)`)
+    lines.push('try it from another terminal:', `curl ${http}/`)
+  }
   const call = exampleCall(served) ?? (demoHost ? `${demoHostInterface}#log("hello")` : undefined)
   if (call !== undefined && addresses.length > 0) {
     const lattice = node.lattice === 'default' ? '' : ` --lattice ${node.lattice}`
@@ -492,6 +523,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     logger: log,
     observer: metrics?.observer,
     ...security,
+    ...(settings.http !== undefined ? { http: { listen: await httpListen(settings.http, ctx), routes: settings.httpRoute } } : {}),
     ...limits
   }).catch((err: unknown) => { throw asKeyError(err) })
   const stop = stopRequests(ctx, () => { ctx.err('second signal: exiting at once') })

@@ -151,10 +151,35 @@ function planOf (s: ComponentSurface): PlanInterface[] {
   return plans
 }
 
-/** What the worker needs to call exports and serve imports. */
-export function workerPlan (info: ComponentInfo): { exports: PlanInterface[], imports: PlanInterface[] } {
-  return { exports: planOf(info.exports), imports: planOf(info.imports) }
+/** The `wasi:http/incoming-handler@0.2.x` a component exports (an HTTP component: the gateway's requests go to it), if any. */
+export function httpExportOf (info: Pick<ComponentInfo, 'exports'>): string | undefined {
+  return info.exports.wasi.find(id => /^wasi:http\/incoming-handler@0\.2\.\d+$/.test(id))
 }
+
+/**
+ * Whether an HTTP component serves one request per instance: StarlingMonkey's fetch event (componentize-js 0.23)
+ * cannot take a second request on an instance (StarlingMonkey#247). Its JS source is embedded in the component,
+ * so the listener is seen in the bytes.
+ */
+export function usesFetchEvent (bytes: Uint8Array): boolean {
+  return /addEventListener\(\s*['"`]fetch['"`]/.test(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'))
+}
+
+/** What the worker needs to call exports and serve imports. */
+export function workerPlan (info: ComponentInfo): { exports: PlanInterface[], imports: PlanInterface[], httpExport?: string } {
+  const httpExport = httpExportOf(info)
+  return { exports: planOf(info.exports), imports: planOf(info.imports), ...(httpExport !== undefined ? { httpExport } : {}) }
+}
+
+/**
+ * The stream methods an HTTP component's bodies go through (runtime/wasi-http.ts): each may wait on the exchange,
+ * so each is a JSPI-suspending import. Stdout's streams share them and simply never wait.
+ */
+const httpStreamMethods = [
+  '[method]input-stream.read', '[method]input-stream.blocking-read', '[method]input-stream.skip', '[method]input-stream.blocking-skip',
+  '[method]output-stream.write', '[method]output-stream.blocking-write-and-flush', '[method]output-stream.write-zeroes',
+  '[method]output-stream.blocking-write-zeroes-and-flush', '[method]output-stream.splice', '[method]output-stream.blocking-splice'
+]
 
 function jspiNames (s: ComponentSurface): string[] {
   const names: string[] = []
@@ -166,8 +191,17 @@ function jspiNames (s: ComponentSurface): string[] {
   return names.sort()
 }
 
-/** Every non-WASI import and every export is async under JSPI. */
+/** Every non-WASI import and every export is async under JSPI; an HTTP component's handler and body streams too. */
 export function transpilePlan (info: ComponentInfo): TranspilePlan {
-  return { asyncImports: jspiNames(info.imports), asyncExports: jspiNames(info.exports) }
+  const asyncImports = jspiNames(info.imports)
+  const asyncExports = jspiNames(info.exports)
+  const http = httpExportOf(info)
+  if (http !== undefined) {
+    asyncExports.push(`${http}#handle`)
+    for (const id of info.imports.wasi) if (id.startsWith('wasi:io/streams@')) for (const m of httpStreamMethods) asyncImports.push(`${id}#${m}`)
+    asyncImports.sort()
+    asyncExports.sort()
+  }
+  return { asyncImports, asyncExports }
 }
 

@@ -7,6 +7,7 @@ import { unversioned } from '../../protocol/versions.ts'
 import type { RuntimeErrorCode } from './errors.ts'
 import type { PlanInterface } from './messages.ts'
 import { wasm, type WasmInstance, type WasmMemory, type WasmModule } from './wasm.ts'
+import { createIncomingHttp, type HttpRequestHead } from './wasi-http.ts'
 
 /** What instantiating a transpiled component needs, wherever it runs. */
 export interface GuestPlan {
@@ -18,6 +19,8 @@ export interface GuestPlan {
   /** Non-WASI imports. */
   readonly imports: readonly PlanInterface[]
   readonly maxMemoryBytes: number
+  /** The `wasi:http/incoming-handler@0.2.x` the component exports, if any: its `handle` takes an `HttpRequestHead`. */
+  readonly httpExport?: string
 }
 
 /** What the guest reaches outside itself. */
@@ -173,8 +176,11 @@ export async function instantiateGuest (plan: GuestPlan, host: GuestHost): Promi
     return cls
   }
 
+  const httpExport = plan.httpExport
+  const http = httpExport === undefined ? undefined : createIncomingHttp(host.importCall, host.wasi)
+
   function buildImports (): Record<string, unknown> {
-    const imports: Record<string, unknown> = { ...host.wasi }
+    const imports: Record<string, unknown> = { ...host.wasi, ...http?.imports }
     for (const p of plan.imports) {
       if (p.id === '') {
         for (const f of p.funcs) imports[f.name] = { default: importFunction('', f) }
@@ -248,8 +254,24 @@ export async function instantiateGuest (plan: GuestPlan, host: GuestHost): Promi
     return []
   }
 
+  /** One HTTP request through the component's incoming-handler: a trap fails the call, the response went out through the exchange. */
+  async function runHttp (head: HttpRequestHead): Promise<unknown[]> {
+    const handler = root[httpExport ?? ''] as { handle: (req: object, out: object) => unknown } | undefined
+    if (http === undefined || handler === undefined) throw new CallFailure('no-such-export', 'no export wasi:http/incoming-handler', false)
+    try {
+      await http.handle(handler, head)
+    } catch (err) {
+      if (failure !== null) throw failure
+      if (err instanceof CallFailure) throw err
+      throw new CallFailure('trap', trapMessage(err), true)
+    }
+    if (failure !== null) throw failure
+    return []
+  }
+
   async function runCall (iface: string, name: string, params: unknown[]): Promise<unknown[]> {
     if (name.startsWith('[resource-drop]')) return dropResource(params)
+    if (iface === httpExport && name === 'handle') return await runHttp(params[0] as HttpRequestHead)
     const func = funcs.get(iface)?.get(name)
     if (func === undefined) throw new CallFailure('no-such-export', `no export ${iface}#${name}`, false)
     const plan = planOf(iface, func)

@@ -36,6 +36,8 @@ export interface PoolCall extends PoolCallOptions {
   readonly params: unknown[]
   /** The instance that owns a resource handle in the parameters: the call must run there. */
   readonly affinity?: Instance
+  /** End the instance once the call is over (a guest that serves one HTTP request per instance); its successor starts at once. */
+  readonly discardAfter?: boolean
 }
 
 /** A queued call with less time left than this is failed with `timeout` rather than started. */
@@ -328,6 +330,7 @@ export class InstancePool {
     } catch (err) {
       outcome = { ok: false, err: err as Error }
     }
+    if (w.call.discardAfter === true && !instance.dead) void instance.terminate().catch(() => {})
     // Released (and a discarded instance's successor started) before the caller hears of it.
     this.#release(instance, w.caller)
     if (outcome.ok) w.resolve({ instance, results: outcome.results })

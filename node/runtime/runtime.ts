@@ -1,7 +1,7 @@
 // The component runtime: loads components, keeps an instance pool per component, and runs calls with handles, imports and limits.
 import { basename } from 'node:path'
 import type { Func, Interface, Resource, World } from '../../protocol/wit/model.ts'
-import { checkComponentBytes, digestOf, inspectComponent, readComponentSource, transpilePlan, workerPlan, type ComponentSurface } from './component.ts'
+import { checkComponentBytes, digestOf, inspectComponent, readComponentSource, transpilePlan, usesFetchEvent, workerPlan, type ComponentSurface } from './component.ts'
 import { RuntimeError } from './errors.ts'
 import { DeadlineQueue } from './deadlines.ts'
 import { WorkerInstance, type Instance, type InstanceHooks } from './instance.ts'
@@ -15,6 +15,29 @@ import { forEachHandle, funcHandles, handleKey } from './values.ts'
 import { unversioned } from '../../protocol/versions.ts'
 import { wasm, type WasmModule } from './wasm.ts'
 import { createComponentHost, redact, type InstanceHost, type SecretSource } from './host/index.ts'
+import { EXCHANGE_IFACE, type FieldEntries, type HttpRequestHead } from './wasi-http.ts'
+
+export type { FieldEntries }
+
+/**
+ * One HTTP request as the runtime hands it to an HTTP component, and where its response goes. The guest pulls the
+ * request body (`read`) and pushes the response body (`write`, whose promise is its back-pressure).
+ */
+export interface HttpExchange {
+  readonly head: Omit<HttpRequestHead, 'exchange'>
+  /** The next bytes of the request body (at most `max`), or undefined at its end. */
+  read (max: number): Promise<Uint8Array | undefined>
+  /** The request's trailers, once its body has ended. */
+  trailers (): Promise<FieldEntries | undefined>
+  /** The guest set its response (`response-outparam.set` with ok). */
+  respond (status: number, headers: FieldEntries): void
+  /** The guest set an error code instead of a response (wasi:http `error-code`, jco's form). */
+  respondError (code: unknown): void
+  /** A chunk of the response body; resolves when there is room for the next one. */
+  write (chunk: Uint8Array): Promise<void>
+  /** The guest finished the response body (`outgoing-body.finish`), with trailers or none. */
+  finish (trailers: FieldEntries | undefined): void
+}
 
 /**
  * Serves a component's non-WASI imports: `iface` is `ns:pkg/iface@ver` (or ''
@@ -91,6 +114,8 @@ export interface LoadedComponent {
   /** Time the first instance took to instantiate (importing the transpiled JS + instantiating), in ms; a worker thread's own boot (~70-80 ms here) is not included. */
   readonly instantiateMs: number
   readonly isolation: Isolation
+  /** The `wasi:http/incoming-handler@0.2.x` it exports (an HTTP component), if any: call it with `handleHttp`. */
+  readonly http?: string
 }
 
 /** Per call: whose share of the instances it counts against, and how long it may take. */
@@ -108,6 +133,8 @@ export interface Runtime {
   unload (id: string): Promise<void>
   /** Calls an export: `iface` is `ns:pkg/iface@ver` (version optional when unambiguous) or '' for a world function. */
   call (id: string, iface: string, func: string, params: unknown[], opts?: CallOptions): Promise<unknown[]>
+  /** Runs one HTTP request through an HTTP component's `wasi:http/incoming-handler`; settles when its `handle` returns. */
+  handleHttp (id: string, exchange: HttpExchange, opts?: CallOptions): Promise<void>
   components (): LoadedComponent[]
   stats (id: string): PoolStats
   /** How many transpiles have run (the rest came from the cache). */
@@ -120,6 +147,8 @@ interface Entry {
   readonly exportedIds: ReadonlySet<string>
   /** Lent-out resource handles -> the instance that owns them. */
   readonly handles: Map<string, Instance>
+  /** An HTTP component whose instances serve one request each (set when a reused one failed to answer). */
+  httpSingleUse: boolean
   /** Exports as asked (`iface` -> `func`), resolved once. */
   readonly targets: Map<string, Map<string, Target | null>>
 }
@@ -182,7 +211,25 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
     else init.logger?.error(`[${name}] ${line}`)
   }
 
+  /** HTTP exchanges in flight, by id: the guests' body and response imports are answered here, never by the resolver. */
+  const exchanges = new Map<string, HttpExchange>()
+
+  async function exchangeCall (func: string, params: unknown[]): Promise<unknown[]> {
+    const ex = typeof params[0] === 'string' ? exchanges.get(params[0]) : undefined
+    if (ex === undefined) throw new RuntimeError('invalid-params', 'the HTTP exchange is over')
+    switch (func) {
+      case 'read': return [await ex.read(Math.max(1, Math.min(Number(params[1]) || 65536, 1048576)))]
+      case 'trailers': return [await ex.trailers()]
+      case 'respond': ex.respond(Number(params[1]), params[2] as FieldEntries); return []
+      case 'respond-error': ex.respondError(params[1]); return []
+      case 'write': await ex.write(params[1] as Uint8Array); return []
+      case 'finish': ex.finish(params[1] as FieldEntries | undefined); return []
+      default: throw new RuntimeError('invalid-params', `no exchange function ${func}`)
+    }
+  }
+
   async function resolveImport (iface: string, func: string, params: unknown[], from: ImportCaller): Promise<unknown[]> {
+    if (iface === EXCHANGE_IFACE) return await exchangeCall(func, params)
     const name = `${iface === '' ? '' : iface + '#'}${func}`
     if (init.resolver === undefined) throw new RuntimeError('unresolved-import', `no one serves the import ${name}`)
     try {
@@ -268,13 +315,14 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       wit: info.wit,
       transpiled: transpiled.fresh ? 'fresh' : 'cached',
       instantiateMs: first.instantiateMs,
-      isolation: config.isolation ?? 'worker'
+      isolation: config.isolation ?? 'worker',
+      ...(plan.httpExport !== undefined ? { http: plan.httpExport } : {})
     }
     if (!started) {
       await pool.close()
       throw new RuntimeError('stopped', 'the runtime stopped while loading')
     }
-    components.set(digest, { info: loaded, pool, exportedIds: new Set(info.exports.interfaces.map(i => i.id)), handles: new Map(), targets: new Map() })
+    components.set(digest, { info: loaded, pool, exportedIds: new Set(info.exports.interfaces.map(i => i.id)), handles: new Map(), targets: new Map(), httpSingleUse: plan.httpExport !== undefined && usesFetchEvent(bytes) })
     return loaded
   }
 
@@ -339,6 +387,44 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
         if (!target.paramHandles && !target.resultHandles) return e.pool.call(target.iface, func, params, opts)
       }
       return callWithHandles(e, target, func, params, opts ?? {})
+    },
+
+    async handleHttp (id, exchange, opts) {
+      if (!started) throw new RuntimeError('stopped', 'the runtime is not started')
+      const e = components.get(id)
+      if (e === undefined) throw new RuntimeError('no-such-component', `no component ${id} is loaded`)
+      const iface = e.info.http
+      if (iface === undefined) throw new RuntimeError('no-such-export', `${e.info.name} exports no wasi:http/incoming-handler`)
+      const run = async (discardAfter: boolean): Promise<{ touched: boolean, instance: Instance }> => {
+        const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('hex')
+        let touched = false
+        const touch = <A extends unknown[], R>(fn: (...a: A) => R) => (...a: A): R => { touched = true; return fn(...a) }
+        exchanges.set(key, {
+          head: exchange.head,
+          read: touch(exchange.read),
+          trailers: exchange.trailers,
+          respond: touch(exchange.respond),
+          respondError: touch(exchange.respondError),
+          write: touch(exchange.write),
+          finish: touch(exchange.finish)
+        })
+        try {
+          const { instance } = await e.pool.run({ ...opts, iface, func: 'handle', params: [{ ...exchange.head, exchange: key }], discardAfter })
+          return { touched, instance }
+        } finally {
+          exchanges.delete(key)
+        }
+      }
+      if (e.httpSingleUse) { await run(true); return }
+      const first = await run(false)
+      if (first.touched) return
+      // Returned without reading or answering: an instance that cannot take a second request (as StarlingMonkey's
+      // fetch event, StarlingMonkey#247, when not seen at load). A fresh instance per request from now on; this request
+      // runs again only if the component has no imports, through which the failed run might have done something.
+      e.httpSingleUse = true
+      init.logger?.info(`[${e.info.name}] serves one HTTP request per instance (its instance did not answer a second one): a fresh instance per request from now on`)
+      void first.instance.terminate().catch(() => {})
+      if (e.info.imports.interfaces.length === 0 && e.info.imports.functions.length === 0) await run(true)
     },
 
     components () {

@@ -6,6 +6,7 @@ import { ConfigError, formatLimit, grantsByComponent, loadConfigFile, maxConfigF
 import { defaultNodeLimits, defaultSecurityLimits } from '../../node/api.ts'
 import { defaultAdvertIntakeLimits, defaultAdvertTimings } from '../../node/adverts.ts'
 import { defaultConnectionLimits, defaultStreamLimits } from '../../node/libp2p.ts'
+import { defaultHttpLimits } from '../../node/http/index.ts'
 import { limitCatalog, limitInits } from '../../node/limits.ts'
 import { defaultRuntimeLimits } from '../../node/runtime/limits.ts'
 import { defaultMessagingLimits } from '../../node/messaging/index.ts'
@@ -228,7 +229,7 @@ describe('limits in a config file', () => {
 
 describe('limits by name', () => {
   it('knows every field of every limits object the node takes, derived from their defaults', () => {
-    const objects = [defaultNodeLimits, defaultSessionLimits, defaultAdvertIntakeLimits, defaultAdvertTimings, defaultRuntimeLimits, defaultConnectionLimits, defaultStreamLimits, defaultSecurityLimits, defaultMessagingLimits]
+    const objects = [defaultNodeLimits, defaultSessionLimits, defaultAdvertIntakeLimits, defaultAdvertTimings, defaultRuntimeLimits, defaultConnectionLimits, defaultStreamLimits, defaultSecurityLimits, defaultMessagingLimits, defaultHttpLimits]
     const names = objects.flatMap(o => Object.keys(o))
     expect([...limitCatalog.keys()].sort()).toEqual([...names, 'maxInstancesPerCaller'].sort())
     for (const name of names) {
@@ -248,6 +249,7 @@ describe('limits by name', () => {
       connectionLimits: { maxConnections: 9 },
       streamLimits: { maxEarlyStreams: 8 }
     })
+    expect(limitInits({ maxHttpHeaders: 50, httpHeadersTimeoutMs: 2000 })).toEqual({ httpLimits: { maxHttpHeaders: 50, httpHeadersTimeoutMs: 2000 } })
   })
 
   it('refuses a stream window larger than the read buffer, as the libp2p layer does', () => {

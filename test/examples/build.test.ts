@@ -31,7 +31,10 @@ const expectedWit: Record<string, string[]> = {
     'import wasmcloud:secrets/store@0.1.0-draft;', 'import wasmcloud:secrets/reveal@0.1.0-draft;', 'import wasmcloud:bus/lattice@1.0.0;', 'export wasmesh:examples/host-probe;'],
   'http-client': ['import wasi:http/outgoing-handler@', 'export wasmesh:examples/http-client;'],
   'msg-pub': ['import wasmcloud:messaging/consumer@0.2.0;', 'export wasmesh:examples/messenger;'],
-  'msg-sub': ['import wasmcloud:messaging/consumer@0.2.0;', 'import local:demo/host;', 'export wasmcloud:messaging/handler@0.2.0;']
+  'msg-sub': ['import wasmcloud:messaging/consumer@0.2.0;', 'import local:demo/host;', 'export wasmcloud:messaging/handler@0.2.0;'],
+  'http-hello': ['export wasi:http/incoming-handler@0.2.10;'],
+  'http-echo': ['export wasi:http/incoming-handler@0.2.10;'],
+  'http-counter': ['import wasi:keyvalue/store@0.2.0-draft;', 'import wasi:keyvalue/atomics@0.2.0-draft;', 'export wasi:http/incoming-handler@0.2.10;']
 }
 
 type Imports = Record<string, unknown>

@@ -11,7 +11,7 @@ const MiB = 1024 * 1024
 describe('a stream parameter whose consumer is slower than its sender', () => {
   it('holds the sender back instead of failing at maxValueBytes, and the consumer gets every byte', async () => {
     const [client, server] = createTransportPair()
-    const limits = { maxValueBytes: 8 * MiB, maxStreamQueuedBytes: 1 * MiB }
+    const limits = { maxValueBytes: 8 * MiB, streamHighWaterBytes: 1 * MiB }
     void serve(server, {
       lookup: () => ({
         params: [bytes],

@@ -18,6 +18,8 @@ export interface NodeProcess {
   /** The multiaddrs printed under `listening on:`, each ending in /p2p/<peer id>. */
   readonly addresses: string[]
   readonly exited: Promise<Exit>
+  /** The node's process id (its memory can be read from /proc). */
+  readonly pid: number
   kill (signal: NodeJS.Signals): void
   /** Everything written so far, for failure messages. */
   output (): string
@@ -68,7 +70,7 @@ export class Processes {
         throw new Error(`${err.message}\n${output()}`)
       })
     if (started === 'exited') throw new Error(`${name} exited before it started\n${output()}`)
-    return { name, ...started, exited, kill: signal => { child.kill(signal) }, output }
+    return { name, ...started, exited, pid: child.pid as number, kill: signal => { child.kill(signal) }, output }
   }
 
   /** Any other `wasmesh` command, to completion (killed after `timeoutMs`). */
