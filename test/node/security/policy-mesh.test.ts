@@ -185,6 +185,8 @@ rules:
     // without the policy the same caller spreads calls over both, the rogue's capacity winning most
     const open = await mesh.add({ bootstrap: bootstrapOf(trusted) })
     await eventually('the open caller to know both servers', () => open.servers('test:who/svc').length === 2)
+    // connected to both: servers it has no connection to rank after those it has (issue 12), which would hide the rogue
+    await open.dial(rogue.addresses()[0])
     await Promise.all(Array.from({ length: 200 }, async () => await open.call('test:who/svc', 'whoami', [])))
     expect(rogueService.calls).toBeGreaterThan(0)
   }, 60_000)
