@@ -317,6 +317,20 @@ const dist = (d: Distribution & { unconverged?: number }): string =>
   d.count === 0 ? 'nothing measured' : `p50 ${ms(d.p50)}, p95 ${ms(d.p95)}, p99 ${ms(d.p99)}, max ${ms(d.max)} (${d.count}${d.unconverged !== undefined && d.unconverged > 0 ? `, ${d.unconverged} never converged` : ''})`
 
 /** The summary a person reads in a minute. */
+/**
+ * The report without the figures that measure the host (wall times, CPU, memory, event-loop delay, the machine,
+ * the virtual loop's turns): what the same scenario and seed must reproduce in virtual time.
+ */
+export function meshFigures (r: Report): unknown {
+  const { machine: _machine, versions: _versions, simulator: _simulator, time, cost, ...rest } = r
+  const { memory: _memory, cpu: _cpu, ...meshCost } = cost
+  return {
+    ...rest,
+    time: { mode: time.mode, startMs: time.startMs, setupSimulatedMs: time.setupSimulatedMs, simulatedMs: time.simulatedMs, timersFired: time.virtual?.timersFired },
+    cost: meshCost
+  }
+}
+
 export function reportMarkdown (r: Report): string {
   const s = r.scenario
   const c = r.calls
