@@ -368,6 +368,8 @@ async function measureIn (scenario: Scenario, opts: RunOptions, vt: VirtualTime 
     await inBatches(ordered, scenario.startConcurrency, startSlot)
     startMs = now() - setupStart
     phase = 'settling'
+    // a phase change is reported at once: in virtual time a phase can be over before the next wall-clock report
+    if (vt !== undefined) progress()
     // the mesh has converged when every node knows every other node's advert; each node's list of peers
     // it does not know yet only shrinks, and is looked at again only when its registry changed
     const unknown = new Map(initial.map(s => [s, new Set(initial.filter(o => o !== s))]))
@@ -389,6 +391,7 @@ async function measureIn (scenario: Scenario, opts: RunOptions, vt: VirtualTime 
     // ---- the timeline (none when stopped before it) ----
     const timeline = !aborted()
     phase = timeline ? 'running' : 'stopping'
+    if (vt !== undefined) progress()
     cpuSetup = process.cpuUsage(cpuSetupStart)
     const cpuRunStart = process.cpuUsage()
     loopDelay.enable()

@@ -59,6 +59,7 @@ export interface VirtualTime {
 // the host's clocks and timers, taken at load, before anything can be installed
 const real = {
   setImmediate: globalThis.setImmediate,
+  clearImmediate: globalThis.clearImmediate,
   setTimeout: globalThis.setTimeout,
   clearTimeout: globalThis.clearTimeout,
   performanceNow: performance.now.bind(performance),
@@ -71,29 +72,26 @@ const real = {
 export const wallNow = (): number => real.performanceNow()
 
 /**
- * Real I/O in flight: requests whose completion is a callback still to come (a file read, a DNS lookup, a
- * socket write, a thread-pool crypto job). While one more of them is open than before the run, time does not
- * advance. Long-lived handles (pipes, sockets, the event-loop histogram) are not requests and do not count.
+ * Real I/O requests: their completion is a callback still to come (a file operation, a DNS lookup, a socket
+ * write, a thread-pool crypto job). While one started inside the run is not finished, time does not advance.
+ * (`process.getActiveResourcesInfo()` does not list file requests on Node 26, so the async hook counts them: a
+ * request is done when it is destroyed, after its last callback; fs.readFile reuses one for every step.)
  */
-const PENDING_REQUEST = /^(FSReq|FileHandle|GetAddrInfoReqWrap|GetNameInfoReqWrap|QueryWrap|WriteWrap|ShutdownWrap|ConnectWrap|Zlib|ZLIB)|Job$/
-
-function ioInFlight (baseline: Map<string, number>): boolean {
-  const now = new Map<string, number>()
-  for (const r of process.getActiveResourcesInfo()) {
-    if (!PENDING_REQUEST.test(r)) continue
-    now.set(r, (now.get(r) ?? 0) + 1)
-  }
-  for (const [r, n] of now) if (n > (baseline.get(r) ?? 0)) return true
-  return false
-}
-
-function countResources (): Map<string, number> {
-  const m = new Map<string, number>()
-  for (const r of process.getActiveResourcesInfo()) m.set(r, (m.get(r) ?? 0) + 1)
-  return m
-}
+const PENDING_REQUEST = /^(FSREQCALLBACK|FSREQPROMISE|FILEHANDLECLOSEREQ|GETADDRINFOREQWRAP|GETNAMEINFOREQWRAP|QUERYWRAP|WRITEWRAP|SHUTDOWNWRAP|TCPCONNECTWRAP|PIPECONNECTWRAP|ZLIB)$|JOB$|REQUEST$/
 
 let active = false
+
+/** A virtual `setImmediate`'s handle, shaped like Node's `Immediate`. */
+class VirtualImmediate {
+  cleared = false
+  #ref = true
+  readonly run: () => void
+  constructor (run: () => void) { this.run = run }
+  ref (): this { this.#ref = true; return this }
+  unref (): this { this.#ref = false; return this }
+  hasRef (): boolean { return this.#ref }
+  [Symbol.dispose] (): void { this.cleared = true }
+}
 
 /** Where a real timer was set: the first frame outside this module and Node's internals. */
 function whereSet (stack: string | undefined): string {
@@ -133,8 +131,10 @@ export function createVirtualTime (init: VirtualTimeInit = {}): VirtualTime {
       // real timers created inside the run, by async id, with where they were set; one that fires is an error
       const realTimers = new Map<number, string | undefined>()
       let violation: VirtualTimeError | undefined
+      const io = new Set<number>()
       const hook = createHook({
         init (asyncId, type) {
+          if (PENDING_REQUEST.test(type)) { io.add(asyncId); return }
           if (ownTimer || (type !== 'Timeout' && type !== 'Immediate')) return
           const stack = new Error('set here').stack
           if (stack !== undefined && RUNNER_FRAMES.test(stack)) return
@@ -144,20 +144,31 @@ export function createVirtualTime (init: VirtualTimeInit = {}): VirtualTime {
           if (!realTimers.has(asyncId) || violation !== undefined) return
           violation = new VirtualTimeError('real-timer', `a real timer fired inside a virtual-time run; it was set at ${whereSet(realTimers.get(asyncId))}`)
         },
-        destroy (asyncId) { realTimers.delete(asyncId) },
+        destroy (asyncId) { realTimers.delete(asyncId); io.delete(asyncId) },
         // promises are not timers: leaving them out keeps the hook nearly free
         trackPromises: false
       } as Parameters<typeof createHook>[0] & { trackPromises: boolean })
 
-      const baseline = countResources()
       const installed = FakeTimers.withGlobal(globalThis).install({
         now: epochMs,
-        toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'Date', 'performance', 'hrtime'],
+        // setImmediate is ours (below): fake-timers makes one queued inside a timer's callback wait 1 ms
+        toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance', 'hrtime'],
         // a timer set before the run and cleared inside it is a real one: clear it for real
         shouldClearNativeTimers: true,
         loopLimit: Number.MAX_SAFE_INTEGER
       })
       clock = installed
+      // immediates run before time moves, one per real turn (microtasks drain between them, as in Node)
+      const immediates: VirtualImmediate[] = []
+      globalThis.setImmediate = ((fn: (...a: unknown[]) => void, ...args: unknown[]) => {
+        const im = new VirtualImmediate(() => { fn(...args) })
+        immediates.push(im)
+        return im
+      }) as unknown as typeof setImmediate
+      globalThis.clearImmediate = ((im: unknown) => {
+        if (im instanceof VirtualImmediate) im.cleared = true
+        else real.clearImmediate(im as NodeJS.Immediate)
+      }) as typeof clearImmediate
       // AbortSignal.timeout runs on Node's internal timers, which no fake reaches: give it the virtual ones
       AbortSignal.timeout = (ms: number): AbortSignal => {
         const controller = new AbortController()
@@ -196,13 +207,13 @@ export function createVirtualTime (init: VirtualTimeInit = {}): VirtualTime {
             init.onWall()
           }
           if (settled) break
-          if (ioInFlight(baseline)) {
+          if (io.size > 0) {
             // a real completion is coming (a file read, a thread-pool job): wait for it before time moves
             stats.ioWaits++
             await realSleep(1)
             continue
           }
-          if (installed.countTimers() === 0) {
+          if (installed.countTimers() === 0 && immediates.length === 0) {
             idleSince ??= wallNow()
             if (wallNow() - idleSince > stallAfterWallMs) {
               throw new VirtualTimeError('stalled', `the virtual-time run stalled at simulated ${vt.now().toFixed(1)} ms: it waits for something, but no timer is set and no I/O is in flight`)
@@ -212,6 +223,11 @@ export function createVirtualTime (init: VirtualTimeInit = {}): VirtualTime {
           }
           idleSince = undefined
           try {
+            const im = immediates.shift()
+            if (im !== undefined) {
+              if (!im.cleared) { im.cleared = true; stats.timersFired++; im.run() }
+              continue
+            }
             installed.next()
           } catch (err) {
             throw new VirtualTimeError('timer-threw', `a timer's callback threw at simulated ${vt.now().toFixed(1)} ms: ${(err as Error).message}`, { cause: err })
@@ -221,6 +237,8 @@ export function createVirtualTime (init: VirtualTimeInit = {}): VirtualTime {
       } finally {
         hook.disable()
         installed.uninstall()
+        globalThis.setImmediate = real.setImmediate
+        globalThis.clearImmediate = real.clearImmediate
         clock = undefined
         AbortSignal.timeout = real.abortSignalTimeout
         Math.random = real.mathRandom
