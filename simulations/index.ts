@@ -2,7 +2,7 @@
 
 export { runSimulation, measure } from './run.ts'
 export type { Progress, RunOptions } from './run.ts'
-export { buildReport, reportMarkdown, writeReport } from './report.ts'
+export { buildReport, meshFigures, reportMarkdown, writeReport } from './report.ts'
 export type { Report } from './report.ts'
 export type { CallRecord, ConvergenceKind, ConvergenceRecord, EventRecord, Measurements, Sample } from './records.ts'
 export { loadScenario, parseScenario, validateScenario, shippedScenarios } from './scenario.ts'

@@ -61,10 +61,19 @@ export interface Measurements {
   readonly scenario: Scenario
   readonly plan: Plan
   readonly interrupted: boolean
-  /** `timelineAtMs`: wall time from the run's start until the timeline began (nodes started, mesh settled). */
-  readonly setup: { readonly startMs: number, readonly timelineAtMs: number, readonly meshConvergedMs: number | null, readonly knowingAll: number }
+  /** Whose clocks the nodes ran on: the simulation's (`virtual`) or the host's (`real`). */
+  readonly mode: 'virtual' | 'real'
+  /**
+   * `timelineAtMs`: wall time from the run's start until the timeline began (nodes started, mesh settled);
+   * `simulatedSetupMs` the same on the nodes' clock; `startMs` and `meshConvergedMs` are on the nodes' clock.
+   */
+  readonly setup: { readonly startMs: number, readonly timelineAtMs: number, readonly simulatedSetupMs: number, readonly meshConvergedMs: number | null, readonly knowingAll: number }
   readonly simulatedMs: number
+  /** Wall time the timeline took. */
+  readonly timelineWallMs: number
   readonly wallMs: number
+  /** Virtual time only: timers the clock fired, real event-loop turns it took, turns it waited for real I/O. */
+  readonly virtual?: { readonly timersFired: number, readonly turns: number, readonly ioWaits: number }
   readonly events: readonly EventRecord[]
   readonly calls: readonly CallRecord[]
   readonly callsSkipped: number

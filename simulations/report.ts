@@ -25,7 +25,22 @@ export interface Report {
    * timeline began (starting the nodes, `startMs`, then letting the mesh settle), `simulatedMs` the timeline, the
    * rest stopping.
    */
-  readonly time: { readonly startMs: number, readonly setupMs: number, readonly simulatedMs: number, readonly wallMs: number }
+  readonly time: {
+    /** `virtual`: the nodes ran on simulated clocks, and every time below except the wall times is simulated. */
+    readonly mode: 'virtual' | 'real'
+    readonly startMs: number
+    readonly setupMs: number
+    /** The setup on the nodes' clock (equal to `setupMs` in real time, up to rounding). */
+    readonly setupSimulatedMs: number
+    readonly simulatedMs: number
+    /** Wall time the timeline took. */
+    readonly timelineWallMs: number
+    readonly wallMs: number
+    /** Wall ms per simulated second of the timeline (1000 in real time, when the host keeps up). */
+    readonly wallPerSimulatedS: number | null
+    /** Virtual time only: timers fired, event-loop turns, turns spent waiting for real I/O. */
+    readonly virtual?: { readonly timersFired: number, readonly turns: number, readonly ioWaits: number }
+  }
   /** Lateness of the simulator's timers during the run (a saturated host inflates every latency). */
   readonly simulator: { readonly eventLoopDelayMs: { readonly p50: number, readonly p99: number, readonly max: number } }
   readonly nodes: { readonly initial: number, readonly slots: number, readonly upAtEnd: number }
@@ -211,7 +226,17 @@ export function buildReport (m: Measurements): Report {
     },
     machine: { platform: platform(), release: release(), arch: arch(), cpu: cpus()[0]?.model ?? 'unknown', cpus: cpus().length, memoryBytes: totalmem() },
     network: { transport: '@libp2p/memory, shaped by simulations/network.ts', encryption: s.encryption, muxer: 'yamux', modelled },
-    time: { startMs: m.setup.startMs, setupMs: m.setup.timelineAtMs, simulatedMs: m.simulatedMs, wallMs: m.wallMs },
+    time: {
+      mode: m.mode,
+      startMs: m.setup.startMs,
+      setupMs: m.setup.timelineAtMs,
+      setupSimulatedMs: m.setup.simulatedSetupMs,
+      simulatedMs: m.simulatedMs,
+      timelineWallMs: m.timelineWallMs,
+      wallMs: m.wallMs,
+      wallPerSimulatedS: m.simulatedMs > 0 ? Math.round(m.timelineWallMs / m.simulatedMs * 1000) : null,
+      ...(m.virtual !== undefined ? { virtual: m.virtual } : {})
+    },
     simulator: { eventLoopDelayMs: m.eventLoopDelayMs },
     nodes: { initial: s.nodes, slots: m.plan.slots.length, upAtEnd },
     plannedEvents: m.plan.events,
@@ -292,6 +317,20 @@ const dist = (d: Distribution & { unconverged?: number }): string =>
   d.count === 0 ? 'nothing measured' : `p50 ${ms(d.p50)}, p95 ${ms(d.p95)}, p99 ${ms(d.p99)}, max ${ms(d.max)} (${d.count}${d.unconverged !== undefined && d.unconverged > 0 ? `, ${d.unconverged} never converged` : ''})`
 
 /** The summary a person reads in a minute. */
+/**
+ * The report without the figures that measure the host (wall times, CPU, memory, event-loop delay, the machine,
+ * the virtual loop's turns): what the same scenario and seed must reproduce in virtual time.
+ */
+export function meshFigures (r: Report): unknown {
+  const { machine: _machine, versions: _versions, simulator: _simulator, time, cost, ...rest } = r
+  const { memory: _memory, cpu: _cpu, ...meshCost } = cost
+  return {
+    ...rest,
+    time: { mode: time.mode, startMs: time.startMs, setupSimulatedMs: time.setupSimulatedMs, simulatedMs: time.simulatedMs, timersFired: time.virtual?.timersFired },
+    cost: meshCost
+  }
+}
+
 export function reportMarkdown (r: Report): string {
   const s = r.scenario
   const c = r.calls
@@ -301,8 +340,10 @@ export function reportMarkdown (r: Report): string {
     s.description,
     '',
     `${r.nodes.initial} nodes (${r.nodes.slots} node slots, numbered 0-${r.nodes.slots - 1}, ${r.nodes.upAtEnd} up at the end), ${(r.time.simulatedMs / 1000).toFixed(1)} s simulated` +
-      `${r.interrupted ? ` of ${s.durationS} s (interrupted)` : ''}, seed ${r.seed}; the run took ${secs(r.time.wallMs)} of wall time: ${secs(r.time.setupMs)} starting the nodes and settling, ` +
-      `${secs(r.time.simulatedMs)} of timeline, ${secs(Math.max(0, r.time.wallMs - r.time.setupMs - r.time.simulatedMs))} stopping. ` +
+      `${r.interrupted ? ` of ${s.durationS} s (interrupted)` : ''}, seed ${r.seed}, in ${r.time.mode} time; the run took ${secs(r.time.wallMs)} of wall time: ${secs(r.time.setupMs)} starting the nodes and settling` +
+      `${r.time.mode === 'virtual' ? ` (${secs(r.time.setupSimulatedMs)} simulated)` : ''}, ${secs(r.time.timelineWallMs)} for the ${secs(r.time.simulatedMs)} of timeline` +
+      `${r.time.wallPerSimulatedS !== null ? ` (${ms(r.time.wallPerSimulatedS)} of wall time per simulated second)` : ''}, ${secs(Math.max(0, r.time.wallMs - r.time.setupMs - r.time.timelineWallMs))} stopping. ` +
+      `${r.time.mode === 'virtual' ? 'Every time in the table is simulated: a node\'s CPU work takes no simulated time. ' : ''}` +
       `Links: ${s.network.latencyMs.intra} ms within a region, ${s.network.latencyMs.inter} ms between ${s.network.regions.length} region(s), jitter ${s.network.jitterMs} ms, loss ${s.network.lossRate}, ` +
       `uplink ${s.network.bandwidthBytesPerS > 0 ? `${bytes(s.network.bandwidthBytesPerS)}/s` : 'unlimited'}; ${r.network.encryption}, yamux, ${s.topology.kind} topology.`,
     '',

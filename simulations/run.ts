@@ -23,6 +23,8 @@ import type { Scenario } from './scenario.ts'
 import { echoService } from './service.ts'
 import { planTimeline } from './timeline.ts'
 import type { PlannedEvent } from './timeline.ts'
+import { createVirtualTime, wallNow } from './virtual-time.ts'
+import type { VirtualTime } from './virtual-time.ts'
 import { buildReport } from './report.ts'
 import type { Report } from './report.ts'
 import type { CallRecord, ConvergenceKind, ConvergenceRecord, EventRecord, Measurements, Sample } from './records.ts'
@@ -30,10 +32,15 @@ import type { CallRecord, ConvergenceKind, ConvergenceRecord, EventRecord, Measu
 
 export interface Progress {
   readonly phase: 'starting' | 'settling' | 'running' | 'stopping'
+  /** `virtual`: the nodes' clocks are the simulation's; `real`: the host's. */
+  readonly mode: TimeMode
   /** Scenario time since the timeline began. */
   readonly simulatedMs: number
   readonly durationMs: number
+  /** Real time since the run began. */
   readonly wallMs: number
+  /** The nodes' time since the run began (setup included): simulated in virtual time, the host's in real time. */
+  readonly clockMs: number
   readonly nodesUp: number
   /** Nodes that should be running now: started and not crashed, left or stopped since (`nodesUp` of them are up). */
   readonly nodesExpected: number
@@ -45,10 +52,15 @@ export interface Progress {
   readonly callsFailed: number
 }
 
+/** `virtual` (the default): simulated clocks and timers; `real`: the host's (figures include the host's load). */
+export type TimeMode = 'virtual' | 'real'
+
 export interface RunOptions {
+  /** Default `virtual`: every clock and timer of the nodes runs on simulated time (simulations/virtual-time.ts). */
+  readonly time?: TimeMode
   /** Stops the run early; what was measured is still reported (`interrupted: true`). */
   readonly signal?: AbortSignal
-  /** Called about four times a second. */
+  /** Called about four times a second (of wall time). */
   readonly onProgress?: (progress: Progress) => void
   /** How often progress is reported. Default 250 ms. */
   readonly progressIntervalMs?: number
@@ -70,6 +82,8 @@ interface Slot {
   /** Last time its registry changed (convergence sweeps stamp with it). */
   changedAt: number
   dirty: boolean
+  /** The same for the settle loop: the sweep clears `dirty`, and a change it took must still count there. */
+  settleDirty: boolean
 }
 
 interface OpenItem {
@@ -94,13 +108,34 @@ export async function runSimulation (scenario: Scenario, opts: RunOptions = {}):
   return buildReport(await measure(scenario, opts))
 }
 
-/** Runs the scenario and returns the raw measurements. */
+/**
+ * Runs the scenario and returns the raw measurements. In virtual time (the default) the whole run, from the
+ * first node's creation to the last one's stop, happens inside the virtual clock; `Math.random` and
+ * `crypto.getRandomValues` draw from the scenario's seed meanwhile, so the same seed gives the same run.
+ */
 export async function measure (scenario: Scenario, opts: RunOptions = {}): Promise<Measurements> {
-  const wallStart = performance.now()
+  const mode = opts.time ?? 'virtual'
+  if (mode === 'real') return await measureIn(scenario, opts, undefined)
+  const root = createPrng(scenario.seed)
+  let report: (() => void) | undefined
+  const vt = createVirtualTime({
+    random: root.fork('math-random').next,
+    randomBytes: root.fork('random-bytes').bytes,
+    onWall: () => { report?.() },
+    wallIntervalMs: opts.progressIntervalMs ?? 250
+  })
+  return await vt.run(async () => await measureIn(scenario, opts, vt, p => { report = p }))
+}
+
+async function measureIn (scenario: Scenario, opts: RunOptions, vt: VirtualTime | undefined, onWall?: (progress: () => void) => void): Promise<Measurements> {
+  const wallStart = wallNow()
+  const runStart = performance.now()
   const plan = planTimeline(scenario)
   const root = createPrng(scenario.seed)
   const idRng = root.fork('identities')
-  const runId = `sim${process.pid}x${++runCounter}`
+  // in virtual time the addresses are the same from run to run (their length is in every byte count); one
+  // virtual run at a time per process, so they cannot collide
+  const runId = vt !== undefined ? `vsim${String(++runCounter).padStart(6, '0')}` : `sim${process.pid}x${++runCounter}`
   const net: SimNetwork = createSimNetwork({
     model: scenario.network,
     rng: root.fork('network'),
@@ -115,7 +150,7 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
     const key = await generateKeyPairFromSeed('Ed25519', idRng.bytes(32))
     const peerId = peerIdFromPrivateKey(key).toString()
     net.register(p.slot, peerId)
-    slots.push({ index: p.slot, key, peerId, counters: emptyCounters(), services: new Map(), node: undefined, state: 'unborn', stopped: Promise.resolve(), unsubscribe: undefined, changedAt: 0, dirty: false })
+    slots.push({ index: p.slot, key, peerId, counters: emptyCounters(), services: new Map(), node: undefined, state: 'unborn', stopped: Promise.resolve(), unsubscribe: undefined, changedAt: 0, dirty: false, settleDirty: false })
   }
 
   const signal = opts.signal
@@ -191,6 +226,7 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
     const at = rel()
     slot.changedAt = at
     slot.dirty = true
+    slot.settleDirty = true
     for (const item of [...open]) if (item.cheap) reflect(item, slot, at)
   }
   const sweep = (): void => {
@@ -289,9 +325,11 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
   const progress = (): void => {
     opts.onProgress?.({
       phase,
+      mode: vt !== undefined ? 'virtual' : 'real',
       simulatedMs: Math.min(durationMs, rel()),
       durationMs,
-      wallMs: now() - wallStart,
+      wallMs: wallNow() - wallStart,
+      clockMs: now() - runStart,
       nodesUp: upSlots().length,
       nodesExpected: slots.filter(s => s.state === 'up' || s.state === 'starting').length,
       nodesStarted: slots.filter(s => s.state !== 'unborn').length,
@@ -301,7 +339,9 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
       callsFailed
     })
   }
-  const progressTimer = setInterval(progress, opts.progressIntervalMs ?? 250)
+  // in virtual time progress follows the wall clock (the virtual loop calls it), not simulated time
+  const progressTimer = vt === undefined ? setInterval(progress, opts.progressIntervalMs ?? 250) : undefined
+  onWall?.(progress)
   const sweepTimer = setInterval(sweep, SWEEP_MS)
 
   const loopDelay = monitorEventLoopDelay({ resolution: 10 })
@@ -314,6 +354,9 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
   let knowingAll = 0
   let cpuRun: NodeJS.CpuUsage = { user: 0, system: 0 }
   let simulatedMs = 0
+  let timelineWallStart = Number.NaN
+  let timelineWallMs = 0
+  let setupWallMs = 0
   const timers = new Set<ReturnType<typeof setTimeout>>()
 
   try {
@@ -325,15 +368,17 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
     await inBatches(ordered, scenario.startConcurrency, startSlot)
     startMs = now() - setupStart
     phase = 'settling'
+    // a phase change is reported at once: in virtual time a phase can be over before the next wall-clock report
+    if (vt !== undefined) progress()
     // the mesh has converged when every node knows every other node's advert; each node's list of peers
     // it does not know yet only shrinks, and is looked at again only when its registry changed
     const unknown = new Map(initial.map(s => [s, new Set(initial.filter(o => o !== s))]))
     const deadline = now() + scenario.settleS * 1000
-    for (const s of initial) s.dirty = true
+    for (const s of initial) s.settleDirty = true
     while (!aborted() && now() < deadline) {
       for (const [s, missing] of unknown) {
-        if (!s.dirty) continue
-        s.dirty = false
+        if (!s.settleDirty) continue
+        s.settleDirty = false
         for (const o of missing) if (knowsPeer(s, o)) missing.delete(o)
         if (missing.size === 0) unknown.delete(s)
       }
@@ -346,10 +391,13 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
     // ---- the timeline (none when stopped before it) ----
     const timeline = !aborted()
     phase = timeline ? 'running' : 'stopping'
+    if (vt !== undefined) progress()
     cpuSetup = process.cpuUsage(cpuSetupStart)
     const cpuRunStart = process.cpuUsage()
     loopDelay.enable()
     t0 = now()
+    timelineWallStart = wallNow()
+    setupWallMs = timelineWallStart - wallStart
     const sample = (): void => {
       const up = upSlots()
       samples.push({ t: rel(), nodesUp: up.length, gossip: sumCounters(slots), sentBytes: sumTraffic(net, slots).sentBytes, connections: connectionsOf(up).reduce((a, b) => a + b, 0) })
@@ -515,6 +563,7 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
       signal?.addEventListener('abort', () => { clearTimeout(end); resolve() }, { once: true })
     })
     simulatedMs = timeline ? rel() : 0
+    timelineWallMs = timeline ? wallNow() - timelineWallStart : 0
     loopDelay.disable()
     phase = 'stopping'
     clearInterval(callTimer)
@@ -531,7 +580,7 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
     cpuRun = process.cpuUsage(cpuRunStart)
   } finally {
     loopDelay.disable()
-    clearInterval(progressTimer)
+    if (progressTimer !== undefined) clearInterval(progressTimer)
     clearInterval(sweepTimer)
     for (const t of timers) clearTimeout(t)
   }
@@ -553,9 +602,18 @@ export async function measure (scenario: Scenario, opts: RunOptions = {}): Promi
     scenario,
     plan,
     interrupted: aborted(),
-    setup: { startMs: Math.round(startMs), timelineAtMs: Math.round((Number.isFinite(t0) ? t0 : now()) - wallStart), meshConvergedMs: setupConvergedMs === null ? null : Math.round(setupConvergedMs), knowingAll },
+    mode: vt !== undefined ? 'virtual' : 'real',
+    setup: {
+      startMs: Math.round(startMs),
+      timelineAtMs: Math.round(Number.isFinite(timelineWallStart) ? setupWallMs : wallNow() - wallStart),
+      simulatedSetupMs: Math.round((Number.isFinite(t0) ? t0 : now()) - runStart),
+      meshConvergedMs: setupConvergedMs === null ? null : Math.round(setupConvergedMs),
+      knowingAll
+    },
     simulatedMs: Math.round(simulatedMs),
-    wallMs: Math.round(now() - wallStart),
+    timelineWallMs: Math.round(timelineWallMs),
+    wallMs: Math.round(wallNow() - wallStart),
+    ...(vt !== undefined ? { virtual: { timersFired: vt.stats.timersFired, turns: vt.stats.turns, ioWaits: vt.stats.ioWaits } } : {}),
     events,
     calls,
     callsSkipped,

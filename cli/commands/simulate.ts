@@ -8,11 +8,17 @@ import type { CommandContext } from '../context.ts'
 import { loadScenario, runSimulation, shippedScenarios, writeReport } from '../../simulations/index.ts'
 import type { Progress, RunOptions } from '../../simulations/index.ts'
 
-export const simulateHelp = `Usage: wasmesh simulate <scenario> [--seed N] [--nodes N] [--duration S] [--out DIR]
+export const simulateHelp = `Usage: wasmesh simulate <scenario> [--seed N] [--nodes N] [--duration S] [--out DIR] [--real-time]
 
 Runs real wasmesh nodes in this process over a simulated network (latency,
 jitter, loss, bandwidth, crashes, partitions) and writes a report:
 report.json (every figure), report.md (a summary) and SVG charts.
+
+The nodes run in virtual time: their clocks and timers are the simulation's,
+which jumps to the next timer whenever every node is idle, so the figures
+measure the mesh, not this machine, and the same seed gives the same report.
+A node's CPU work takes no simulated time. --real-time runs them on the
+host's clock instead (figures then include the host's load).
 
 <scenario> is a YAML or JSON file, or a shipped scenario:
   ${shippedScenarios.join(', ')}
@@ -22,6 +28,7 @@ Options:
   --nodes N       another node count
   --duration S    another duration, in seconds
   --out DIR       where to write the report (default: sim-<name>-<seed>)
+  --real-time     the host's clock instead of virtual time
   --quiet         no progress bar
 
 Ctrl-C stops the run; what was measured so far is still reported. A second
@@ -44,13 +51,15 @@ function numberOption (name: string, v: string | undefined): number | undefined 
   return n
 }
 
-/** The progress line: phase, simulated and wall time, nodes up of those that should be, events and calls. */
+/** The progress line: phase, simulated and wall time and their ratio, nodes up of those that should be, events and calls. */
 export function progressLine (p: Progress, width = 24): string {
   const frac = p.durationMs > 0 ? Math.min(1, p.simulatedMs / p.durationMs) : 0
   const filled = Math.round(frac * width)
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`
   const s = (ms: number): string => `${(ms / 1000).toFixed(1)}s`
-  return `${bar} ${p.phase.padEnd(8)} sim ${s(p.simulatedMs)}/${s(p.durationMs)} wall ${s(p.wallMs)}  nodes ${p.nodesUp}/${p.nodesExpected}  events ${p.eventsDone}/${p.eventsTotal}  calls ${p.callsMade} (${p.callsFailed} failed)`
+  // wall seconds per simulated second since the run began (setup included): under 1 runs ahead of real time
+  const ratio = p.clockMs > 0 ? `${(p.wallMs / p.clockMs).toFixed(2)} wall/sim` : '- wall/sim'
+  return `${bar} ${p.phase.padEnd(8)} ${p.mode} sim ${s(p.simulatedMs)}/${s(p.durationMs)} wall ${s(p.wallMs)} (${ratio})  nodes ${p.nodesUp}/${p.nodesExpected}  events ${p.eventsDone}/${p.eventsTotal}  calls ${p.callsMade} (${p.callsFailed} failed)`
 }
 
 export async function simulate (argv: string[], ctx: CommandContext, opts: SimulateOptions = {}): Promise<number> {
@@ -62,7 +71,8 @@ export async function simulate (argv: string[], ctx: CommandContext, opts: Simul
       nodes: { type: 'string' },
       duration: { type: 'string' },
       out: { type: 'string' },
-      quiet: { type: 'boolean' }
+      quiet: { type: 'boolean' },
+      'real-time': { type: 'boolean' }
     }
   })
   if (positionals.length !== 1) throw new CliError('usage', `simulate takes one scenario\n\n${simulateHelp}`)
@@ -95,14 +105,15 @@ export async function simulate (argv: string[], ctx: CommandContext, opts: Simul
       }
     })
 
-  ctx.err(`simulating ${scenario.name}: ${scenario.nodes} nodes, ${scenario.durationS} s, seed ${scenario.seed}, ${scenario.encryption}`)
+  const time = values['real-time'] === true ? 'real' : 'virtual'
+  ctx.err(`simulating ${scenario.name}: ${scenario.nodes} nodes, ${scenario.durationS} s, seed ${scenario.seed}, ${scenario.encryption}, ${time} time`)
   try {
-    const report = await runSimulation(scenario, { signal: controller.signal, onProgress: progress })
+    const report = await runSimulation(scenario, { signal: controller.signal, onProgress: progress, time })
     if (tty && progress !== undefined && opts.progress === undefined) process.stderr.write('\n')
     const files = await writeReport(report, out)
     const c = report.calls
     const ratio = c.successRatio === null ? 'n/a' : `${(c.successRatio * 100).toFixed(3)} %`
-    ctx.out(`${report.interrupted ? 'interrupted: ' : ''}${c.made} calls, ${ratio} succeeded; advert convergence p99 ${report.convergence.exportChange.p99 ?? 'n/a'} ms; ${(report.time.wallMs / 1000).toFixed(1)} s wall`)
+    ctx.out(`${report.interrupted ? 'interrupted: ' : ''}${c.made} calls, ${ratio} succeeded; advert convergence p99 ${report.convergence.exportChange.p99 ?? 'n/a'} ms; ${(report.time.wallMs / 1000).toFixed(1)} s wall, ${report.time.mode} time`)
     ctx.out(`report: ${files.find(f => f.endsWith('report.md')) ?? out}`)
     return report.interrupted ? 130 : 0
   } finally {
