@@ -1,7 +1,7 @@
 // Compiles protocol/ and node/ to dist/ for the npm package (Node strips no types under node_modules); `--clean` removes dist/ again.
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const repo = fileURLToPath(new URL('..', import.meta.url))
@@ -32,4 +32,12 @@ for (const entry of readdirSync(dist, { recursive: true, withFileTypes: true }))
   const left = /(?:import\(|from |new URL\()\s*['"]\.{1,2}\/[^'"]+\.ts['"]/.exec(next)
   if (left !== null) throw new Error(`${file} still refers to a TypeScript file: ${left[0]}`)
 }
+// Modules read WIT beside them (a provider's world) or at `../../../wit/` from their folder: give dist/ the same
+// shape, so a path that works in the repository works in an install.
+for (const entry of readdirSync(join(repo, 'node'), { recursive: true, withFileTypes: true })) {
+  if (!entry.isFile() || !entry.name.endsWith('.wit')) continue
+  const from = join(entry.parentPath, entry.name)
+  cpSync(from, join(dist, relative(repo, from)))
+}
+cpSync(join(repo, 'wit'), join(dist, 'wit'), { recursive: true })
 console.error(`dist/ built (${rewritten} worker URL${rewritten === 1 ? '' : 's'} rewritten to .js)`)

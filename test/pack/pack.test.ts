@@ -117,6 +117,21 @@ describe('the npm package', () => {
     }
   })
 
+  it('runs the built-in providers, whose WIT is read beside their modules and from wit/ (keyvalue, blobstore)', async () => {
+    const node = spawnWasmesh(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(elsewhere, 'providers'), '--log-level', 'warn', '--no-demo-host',
+      '--provider', 'kv=builtin:keyvalue', '--provider-config', 'kv:backend=memory',
+      '--provider', 'blobs=builtin:blobstore', '--provider-config', `blobs:root=${join(elsewhere, 'blobs')}`],
+    { PATH: [dirname(process.execPath), process.env.PATH].join(delimiter), XDG_CACHE_HOME: cacheDir }, { command: join(installDir, 'node_modules', '.bin', 'wasmesh') })
+    try {
+      await node.out.waitFor(l => / call '/.test(l), node.exited)
+      expect(node.out.text).toContain('wasi:keyvalue/store')
+      expect(node.out.text).toContain('wrpc:blobstore/blobstore')
+    } finally {
+      node.child.kill('SIGTERM')
+      await node.exited
+    }
+  })
+
   it('runs a component in its worker thread (the compiled worker is found)', async () => {
     const { stdout } = await wasmesh('call', '--component', hello, 'hello-world()')
     expect(stdout.trim()).toBe('"Hello, World!"')
