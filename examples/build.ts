@@ -180,9 +180,8 @@ async function witInputs (kind: 'default' | 'http' = 'default'): Promise<WitFile
       files.push({ stagePath: join('deps', dep, file), text: await readFile(join(dir, file), 'utf8') })
     }
   }
-  packageDir('@bytecodealliance/jco')
   try {
-    files.push(...await wasiWit(wasiVersion, repoDir))
+    files.push(...await wasiWit(wasiVersion))
   } catch (err) {
     if (err instanceof ToolchainMissingError) throw new ExampleBuildError('toolchain-missing', err.message, { cause: err })
     throw err

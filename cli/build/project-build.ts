@@ -104,9 +104,9 @@ async function witOf (project: Project): Promise<{ own: WitFile[], wasi: WitFile
   const versions = wasiVersionsNeeded(own.filter(f => !f.stagePath.startsWith(`deps${sep}`)).map(f => f.text), declared)
   const wasi: WitFile[] = []
   try {
-    for (const version of versions) wasi.push(...await wasiWit(version, wasmeshDir))
+    for (const version of versions) wasi.push(...await wasiWit(version))
   } catch (err) {
-    if (err instanceof ToolchainMissingError) throw new CliError('toolchain-missing', `${project.wit}: the world names WASI ${versions.join(', ')}, whose WIT comes with @bytecodealliance/jco: ${err.message}`, { cause: err })
+    if (err instanceof ToolchainMissingError) throw new CliError('toolchain-missing', `${project.wit}: the world names WASI ${versions.join(', ')}: ${err.message}`, { cause: err })
     throw err
   }
   return { own, wasi }

@@ -2,7 +2,6 @@
 import { existsSync } from 'node:fs'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readProject } from '../../cli/project.ts'
 import { templates } from '../../cli/templates.ts'
@@ -12,7 +11,6 @@ import { scratchDir } from '../support/scratch.ts'
 import type { ScratchDir } from '../support/scratch.ts'
 import { wasmesh } from './helpers.ts'
 
-const repoDir = fileURLToPath(new URL('../../', import.meta.url))
 let scratch: ScratchDir
 beforeAll(async () => { scratch = await scratchDir('new') })
 afterAll(async () => { await scratch.remove() })
@@ -49,7 +47,7 @@ describe('wasmesh new', () => {
 
       const files = await witOf(join(dir, project.wit))
       // An HTTP world names WASI, which wasmesh build stages beside the project's WIT.
-      if (template.name.startsWith('http')) for (const w of await wasiWit(HTTP_WASI_VERSION, repoDir)) files[w.stagePath] = w.text
+      if (template.name.startsWith('http')) for (const w of await wasiWit(HTTP_WASI_VERSION)) files[w.stagePath] = w.text
       const wit = parseWit(files)
       const world = wit.findWorld(`local:${name}/${project.world}`)
       expect(world, `world ${project.world}`).toBeDefined()
