@@ -56,6 +56,28 @@ export function wasmesh (...args) {
 }
 `
 
+/** A test helper's `dev()`: starts `wasmesh dev <args>` and resolves `{ [field]: the first match of pattern in its output, stop }`. */
+function devHelper (h: { doc: string, args: readonly string[], pattern: string, field: string }): string {
+  return `
+/** ${h.doc} */
+export async function dev () {
+  const { spawn } = await import('node:child_process')
+  const [command, ...pre] = (process.env.WASMESH ?? 'wasmesh').split(' ')
+  const child = spawn(command, [...pre, ${h.args.map(a => `'${a}'`).join(', ')}], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  const ${h.field} = await new Promise((resolve, reject) => {
+    child.stdout.on('data', chunk => {
+      out += chunk
+      const found = ${h.pattern}.exec(out)
+      if (found) resolve(found[1])
+    })
+    child.once('exit', code => { reject(new Error(\`wasmesh dev exited (\${code}): \${out}\`)) })
+  })
+  return { ${h.field}, stop: () => new Promise(resolve => { child.once('exit', resolve); child.kill('SIGINT') }) }
+}
+`
+}
+
 function rpcWit (name: string): string {
   return `package local:${name};
 
@@ -217,24 +239,12 @@ export const counter = {
   }
 }
 `,
-    'test/wasmesh.js': testHelper + `
-/** Starts \`wasmesh dev\` (a node serving the component and the built-in key-value store) and resolves its call line's --bootstrap address. */
-export async function dev () {
-  const { spawn } = await import('node:child_process')
-  const [command, ...pre] = (process.env.WASMESH ?? 'wasmesh').split(' ')
-  const child = spawn(command, [...pre, 'dev'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  const bootstrap = await new Promise((resolve, reject) => {
-    child.stdout.on('data', chunk => {
-      out += chunk
-      const found = / --bootstrap (\\S+)/.exec(out)
-      if (found) resolve(found[1])
-    })
-    child.once('exit', code => { reject(new Error(\`wasmesh dev exited (\${code}): \${out}\`)) })
-  })
-  return { bootstrap, stop: () => new Promise(resolve => { child.once('exit', resolve); child.kill('SIGINT') }) }
-}
-`,
+    'test/wasmesh.js': testHelper + devHelper({
+      doc: 'Starts `wasmesh dev` (a node serving the component and the built-in key-value store) and resolves its call line\'s --bootstrap address.',
+      args: ['dev'],
+      pattern: '/ --bootstrap (\\S+)/',
+      field: 'bootstrap'
+    }),
     'test/counter.test.js': `// The counter counts, with the built-in key-value provider that wasmesh dev serves beside it.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -296,24 +306,12 @@ addEventListener('fetch', (event${ts ? ': FetchEvent' : ''}) => {
   }))
 })
 `,
-    'test/wasmesh.js': testHelper + `
-/** Starts \`wasmesh dev\` with an HTTP gateway on a free loopback port and resolves the URL of its curl line. */
-export async function dev () {
-  const { spawn } = await import('node:child_process')
-  const [command, ...pre] = (process.env.WASMESH ?? 'wasmesh').split(' ')
-  const child = spawn(command, [...pre, 'dev', '--http', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  const url = await new Promise((resolve, reject) => {
-    child.stdout.on('data', chunk => {
-      out += chunk
-      const found = /^curl (\\S+)$/m.exec(out)
-      if (found) resolve(found[1])
-    })
-    child.once('exit', code => { reject(new Error(\`wasmesh dev exited (\${code}): \${out}\`)) })
-  })
-  return { url, stop: () => new Promise(resolve => { child.once('exit', resolve); child.kill('SIGINT') }) }
-}
-`,
+    'test/wasmesh.js': testHelper + devHelper({
+      doc: 'Starts `wasmesh dev` with an HTTP gateway on a free loopback port and resolves the URL of its curl line.',
+      args: ['dev', '--http', '127.0.0.1:0'],
+      pattern: '/^curl (\\S+)$/m',
+      field: 'url'
+    }),
     'test/http.test.js': `// The component answers a real HTTP request through the gateway wasmesh dev opens.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
