@@ -4,6 +4,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { JsEngine } from './build/toolchain.ts'
+import { HTTP_WASI_VERSION } from './build/wasi-wit.ts'
 
 export type Language = 'js' | 'ts'
 
@@ -16,6 +17,8 @@ export interface TemplateInit {
 export interface Template {
   readonly name: string
   readonly summary: string
+  /** The engines it builds with (all when absent). */
+  readonly engines?: readonly JsEngine[]
   /** Path (relative to the project folder) -> contents. */
   files (init: TemplateInit): Promise<Record<string, string>>
 }
@@ -52,6 +55,28 @@ export function wasmesh (...args) {
   return execFileSync(command, [...pre, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim()
 }
 `
+
+/** A test helper's `dev()`: starts `wasmesh dev <args>` and resolves `{ [field]: the first match of pattern in its output, stop }`. */
+function devHelper (h: { doc: string, args: readonly string[], pattern: string, field: string }): string {
+  return `
+/** ${h.doc} */
+export async function dev () {
+  const { spawn } = await import('node:child_process')
+  const [command, ...pre] = (process.env.WASMESH ?? 'wasmesh').split(' ')
+  const child = spawn(command, [...pre, ${h.args.map(a => `'${a}'`).join(', ')}], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  const ${h.field} = await new Promise((resolve, reject) => {
+    child.stdout.on('data', chunk => {
+      out += chunk
+      const found = ${h.pattern}.exec(out)
+      if (found) resolve(found[1])
+    })
+    child.once('exit', code => { reject(new Error(\`wasmesh dev exited (\${code}): \${out}\`)) })
+  })
+  return { ${h.field}, stop: () => new Promise(resolve => { child.once('exit', resolve); child.kill('SIGINT') }) }
+}
+`
+}
 
 function rpcWit (name: string): string {
   return `package local:${name};
@@ -214,24 +239,12 @@ export const counter = {
   }
 }
 `,
-    'test/wasmesh.js': testHelper + `
-/** Starts \`wasmesh dev\` (a node serving the component and the built-in key-value store) and resolves its call line's --bootstrap address. */
-export async function dev () {
-  const { spawn } = await import('node:child_process')
-  const [command, ...pre] = (process.env.WASMESH ?? 'wasmesh').split(' ')
-  const child = spawn(command, [...pre, 'dev'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  const bootstrap = await new Promise((resolve, reject) => {
-    child.stdout.on('data', chunk => {
-      out += chunk
-      const found = / --bootstrap (\\S+)/.exec(out)
-      if (found) resolve(found[1])
-    })
-    child.once('exit', code => { reject(new Error(\`wasmesh dev exited (\${code}): \${out}\`)) })
-  })
-  return { bootstrap, stop: () => new Promise(resolve => { child.once('exit', resolve); child.kill('SIGINT') }) }
-}
-`,
+    'test/wasmesh.js': testHelper + devHelper({
+      doc: 'Starts `wasmesh dev` (a node serving the component and the built-in key-value store) and resolves its call line\'s --bootstrap address.',
+      args: ['dev'],
+      pattern: '/ --bootstrap (\\S+)/',
+      field: 'bootstrap'
+    }),
     'test/counter.test.js': `// The counter counts, with the built-in key-value provider that wasmesh dev serves beside it.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -269,14 +282,97 @@ counts in SQLite, and \`wasmesh node --component build/${name}.wasm --bootstrap 
   return files
 }
 
-const kinds = [
+async function httpFiles (name: string, lang: Language, engine: JsEngine): Promise<Record<string, string>> {
+  const ts = lang === 'ts'
+  const files: Record<string, string> = {
+    'wasmesh.json': projectFile(name, lang, engine),
+    'package.json': packageJson(name, 'wasmesh build && node --test test/'),
+    '.gitignore': gitignore,
+    'wit/world.wit': `package local:${name};
+
+/// An HTTP component: a gateway (\`wasmesh dev\`, \`wasmesh node --http\`) sends it the requests.
+/// ${HTTP_WASI_VERSION} is the wasi:http version StarlingMonkey's fetch event exports; \`wasmesh build\` brings the WASI WIT.
+world ${worldOf(name)} {
+  export wasi:http/incoming-handler@${HTTP_WASI_VERSION};
+}
+`,
+    [`src/index.${ext(lang)}`]: `// Answers HTTP requests: StarlingMonkey turns each wasi:http request into a fetch event, answered with a Response.
+addEventListener('fetch', (event${ts ? ': FetchEvent' : ''}) => {
+  const url = new URL(event.request.url)
+  // Standard output and error go to the node's log, as "[<component>] <line>".
+  console.log(\`\${event.request.method} \${url.pathname}\`)
+  event.respondWith(new Response(\`Hello from ${name}! You asked for \${url.pathname}\\n\`, {
+    headers: { 'content-type': 'text/plain; charset=utf-8' }
+  }))
+})
+`,
+    'test/wasmesh.js': testHelper + devHelper({
+      doc: 'Starts `wasmesh dev` with an HTTP gateway on a free loopback port and resolves the URL of its curl line.',
+      args: ['dev', '--http', '127.0.0.1:0'],
+      pattern: '/^curl (\\S+)$/m',
+      field: 'url'
+    }),
+    'test/http.test.js': `// The component answers a real HTTP request through the gateway wasmesh dev opens.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { dev } from './wasmesh.js'
+
+test('GET /hi is answered with a greeting', async () => {
+  const node = await dev()
+  try {
+    const response = await fetch(new URL('/hi', node.url))
+    assert.equal(response.status, 200)
+    assert.equal(await response.text(), 'Hello from ${name}! You asked for /hi\\n')
+  } finally {
+    await node.stop()
+  }
+})
+`,
+    'README.md': `# ${name}
+
+A wasmesh HTTP component: it exports \`wasi:http/incoming-handler\` (\`wit/world.wit\`), written as a
+StarlingMonkey fetch-event handler in \`src/index.${ext(lang)}\`${ts ? ' (TypeScript, compiled by `wasmesh build` before componentizing; `src/fetch-event.d.ts` types the event for editors)' : ''}.
+The WASI WIT it needs comes with wasmesh: \`wasmesh build\` stages it beside \`wit/\`.
+
+\`\`\`sh
+wasmesh build        # -> build/${name}.wasm (cached until a source, the WIT or wasmesh.json changes)
+wasmesh dev          # a node on loopback serving it and an HTTP gateway (127.0.0.1:8080, else a free port); prints the curl line
+curl http://127.0.0.1:8080/hello     # in another terminal: Hello from ${name}! You asked for /hello
+npm test             # builds, then starts wasmesh dev and sends a request
+\`\`\`
+
+Edit \`src/index.${ext(lang)}\` while \`wasmesh dev\` runs: it rebuilds and swaps the component in, and the gateway keeps
+serving (a request during the swap is answered by the old component or the new one). \`wasmesh dev --http 127.0.0.1:9000\`
+picks the gateway's address. On a mesh: \`wasmesh node --component build/${name}.wasm --bootstrap <addr>\` serves it, and
+any node started with \`--http <host:port>\` is a gateway to it.
+
+The fetch event serves one request per instance (StarlingMonkey#247), so the node gives each request a fresh one.
+The engine is \`starlingmonkey\`: QuickJS has no fetch event.
+`
+  }
+  if (ts) {
+    files['src/fetch-event.d.ts'] = `// The types of StarlingMonkey's fetch event, for editors: wasmesh build strips types without checking them.
+interface FetchEvent extends Event {
+  readonly request: Request
+  respondWith (response: Response | Promise<Response>): void
+}
+
+declare function addEventListener (type: 'fetch', listener: (event: FetchEvent) => void): void
+`
+  }
+  return files
+}
+
+const kinds: ReadonlyArray<{ kind: string, summary: string, files: typeof rpcFiles, engines?: readonly JsEngine[] }> = [
+  { kind: 'http', summary: 'an HTTP component (wasi:http/incoming-handler, a fetch-event handler); wasmesh dev opens a gateway to it', files: httpFiles, engines: ['starlingmonkey'] },
   { kind: 'rpc', summary: 'an RPC service with its own WIT interface', files: rpcFiles },
   { kind: 'caller', summary: 'a component that calls another over the mesh (the other in service/)', files: callerFiles },
   { kind: 'counter', summary: 'a key-value counter on wasi:keyvalue (the built-in provider serves it)', files: counterFiles }
-] as const
+]
 
 export const templates: readonly Template[] = kinds.flatMap(k => (['js', 'ts'] as const).map(lang => ({
   name: `${k.kind}-${lang}`,
   summary: `${k.summary}, in ${lang === 'js' ? 'JavaScript' : 'TypeScript'}`,
+  ...(k.engines !== undefined ? { engines: k.engines } : {}),
   files: async (init: TemplateInit) => await k.files(init.name, lang, init.engine)
 })))

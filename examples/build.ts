@@ -5,7 +5,9 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { componentizeJs, openFilesystem, packageDir as findPackageDir, packageVersion as findPackageVersion, writeAtomic } from '../cli/build/toolchain.ts'
+import { componentizeJs, openFilesystem, packageDir as findPackageDir, packageVersion as findPackageVersion, ToolchainMissingError, writeAtomic } from '../cli/build/toolchain.ts'
+import { HTTP_WASI_VERSION, packageOf as declaredPackage, stageWit, WASI_VERSION, wasiWit, witFilesIn } from '../cli/build/wasi-wit.ts'
+import type { WitFile } from '../cli/build/wasi-wit.ts'
 
 /** How an example is turned into a component. */
 export type ExampleEngine =
@@ -63,10 +65,6 @@ const repoDir = dirname(examplesDir)
 
 /** Bump when the way a component is produced changes, so cached outputs are rebuilt. */
 const RECIPE_VERSION = 1
-/** The WASI version the guest engines import; the probe world imports the same one. */
-const WASI_VERSION = '0.2.12'
-/** componentize-js 0.23's StarlingMonkey exports `wasi:http/incoming-handler@0.2.10#handle` (its fetch event). */
-const HTTP_WASI_VERSION = '0.2.10'
 const LOCK_WAIT_MS = 15 * 60_000
 const LOCK_POLL_MS = 250
 
@@ -154,20 +152,10 @@ const depPackages = [
   'wasmcloud-messaging-0.2.0'
 ]
 
-/** One WIT input: where the staged copy goes (relative to the stage root) and its text. */
-interface WitFile {
-  stagePath: string
-  text: string
-}
-
 function packageOf (text: string, file: string): string {
-  const match = /^\s*package\s+([a-z0-9-]+:[a-z0-9-]+(?:@[^\s;{]+)?)\s*;/m.exec(text)
-  if (match == null) throw new ExampleBuildError('build-failed', `${file} declares no package`)
-  return match[1]
-}
-
-async function witFilesIn (dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter(f => f.endsWith('.wit')).sort()
+  const pkg = declaredPackage(text)
+  if (pkg === undefined) throw new ExampleBuildError('build-failed', `${file} declares no package`)
+  return pkg
 }
 
 /**
@@ -192,16 +180,11 @@ async function witInputs (kind: 'default' | 'http' = 'default'): Promise<WitFile
       files.push({ stagePath: join('deps', dep, file), text: await readFile(join(dir, file), 'utf8') })
     }
   }
-  const wasi = join(packageDir('@bytecodealliance/jco'), 'lib', 'wit', 'builtin', WASI_VERSION)
-  if (!existsSync(wasi)) {
-    throw new ExampleBuildError('toolchain-missing', `the installed jco no longer ships the WASI ${WASI_VERSION} WIT (${wasi})`)
-  }
-  for (const pkg of (await readdir(wasi)).sort()) {
-    for (const file of await witFilesIn(join(wasi, pkg))) {
-      // 0.2.x minors differ only in @since gates: the same text under another minor's version is that minor.
-      const text = (await readFile(join(wasi, pkg, file), 'utf8')).replaceAll(`@${WASI_VERSION}`, `@${wasiVersion}`)
-      files.push({ stagePath: join('deps', `${pkg}-${wasiVersion}`, file), text })
-    }
+  try {
+    files.push(...await wasiWit(wasiVersion))
+  } catch (err) {
+    if (err instanceof ToolchainMissingError) throw new ExampleBuildError('toolchain-missing', err.message, { cause: err })
+    throw err
   }
   return files
 }
@@ -284,13 +267,7 @@ async function removeLeftovers (): Promise<void> {
 }
 
 async function stage (wit: readonly WitFile[], kind: 'default' | 'http' = 'default'): Promise<string> {
-  const dir = join(buildDir, `.wit-${process.pid}${kind === 'http' ? '-http' : ''}`)
-  await rm(dir, { recursive: true, force: true })
-  for (const w of wit) {
-    await mkdir(dirname(join(dir, w.stagePath)), { recursive: true })
-    await writeFile(join(dir, w.stagePath), w.text)
-  }
-  return dir
+  return await stageWit(wit, join(buildDir, `.wit-${process.pid}${kind === 'http' ? '-http' : ''}`))
 }
 
 async function buildStarlingMonkey (spec: ExampleSpec, witDir: string): Promise<Uint8Array> {

@@ -9,6 +9,8 @@ import { CliError } from '../errors.ts'
 import { isTypeScript, projectFileName } from '../project.ts'
 import type { Project } from '../project.ts'
 import { enginePackages, packageDir, packageVersion, ToolchainMissingError, writeAtomic } from './toolchain.ts'
+import { packageOf, stageWit, wasiVersionsNeeded, wasiWit } from './wasi-wit.ts'
+import type { WitFile } from './wasi-wit.ts'
 import type { WorkerJob } from './worker.ts'
 
 /** Bump when the way a project is built changes, so cached outputs are rebuilt. */
@@ -41,7 +43,8 @@ export async function buildProject (project: Project, opts: ProjectBuildOptions 
   const out = buildDirOf(project)
   const path = join(out, `${project.name}.wasm`)
   const hashPath = join(out, `${project.name}.hash`)
-  const hash = await inputHash(project)
+  const wit = await witOf(project)
+  const hash = await inputHash(project, wit.wasi)
   if (opts.force !== true && existsSync(path) && (await readFile(hashPath, 'utf8').catch(() => '')).trim() === hash) {
     return { path, bytes: (await readFile(path)).length, cached: true, ms: performance.now() - started }
   }
@@ -52,8 +55,17 @@ export async function buildProject (project: Project, opts: ProjectBuildOptions 
   } else {
     for (const file of await sourcesOf(project)) if (/\.m?js$/.test(file)) await checkSyntax(project, file)
   }
-  const job: WorkerJob = { engine: project.engine, sourcePath, witPath: join(project.dir, project.wit), world: project.world, outPath: path }
-  const failure = await runChild([workerPath, JSON.stringify(job)], project.dir)
+  // A world naming WASI (an HTTP component's wasi:http/incoming-handler) is built against a staged copy of the
+  // project's WIT with WASI beside it, as examples/build.ts builds the HTTP examples.
+  const stageDir = join(out, '.wit')
+  const witPath = wit.wasi.length === 0 ? join(project.dir, project.wit) : await stageWit([...wit.own, ...wit.wasi], stageDir)
+  const job: WorkerJob = { engine: project.engine, sourcePath, witPath, world: project.world, outPath: path }
+  let failure: string | undefined
+  try {
+    failure = await runChild([workerPath, JSON.stringify(job)], project.dir)
+  } finally {
+    if (wit.wasi.length > 0) await rm(stageDir, { recursive: true, force: true })
+  }
   if (failure !== undefined) {
     let message = failure
     try { message = (JSON.parse(failure.trim().split('\n').at(-1) ?? '') as { message: string }).message } catch {}
@@ -81,8 +93,27 @@ async function sourcesOf (project: Project): Promise<string[]> {
   return (await filesUnder(sourceDirOf(project))).filter(f => !f.startsWith(build) && !f.includes(`${sep}node_modules${sep}`))
 }
 
-/** SHA-256 of the recipe, the project file, the engine's (and TypeScript's) version, and every source and WIT file by path. */
-async function inputHash (project: Project): Promise<string> {
+/** The project's WIT files (paths relative to its WIT folder), and the WASI WIT its world names but does not bring. */
+async function witOf (project: Project): Promise<{ own: WitFile[], wasi: WitFile[] }> {
+  const root = join(project.dir, project.wit)
+  const own: WitFile[] = []
+  for (const file of await filesUnder(root)) {
+    if (file.endsWith('.wit')) own.push({ stagePath: relative(root, file), text: await readFile(file, 'utf8') })
+  }
+  const declared = new Set(own.flatMap(f => packageOf(f.text) ?? []))
+  const versions = wasiVersionsNeeded(own.filter(f => !f.stagePath.startsWith(`deps${sep}`)).map(f => f.text), declared)
+  const wasi: WitFile[] = []
+  try {
+    for (const version of versions) wasi.push(...await wasiWit(version))
+  } catch (err) {
+    if (err instanceof ToolchainMissingError) throw new CliError('toolchain-missing', `${project.wit}: the world names WASI ${versions.join(', ')}: ${err.message}`, { cause: err })
+    throw err
+  }
+  return { own, wasi }
+}
+
+/** SHA-256 of the recipe, the project file, the engine's (and TypeScript's) version, every source and WIT file by path, and the WASI WIT staged beside them. */
+async function inputHash (project: Project, wasi: readonly WitFile[]): Promise<string> {
   const hash = createHash('sha256')
   const field = (s: string | Uint8Array): void => { hash.update(String(s.length)).update(':').update(s) }
   field(`recipe ${recipeVersion}`)
@@ -98,6 +129,10 @@ async function inputHash (project: Project): Promise<string> {
   for (const file of [...files].sort()) {
     field(relative(project.dir, file))
     field(await readFile(file))
+  }
+  for (const w of wasi) {
+    field(w.stagePath)
+    field(w.text)
   }
   return hash.digest('hex')
 }

@@ -6,8 +6,9 @@ import { join, relative, resolve, sep } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createNode } from '../../node/index.ts'
 import type { Provider } from '../../node/providers/sdk.ts'
+import { defaultRuntimeLimits, httpExportOf, inspectComponent } from '../../node/runtime/index.ts'
 import { buildDirOf, buildProject } from '../build/project-build.ts'
-import { parseMultiaddrArg } from '../config.ts'
+import { parseMetricsArg, parseMultiaddrArg } from '../config.ts'
 import type { CommandContext } from '../context.ts'
 import { CliError } from '../errors.ts'
 import { exampleCall } from '../example-call.ts'
@@ -15,6 +16,7 @@ import { createDemoHost, demoHostInterface } from '../host.ts'
 import { createHotSwap } from '../hot-swap.ts'
 import { asKeyError, bootstrapOf, flag, latticeKeyEnv, latticeKeyOf, logFormatOf, logLevelOf, loggerOf, positiveMsOf, warnIfOpen } from '../options.ts'
 import { formatError } from '../output.ts'
+import { httpListen } from '../ports.ts'
 import { readProject } from '../project.ts'
 import { startProviders } from '../providers.ts'
 import { stopRequests } from '../signals.ts'
@@ -34,13 +36,18 @@ A rebuilt component is loaded first and takes the calls; the old one is
 unloaded once its calls in flight have finished, so no call is dropped. A
 build error is printed and the last good component keeps serving. The
 component's standard output and error go to the terminal. Ctrl-C stops.
-(An HTTP gateway for HTTP components follows the HTTP issue.)
+For a component exporting wasi:http/incoming-handler (wasmesh new http-js)
+it also opens an HTTP gateway on loopback and prints the curl line; the
+gateway keeps serving across swaps (a request is answered by the old
+component or the new one).
 
 Options:
   --listen <multiaddr>     default /ip4/127.0.0.1/tcp/0
   --bootstrap <multiaddr>  join a mesh (repeatable; default $WASMESH_BOOTSTRAP)
   --lattice-key <file>     join a private lattice with its key (default $${latticeKeyEnv})
   --data-dir <dir>         the node's identity (default <dir>/.wasmesh)
+  --http <host:port>       the HTTP gateway's address, auto or off (default for an HTTP
+                           component: auto, 127.0.0.1:8080 or else a free port; else off)
   --debounce <ms>          saves this close together are one rebuild (default ${defaultDevDebounceMs})
   --drain-timeout <ms>     the longest a swap waits for calls in flight (default ${defaultDevDrainTimeoutMs})
   --log-level <level>      debug, info, warn, error or silent (default info)
@@ -48,6 +55,7 @@ Options:
 
 Examples:
   wasmesh dev
+  wasmesh dev site --http 127.0.0.1:9000
   wasmesh dev service --bootstrap /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...`
 
 export async function devCommand (argv: string[], ctx: CommandContext): Promise<number> {
@@ -59,6 +67,7 @@ export async function devCommand (argv: string[], ctx: CommandContext): Promise<
       bootstrap: { type: 'string', multiple: true },
       'lattice-key': { type: 'string' },
       'data-dir': { type: 'string' },
+      http: { type: 'string' },
       debounce: { type: 'string' },
       'drain-timeout': { type: 'string' },
       'log-level': { type: 'string' },
@@ -72,10 +81,14 @@ export async function devCommand (argv: string[], ctx: CommandContext): Promise<
   const bootstrap = bootstrapOf(values.bootstrap, ctx.env)
   const latticeKey = await latticeKeyOf(values['lattice-key'], ctx.env)
   warnIfOpen(ctx, listen, latticeKey !== undefined)
+  const httpArg = values.http === undefined || values.http === 'auto' || values.http === 'off' ? values.http : flag('http', () => parseMetricsArg(values.http as string))
   const log = loggerOf(ctx, logLevelOf(values['log-level'], 'info'), logFormatOf(values['log-format']))
   const project = await readProject(resolve(positionals[0] ?? '.'))
   const first = await buildProject(project)
   log.info(`${relative(project.dir, first.path)} ${first.cached ? 'up to date' : `built in ${(first.ms / 1000).toFixed(1)} s`}`)
+  // The gateway is part of the node's init, so whether the component serves HTTP is read from the build first.
+  const servesHttp = httpExportOf(await inspectComponent(await readFile(first.path), { maxComponentBytes: defaultRuntimeLimits.maxComponentBytes })) !== undefined
+  const http = httpArg ?? (servesHttp ? 'auto' : 'off')
 
   let callEnded = (): void => {}
   const node = await createNode({
@@ -84,6 +97,7 @@ export async function devCommand (argv: string[], ctx: CommandContext): Promise<
     bootstrap,
     latticeKey,
     logger: log,
+    ...(http !== 'off' ? { http: { listen: await httpListen(http, ctx) } } : {}),
     observer: { call: () => { callEnded() } }
   }).catch((err: unknown) => { throw asKeyError(err) })
   const stop = stopRequests(ctx, () => { ctx.err('second signal: exiting at once') })
@@ -103,9 +117,18 @@ export async function devCommand (argv: string[], ctx: CommandContext): Promise<
 
     const address = node.addresses().find(a => a.startsWith('/ip4/127.')) ?? node.addresses()[0]
     ctx.out(`serving ${project.name} (${digest.slice(0, 12)}) on ${address}`)
-    const call = exampleCall(loaded.exports.interfaces) ?? `${demoHostInterface}#log("hello")`
-    ctx.out('call it from another terminal:')
-    ctx.out(`wasmesh call '${call}' --bootstrap ${address}`)
+    const url = node.httpUrl()
+    if (url !== undefined) {
+      ctx.out(`http: ${url}${loaded.http === undefined ? ' (this component exports no wasi:http/incoming-handler: requests go to the mesh\'s HTTP components)' : ''}`)
+      ctx.out('try it from another terminal:')
+      ctx.out(`curl ${url}/`)
+    }
+    // An HTTP component has nothing to call but its gateway: the demo host's call line is for the others.
+    const call = exampleCall(loaded.exports.interfaces) ?? (loaded.http === undefined ? `${demoHostInterface}#log("hello")` : undefined)
+    if (call !== undefined) {
+      ctx.out('call it from another terminal:')
+      ctx.out(`wasmesh call '${call}' --bootstrap ${address}`)
+    }
     ctx.out(`watching ${project.dir} for changes; Ctrl-C to stop`)
 
     // One rebuild at a time; saves during a rebuild make one more after it.

@@ -10,7 +10,7 @@ import { CliError } from '../errors.ts'
 import { projectNamePattern } from '../project.ts'
 import { templates } from '../templates.ts'
 
-const templateList = templates.map(t => `  ${t.name.padEnd(12)}${t.summary}`).join('\n')
+const templateList = templates.map(t => `  ${t.name.padEnd(12)}${t.summary}${t.engines !== undefined ? ` (engine: ${t.engines.join(', ')})` : ''}`).join('\n')
 
 export const newHelp = `Usage: wasmesh new <template> <dir> [options]
 
@@ -28,6 +28,7 @@ Options:
 
 Examples:
   wasmesh new rpc-ts greeter && cd greeter && wasmesh build
+  wasmesh new http-js site && cd site && wasmesh dev     # then: curl http://127.0.0.1:8080/
   wasmesh new counter-js visits --engine quickjs`
 
 export async function newCommand (argv: string[], ctx: CommandContext): Promise<number> {
@@ -43,6 +44,9 @@ export async function newCommand (argv: string[], ctx: CommandContext): Promise<
   }
   const engine = values.engine ?? 'starlingmonkey'
   if (!(jsEngines as readonly string[]).includes(engine)) throw new CliError('usage', `--engine ${engine}: the engines are ${jsEngines.join(', ')}`)
+  if (template.engines !== undefined && !template.engines.includes(engine as JsEngine)) {
+    throw new CliError('usage', `--engine ${engine}: template ${template.name} builds only with ${template.engines.join(', ')}`)
+  }
   if (existsSync(dir)) {
     if (!(await stat(dir)).isDirectory()) throw new CliError('bad-project', `${dir} exists and is not a folder`)
     if ((await readdir(dir)).length > 0) throw new CliError('bad-project', `${dir} is not empty: give a new or an empty folder`)

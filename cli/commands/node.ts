@@ -2,11 +2,9 @@
 
 import type { KeyObject } from 'node:crypto'
 import { stat } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { homedir } from 'node:os'
 import { join, isAbsolute } from 'node:path'
 import { parseArgs } from 'node:util'
-import { multiaddr } from '@multiformats/multiaddr'
 import type { Interface } from '../../protocol/wit/model.ts'
 import {
   formatLimit, grantsByComponent, loadConfigFile, parseComponentArg, parseGrantArg, parseComponentSetting, parseInlineArg, parseLatticeArg, parseLinkArg, parseMetricsArg,
@@ -29,6 +27,7 @@ import { commandLine } from '../install.ts'
 import { asKeyError, bootstrapOf, isLoopbackAddress, warnIfOpen, flag, labelsOf, latticeKeyEnv, latticeKeyFileOf, latticeKeyOf, limitFlagsOf, logFormatOf, logLevelOf, loggerOf, trustKeysOf } from '../options.ts'
 import { limitCatalog, limitInits } from '../../node/limits.ts'
 import { HTTP_HANDLER_IFACE } from '../../node/http/index.ts'
+import { httpListen, portTaken } from '../ports.ts'
 import { stopRequests } from '../signals.ts'
 import { reloadPolicyOnHangUp, securityInit } from '../security.ts'
 
@@ -311,27 +310,6 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
     [...(file.providerSecret ?? []), ...(values['provider-secret'] ?? [])]
   ))
   return merged as NodeSettings
-}
-
-/** The gateway's address: `auto` is 127.0.0.1:8080, or a free port with a notice when 8080 is taken. */
-async function httpListen (http: string, ctx: CommandContext): Promise<string> {
-  if (http !== 'auto') return http
-  if (!await portTaken('/ip4/127.0.0.1/tcp/8080')) return '127.0.0.1:8080'
-  ctx.err('notice: port 8080 is in use, so the HTTP gateway listens on a free port instead: use the address printed under \'http:\', or choose one with --http 127.0.0.1:<port>')
-  return '127.0.0.1:0'
-}
-
-/** Whether something already listens on this TCP address (only fixed ports are checked). */
-async function portTaken (addr: string): Promise<boolean> {
-  const parts = multiaddr(addr).getComponents()
-  const host = parts.find(p => p.name === 'ip4' || p.name === 'ip6')?.value
-  const port = Number(parts.find(p => p.name === 'tcp')?.value ?? 0)
-  if (host === undefined || port === 0) return false
-  return await new Promise<boolean>(resolve => {
-    const server = createServer()
-    server.once('error', (err: NodeJS.ErrnoException) => { resolve(err.code === 'EADDRINUSE') })
-    server.listen({ host, port, exclusive: true }, () => { server.close(() => { resolve(false) }) })
-  })
 }
 
 /**

@@ -5,6 +5,7 @@ import { join, relative } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readProject } from '../../cli/project.ts'
 import { templates } from '../../cli/templates.ts'
+import { HTTP_WASI_VERSION, wasiWit } from '../../cli/build/wasi-wit.ts'
 import { parseWit } from '../../protocol/wit/index.ts'
 import { scratchDir } from '../support/scratch.ts'
 import type { ScratchDir } from '../support/scratch.ts'
@@ -22,14 +23,14 @@ async function witOf (dir: string): Promise<Record<string, string>> {
 }
 
 describe('wasmesh new', () => {
-  it('has an RPC, a caller and a key-value counter template in JavaScript and TypeScript', () => {
-    expect(templates.map(t => t.name)).toEqual(['rpc-js', 'rpc-ts', 'caller-js', 'caller-ts', 'counter-js', 'counter-ts'])
+  it('has an HTTP, an RPC, a caller and a key-value counter template in JavaScript and TypeScript', () => {
+    expect(templates.map(t => t.name)).toEqual(['http-js', 'http-ts', 'rpc-js', 'rpc-ts', 'caller-js', 'caller-ts', 'counter-js', 'counter-ts'])
   })
 
   for (const template of templates) {
     it(`${template.name}: a project with its WIT, source, wasmesh.json, README and test`, async () => {
       // A name that is also one of the templates' interface names: world and interface must not clash.
-      const name = template.name.startsWith('counter') ? 'counter' : template.name.startsWith('rpc') ? 'greeter' : 'app'
+      const name = template.name.startsWith('counter') ? 'counter' : template.name.startsWith('rpc') ? 'greeter' : template.name.startsWith('http') ? 'site' : 'app'
       const dir = join(scratch.path, template.name, name)
       const run = await wasmesh(['new', template.name, dir])
       expect(run.err).toBe('')
@@ -44,7 +45,10 @@ describe('wasmesh new', () => {
       for (const file of ['README.md', 'package.json']) expect(existsSync(join(dir, file)), file).toBe(true)
       expect((await readdir(join(dir, 'test'))).some(f => f.endsWith('.test.js'))).toBe(true)
 
-      const wit = parseWit(await witOf(join(dir, project.wit)))
+      const files = await witOf(join(dir, project.wit))
+      // An HTTP world names WASI, which wasmesh build stages beside the project's WIT.
+      if (template.name.startsWith('http')) for (const w of await wasiWit(HTTP_WASI_VERSION)) files[w.stagePath] = w.text
+      const wit = parseWit(files)
       const world = wit.findWorld(`local:${name}/${project.world}`)
       expect(world, `world ${project.world}`).toBeDefined()
       if (template.name.startsWith('caller')) {
@@ -62,9 +66,9 @@ describe('wasmesh new', () => {
   })
 
   it('refuses an unknown template, listing the templates', async () => {
-    const run = await wasmesh(['new', 'http-js', join(scratch.path, 'unknown')])
+    const run = await wasmesh(['new', 'grpc-js', join(scratch.path, 'unknown')])
     expect(run.code).toBe(2)
-    expect(run.err).toContain('error [usage]: no template "http-js"')
+    expect(run.err).toContain('error [usage]: no template "grpc-js"')
     for (const t of templates) expect(run.err).toContain(t.name)
     expect(existsSync(join(scratch.path, 'unknown'))).toBe(false)
   })
