@@ -193,7 +193,9 @@ export function createServices (init: ServicesInit): Services {
     for (const i of service.interfaces) {
       const taken = services.get(i.id)
       if (taken !== undefined && taken.service.digest !== service.digest) {
-        log.warn(`${i.id} is exported by both ${taken.service.name} and ${service.name}; calls go to ${service.name}`)
+        // a new version of the same component (a hot swap serves it before unserving the old) is no conflict
+        const say = taken.service.name === service.name ? log.debug : log.warn
+        say.call(log, `${i.id} is exported by both ${taken.service.name} and ${service.name}; calls go to ${service.name}`)
       }
       services.set(i.id, { service, iface: i })
     }
