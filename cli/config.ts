@@ -57,6 +57,8 @@ export interface NodeSettings {
   readonly cacheDir?: string
   /** `host:port` of the metrics and health listener. */
   readonly metrics?: string
+  /** `host:port` of the console's listener (node/console/). */
+  readonly console?: string
   readonly drainTimeoutMs?: number
   readonly logLevel?: LogLevel
   readonly logFormat?: LogFormat
@@ -146,7 +148,7 @@ export const configKeys = [
   'listen', 'announce', 'bootstrap', 'component', 'grant', 'inline', 'label', 'lattice', 'data-dir', 'cache-dir',
   'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host', 'provider', 'provider-config',
   'provider-secret', 'link', 'limits', 'require-signed', 'trust-key', 'lattice-key', 'allow-peer', 'trust-file',
-  'member-cert', 'trust-admin', 'policy', 'config-value', 'secret', 'messaging', 'subscribe', 'http', 'http-route'
+  'member-cert', 'trust-admin', 'policy', 'config-value', 'secret', 'messaging', 'subscribe', 'http', 'http-route', 'console'
 ] as const
 
 /** The largest config file read: a config is a few KiB, and parsing one of gigabytes would hold the command for minutes. */
@@ -307,7 +309,8 @@ export function grantsByComponent (grants: readonly GrantArg[], env: Readonly<Re
   return out
 }
 
-export function parseMetricsArg (text: string): string {
+/** `host:port` of a listener (metrics, console, HTTP), port 0 for a free one. */
+export function parseHostPortArg (text: string): string {
   if (!/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/.test(text) || Number(text.slice(text.lastIndexOf(':') + 1)) > 65535) {
     throw new SettingError(`${JSON.stringify(text)} is not host:port (like 127.0.0.1:9464)`)
   }
@@ -633,7 +636,8 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
         case 'lattice': out.lattice = parseLatticeArg(string()); break
         case 'data-dir': out.dataDir = resolvePath(string(), base); break
         case 'cache-dir': out.cacheDir = resolvePath(string(), base); break
-        case 'metrics': out.metrics = parseMetricsArg(string()); break
+        case 'metrics': out.metrics = parseHostPortArg(string()); break
+        case 'console': { const v = string(); out.console = v === 'auto' ? v : parseHostPortArg(v); break }
         case 'drain-timeout': out.drainTimeoutMs = parseMsArg(typeof value === 'number' ? value : string()); break
         case 'log-level': out.logLevel = parseLogLevelArg(string()); break
         case 'log-format': out.logFormat = parseLogFormatArg(string()); break
@@ -655,7 +659,7 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
         case 'policy': out.policy = resolvePath(string(), base); break
         case 'messaging': out.messaging = typeof value === 'boolean' ? value : fail('must be true or false'); break
         case 'subscribe': out.subscribe = strings().map(parseSubscribeArg); break
-        case 'http': { const v = string(); out.http = v === 'auto' ? v : parseMetricsArg(v); break }
+        case 'http': { const v = string(); out.http = v === 'auto' ? v : parseHostPortArg(v); break }
         case 'http-route': out.httpRoute = strings().map(parseHttpRouteArg); break
       }
     } catch (err) {

@@ -3,7 +3,7 @@
 import { LimitError, SettingError, parseLabelArg, parseLimitArg, parseLogFormatArg, parseLogLevelArg, parseMsArg, parseMultiaddrArg } from './config.ts'
 import type { LogFormat } from './config.ts'
 import { createLogger } from '../node/logger.ts'
-import type { LogLevel, Logger } from '../node/logger.ts'
+import type { LogEntry, LogLevel, Logger } from '../node/logger.ts'
 import type { CommandContext } from './context.ts'
 import { CliError } from './errors.ts'
 import { SecurityError, readLatticeKey, readPublicKey } from '../node/security/index.ts'
@@ -57,8 +57,8 @@ export function positiveMsOf (name: string, text: string | undefined, fallback: 
 }
 
 /** The command's log on standard error: text on a terminal, JSON lines elsewhere, unless told. */
-export function loggerOf (ctx: CommandContext, level: LogLevel, format: LogFormat | undefined): Logger {
-  return createLogger({ level, format: format ?? (ctx.errIsTTY ? 'text' : 'json'), write: line => { ctx.err(line) } })
+export function loggerOf (ctx: CommandContext, level: LogLevel, format: LogFormat | undefined, tap?: (entry: LogEntry) => void): Logger {
+  return createLogger({ level, format: format ?? (ctx.errIsTTY ? 'text' : 'json'), write: line => { ctx.err(line) }, ...(tap !== undefined ? { tap } : {}) })
 }
 
 export function logLevelOf (text: string | undefined, fallback: LogLevel): LogLevel {
@@ -75,8 +75,7 @@ export async function trustKeysOf (files: readonly string[]): Promise<KeyObject[
     try {
       return await readPublicKey(file)
     } catch (err) {
-      if (err instanceof SecurityError) throw new CliError('bad-key', `--trust-key ${file}: ${err.message}`, { cause: err })
-      throw err
+      throw asKeyError(err, ` (--trust-key ${file})`)
     }
   }))
 }

@@ -1,13 +1,23 @@
-// Local addresses a command listens on: whether a fixed TCP port is taken, and what an HTTP gateway's `auto` means.
+// Local addresses a command listens on: whether a fixed TCP port is taken, and what `auto` means for the HTTP gateway and the console.
 import { createServer } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { CommandContext } from './context.ts'
 
 /** The gateway's address: `auto` is 127.0.0.1:8080, or a free port with a notice when 8080 is taken. */
 export async function httpListen (http: string, ctx: Pick<CommandContext, 'err'>): Promise<string> {
-  if (http !== 'auto') return http
-  if (!await portTaken('/ip4/127.0.0.1/tcp/8080')) return '127.0.0.1:8080'
-  ctx.err('notice: port 8080 is in use, so the HTTP gateway listens on a free port instead: use the address printed under \'http:\', or choose one with --http 127.0.0.1:<port>')
+  return await autoListen(http, 8080, 'the HTTP gateway', '--http', ctx)
+}
+
+/** The console's address: `auto` is 127.0.0.1:9090, or a free port with a notice when 9090 is taken. */
+export async function consoleListen (console: string, ctx: Pick<CommandContext, 'err'>): Promise<string> {
+  return await autoListen(console, 9090, 'the console', '--console', ctx)
+}
+
+/** `auto`: loopback on `port` when it is free, else a free port and a notice saying where to look; anything else as given. */
+async function autoListen (given: string, port: number, what: string, flag: string, ctx: Pick<CommandContext, 'err'>): Promise<string> {
+  if (given !== 'auto') return given
+  if (!await portTaken(`/ip4/127.0.0.1/tcp/${port}`)) return `127.0.0.1:${port}`
+  ctx.err(`notice: port ${port} is in use, so ${what} listens on a free port instead: use the address printed under '${flag.slice(2)}:', or choose one with ${flag} 127.0.0.1:<port>`)
   return '127.0.0.1:0'
 }
 

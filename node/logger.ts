@@ -18,6 +18,16 @@ export interface LoggerInit {
   /** `text`: `12:00:01.123 INFO  [adverts] message`; `json`: one object per line. */
   readonly format?: 'text' | 'json'
   readonly write?: (line: string) => void
+  /** Also handed every line written, unformatted (the console's log tail). */
+  readonly tap?: (entry: LogEntry) => void
+}
+
+/** One line of the log, before formatting. */
+export interface LogEntry {
+  readonly time: number
+  readonly level: Exclude<LogLevel, 'silent'>
+  readonly name?: string
+  readonly message: string
 }
 
 export function createLogger (init: LoggerInit = {}, name?: string): Logger {
@@ -27,6 +37,7 @@ export function createLogger (init: LoggerInit = {}, name?: string): Logger {
   const emit = (level: Exclude<LogLevel, 'silent'>, message: string): void => {
     if (rank[level] < min) return
     const time = new Date()
+    init.tap?.({ time: time.getTime(), level, ...(name !== undefined ? { name } : {}), message })
     if (format === 'json') {
       write(JSON.stringify({ time: time.toISOString(), level, ...(name !== undefined ? { name } : {}), message }))
     } else {

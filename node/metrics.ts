@@ -35,6 +35,25 @@ export interface Metrics {
   readonly observer: Required<Pick<NodeObserver, 'call'>>
   /** The exposition text: the calls counted so far, plus the current state of `node` when given. */
   render (node?: MeshNode): string
+  /** The calls counted so far, one entry per direction, interface and function (the console's live figures). */
+  calls (): CallCounts
+}
+
+/** Cumulative call counts, as `calls()` gives them; rates and quantiles come from the difference of two. */
+export interface CallCounts {
+  /** Upper bounds of the latency buckets in seconds; each series has one more bucket (above the last bound). */
+  readonly boundsSeconds: readonly number[]
+  readonly series: ReadonlyArray<{
+    readonly direction: 'inbound' | 'outbound'
+    readonly iface: string
+    readonly func: string
+    readonly count: number
+    /** Calls whose outcome was not `ok`. */
+    readonly errors: number
+    readonly sumSeconds: number
+    /** Calls per bucket (not cumulative). */
+    readonly buckets: readonly number[]
+  }>
 }
 
 /** The label value everything past a cardinality bound collapses to. */
@@ -43,7 +62,7 @@ export const OTHER = 'other'
 const OUTCOME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
 interface CallSeries {
-  readonly direction: string
+  readonly direction: 'inbound' | 'outbound'
   readonly iface: string
   readonly func: string
   /** Cumulative counts per bucket are computed at render time; these are per-bucket. */
@@ -233,6 +252,20 @@ export function createMetrics (init: MetricsInit = {}): Metrics {
 
   return {
     observer: { call },
+    calls () {
+      return {
+        boundsSeconds: bounds,
+        series: [...series.values()].map(s => ({
+          direction: s.direction,
+          iface: s.iface,
+          func: s.func,
+          count: s.count,
+          errors: s.count - (s.outcomes.get('ok') ?? 0),
+          sumSeconds: s.sumSeconds,
+          buckets: [...s.buckets]
+        }))
+      }
+    },
     render (node) {
       const out = new Exposition()
       renderCalls(out)

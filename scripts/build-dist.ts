@@ -40,4 +40,6 @@ for (const entry of readdirSync(join(repo, 'node'), { recursive: true, withFileT
   cpSync(from, join(dist, relative(repo, from)))
 }
 cpSync(join(repo, 'wit'), join(dist, 'wit'), { recursive: true })
+// the console's page is served from the files beside its module
+cpSync(join(repo, 'node', 'console', 'page'), join(dist, 'node', 'console', 'page'), { recursive: true })
 console.error(`dist/ built (${rewritten} worker URL${rewritten === 1 ? '' : 's'} rewritten to .js)`)

@@ -8,7 +8,7 @@ import { createNode } from '../../node/index.ts'
 import type { Provider } from '../../node/providers/sdk.ts'
 import { defaultRuntimeLimits, httpExportOf, inspectComponent } from '../../node/runtime/index.ts'
 import { buildDirOf, buildProject } from '../build/project-build.ts'
-import { parseMetricsArg, parseMultiaddrArg } from '../config.ts'
+import { parseHostPortArg, parseMultiaddrArg } from '../config.ts'
 import type { CommandContext } from '../context.ts'
 import { CliError } from '../errors.ts'
 import { exampleCall } from '../example-call.ts'
@@ -81,7 +81,7 @@ export async function devCommand (argv: string[], ctx: CommandContext): Promise<
   const bootstrap = bootstrapOf(values.bootstrap, ctx.env)
   const latticeKey = await latticeKeyOf(values['lattice-key'], ctx.env)
   warnIfOpen(ctx, listen, latticeKey !== undefined)
-  const httpArg = values.http === undefined || values.http === 'auto' || values.http === 'off' ? values.http : flag('http', () => parseMetricsArg(values.http as string))
+  const httpArg = values.http === undefined || values.http === 'auto' || values.http === 'off' ? values.http : flag('http', () => parseHostPortArg(values.http as string))
   const log = loggerOf(ctx, logLevelOf(values['log-level'], 'info'), logFormatOf(values['log-format']))
   const project = await readProject(resolve(positionals[0] ?? '.'))
   const first = await buildProject(project)

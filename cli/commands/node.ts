@@ -7,7 +7,7 @@ import { join, isAbsolute } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Interface } from '../../protocol/wit/model.ts'
 import {
-  formatLimit, grantsByComponent, loadConfigFile, parseComponentArg, parseGrantArg, parseComponentSetting, parseInlineArg, parseLatticeArg, parseLinkArg, parseMetricsArg,
+  formatLimit, grantsByComponent, loadConfigFile, parseComponentArg, parseGrantArg, parseComponentSetting, parseInlineArg, parseLatticeArg, parseLinkArg, parseHostPortArg,
   parseMsArg, parseMultiaddrArg, parseProviderArg, parseSubscribeArg, resolvePath, parseAllowPeerArg, parseHttpRouteArg
 } from '../config.ts'
 import type { Provider } from '../../node/providers/sdk.ts'
@@ -23,11 +23,13 @@ import type { ComponentSpec, MeshNode } from '../../node/index.ts'
 import type { CommandContext } from '../context.ts'
 import { CliError } from '../errors.ts'
 import { exampleCall } from '../example-call.ts'
-import { commandLine } from '../install.ts'
+import { commandLine, packageVersion } from '../install.ts'
 import { asKeyError, bootstrapOf, isLoopbackAddress, warnIfOpen, flag, labelsOf, latticeKeyEnv, latticeKeyFileOf, latticeKeyOf, limitFlagsOf, logFormatOf, logLevelOf, loggerOf, trustKeysOf } from '../options.ts'
 import { limitCatalog, limitInits } from '../../node/limits.ts'
 import { HTTP_HANDLER_IFACE } from '../../node/http/index.ts'
-import { httpListen, portTaken } from '../ports.ts'
+import { createLogTail, defaultConsoleLimits, startConsoleServer } from '../../node/console/index.ts'
+import type { ConsoleServer } from '../../node/console/index.ts'
+import { consoleListen, httpListen, portTaken } from '../ports.ts'
 import { stopRequests } from '../signals.ts'
 import { reloadPolicyOnHangUp, securityInit } from '../security.ts'
 
@@ -105,6 +107,9 @@ Options:
                             these flags (listen, bootstrap, component, grant, label, data-dir,
                             drain-timeout, demo-host, ...); flags win
   --metrics <host:port>     serve /metrics (Prometheus), /healthz and /readyz there
+  --console <host:port>     serve a live, read-only console page there (peers, interfaces,
+                            calls, topology, adverts, the log tail; port 0: a free one;
+                            auto: 127.0.0.1:9090, or a free port when that is taken)
   --http <host:port>        an HTTP/1.1 gateway there (port 0: a free one): each request goes to a
                             component exporting wasi:http/incoming-handler somewhere in the mesh,
                             local first (any node can be a gateway; it needs no component)
@@ -235,6 +240,7 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
       'cache-dir': { type: 'string' },
       config: { type: 'string' },
       metrics: { type: 'string' },
+      console: { type: 'string' },
       'drain-timeout': { type: 'string' },
       'demo-host': { type: 'boolean' },
       'log-level': { type: 'string' },
@@ -273,7 +279,8 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
     lattice: values.lattice === undefined ? undefined : flag('lattice', () => parseLatticeArg(values.lattice as string)),
     dataDir: values['data-dir'] === undefined ? undefined : resolvePath(values['data-dir'], cwd),
     cacheDir: values['cache-dir'] === undefined ? undefined : resolvePath(values['cache-dir'], cwd),
-    metrics: values.metrics === undefined ? undefined : flag('metrics', () => parseMetricsArg(values.metrics as string)),
+    metrics: values.metrics === undefined ? undefined : flag('metrics', () => parseHostPortArg(values.metrics as string)),
+    console: values.console === undefined ? undefined : values.console === 'auto' ? 'auto' : flag('console', () => parseHostPortArg(values.console as string)),
     drainTimeoutMs: values['drain-timeout'] === undefined ? undefined : flag('drain-timeout', () => parseMsArg(values['drain-timeout'] as string)),
     logLevel: values['log-level'] === undefined ? undefined : logLevelOf(values['log-level'], 'info'),
     logFormat: logFormatOf(values['log-format']),
@@ -292,7 +299,7 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
     secret: some(values.secret)?.map(c => flag('secret', () => parseComponentSetting(c, 'secret'))),
     messaging: values.messaging,
     subscribe: some(values.subscribe)?.map(t => flag('subscribe', () => parseSubscribeArg(t))),
-    http: values.http === undefined ? undefined : values.http === 'auto' ? 'auto' : flag('http', () => parseMetricsArg(values.http as string)),
+    http: values.http === undefined ? undefined : values.http === 'auto' ? 'auto' : flag('http', () => parseHostPortArg(values.http as string)),
     httpRoute: some(values['http-route'])?.map(r => flag('http-route', () => parseHttpRouteArg(r)))
   }
   const merged: Record<string, unknown> = { ...file }
@@ -399,7 +406,7 @@ export const loopbackOnlyNote = [
   'interface and only key holders get in), or give --listen /ip4/0.0.0.0/tcp/4001 on a network where every host is trusted.'
 ]
 
-function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsServer | undefined, demoHost: boolean, env: CommandContext['env'], opts: { loopbackOnly: boolean, latticeKeyFile?: string, subscriptions?: readonly SubscribeArg[] }): string[] {
+function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsServer | undefined, demoHost: boolean, env: CommandContext['env'], opts: { loopbackOnly: boolean, latticeKeyFile?: string, subscriptions?: readonly SubscribeArg[], consoleUrl?: string }): string[] {
   const subscriptions = opts.subscriptions ?? []
   const addresses = orderedAddresses(node)
   const lines = [`peer id: ${node.peerId}`, `lattice: ${node.lattice}${opts.latticeKeyFile !== undefined ? ' (private: lattice key required)' : ''}`, 'listening on:', ...addresses, '']
@@ -418,6 +425,7 @@ function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsSer
   const messaging = node.stats().messaging
   if (messaging !== undefined) lines.push(`messaging: on (wasmcloud:messaging@0.2.0 over the lattice's gossip)${subscriptions.length > 0 ? `, subscribed: ${subscriptions.map(s => `${s.component}=${s.subject}`).join(', ')}` : ''}`)
   if (ops !== undefined) lines.push(`metrics: ${ops.url}/metrics (and /healthz, /readyz)`)
+  if (opts.consoleUrl !== undefined) lines.push(`console: ${opts.consoleUrl}/ (read-only, live)`)
   const http = node.httpUrl()
   if (http !== undefined) {
     lines.push(`http: ${http} (requests go to components exporting wasi:http/incoming-handler, local first)`)
@@ -471,7 +479,9 @@ function watchPeers (node: MeshNode, log: Logger): () => void {
 
 export async function nodeCommand (argv: string[], ctx: CommandContext): Promise<number> {
   const settings = await settingsOf(argv, ctx)
-  const log = loggerOf(ctx, settings.logLevel ?? 'info', settings.logFormat)
+  // the console's log tail sees every line the node logs, from its start
+  const logTail = settings.console === undefined ? undefined : createLogTail()
+  const log = loggerOf(ctx, settings.logLevel ?? 'info', settings.logFormat, logTail?.tap)
   log.debug(`settings: ${JSON.stringify(settings)}`)
   // checked together before anything starts (a stream window past the read buffer, wherever each came from)
   const limits = limitInits(settings.limits ?? {})
@@ -481,7 +491,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
   const latticeKey = await latticeKeyOf(settings.latticeKey, {})
   const listen = await listenAddresses(settings, ctx, latticeKey !== undefined)
   warnIfOpen(ctx, listen, latticeKey !== undefined)
-  const metrics = settings.metrics === undefined ? undefined : createMetrics()
+  const metrics = settings.metrics === undefined && settings.console === undefined ? undefined : createMetrics()
   const security = await securityInit(settings)
   const node = await createNode({
     latticeKey,
@@ -510,6 +520,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
   if (settings.trustFile !== undefined && ctx.signal === undefined) process.on('SIGHUP', onHangUp)
   let running = false
   let ops: OpsServer | undefined
+  let consoleServer: ConsoleServer | undefined
   let unwatch: (() => void) | undefined
   let lonely: ReturnType<typeof setTimeout> | undefined
   let providers: Provider[] = []
@@ -532,6 +543,24 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
         throw new CliError('address-in-use', `cannot serve metrics on ${settings.metrics}: ${(err as Error).message}`, { cause: err })
       }
     }
+    if (settings.console !== undefined) {
+      const at = await consoleListen(settings.console, ctx)
+      const colon = at.lastIndexOf(':')
+      try {
+        consoleServer = await startConsoleServer({
+          node,
+          host: at.slice(0, colon).replace(/^\[|\]$/g, ''),
+          port: Number(at.slice(colon + 1)),
+          limits: defaultConsoleLimits,
+          metrics,
+          logTail,
+          version: packageVersion(),
+          logger: log.child('console')
+        })
+      } catch (err) {
+        throw new CliError('address-in-use', `cannot serve the console on ${settings.console}: ${(err as Error).message}`, { cause: err })
+      }
+    }
     unwatch = watchPeers(node, log)
     try {
       await node.start()
@@ -546,7 +575,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     if (demoHost) node.serve(createDemoHost({ onLog: (message, caller) => { log.info(`log from ${logCaller(node, caller)}: ${message}`) } }))
     running = true
     const loopbackOnly = latticeKey === undefined && (settings.listen === undefined || settings.listen.length === 0)
-    for (const line of startLines(node, providers, ops, demoHost, ctx.env, { loopbackOnly, latticeKeyFile: latticeKey === undefined ? undefined : settings.latticeKey, subscriptions: settings.subscribe })) ctx.out(line)
+    for (const line of startLines(node, providers, ops, demoHost, ctx.env, { loopbackOnly, latticeKeyFile: latticeKey === undefined ? undefined : settings.latticeKey, subscriptions: settings.subscribe, consoleUrl: consoleServer?.url })) ctx.out(line)
     if ((settings.bootstrap?.length ?? 0) > 0) {
       lonely = setTimeout(() => {
         if (node.connections().length === 0) log.warn(`not connected to any bootstrap peer yet (${settings.bootstrap?.join(', ')}); retrying in the background: check the addresses and that those nodes are up`)
@@ -570,6 +599,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     await node.stop().catch(() => {})
     await Promise.allSettled(providers.map(async p => { await p.stop() }))
     await ops?.close().catch(() => {})
+    await consoleServer?.close().catch(() => {})
     process.off('SIGHUP', onHangUp)
     stop.dispose()
   }
