@@ -34,7 +34,8 @@ export interface ConsoleServer {
 const PAGE: ReadonlyMap<string, { type: string, body: Buffer }> = new Map([
   ['/', { type: 'text/html; charset=utf-8', body: readFileSync(new URL('./page/index.html', import.meta.url)) }],
   ['/console.js', { type: 'text/javascript; charset=utf-8', body: readFileSync(new URL('./page/console.js', import.meta.url)) }],
-  ['/console.css', { type: 'text/css; charset=utf-8', body: readFileSync(new URL('./page/console.css', import.meta.url)) }]
+  ['/console.css', { type: 'text/css; charset=utf-8', body: readFileSync(new URL('./page/console.css', import.meta.url)) }],
+  ['/favicon.svg', { type: 'image/svg+xml', body: readFileSync(new URL('./page/favicon.svg', import.meta.url)) }]
 ])
 
 // The page loads nothing from elsewhere, and nothing may frame it.

@@ -6,7 +6,7 @@ import { chown, writeFile, readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { describe, it } from 'vitest'
+import { describeNeeding } from './needs.ts'
 import { scratchDir } from './scratch.ts'
 import type { ScratchDir } from './scratch.ts'
 
@@ -182,22 +182,10 @@ export async function startPostgres (binaries?: PostgresBinaries): Promise<Postg
 }
 
 
-/**
- * `describe` for tests that need a real server. With no server installed, the block is one test
- * whose name says SKIPPED and which warns loudly; in CI (`CI=true`) that test fails instead, because
- * CI installs the server and must run these tests.
- */
+/** `describe` for tests that need a real PostgreSQL server (see describeNeeding: a loud skip without one, a failure in CI). */
 export function describePostgres (name: string, body: (pg: PostgresBinaries) => void): void {
   const found = findPostgres()
-  if (!('missing' in found)) {
-    describe(name, () => { body(found) })
-    return
-  }
-  describe(name, () => {
-    it(`SKIPPED: no PostgreSQL (${found.missing})`, () => {
-      const message = `\n*** ${name}: SKIPPED: no PostgreSQL server (${found.missing}).\n*** Install Debian's postgresql package to run these tests. ***\n`
-      if (process.env.CI === 'true') throw new Error(`${message}In CI a missing server is a failure: .ci/run must install it.`)
-      console.warn(message)
-    })
+  describeNeeding(name, { what: 'PostgreSQL server', install: "Install Debian's postgresql package", ...('missing' in found ? { missing: found.missing } : {}) }, () => {
+    if (!('missing' in found)) body(found)
   })
 }

@@ -59,6 +59,13 @@ function labels (obj) {
   return span
 }
 
+/** The addresses without the peer id they all end in; the full list on hover. */
+function addresses (list) {
+  const span = el('span', list.length === 0 ? '—' : list.map(a => a.replace(/\/p2p\/[^/]+$/, '')).join(' '), 'mono')
+  span.title = list.join('\n')
+  return span
+}
+
 function nameOf (p) {
   return p.labels.name ?? p.labels.host ?? short(p.peer)
 }
@@ -82,7 +89,7 @@ function renderPeers (state) {
       peerCell,
       { text: stateText, cls: p.local || (p.connected && p.healthy) ? 'up' : p.healthy ? '' : 'down' },
       labels(p.labels),
-      el('span', p.addresses.join('\n'), 'mono'),
+      addresses(p.addresses),
       { text: p.latencyMs === undefined ? '—' : `${p.latencyMs.toFixed(1)} ms`, cls: 'num' },
       { text: String(p.inflight), cls: 'num' }
     ])
