@@ -27,7 +27,7 @@ import type { Registry, RegistryChange } from './registry.ts'
 import { createRouter } from './router.ts'
 import type { Router } from './router.ts'
 import { createRuntime } from './runtime/index.ts'
-import type { Runtime } from './runtime/index.ts'
+import type { LoadedComponent, Runtime } from './runtime/index.ts'
 import { createServices } from './services.ts'
 import { NodeError } from './errors.ts'
 import { linkOptions } from './links.ts'
@@ -41,6 +41,8 @@ import { createMessaging, HANDLER } from './messaging/index.ts'
 import { localHandlers } from './messaging/handlers.ts'
 import { createGateway } from './http/index.ts'
 import type { Gateway } from './http/index.ts'
+import { join } from 'node:path'
+import { createArtifacts } from './artifacts/index.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -185,6 +187,33 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     ? undefined
     : createGateway({ ...init.http, limits: init.httpLimits, log: log.child('http'), call: async (iface, func, params, opts) => await outbound.call(iface, func, params, opts) })
 
+  const artifacts = createArtifacts({
+    libp2p,
+    dir: init.dataDir !== undefined ? join(init.dataDir, 'artifacts') : undefined,
+    peers: () => registry.peers(),
+    log: log.child('artifacts'),
+    config: init.artifacts,
+    limits: init.artifactLimits,
+    maxComponentBytes: init.runtimeLimits?.maxComponentBytes ?? defaultRuntimeLimits.maxComponentBytes
+  })
+  /** A reference becomes verified bytes (a file stays a path, so that the trust gate finds its `.sig`). */
+  async function resolved (spec: ComponentSpec): Promise<ComponentSpec> {
+    const got = await artifacts.fetch(spec.source)
+    if (got.from === 'file' || got.from === 'bytes') return spec
+    return { ...spec, source: got.bytes, name: spec.name ?? got.name }
+  }
+  /** Digests pinned in the artifact cache by component id, while loaded. */
+  const pinned = new Map<string, string>()
+  async function load (spec: ComponentSpec): Promise<LoadedComponent> {
+    const component = await services.load(await resolved(spec))
+    if (!pinned.has(component.id)) { artifacts.pin(component.digest); pinned.set(component.id, component.digest) }
+    return component
+  }
+  function unpinAll (): void {
+    for (const digest of pinned.values()) artifacts.unpin(digest)
+    pinned.clear()
+  }
+
   // One running node per data directory: held from here until stop (or the process's exit), taken again on a restart.
   let lock: DataDirLock | undefined = init.dataDir !== undefined ? await lockDataDir(init.dataDir) : undefined
   let started = false
@@ -197,8 +226,11 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     if (lock === undefined && init.dataDir !== undefined) lock = await lockDataDir(init.dataDir)
     started = true
     try {
+      // The cache opens and references resolve (cache, registry: no peer is known yet) before anything listens.
+      await artifacts.start()
+      const sources = await Promise.all((init.components ?? []).map(resolved))
       // Every component is verified before anything listens: a node does not start half of what it was given.
-      const admitted = await Promise.allSettled((init.components ?? []).map(services.admit))
+      const admitted = await Promise.allSettled(sources.map(services.admit))
       const refused = admitted.find(a => a.status === 'rejected')
       if (refused !== undefined) throw refused.reason
       const components = admitted.map(a => (a as PromiseFulfilledResult<ComponentSpec>).value)
@@ -214,7 +246,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       await agent.start()
       await messaging?.start()
       peering?.start()
-      for (const spec of components) await services.load(spec)
+      for (const spec of components) await load(spec)
       await gateway?.start()
       if (init.bootstrap !== undefined && init.bootstrap.length > 0) {
         keeper = keepConnected(libp2p, init.bootstrap.map(a => multiaddr(a)), {
@@ -248,8 +280,10 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     await members.stop()
     await libp2p.stop()
     inbound.stop()
+    await artifacts.stop()
     // The runtime's components go with it; a restart loads `init.components` again.
     services.clearComponents()
+    unpinAll()
     await runtime.stop()
     router.close()
     await releaseLock()
@@ -266,8 +300,12 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     start,
     stop,
     addresses,
-    load: services.load,
-    unload: services.unload,
+    load,
+    async unload (id) {
+      await services.unload(id)
+      const digest = pinned.get(id)
+      if (digest !== undefined) { pinned.delete(id); artifacts.unpin(digest) }
+    },
     serve: services.serve,
     unserve: services.unserve,
     components: () => runtime.components(),
@@ -307,7 +345,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         connectionsRefused: membership.counts(),
         refused: authorizer.stats(),
         members: members.stats(),
-        ...(messaging !== undefined ? { messaging: messaging.stats() } : {})
+        ...(messaging !== undefined ? { messaging: messaging.stats() } : {}),
+        artifacts: artifacts.stats()
       }
     },
     reloadTrust: membership.reload,
