@@ -100,16 +100,25 @@ export function createArtifactServer (init: { libp2p: Libp2p, lookup: (digest: s
       await libp2p.handle(ARTIFACT_PROTOCOL, async (stream, connection) => {
         const peer = connection.remotePeer.toString()
         const mine = perPeer.get(peer) ?? 0
+        // a transfer that outlasts its time (a peer reading slowly, a request never finished) is cut; the asker's own timeout is the same
+        const timer = setTimeout(() => { stream.abort(new ArtifactError('artifact-timeout', `transfer to ${peer} took longer than ${limits.peerArtifactTimeoutMs} ms`)) }, limits.peerArtifactTimeoutMs)
         if (mine >= limits.maxArtifactTransfersPerPeer || active >= limits.maxArtifactTransfers) {
           counts.busy++
-          // answered without reading the request: the asker tries another peer or the registry
-          await send(stream, Uint8Array.of(STATUS_BUSY)).then(async () => { await stream.close() }).catch(() => { stream.abort(new Error('busy')) })
+          // the request is read (a stream answered before its request is in loses the answer), never looked up;
+          // libp2p's maxInboundStreams bounds how many such streams one connection holds
+          try {
+            await readRequest(stream)
+            await send(stream, Uint8Array.of(STATUS_BUSY))
+            await stream.close()
+          } catch {
+            stream.abort(new Error('busy'))
+          } finally {
+            clearTimeout(timer)
+          }
           return
         }
         perPeer.set(peer, mine + 1)
         active++
-        // a transfer that outlasts its time (a peer reading slowly) is cut; the asker's own timeout is the same
-        const timer = setTimeout(() => { stream.abort(new ArtifactError('artifact-timeout', `transfer to ${peer} took longer than ${limits.peerArtifactTimeoutMs} ms`)) }, limits.peerArtifactTimeoutMs)
         try {
           await answer(stream, peer)
         } catch (err) {
