@@ -204,11 +204,12 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   }
   /** Digests pinned in the artifact cache by component id, while loaded. */
   const pinned = new Map<string, string>()
-  async function load (spec: ComponentSpec): Promise<LoadedComponent> {
-    const component = await services.load(await resolved(spec))
+  async function loadResolved (spec: ComponentSpec): Promise<LoadedComponent> {
+    const component = await services.load(spec)
     if (!pinned.has(component.id)) { artifacts.pin(component.digest); pinned.set(component.id, component.digest) }
     return component
   }
+  const load = async (spec: ComponentSpec): Promise<LoadedComponent> => await loadResolved(await resolved(spec))
   function unpinAll (): void {
     for (const digest of pinned.values()) artifacts.unpin(digest)
     pinned.clear()
@@ -246,7 +247,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       await agent.start()
       await messaging?.start()
       peering?.start()
-      for (const spec of components) await load(spec)
+      for (const spec of components) await loadResolved(spec)
       await gateway?.start()
       if (init.bootstrap !== undefined && init.bootstrap.length > 0) {
         keeper = keepConnected(libp2p, init.bootstrap.map(a => multiaddr(a)), {
