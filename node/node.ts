@@ -42,7 +42,7 @@ import { localHandlers } from './messaging/handlers.ts'
 import { createGateway } from './http/index.ts'
 import type { Gateway } from './http/index.ts'
 import { join } from 'node:path'
-import { createArtifacts } from './artifacts/index.ts'
+import { createArtifacts, parseReference } from './artifacts/index.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -191,14 +191,15 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     libp2p,
     dir: init.dataDir !== undefined ? join(init.dataDir, 'artifacts') : undefined,
     peers: () => registry.peers(),
+    onPeersChange: listener => registry.on('change', listener),
     log: log.child('artifacts'),
     config: init.artifacts,
     limits: init.artifactLimits,
     maxComponentBytes: init.runtimeLimits?.maxComponentBytes ?? defaultRuntimeLimits.maxComponentBytes
   })
   /** A reference becomes verified bytes (a file stays a path, so that the trust gate finds its `.sig`). */
-  async function resolved (spec: ComponentSpec): Promise<ComponentSpec> {
-    const got = await artifacts.fetch(spec.source)
+  async function resolved (spec: ComponentSpec, opts: { waitForPeers?: boolean } = {}): Promise<ComponentSpec> {
+    const got = await artifacts.fetch(spec.source, opts)
     if (got.from === 'file' || got.from === 'bytes') return spec
     return { ...spec, source: got.bytes, name: spec.name ?? got.name }
   }
@@ -227,9 +228,12 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     if (lock === undefined && init.dataDir !== undefined) lock = await lockDataDir(init.dataDir)
     started = true
     try {
-      // The cache opens and references resolve (cache, registry: no peer is known yet) before anything listens.
+      // The cache opens and files resolve before anything listens. With bootstrap peers, OCI references and
+      // digests wait until they are connected: a joining node takes the bytes from peers, not the registry.
       await artifacts.start()
-      const sources = await Promise.all((init.components ?? []).map(resolved))
+      const joining = init.bootstrap !== undefined && init.bootstrap.length > 0
+      const later = (spec: ComponentSpec): boolean => joining && typeof spec.source === 'string' && parseReference(spec.source).kind !== 'file'
+      const sources = await Promise.all((init.components ?? []).filter(s => !later(s)).map(async s => await resolved(s)))
       // Every component is verified before anything listens: a node does not start half of what it was given.
       const admitted = await Promise.allSettled(sources.map(services.admit))
       const refused = admitted.find(a => a.status === 'rejected')
@@ -255,6 +259,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         })
         await keeper.start()
       }
+      // admitted when loaded (services.load), after the peers' adverts had `artifactPeerWaitMs` to arrive
+      for (const spec of (init.components ?? []).filter(later)) await loadResolved(await resolved(spec, { waitForPeers: true }))
     } catch (err) {
       await stop().catch(() => {})
       throw err

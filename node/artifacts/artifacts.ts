@@ -51,12 +51,20 @@ export interface ArtifactStats {
   readonly server: ArtifactServerStats
 }
 
+export interface FetchOptions {
+  readonly signal?: AbortSignal
+  /** A node starting with bootstrap peers: their adverts are on the way. */
+  readonly waitForPeers?: boolean
+}
+
 export interface ArtifactsInit {
   readonly libp2p: Libp2p
   /** `<data-dir>/artifacts`; without it the cache is in memory. */
   readonly dir?: string
   /** The peers this node knows, with the component digests their adverts name. */
   readonly peers: () => readonly PeerView[]
+  /** Told whenever what `peers` answers may have changed; returns the unsubscribe. */
+  readonly onPeersChange: (listener: () => void) => () => void
   readonly log: Logger
   readonly config?: ArtifactsConfig
   readonly limits?: Partial<ArtifactLimits>
@@ -67,8 +75,11 @@ export interface Artifacts {
   /** Opens the cache (before anything loads) and serves it to peers. */
   start (): Promise<void>
   stop (): Promise<void>
-  /** The bytes a reference names, verified; a file's and bytes given are cached too, so that peers can fetch them. */
-  fetch (source: string | Uint8Array, signal?: AbortSignal): Promise<Fetched>
+  /**
+   * The bytes a reference names, verified; a file's and bytes given are cached too, so that peers can fetch them.
+   * `waitForPeers`: when no known peer holds the digest, wait up to `artifactPeerWaitMs` for one to advertise it.
+   */
+  fetch (source: string | Uint8Array, opts?: FetchOptions): Promise<Fetched>
   /** A loaded component's bytes stay in the cache while it runs. */
   pin (digest: string): void
   unpin (digest: string): void
@@ -110,6 +121,17 @@ export function createArtifacts (init: ArtifactsInit): Artifacts {
     return [...shuffle(having.filter(p => p.connected)), ...shuffle(having.filter(p => !p.connected))].map(p => p.peer)
   }
 
+  /** Resolves when a peer advertising `digest` is known, or after `artifactPeerWaitMs` (an event, not a poll). */
+  async function holderKnown (digest: string, signal?: AbortSignal): Promise<void> {
+    if (holders(digest).length > 0 || limits.artifactPeerWaitMs === 0) return
+    await new Promise<void>(resolve => {
+      const done = (): void => { clearTimeout(timer); unsubscribe(); signal?.removeEventListener('abort', done); resolve() }
+      const timer = setTimeout(done, limits.artifactPeerWaitMs)
+      const unsubscribe = init.onPeersChange(() => { if (holders(digest).length > 0) done() })
+      signal?.addEventListener('abort', done, { once: true })
+    })
+  }
+
   async function fromPeers (digest: string, signal?: AbortSignal): Promise<{ bytes: Uint8Array, peer: string } | undefined> {
     for (const peer of holders(digest).slice(0, limits.maxArtifactPeerAttempts)) {
       if (signal?.aborted === true) break
@@ -126,12 +148,14 @@ export function createArtifacts (init: ArtifactsInit): Artifacts {
   }
 
   /** Cache, then peers, then (for an OCI layer) the registry; what arrives is verified and cached. */
-  async function byDigest (digest: string, registry: { ref: OciRef, layer: WasmLayer } | undefined, signal?: AbortSignal): Promise<Omit<Fetched, 'reference' | 'name'>> {
+  async function byDigest (digest: string, registry: { ref: OciRef, layer: WasmLayer } | undefined, opts: FetchOptions): Promise<Omit<Fetched, 'reference' | 'name'>> {
+    const { signal } = opts
     const cached = await store.get(digest)
     if (cached !== undefined) { count('cache'); return { digest, bytes: cached, from: 'cache' } }
     let running = inflight.get(digest)
     if (running === undefined) {
       running = (async () => {
+        if (opts.waitForPeers === true) await holderKnown(digest, signal)
         const got = await fromPeers(digest, signal)
         if (got !== undefined) {
           await store.put(digest, got.bytes)
@@ -153,7 +177,7 @@ export function createArtifacts (init: ArtifactsInit): Artifacts {
     return await running
   }
 
-  async function fetchRef (ref: ComponentRef, signal?: AbortSignal): Promise<Omit<Fetched, 'reference' | 'name'>> {
+  async function fetchRef (ref: ComponentRef, opts: FetchOptions): Promise<Omit<Fetched, 'reference' | 'name'>> {
     if (ref.kind === 'file') {
       const bytes = await readComponentSource(ref.path, maxComponentBytes)
       const digest = sha256Hex(bytes)
@@ -161,10 +185,10 @@ export function createArtifacts (init: ArtifactsInit): Artifacts {
       count('file')
       return { digest, bytes, from: 'file' }
     }
-    if (ref.kind === 'digest') return await byDigest(ref.digest, undefined, signal)
+    if (ref.kind === 'digest') return await byDigest(ref.digest, undefined, opts)
     // a tag can move: its manifest always comes from the registry; the layer it names, from whoever has it
-    const { layer } = await oci.resolve(ref, signal)
-    return await byDigest(layer.digest, { ref, layer }, signal)
+    const { layer } = await oci.resolve(ref, opts.signal)
+    return await byDigest(layer.digest, { ref, layer }, opts)
   }
 
   return {
@@ -178,7 +202,7 @@ export function createArtifacts (init: ArtifactsInit): Artifacts {
       await server.stop()
     },
 
-    async fetch (source, signal) {
+    async fetch (source, opts = {}) {
       await (opened ??= store.open().catch((err: unknown) => { opened = undefined; throw err }))
       if (typeof source !== 'string') {
         if (source.byteLength > maxComponentBytes) throw new ArtifactError('artifact-too-large', `component is ${source.byteLength} bytes, over maxComponentBytes (${maxComponentBytes})`)
@@ -188,7 +212,7 @@ export function createArtifacts (init: ArtifactsInit): Artifacts {
         return { digest, bytes: source, from: 'bytes', reference: `sha256:${digest}` }
       }
       const ref = parseReference(source)
-      const got = await fetchRef(ref, signal)
+      const got = await fetchRef(ref, opts)
       const name = referenceName(ref)
       return { ...got, reference: formatReference(ref), ...(name !== undefined ? { name } : {}) }
     },

@@ -1,7 +1,7 @@
 // Components by digest: references, the content-addressed cache, OCI registries and the peer artifact protocol (node/artifacts/README.md).
 
 export { createArtifacts } from './artifacts.ts'
-export type { Artifacts, ArtifactsConfig, ArtifactsInit, ArtifactSource, ArtifactStats, Fetched } from './artifacts.ts'
+export type { Artifacts, ArtifactsConfig, ArtifactsInit, FetchOptions, ArtifactSource, ArtifactStats, Fetched } from './artifacts.ts'
 export { ArtifactError, isArtifactError } from './errors.ts'
 export type { ArtifactErrorCode } from './errors.ts'
 export { defaultArtifactLimits } from './limits.ts'

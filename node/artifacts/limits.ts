@@ -19,6 +19,11 @@ export interface ArtifactLimits {
   readonly maxArtifactTransfers: number
   /** Peers asked for a digest before going to the registry. */
   readonly maxArtifactPeerAttempts: number
+  /**
+   * At start with bootstrap peers, a component by reference that no known peer holds yet waits this long for an
+   * advert naming its digest (the sync with the bootstrap peers brings them) before going to the registry.
+   */
+  readonly artifactPeerWaitMs: number
   /** The size of the chunks this node sends bytes in. */
   readonly artifactChunkBytes: number
 }
@@ -33,5 +38,6 @@ export const defaultArtifactLimits: ArtifactLimits = Object.freeze({
   maxArtifactTransfersPerPeer: 2,
   maxArtifactTransfers: 16,
   maxArtifactPeerAttempts: 3,
+  artifactPeerWaitMs: 3_000,
   artifactChunkBytes: 64 * 1024
 })

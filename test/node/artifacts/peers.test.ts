@@ -27,7 +27,7 @@ describe.skipIf(!haveRegistry)('a mesh pulls an image from the registry once', (
   beforeAll(async () => { registry = await startRegistry(); proxy = await countingProxy(registry.host) }, 30_000)
   afterAll(async () => { await proxy?.stop(); await registry?.stop() })
 
-  it('node A pulls from the registry; B and C fetch the bytes from A (the registry serves the blob once)', async () => {
+  it('node A pulls from the registry; B, C (at its start) and D fetch the bytes from peers (the registry serves the blob once)', async () => {
     const bytes = await buildArith()
     const digest = sha256Hex(bytes)
     const ref = `${proxy.host}/test/arith:1.0`
@@ -37,17 +37,22 @@ describe.skipIf(!haveRegistry)('a mesh pulls an image from the registry once', (
     const loaded = await a.load({ source: ref })
     expect(loaded).toMatchObject({ digest, name: 'arith' })
     expect(a.stats().artifacts.fetched).toEqual({ registry: 1 })
+    // B loads after joining; C is started with the reference (its start waits for the bootstrap peers' adverts)
     const b = await mesh.add({ bootstrap: bootstrapOf(a) })
-    const c = await mesh.add({ bootstrap: bootstrapOf(a) })
     await knowsHolder(b, digest)
-    await knowsHolder(c, digest)
     await b.load({ source: ref })
-    await c.load({ source: `sha256:${digest}` })
+    const c = await mesh.add({ bootstrap: bootstrapOf(a), components: [{ source: ref }] })
+    expect(c.components().map(x => x.digest)).toEqual([digest])
+    const d = await mesh.add({ bootstrap: bootstrapOf(b) })
+    await knowsHolder(d, digest, 3)
+    await d.load({ source: `sha256:${digest}`, name: 'arith' })
     expect(b.stats().artifacts.fetched).toEqual({ peer: 1 })
     expect(c.stats().artifacts.fetched).toEqual({ peer: 1 })
-    expect(a.stats().artifacts.server.served).toBeGreaterThanOrEqual(1)
+    expect(d.stats().artifacts.fetched).toEqual({ peer: 1 })
+    const served = [a, b, c].reduce((n, x) => n + x.stats().artifacts.server.served, 0)
+    expect(served).toBe(3)
     expect(proxy.blobGets(digest)).toBe(1)
-    expect(await c.call(CALC, 'echo', ['from a peer\'s bytes'], { target: c.peerId })).toEqual(['from a peer\'s bytes'])
+    expect(await d.call(CALC, 'echo', ['from a peer\'s bytes'], { target: d.peerId })).toEqual(['from a peer\'s bytes'])
   })
 })
 
