@@ -1,9 +1,9 @@
 // The content-addressed cache: bytes by sha256 under <data-dir>/artifacts/sha256/<hex> (or in memory without a data directory), written atomically, verified on every read, bounded with LRU eviction of what is not loaded.
 
-import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, stat, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '../logger.ts'
+import { writePrivateFile } from '../security/key-files.ts'
 import { ArtifactError } from './errors.ts'
 import { sha256Hex } from './verify.ts'
 
@@ -43,7 +43,6 @@ export function createStore (init: { dir?: string, maxBytes: number, log: Logger
   let evicted = 0
   let corrupted = 0
   const blobDir = dir === undefined ? undefined : join(dir, 'sha256')
-  const tmpDir = dir === undefined ? undefined : join(dir, 'tmp')
   const path = (digest: string): string => join(blobDir as string, digest)
 
   function forget (digest: string): void {
@@ -72,14 +71,13 @@ export function createStore (init: { dir?: string, maxBytes: number, log: Logger
 
   return {
     async open () {
-      if (blobDir === undefined || tmpDir === undefined) return
+      if (blobDir === undefined) return
       await mkdir(blobDir, { recursive: true })
-      // temp files of writes a crash interrupted are never renamed into place: clear them
-      await rm(tmpDir, { recursive: true, force: true })
-      await mkdir(tmpDir, { recursive: true })
       entries.clear()
       bytes = 0
       for (const name of await readdir(blobDir)) {
+        // temp files of writes a crash interrupted (`.<hex>.<pid>.<time>.tmp`) are never renamed into place: clear them
+        if (name.startsWith('.') && name.endsWith('.tmp')) { await rm(join(blobDir, name), { force: true }); continue }
         if (!hex64.test(name)) continue
         const info = await stat(join(blobDir, name)).catch(() => undefined)
         if (info === undefined || !info.isFile()) continue
@@ -121,22 +119,9 @@ export function createStore (init: { dir?: string, maxBytes: number, log: Logger
       const got = sha256Hex(data)
       if (got !== digest) throw new ArtifactError('digest-mismatch', `bytes whose sha256 is ${got} were to be cached as sha256:${digest}: refused`)
       if (entries.has(digest)) { (entries.get(digest) as Entry).usedAt = Date.now(); return }
-      if (blobDir !== undefined && tmpDir !== undefined) {
-        // temp + fsync + rename: a reader (or a crash) never sees half a file under its digest
-        const tmp = join(tmpDir, `${digest}.${randomBytes(6).toString('hex')}`)
-        const fh = await open(tmp, 'wx', 0o600)
-        try {
-          await fh.writeFile(data)
-          await fh.sync()
-        } finally {
-          await fh.close()
-        }
-        try {
-          await rename(tmp, path(digest))
-        } catch (err) {
-          await rm(tmp, { force: true })
-          throw err
-        }
+      if (blobDir !== undefined) {
+        // temp + fsync + rename (0600): a reader, or a crash, never sees half a file under its digest
+        await writePrivateFile(path(digest), data, { overwrite: true })
         // a concurrent put of the same bytes renamed first: the file is the same, count it once
         if (entries.has(digest)) return
       } else {

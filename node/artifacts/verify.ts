@@ -1,6 +1,7 @@
 // Receiving bytes that must match a digest: counted against a limit and an expected size, hashed as they arrive, given up on when the source goes quiet.
 
 import { createHash } from 'node:crypto'
+import { digestOf } from '../runtime/component.ts'
 import { ArtifactError } from './errors.ts'
 
 export interface Expected {
@@ -14,9 +15,8 @@ export interface Expected {
   readonly from: string
 }
 
-export function sha256Hex (bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex')
-}
+/** The digest a component has in the mesh: sha256, lowercase hex (the runtime's `digestOf`). */
+export const sha256Hex: (bytes: Uint8Array) => string = digestOf
 
 /**
  * Reads `chunks` to the end into one array and checks it against `expected`. `idle` is re-armed on every chunk;

@@ -9,6 +9,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { eventually } from './eventually.ts'
+import { freePort } from './postgres.ts'
 import { scratchDir } from './scratch.ts'
 
 export const registryBinary = '/usr/bin/docker-registry'
@@ -18,14 +19,6 @@ export interface TestRegistry {
   /** `127.0.0.1:<port>`: the registry part of a reference. */
   readonly host: string
   stop (): Promise<void>
-}
-
-async function freePort (): Promise<number> {
-  const s = createServer()
-  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as AddressInfo).port
-  await new Promise<void>(resolve => s.close(() => { resolve() }))
-  return port
 }
 
 /** Starts docker-registry with a config written here (storage in a scratch folder), waits until /v2/ answers. */
