@@ -21,8 +21,16 @@ export interface TestRegistry {
   stop (): Promise<void>
 }
 
+/** Distribution's token auth: a registry that trusts tokens signed by the key of `certFile` (PEM), from `realm`. */
+export interface TokenAuth {
+  readonly realm: string
+  readonly service: string
+  readonly issuer: string
+  readonly certFile: string
+}
+
 /** Starts docker-registry with a config written here (storage in a scratch folder), waits until /v2/ answers. */
-export async function startRegistry (): Promise<TestRegistry> {
+export async function startRegistry (opts: { tokenAuth?: TokenAuth } = {}): Promise<TestRegistry> {
   const scratch = await scratchDir('oci-registry')
   const port = await freePort()
   const config = join(scratch.path, 'config.yml')
@@ -37,6 +45,9 @@ export async function startRegistry (): Promise<TestRegistry> {
     `    rootdirectory: ${join(scratch.path, 'storage')}`,
     'http:',
     `  addr: 127.0.0.1:${port}`,
+    ...(opts.tokenAuth === undefined
+      ? []
+      : ['auth:', '  token:', `    realm: ${opts.tokenAuth.realm}`, `    service: ${opts.tokenAuth.service}`, `    issuer: ${opts.tokenAuth.issuer}`, `    rootcertbundle: ${opts.tokenAuth.certFile}`]),
     ''
   ].join('\n'))
   const child: ChildProcess = spawn(registryBinary, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] })
@@ -53,7 +64,7 @@ export async function startRegistry (): Promise<TestRegistry> {
       if (child.exitCode !== null) throw new Error(`docker-registry exited: ${stderr}`)
       const res = await fetch(`http://127.0.0.1:${port}/v2/`)
       await res.body?.cancel()
-      return res.status === 200
+      return res.status === (opts.tokenAuth === undefined ? 200 : 401)
     }, { timeoutMs: 20_000, intervalMs: 50 })
   } catch (err) {
     await stop()
