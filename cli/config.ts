@@ -19,13 +19,17 @@ import { SecurityError, checkPeerId } from '../node/security/index.ts'
 import { subscriptionProblem } from '../node/messaging/subjects.ts'
 import { HttpError, parseRoute } from '../node/http/index.ts'
 import type { Route } from '../node/http/index.ts'
+import { parseReference, referenceName } from '../node/artifacts/index.ts'
 
 export type LogFormat = 'text' | 'json'
 
-/** A component to load: `[name=]<file.wasm>`. */
+/** A component to load: `[name=]<file.wasm>` or `[name=]<reference>` (an OCI reference or a digest). */
 export interface ComponentArg {
   readonly name: string
+  /** The file's path, resolved; or the reference as given when `remote`. */
   readonly file: string
+  /** `file` is an OCI reference or a digest (node/artifacts/), resolved by the node, not a path. */
+  readonly remote?: boolean
 }
 
 /** One thing granted to one component's sandbox. */
@@ -48,6 +52,8 @@ export interface NodeSettings {
   readonly announce?: readonly string[]
   readonly bootstrap?: readonly string[]
   readonly component?: readonly ComponentArg[]
+  /** Registries (`host[:port]`) pulled from over plain HTTP; loopback ones always are. */
+  readonly ociInsecure?: readonly string[]
   readonly grant?: readonly GrantArg[]
   /** Components whose instances run on the node's own thread (`isolation: 'inline'`). */
   readonly inline?: readonly string[]
@@ -145,7 +151,7 @@ const componentName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
 /** The config file's keys: exactly the flags of `wasmesh node`, without their dashes. */
 export const configKeys = [
-  'listen', 'announce', 'bootstrap', 'component', 'grant', 'inline', 'label', 'lattice', 'data-dir', 'cache-dir',
+  'listen', 'announce', 'bootstrap', 'component', 'oci-insecure', 'grant', 'inline', 'label', 'lattice', 'data-dir', 'cache-dir',
   'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host', 'provider', 'provider-config',
   'provider-secret', 'link', 'limits', 'require-signed', 'trust-key', 'lattice-key', 'allow-peer', 'trust-file',
   'member-cert', 'trust-admin', 'policy', 'config-value', 'secret', 'messaging', 'subscribe', 'http', 'http-route', 'console'
@@ -184,11 +190,32 @@ export function parseLabelArg (text: string): [string, string] {
 export function parseComponentArg (text: string, base: string): ComponentArg {
   const eq = text.indexOf('=')
   const named = eq > 0 && componentName.test(text.slice(0, eq))
-  const file = named ? text.slice(eq + 1) : text
+  let file = named ? text.slice(eq + 1) : text
   if (file === '') throw new SettingError(`component ${JSON.stringify(text)} names no file: write [name=]<file.wasm>`)
+  let ref
+  try {
+    ref = parseReference(file)
+  } catch (err) {
+    throw new SettingError(`component ${JSON.stringify(text)}: ${(err as Error).message}`)
+  }
+  if (ref.kind !== 'file') {
+    const name = named ? text.slice(0, eq) : referenceName(ref)
+    if (name === undefined) throw new SettingError(`component ${JSON.stringify(text)}: a digest says no name; write <name>=${file}`)
+    return { name, file, remote: true }
+  }
+  file = ref.path
   const path = resolvePath(file, base)
   const name = named ? text.slice(0, eq) : defaultComponentName(path)
   return { name, file: path }
+}
+
+/** `--oci-insecure host[:port]`: a registry host as a reference names it. */
+export function parseRegistryHostArg (text: string): string {
+  try {
+    const ref = parseReference(`oci://${text}/x`)
+    if (ref.kind === 'oci' && ref.registry === text) return text
+  } catch {}
+  throw new SettingError(`oci-insecure ${JSON.stringify(text)} is not a registry host[:port] (e.g. registry.lan:5000)`)
 }
 
 export function defaultComponentName (file: string): string {
@@ -618,6 +645,7 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
         case 'announce': out.announce = strings().map(a => parseMultiaddrArg(a)); break
         case 'bootstrap': out.bootstrap = strings().map(a => parseMultiaddrArg(a, { peerId: true })); break
         case 'component': out.component = strings().map(c => parseComponentArg(c, base)); break
+        case 'oci-insecure': out.ociInsecure = strings().map(parseRegistryHostArg); break
         case 'grant': out.grant = strings().map(g => parseGrantArg(g, base)); break
         case 'inline': out.inline = strings().map(parseInlineArg); break
         case 'label': {

@@ -21,6 +21,8 @@ const commands: Record<string, { summary: string, load: () => Promise<{ run: Com
   dev: { summary: 'serve a project on loopback, rebuilt and swapped in on every save', load: async () => { const m = await import('./commands/dev.ts'); return { run: m.devCommand, help: m.devHelp } } },
   key: { summary: 'make a lattice key or a signing key, or show a signing key\'s public half', load: async () => { const m = await import('./commands/key.ts'); return { run: m.key, help: m.keyHelp } } },
   sign: { summary: 'sign a component (writes <file>.sig) for nodes run with --require-signed', load: async () => { const m = await import('./commands/sign.ts'); return { run: m.signCommand, help: m.signHelp } } },
+  push: { summary: 'upload a component to an OCI registry (the wasm artifact layout wash uses)', load: async () => { const m = await import('./commands/push.ts'); return { run: m.pushCommand, help: m.pushHelp } } },
+  pull: { summary: 'fetch a component from an OCI registry into a data directory\'s cache', load: async () => { const m = await import('./commands/pull.ts'); return { run: m.pullCommand, help: m.pullHelp } } },
   inspect: { summary: 'show a component\'s digest, imports, exports and signature', load: async () => { const m = await import('./commands/inspect.ts'); return { run: m.inspect, help: m.inspectHelp } } }
 }
 

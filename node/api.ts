@@ -25,11 +25,17 @@ export { defaultSecurityLimits } from './security/node-security.ts'
 export type { SecurityLimits }
 import type { MessagingInit, MessagingLimits, MessagingStats } from './messaging/index.ts'
 import type { GatewayStats, HttpGatewayConfig, HttpLimits } from './http/index.ts'
+import type { ArtifactLimits, ArtifactsConfig, ArtifactStats } from './artifacts/index.ts'
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
 
 export interface ComponentSpec extends ComponentConfig {
-  /** A file path or the component's bytes. */
+  /**
+   * The component's bytes, or a reference (node/artifacts/README.md): a file path, `file://...`, a digest
+   * `sha256:<hex>` (from this node's cache or a peer that advertises it), or an OCI reference
+   * (`registry:5000/org/app:1.2`, `ghcr.io/org/app@sha256:...`, `oci://...`; its bytes from the cache, then
+   * peers, then the registry). The node resolves it to verified bytes before the runtime sees it.
+   */
   readonly source: string | Uint8Array
   /** Bind this component's imports to some servers only (by labels or peer); `component` of each link is ignored. */
   readonly links?: readonly Omit<Link, 'component'>[]
@@ -158,6 +164,10 @@ export interface NodeInit {
   readonly messaging?: MessagingInit
   /** Limits of messaging by name (what `--limit` sets); `messaging.limits` wins over them. Used only when `messaging` is on. */
   readonly messagingLimits?: Partial<MessagingLimits>
+  /** Where OCI references are pulled from: plain-HTTP registries, credentials by registry (node/artifacts/). */
+  readonly artifacts?: ArtifactsConfig
+  /** The artifact cache's size, registry and peer-transfer limits (node/artifacts/limits.ts). */
+  readonly artifactLimits?: Partial<ArtifactLimits>
 }
 
 export interface CallEvent {
@@ -245,6 +255,8 @@ export interface NodeStats {
   readonly members: MemberStats
   /** Messages published, delivered and dropped (by reason), when messaging is on. */
   readonly messaging?: MessagingStats
+  /** The artifact cache, where components came from, peers' refused transfers, registry requests, bytes served to peers. */
+  readonly artifacts: ArtifactStats
 }
 
 /** An open libp2p connection, as `connections()` lists it. */

@@ -27,7 +27,7 @@ import type { Registry, RegistryChange } from './registry.ts'
 import { createRouter } from './router.ts'
 import type { Router } from './router.ts'
 import { createRuntime } from './runtime/index.ts'
-import type { Runtime } from './runtime/index.ts'
+import type { LoadedComponent, Runtime } from './runtime/index.ts'
 import { createServices } from './services.ts'
 import { NodeError } from './errors.ts'
 import { linkOptions } from './links.ts'
@@ -41,6 +41,8 @@ import { createMessaging, HANDLER } from './messaging/index.ts'
 import { localHandlers } from './messaging/handlers.ts'
 import { createGateway } from './http/index.ts'
 import type { Gateway } from './http/index.ts'
+import { join } from 'node:path'
+import { createArtifacts, parseReference } from './artifacts/index.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -185,6 +187,35 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     ? undefined
     : createGateway({ ...init.http, limits: init.httpLimits, log: log.child('http'), call: async (iface, func, params, opts) => await outbound.call(iface, func, params, opts) })
 
+  const artifacts = createArtifacts({
+    libp2p,
+    dir: init.dataDir !== undefined ? join(init.dataDir, 'artifacts') : undefined,
+    peers: () => registry.peers(),
+    onPeersChange: listener => registry.on('change', listener),
+    log: log.child('artifacts'),
+    config: init.artifacts,
+    limits: init.artifactLimits,
+    maxComponentBytes: init.runtimeLimits?.maxComponentBytes ?? defaultRuntimeLimits.maxComponentBytes
+  })
+  /** A reference becomes verified bytes (a file stays a path, so that the trust gate finds its `.sig`). */
+  async function resolved (spec: ComponentSpec, opts: { waitForPeers?: boolean } = {}): Promise<ComponentSpec> {
+    const got = await artifacts.fetch(spec.source, opts)
+    if (got.from === 'file' || got.from === 'bytes') return spec
+    return { ...spec, source: got.bytes, name: spec.name ?? got.name }
+  }
+  /** Digests pinned in the artifact cache by component id, while loaded. */
+  const pinned = new Map<string, string>()
+  async function loadResolved (spec: ComponentSpec): Promise<LoadedComponent> {
+    const component = await services.load(spec)
+    if (!pinned.has(component.id)) { artifacts.pin(component.digest); pinned.set(component.id, component.digest) }
+    return component
+  }
+  const load = async (spec: ComponentSpec): Promise<LoadedComponent> => await loadResolved(await resolved(spec))
+  function unpinAll (): void {
+    for (const digest of pinned.values()) artifacts.unpin(digest)
+    pinned.clear()
+  }
+
   // One running node per data directory: held from here until stop (or the process's exit), taken again on a restart.
   let lock: DataDirLock | undefined = init.dataDir !== undefined ? await lockDataDir(init.dataDir) : undefined
   let started = false
@@ -197,8 +228,14 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     if (lock === undefined && init.dataDir !== undefined) lock = await lockDataDir(init.dataDir)
     started = true
     try {
+      // The cache opens and files resolve before anything listens. With bootstrap peers, OCI references and
+      // digests wait until they are connected: a joining node takes the bytes from peers, not the registry.
+      await artifacts.start()
+      const joining = init.bootstrap !== undefined && init.bootstrap.length > 0
+      const later = (spec: ComponentSpec): boolean => joining && typeof spec.source === 'string' && parseReference(spec.source).kind !== 'file'
+      const sources = await Promise.all((init.components ?? []).filter(s => !later(s)).map(async s => await resolved(s)))
       // Every component is verified before anything listens: a node does not start half of what it was given.
-      const admitted = await Promise.allSettled((init.components ?? []).map(services.admit))
+      const admitted = await Promise.allSettled(sources.map(services.admit))
       const refused = admitted.find(a => a.status === 'rejected')
       if (refused !== undefined) throw refused.reason
       const components = admitted.map(a => (a as PromiseFulfilledResult<ComponentSpec>).value)
@@ -214,7 +251,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       await agent.start()
       await messaging?.start()
       peering?.start()
-      for (const spec of components) await services.load(spec)
+      for (const spec of components) await loadResolved(spec)
       await gateway?.start()
       if (init.bootstrap !== undefined && init.bootstrap.length > 0) {
         keeper = keepConnected(libp2p, init.bootstrap.map(a => multiaddr(a)), {
@@ -222,6 +259,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         })
         await keeper.start()
       }
+      // admitted when loaded (services.load), after the peers' adverts had `artifactPeerWaitMs` to arrive
+      for (const spec of (init.components ?? []).filter(later)) await loadResolved(await resolved(spec, { waitForPeers: true }))
     } catch (err) {
       await stop().catch(() => {})
       throw err
@@ -248,8 +287,10 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     await members.stop()
     await libp2p.stop()
     inbound.stop()
+    await artifacts.stop()
     // The runtime's components go with it; a restart loads `init.components` again.
     services.clearComponents()
+    unpinAll()
     await runtime.stop()
     router.close()
     await releaseLock()
@@ -266,8 +307,12 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     start,
     stop,
     addresses,
-    load: services.load,
-    unload: services.unload,
+    load,
+    async unload (id) {
+      await services.unload(id)
+      const digest = pinned.get(id)
+      if (digest !== undefined) { pinned.delete(id); artifacts.unpin(digest) }
+    },
     serve: services.serve,
     unserve: services.unserve,
     components: () => runtime.components(),
@@ -307,7 +352,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         connectionsRefused: membership.counts(),
         refused: authorizer.stats(),
         members: members.stats(),
-        ...(messaging !== undefined ? { messaging: messaging.stats() } : {})
+        ...(messaging !== undefined ? { messaging: messaging.stats() } : {}),
+        artifacts: artifacts.stats()
       }
     },
     reloadTrust: membership.reload,

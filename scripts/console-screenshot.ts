@@ -1,5 +1,4 @@
 // Takes the README's screenshot of the console: four in-process nodes on loopback, a few calls, headless Chromium.
-/// <reference lib="dom" />
 import { createNode } from '../node/index.ts'
 import type { LocalService, MeshNode } from '../node/index.ts'
 import { createLogger } from '../node/logger.ts'

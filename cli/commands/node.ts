@@ -7,7 +7,7 @@ import { join, isAbsolute } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Interface } from '../../protocol/wit/model.ts'
 import {
-  formatLimit, grantsByComponent, loadConfigFile, parseComponentArg, parseGrantArg, parseComponentSetting, parseInlineArg, parseLatticeArg, parseLinkArg, parseHostPortArg,
+  formatLimit, grantsByComponent, loadConfigFile, parseComponentArg, parseGrantArg, parseRegistryHostArg, parseComponentSetting, parseInlineArg, parseLatticeArg, parseLinkArg, parseHostPortArg,
   parseMsArg, parseMultiaddrArg, parseProviderArg, parseSubscribeArg, resolvePath, parseAllowPeerArg, parseHttpRouteArg
 } from '../config.ts'
 import type { Provider } from '../../node/providers/sdk.ts'
@@ -32,6 +32,7 @@ import type { ConsoleServer } from '../../node/console/index.ts'
 import { consoleListen, httpListen, portTaken } from '../ports.ts'
 import { stopRequests } from '../signals.ts'
 import { reloadPolicyOnHangUp, securityInit } from '../security.ts'
+import { ociCredentialsOf } from '../oci.ts'
 
 /** Where a node listens when told nothing: loopback only, unless a lattice key keeps outsiders out (then `defaultPrivateListen`). */
 export const defaultListen = '/ip4/127.0.0.1/tcp/4001'
@@ -80,9 +81,17 @@ Options:
   --announce <multiaddr>    address to advertise instead of the listen addresses (repeatable)
   --bootstrap <multiaddr>   a peer to join through, ending in /p2p/<peer-id> (repeatable;
                             default: $WASMESH_BOOTSTRAP, comma-separated)
-  --component [name=]<file.wasm>
+  --component [name=]<file.wasm|reference>
                             a component to serve (repeatable); its name defaults to the
-                            file name without .wasm
+                            file name without .wasm. A reference is an OCI image
+                            (registry:5000/org/app:1.2, ghcr.io/org/app@sha256:..., oci://...)
+                            or a digest (name=sha256:<hex>): its bytes come from this node's
+                            cache (<data-dir>/artifacts), else from peers running it, else
+                            from the registry, verified against their digest
+  --oci-insecure <host[:port]>
+                            pull from this registry over plain HTTP (repeatable; loopback
+                            registries always are). Credentials: WASMESH_OCI_USER and
+                            WASMESH_OCI_PASSWORD, sent only to WASMESH_OCI_REGISTRY's hosts
   --grant <name>:<grant>    give component <name> something its sandbox denies by default
                             (repeatable): env=VAR (VAR's value here), env=VAR=value,
                             dir=/guest=/host (read-only directory), http=<host>,... (outgoing
@@ -232,6 +241,7 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
       announce: { type: 'string', multiple: true },
       bootstrap: { type: 'string', multiple: true },
       component: { type: 'string', multiple: true },
+      'oci-insecure': { type: 'string', multiple: true },
       grant: { type: 'string', multiple: true },
       inline: { type: 'string', multiple: true },
       label: { type: 'string', multiple: true },
@@ -274,6 +284,7 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
     listen: some(values.listen)?.map(a => flag('listen', () => parseMultiaddrArg(a))),
     announce: some(values.announce)?.map(a => flag('announce', () => parseMultiaddrArg(a))),
     component: some(values.component)?.map(c => flag('component', () => parseComponentArg(c, cwd))),
+    ociInsecure: some(values['oci-insecure'])?.map(h => flag('oci-insecure', () => parseRegistryHostArg(h))),
     grant: some(values.grant)?.map(g => flag('grant', () => parseGrantArg(g, cwd))),
     inline: some(values.inline)?.map(n => flag('inline', () => parseInlineArg(n))),
     lattice: values.lattice === undefined ? undefined : flag('lattice', () => parseLatticeArg(values.lattice as string)),
@@ -342,6 +353,8 @@ async function componentSpecs (settings: NodeSettings, ctx: CommandContext): Pro
   for (const c of components) {
     if (names.has(c.name)) throw new CliError('usage', `two components are named ${c.name}: name them with --component <name>=<file.wasm>`)
     names.add(c.name)
+    // a reference (OCI, digest) is the node's to resolve: its cache, peers, the registry
+    if (c.remote === true) continue
     try {
       if (!(await stat(c.file)).isFile()) throw new Error('not a file')
     } catch {
@@ -505,6 +518,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     lattice: settings.lattice,
     labels: settings.label,
     components,
+    artifacts: { insecure: settings.ociInsecure, credentials: ociCredentialsOf(ctx.env) },
     links: settings.link,
     trust,
     ...(settings.messaging === true || (settings.subscribe?.length ?? 0) > 0 ? { messaging: { subscriptions: settings.subscribe ?? [] } } : {}),

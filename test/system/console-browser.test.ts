@@ -1,5 +1,4 @@
 // The console in a real headless Chromium: a node started by the CLI, a mesh around it joining and leaving, a call the page shows.
-/// <reference lib="dom" />
 
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { Browser, Page } from 'puppeteer-core'
@@ -12,6 +11,17 @@ import { scratchDir } from '../support/scratch.ts'
 import type { ScratchDir } from '../support/scratch.ts'
 import { listeningOn, start } from '../cli/helpers.ts'
 import type { Running } from '../cli/helpers.ts'
+
+// The page's globals as the callbacks below use them, in the browser (the project's TypeScript lib has no DOM,
+// and a `/// <reference lib="dom" />` here would change fetch's types for the whole program).
+interface PageElement { readonly textContent: string | null, readonly lastElementChild: PageElement | null }
+declare const document: {
+  querySelector (selector: string): PageElement | null
+  querySelectorAll (selector: string): ArrayLike<PageElement>
+  getElementById (id: string): PageElement | null
+  readonly activeElement: PageElement | null
+}
+declare const window: { readonly __pwned?: number }
 
 // Set as a peer's label: the page must show it as text, never run it.
 const HOSTILE = '<img src=x onerror="window.__pwned=1">'
@@ -67,7 +77,7 @@ describeBrowser('the console in a browser', chromium => {
     await page.waitForFunction(() => document.querySelectorAll('#peer-rows tr').length === 4)
     expect(await page.$eval('#peer-rows', e => e.textContent)).toContain(`note=${HOSTILE}`)
     expect(await page.$$('#peer-rows img')).toHaveLength(0)
-    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined()
+    expect(await page.evaluate(() => window.__pwned)).toBeUndefined()
     // the topology draws it, connected to this node
     await page.waitForFunction(() => document.querySelectorAll('#topology line').length === 3)
 

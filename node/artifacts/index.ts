@@ -1,0 +1,17 @@
+// Components by digest: references, the content-addressed cache, OCI registries and the peer artifact protocol (node/artifacts/README.md).
+
+export { createArtifacts } from './artifacts.ts'
+export type { Artifacts, ArtifactsConfig, ArtifactsInit, FetchOptions, ArtifactSource, ArtifactStats, Fetched } from './artifacts.ts'
+export { ArtifactError, isArtifactError } from './errors.ts'
+export type { ArtifactErrorCode } from './errors.ts'
+export { defaultArtifactLimits } from './limits.ts'
+export type { ArtifactLimits } from './limits.ts'
+export { createOciClient, isLoopbackRegistry, parseChallenge, OCI_MANIFEST, WASM_CONFIG, WASM_LAYER, WASM_LAYER_TYPES } from './oci.ts'
+export type { Credentials, OciClient, OciClientInit, PushOptions, RegistryStats, ResolvedManifest, WasmLayer } from './oci.ts'
+export { ARTIFACT_PROTOCOL, createArtifactServer, fetchFromPeer, maxArtifactRequestBytes } from './peer-protocol.ts'
+export type { ArtifactServer, ArtifactServerStats } from './peer-protocol.ts'
+export { formatReference, maxReferenceLength, parseDigest, parseOciRef, parseReference, referenceName } from './reference.ts'
+export type { ComponentRef, OciRef } from './reference.ts'
+export { createStore } from './store.ts'
+export type { ArtifactStore, StoreStats } from './store.ts'
+export { receiveVerified, sha256Hex } from './verify.ts'
