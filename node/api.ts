@@ -25,6 +25,7 @@ export { defaultSecurityLimits } from './security/node-security.ts'
 export type { SecurityLimits }
 import type { MessagingInit, MessagingLimits, MessagingStats } from './messaging/index.ts'
 import type { GatewayStats, HttpGatewayConfig, HttpLimits } from './http/index.ts'
+import type { ControlInit } from './control/index.ts'
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
 
@@ -158,6 +159,11 @@ export interface NodeInit {
   readonly messaging?: MessagingInit
   /** Limits of messaging by name (what `--limit` sets); `messaging.limits` wins over them. Used only when `messaging` is on. */
   readonly messagingLimits?: Partial<MessagingLimits>
+  /**
+   * The control interface (`wasmesh:lattice/control`, node/control/) every node serves: `open` lets peers use it
+   * when there is no policy (`wasmesh node --control`); with a policy, its rules decide. Its limits by name.
+   */
+  readonly control?: ControlInit
 }
 
 export interface CallEvent {
@@ -286,6 +292,14 @@ export interface MeshNode {
   componentStats (id: string): PoolStats
   /** The links binding components' imports to some servers. */
   links (): readonly Link[]
+  /** Adds a link in force from the next call on (`invalid-link` when it does not parse or contradicts others). */
+  putLink (link: Link): void
+  /** Removes the links of `component` to `target` named `name` (undefined: default); returns how many went. */
+  deleteLinks (component: string, target: string, name?: string): number
+  /** This node's labels, as it advertises them. */
+  labels (): Readonly<Record<string, string>>
+  /** Replaces this node's labels; advertised at once when started (`invalid-config` for reserved `wasmesh.` keys). */
+  setLabels (labels: Readonly<Record<string, string>>): void
   /**
    * Calls `func` of whichever server of `iface` the router picks. Large byte lists in `params` are
    * sent from the arrays given (no copy): leave them unchanged until the call settles.

@@ -30,7 +30,7 @@ import { createRuntime } from './runtime/index.ts'
 import type { Runtime } from './runtime/index.ts'
 import { createServices } from './services.ts'
 import { NodeError } from './errors.ts'
-import { linkOptions } from './links.ts'
+import { checkLinks, linkOptions } from './links.ts'
 import { createComponentGate } from './security/index.ts'
 import { defaultRuntimeLimits } from './runtime/index.ts'
 import { createMembership } from './security/index.ts'
@@ -41,6 +41,7 @@ import { createMessaging, HANDLER } from './messaging/index.ts'
 import { localHandlers } from './messaging/handlers.ts'
 import { createGateway } from './http/index.ts'
 import type { Gateway } from './http/index.ts'
+import { createControl, defaultControlLimits, requireControlTarget } from './control/index.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -69,8 +70,13 @@ function connectionInfo (c: Connection): ConnectionInfo {
 export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   const lattice = init.lattice ?? 'default'
   if (!isLatticeName(lattice)) throw new NodeError('invalid-config', `lattice name ${JSON.stringify(lattice)}: use 1-64 letters, digits, '.', '_' or '-'`)
-  const reserved = Object.keys(init.labels ?? {}).find(isReservedLabel)
-  if (reserved !== undefined) throw new NodeError('invalid-config', `label ${JSON.stringify(reserved)}: keys starting with wasmesh. are reserved for the advert's own fields`)
+  const checkLabels = (given: Readonly<Record<string, string>>): void => {
+    const reserved = Object.keys(given).find(isReservedLabel)
+    if (reserved !== undefined) throw new NodeError('invalid-config', `label ${JSON.stringify(reserved)}: keys starting with wasmesh. are reserved for the advert's own fields`)
+  }
+  checkLabels(init.labels ?? {})
+  /** This node's labels: `init.labels`, changed by `setLabels` (the control interface's put-label). */
+  let labels: Readonly<Record<string, string>> = { ...init.labels }
   const log = init.logger ?? createLogger()
   const limits: NodeLimits = { ...defaultNodeLimits, ...init.limits }
   const inboundBudget = new InboundBudget({
@@ -148,7 +154,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     timings: init.timings,
     limits: init.advertLimits,
     log: log.child('adverts'),
-    local: () => ({ addresses: addresses(), labels: { ...init.labels }, exports: services.exports(), client: init.role === 'client' })
+    local: () => ({ addresses: addresses(), labels: { ...labels }, exports: services.exports(), client: init.role === 'client' })
   })
   const describer = createDescriber({ libp2p, lattice, limits, localWit: digest => services.byDigest(digest)?.wit })
   const outbound = createOutbound({
@@ -160,7 +166,10 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     handles,
     describer,
     observer: init.observer,
-    route: async (iface, func, params, opts) => await router.call(iface, func, params, opts)
+    route: async (iface, func, params, opts) => {
+      requireControlTarget(iface, opts.target)
+      return await router.call(iface, func, params, opts)
+    }
   })
   const router: Router = createRouter({
     registry,
@@ -185,6 +194,35 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     ? undefined
     : createGateway({ ...init.http, limits: init.httpLimits, log: log.child('http'), call: async (iface, func, params, opts) => await outbound.call(iface, func, params, opts) })
 
+  const control = createControl({
+    self,
+    log: log.child('control'),
+    dataDir: init.dataDir,
+    limits: { ...defaultControlLimits, ...init.control?.limits },
+    open: init.control?.open === true,
+    policyActive: () => authorizer.active,
+    load: async spec => await services.load(spec),
+    unload: async id => { await services.unload(id) },
+    components: () => runtime.components(),
+    componentStats: id => runtime.stats(id),
+    services: () => services.all(),
+    serve: services.serve,
+    unserve: services.unserve,
+    links: () => services.links(),
+    putLink: services.putLink,
+    deleteLinks: services.deleteLinks,
+    labels: () => labels,
+    setLabels
+  })
+
+  function setLabels (next: Readonly<Record<string, string>>): void {
+    checkLabels(next)
+    labels = { ...next }
+    if (!started) return
+    registry.setSelf({ labels })
+    agent.changed()
+  }
+
   // One running node per data directory: held from here until stop (or the process's exit), taken again on a restart.
   let lock: DataDirLock | undefined = init.dataDir !== undefined ? await lockDataDir(init.dataDir) : undefined
   let started = false
@@ -207,12 +245,14 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       await members.start()
       await libp2p.start()
       membership.start()
-      registry.setSelf({ labels: init.labels, addresses: addresses() })
+      registry.setSelf({ labels, addresses: addresses() })
       unwatchPeers = registry.on('change', change => { if (change.kind === 'peer' && change.change === 'new') peering?.check() })
       outbound.start()
       // Adverts first: peers that connect while components load are synced with at once.
       await agent.start()
       await messaging?.start()
+      // Every node serves the control interface; who may call it is the service's and the policy's to decide.
+      services.serve(control.service)
       peering?.start()
       for (const spec of components) await services.load(spec)
       await gateway?.start()
@@ -222,6 +262,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         })
         await keeper.start()
       }
+      control.start()
     } catch (err) {
       await stop().catch(() => {})
       throw err
@@ -231,6 +272,9 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   async function stop (opts: { drainTimeoutMs?: number } = {}): Promise<void> {
     if (!started) { await releaseLock(); return }
     started = false
+    // Watchers hear host-stopping, then their streams end; providers started over control stop.
+    await control.stop()
+    services.unserve(control.service.digest)
     // No new HTTP requests first; those in flight are cut (their clients see the connection close).
     await gateway?.stop()
     await keeper?.stop()
@@ -273,6 +317,13 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     components: () => runtime.components(),
     componentStats: id => runtime.stats(id),
     links: () => [...services.links()],
+    putLink (link) {
+      checkLinks([...services.links(), link])
+      services.putLink(link)
+    },
+    deleteLinks: (component, target, name) => services.deleteLinks(component, target, name),
+    labels: () => ({ ...labels }),
+    setLabels,
     call: outbound.call,
     describe: outbound.describe,
     servers: (iface, filter) => registry.servers(iface, filter),

@@ -57,6 +57,10 @@ export interface Services {
   /** Forgets the components' services and links: the runtime stopped, and a restart loads them again. */
   clearComponents (): void
   links (): Link[]
+  /** Adds a link (checked by the caller) to those in force: the next call of a matching import uses it. */
+  putLink (link: Link): void
+  /** Removes the links of `component` to `target` with this name (undefined: default); returns how many. */
+  deleteLinks (component: string, target: string, name: string | undefined): number
   /** Which local service answers an interface id (exact, or any compatible version). */
   find (iface: string): ServiceEntry | undefined
   /** The WIT of an interface one of this node's components imports. */
@@ -253,6 +257,15 @@ export function createServices (init: ServicesInit): Services {
     },
 
     links: () => links,
+    putLink (link) { links.push(link) },
+    deleteLinks (component, target, name) {
+      let n = 0
+      for (let i = links.length - 1; i >= 0; i--) {
+        const l = links[i]
+        if (l.component === component && l.target === target && l.name === name) { links.splice(i, 1); n++ }
+      }
+      return n
+    },
     find: findService,
     imported: iface => importSignatures.get(iface),
 
