@@ -25,7 +25,7 @@ export { defaultSecurityLimits } from './security/node-security.ts'
 export type { SecurityLimits }
 import type { MessagingInit, MessagingLimits, MessagingStats } from './messaging/index.ts'
 import type { GatewayStats, HttpGatewayConfig, HttpLimits } from './http/index.ts'
-import type { ControlInit } from './control/index.ts'
+import type { ControlInit, EventHubStats } from './control/index.ts'
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
 
@@ -211,6 +211,8 @@ export interface LocalService {
   readonly wit: string
   /** It holds or reaches data (a database, a store): under a policy, no peer may call it unless a rule allows it. */
   readonly touchesData?: boolean
+  /** False: served to callers that name this node (`CallOptions.target`), but left out of its adverts (the control interface). Default true. */
+  readonly advertised?: boolean
   readonly capacity: number
   /** Byte arrays of 64 KiB and more in the results are sent as they are (no copy): do not change them afterwards. */
   call (iface: string, func: string, params: unknown[], ctx: ServiceCallContext): Promise<unknown[]>
@@ -249,6 +251,8 @@ export interface NodeStats {
   readonly refused: RefusalStats
   /** Peers' member certificates verified and refused. */
   readonly members: MemberStats
+  /** Watchers of the control interface's events now, and those dropped for falling behind. */
+  readonly control: EventHubStats
   /** Messages published, delivered and dropped (by reason), when messaging is on. */
   readonly messaging?: MessagingStats
 }

@@ -7,7 +7,7 @@ import { advertTopic, isLatticeName, isReservedLabel } from '../protocol/advert.
 import { InboundBudget } from '../protocol/budget.ts'
 import { advertIntakeLimits, createAdvertAgent } from './adverts.ts'
 import type { AdvertAgent } from './adverts.ts'
-import type { ComponentSpec, ConnectionInfo, MeshNode, NodeInit, NodeLimits } from './api.ts'
+import type { CallOptions, ComponentSpec, ConnectionInfo, MeshNode, NodeInit, NodeLimits } from './api.ts'
 import { defaultNodeLimits } from './api.ts'
 import { createDescriber } from './describe.ts'
 import { createHandleLedger } from './handles.ts'
@@ -23,9 +23,9 @@ import { createLogger } from './logger.ts'
 import { createOutbound } from './outbound.ts'
 import { createPeering } from './peering.ts'
 import { createRegistry } from './registry.ts'
-import type { Registry, RegistryChange } from './registry.ts'
+import type { Registry, RegistryChange, Server } from './registry.ts'
 import { createRouter } from './router.ts'
-import type { Router } from './router.ts'
+import type { CallResult, Router } from './router.ts'
 import { createRuntime } from './runtime/index.ts'
 import type { Runtime } from './runtime/index.ts'
 import { createServices } from './services.ts'
@@ -41,7 +41,10 @@ import { createMessaging, HANDLER } from './messaging/index.ts'
 import { localHandlers } from './messaging/handlers.ts'
 import { createGateway } from './http/index.ts'
 import type { Gateway } from './http/index.ts'
-import { createControl, defaultControlLimits, requireControlTarget } from './control/index.ts'
+import { CONTROL_IFACE, ControlError, createControl, defaultControlLimits, isControlInterface, requireControlTarget } from './control/index.ts'
+
+/** A control call's deadline when `routing.callTimeoutMs` is not set. */
+const defaultControlCallTimeoutMs = 30_000
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -166,11 +169,32 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     handles,
     describer,
     observer: init.observer,
-    route: async (iface, func, params, opts) => {
-      requireControlTarget(iface, opts.target)
-      return await router.call(iface, func, params, opts)
-    }
+    route: async (iface, func, params, opts) => isControlInterface(iface) ? await callControl(func, params, opts) : await router.call(iface, func, params, opts)
   })
+  /**
+   * A control call goes straight to the peer it names (control is served, not advertised, so the router knows no
+   * server of it); the deadline runs until the results arrive, so a stream of events outlives it.
+   */
+  async function callControl (func: string, params: unknown[], opts: CallOptions): Promise<CallResult> {
+    requireControlTarget(CONTROL_IFACE, opts.target)
+    const target = opts.target as string
+    const peer = registry.peer(target)
+    const server: Server = {
+      peer: target, local: target === self, iface: CONTROL_IFACE, digest: '', addresses: peer?.addresses ?? [], labels: peer?.labels ?? {},
+      capacity: 1, load: 0, inflight: 0, latencyMs: undefined, healthy: true, plausible: true
+    }
+    const timeoutMs = opts.timeoutMs ?? init.routing?.callTimeoutMs ?? defaultControlCallTimeoutMs
+    const deadline = new AbortController()
+    const timer = setTimeout(() => { deadline.abort(new ControlError('control-timeout', `${CONTROL_IFACE}#${func} on ${target}: no answer within ${timeoutMs} ms`)) }, timeoutMs)
+    const signal = opts.signal === undefined ? deadline.signal : AbortSignal.any([deadline.signal, opts.signal])
+    try {
+      return { results: await outbound.callServer(server, CONTROL_IFACE, func, params, signal), attempts: 1, peer: target, local: target === self }
+    } catch (err) {
+      throw deadline.signal.aborted ? deadline.signal.reason : err
+    } finally {
+      clearTimeout(timer)
+    }
+  }
   const router: Router = createRouter({
     registry,
     self,
@@ -358,6 +382,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         connectionsRefused: membership.counts(),
         refused: authorizer.stats(),
         members: members.stats(),
+        control: control.stats(),
         ...(messaging !== undefined ? { messaging: messaging.stats() } : {})
       }
     },

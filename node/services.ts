@@ -17,6 +17,7 @@ import type { Link } from './links.ts'
 import type { ComponentGate } from './security/index.ts'
 import { HTTP_HANDLER_IFACE, httpHandlerInterface, serveHttp } from './http/index.ts'
 import { defaultHttpLimits, type HttpLimits } from './http/limits.ts'
+import { CONTROL_IFACE, controlInterface } from './control/wit.ts'
 
 /** A local service and the one of its interfaces an id resolved to. */
 export interface ServiceEntry {
@@ -97,8 +98,10 @@ export function createServices (init: ServicesInit): Services {
   const httpLimits: HttpLimits = { ...defaultHttpLimits, ...init.httpLimits }
   // Every node knows the gateway's interface, so that it can call HTTP components without asking them for its WIT.
   importSignatures.set(HTTP_HANDLER_IFACE, httpHandlerInterface())
+  // Every node knows the control interface too: a control call to any peer needs no describe.
+  importSignatures.set(CONTROL_IFACE, controlInterface())
 
-  const localExports = (): AdvertExport[] => [...services.entries()].map(([iface, { service }]) => ({
+  const localExports = (): AdvertExport[] => [...services.entries()].filter(([, { service }]) => service.advertised !== false).map(([iface, { service }]) => ({
     iface,
     digest: service.digest,
     capacity: service.capacity,

@@ -15,10 +15,9 @@ export type { ControlErrorCode } from './errors.ts'
 export { defaultControlLimits } from './limits.ts'
 export type { ControlLimits } from './limits.ts'
 export type { ControlEvent, ControlEventKind, EventHub, EventHubStats } from './events.ts'
-export { controlWit } from './wit.ts'
+export { CONTROL_IFACE, controlInterface, controlWit } from './wit.ts'
+import { CONTROL_IFACE } from './wit.ts'
 
-/** The interface id nodes serve and advertise. */
-export const CONTROL_IFACE = 'wasmesh:lattice/control@0.1.0'
 
 /** What `NodeInit.control` takes. */
 export interface ControlInit {

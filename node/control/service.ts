@@ -3,9 +3,8 @@
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { isReservedLabel } from '../../protocol/advert.ts'
-import { parseWit } from '../../protocol/wit/index.ts'
-import type { ServiceCallContext } from '../api.ts'
-import { LABEL_KEY, LINK_NAME, checkLinks } from '../links.ts'
+import type { LocalService, ServiceCallContext } from '../api.ts'
+import { LABEL_KEY, LINK_NAME, checkLinks, parseLink, printLink } from '../links.ts'
 import type { Link } from '../links.ts'
 import { createProvider, loadProviderModule, builtinProviders } from '../providers/sdk.ts'
 import type { Provider } from '../providers/sdk.ts'
@@ -13,7 +12,7 @@ import { createConfigStore, checkConfigName } from './config-store.ts'
 import { ControlError } from './errors.ts'
 import { createEventHub } from './events.ts'
 import type { Control, ControlHost } from './index.ts'
-import { controlWit } from './wit.ts'
+import { controlInterface, controlWit } from './wit.ts'
 
 const IFACE = 'wasmesh:lattice/control@0.1.0'
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -82,8 +81,7 @@ export function createControlService (host: ControlHost): Control {
   const { limits, log } = host
   const events = createEventHub({ peer: host.self, maxEventWatchers: limits.maxEventWatchers, maxEventQueue: limits.maxEventQueue })
   const configs = createConfigStore(limits)
-  const iface = parseWit({ 'control.wit': controlWit }).findInterface(IFACE)
-  if (iface === undefined) throw new Error('control.wit lacks wasmesh:lattice/control@0.1.0')
+  const iface = controlInterface()
   const version = packageVersion()
   const startedAt = performance.now()
   /** Components scaled over control, by digest. */
@@ -235,6 +233,8 @@ export function createControlService (host: ControlHost): Control {
     if (host.links().length >= limits.maxLinks) throw new ControlError('limit-exceeded', `this node holds ${host.links().length} links, its maxLinks: delete one first`)
     // the same checks a --link gets (the syntax of component and target, contradictions with other links)
     try {
+      // the syntax a --link is held to (printed and read back), then contradictions with the links in force
+      parseLink(printLink(link))
       checkLinks([...host.links(), link])
     } catch (err) {
       throw new ControlError('invalid-argument', (err as Error).message)
@@ -319,7 +319,7 @@ export function createControlService (host: ControlHost): Control {
     }
   }
 
-  const service = {
+  const service: LocalService = {
     // its WIT's digest: peers fetch the WIT to call it by this, as for a component
     digest: createHash('sha256').update(controlWit).digest('hex'),
     name: 'control',
@@ -327,6 +327,8 @@ export function createControlService (host: ControlHost): Control {
     wit: controlWit,
     // Under a policy, nobody may call it unless a rule allows it (as for a data store).
     touchesData: true,
+    // Served, not advertised: a control call names its peer, so no router ever needs to find "a server" of it.
+    advertised: false,
     capacity: 16,
     call
   }
