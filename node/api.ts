@@ -25,7 +25,7 @@ export { defaultSecurityLimits } from './security/node-security.ts'
 export type { SecurityLimits }
 import type { MessagingInit, MessagingLimits, MessagingStats } from './messaging/index.ts'
 import type { GatewayStats, HttpGatewayConfig, HttpLimits } from './http/index.ts'
-import type { ControlInit, EventHubStats } from './control/index.ts'
+import type { ControlInit, ControlLimits, EventHubStats } from './control/index.ts'
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
 
@@ -164,6 +164,8 @@ export interface NodeInit {
    * when there is no policy (`wasmesh node --control`); with a policy, its rules decide. Its limits by name.
    */
   readonly control?: ControlInit
+  /** The control interface's limits by name (what `--limit` sets); `control.limits` wins over them. */
+  readonly controlLimits?: Partial<ControlLimits>
 }
 
 export interface CallEvent {

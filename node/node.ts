@@ -222,7 +222,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     self,
     log: log.child('control'),
     dataDir: init.dataDir,
-    limits: { ...defaultControlLimits, ...init.control?.limits },
+    limits: { ...defaultControlLimits, ...init.controlLimits, ...init.control?.limits },
     open: init.control?.open === true,
     policyActive: () => authorizer.active,
     load: async spec => await services.load(spec),
