@@ -5,7 +5,8 @@ import { encodeOpening } from '../../../protocol/frame.ts'
 import { CONTROL_IFACE, controlWit } from '../../../node/control/index.ts'
 import type { ControlEvent } from '../../../node/control/index.ts'
 import { createEventHub } from '../../../node/control/events.ts'
-import { WRPC_PROTOCOL } from '../../../node/libp2p.ts'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { WRPC_PROTOCOL, createMeshLibp2p } from '../../../node/libp2p.ts'
 import { nodeInternals } from '../../../node/node.ts'
 import type { MeshNode } from '../../../node/index.ts'
 import { parsePolicy } from '../../../node/security/policy-file.ts'
@@ -123,6 +124,25 @@ describe('the control interface', () => {
     expect(await answer(encodeOpening({ instance: CONTROL_IFACE, name: 'no-such' }, new Uint8Array(0)))).toContain('no-such-function')
     expect(await ctl(caller, open, 'get-inventory')).toMatchObject({ peer: open.peerId })
   }, 30_000)
+
+  it('drops an events watcher that never reads, without buffering for it', async () => {
+    const libp2p = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), transport: 'memory' })
+    await libp2p.start()
+    try {
+      await libp2p.dial(nodeInternals(open).libp2p.getMultiaddrs()[0])
+      const stream = await libp2p.dialProtocol(nodeInternals(open).libp2p.peerId, WRPC_PROTOCOL)
+      stream.send(encodeOpening({ instance: CONTROL_IFACE, name: 'watch-events' }, new Uint8Array(0)))
+      await stream.close()
+      // it reads nothing: its muxer stops granting window, the node's writes wait, the watcher's queue (maxEventQueue 8) fills
+      stream.pause()
+      await eventually('the watcher to be registered', () => open.stats().control.watchers === 1)
+      for (let i = 0; i < 50_000 && open.stats().control.watchers > 0; i++) await ctl(open, open, 'put-label', 'spam', 'v'.repeat(60) + String(i % 2))
+      expect(open.stats().control).toEqual({ watchers: 0, dropped: 1 })
+      expect(await ctl(caller, open, 'delete-label', 'spam')).toEqual({ tag: 'ok', val: true })
+    } finally {
+      await libp2p.stop()
+    }
+  }, 60_000)
 })
 
 describe('the events hub', () => {
