@@ -343,6 +343,8 @@ export function createControlService (host: ControlHost): Control {
     async stop () {
       events.emit('host-stopping', host.self)
       events.close()
+      // the runtime's components go with the node's stop; a restart starts from init.components again
+      scaled.clear()
       for (const [name, p] of [...providers]) {
         providers.delete(name)
         host.unserve(p.provider.service.digest)

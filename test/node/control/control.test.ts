@@ -108,6 +108,21 @@ describe('the control interface', () => {
     expect(await ctl(caller, open, 'get-config', 'c2')).toBeUndefined()
   }, 60_000)
 
+  it('starts and stops a built-in provider from named config, and no module path', async () => {
+    expect(await ctl(caller, open, 'put-config', 'kv', [['backend', 'memory']])).toMatchObject({ tag: 'ok' })
+    const started = await ctl(caller, open, 'start-provider', 'builtin:keyvalue', 'kv', ['kv']) as { tag: string, val: string }
+    expect(started.tag).toBe('ok')
+    await eventually('the caller to see the store served', () => caller.servers('wasi:keyvalue/store').some(s => s.peer === open.peerId))
+    const inv = await ctl(caller, open, 'get-inventory') as { providers: Array<{ reference: string, exports: string[] }> }
+    expect(inv.providers).toContainEqual(expect.objectContaining({ reference: 'builtin:keyvalue', exports: expect.arrayContaining([expect.stringMatching(/^wasi:keyvalue\/store@/)]) }))
+    expect(await ctl(caller, open, 'start-provider', 'builtin:keyvalue', 'kv', [])).toMatchObject({ tag: 'err', val: { code: 'invalid-argument' } })
+    expect(await ctl(caller, open, 'start-provider', 'builtin:nope', 'x', [])).toMatchObject({ tag: 'err', val: { code: 'invalid-argument' } })
+    expect(await ctl(caller, open, 'stop-provider', 'kv')).toEqual({ tag: 'ok', val: undefined })
+    await eventually('the caller to see the store gone', () => !caller.servers('wasi:keyvalue/store').some(s => s.peer === open.peerId))
+    expect(await ctl(caller, open, 'stop-provider', 'kv')).toMatchObject({ tag: 'err', val: { code: 'not-found' } })
+    expect(await ctl(caller, open, 'delete-config', 'kv')).toEqual({ tag: 'ok', val: true })
+  }, 30_000)
+
   it('answers garbage arguments with an error frame and keeps serving', async () => {
     const libp2p = nodeInternals(caller).libp2p
     const answer = async (bytes: Uint8Array): Promise<string> => {
