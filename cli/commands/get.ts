@@ -75,19 +75,19 @@ export async function getCommand (argv: string[], ctx: CommandContext): Promise<
     if (rest.length > 0) throw new CliError('usage', `get hosts takes no arguments (got ${JSON.stringify(rest[0])})\n\n${getHelp}`)
     const session = await openControl({ ...args, values: { ...args.values, all: true } }, ctx, getHelp)
     try {
-      const hosts: Host[] = []
-      for (const peer of session.targets) {
+      // asked all at once: one slow or unreachable node costs one timeout, not one per node
+      const hosts: Host[] = await Promise.all(session.targets.map(async peer => {
         const view = session.node.peer(peer)
         let inv: Inventory | undefined
         let refused: string | undefined
         try { inv = await session.call(peer, 'get-inventory') as Inventory } catch (err) { refused = (err as Error).message }
-        hosts.push({
+        return {
           peer,
           labels: { ...view?.labels },
           addresses: [...view?.addresses ?? []],
           ...(inv !== undefined ? { version: inv.version, uptimeMs: Number(inv.uptimeMs), components: inv.components.length } : { control: refused })
-        })
-      }
+        }
+      }))
       if (args.json) {
         ctx.out(JSON.stringify(toJson(hosts), null, 2))
       } else {

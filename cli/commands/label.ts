@@ -3,6 +3,8 @@
 import type { CommandContext } from '../context.ts'
 import { controlOptionsHelp, forEachTarget, openControl, parseControlArgs } from '../control.ts'
 import { CliError } from '../errors.ts'
+import { parseLabelArg } from '../config.ts'
+import { flag } from '../options.ts'
 
 export const labelHelp = `Usage: wasmesh label put <key=value>... [options]
        wasmesh label del <key>... [options]
@@ -22,13 +24,7 @@ export async function labelCommand (argv: string[], ctx: CommandContext): Promis
   const args = parseControlArgs(argv)
   const [op, ...items] = args.positionals
   if (!['put', 'del'].includes(op) || items.length === 0) throw new CliError('usage', `label put <key=value>... or label del <key>...\n\n${labelHelp}`)
-  const pairs = op === 'put'
-    ? items.map(kv => {
-      const i = kv.indexOf('=')
-      if (i <= 0) throw new CliError('usage', `${JSON.stringify(kv)} is not key=value\n\n${labelHelp}`)
-      return [kv.slice(0, i), kv.slice(i + 1)] as const
-    })
-    : []
+  const pairs = op === 'put' ? items.map(kv => flag('label', () => parseLabelArg(kv))) : []
   const session = await openControl(args, ctx, labelHelp)
   try {
     return await forEachTarget(session, ctx, args.json, async peer => {

@@ -26,7 +26,7 @@ export async function configCommand (argv: string[], ctx: CommandContext): Promi
   if (op !== 'put' && rest.length > 0) throw new CliError('usage', `config ${op} takes only the config name\n\n${configHelp}`)
   const pairs = rest.map(kv => {
     const i = kv.indexOf('=')
-    if (i <= 0) throw new CliError('usage', `${JSON.stringify(kv)} is not key=value\n\n${configHelp}`)
+    if (i <= 0) throw new CliError('usage', `config value ${JSON.stringify(kv)} is not key=value\n\n${configHelp}`)
     return [kv.slice(0, i), kv.slice(i + 1)] as [string, string]
   })
   const session = await openControl(args, ctx, configHelp)
