@@ -4,8 +4,8 @@ import type { CommandContext } from '../context.ts'
 import { controlOptionsHelp, openControl, pairsText, parseControlArgs } from '../control.ts'
 import { CliError } from '../errors.ts'
 import { toJson } from '../output.ts'
-import { CONTROL_IFACE } from '../../node/control/index.ts'
-import type { ControlEvent } from '../../node/control/index.ts'
+import { CONTROL_IFACE } from '../../node/index.ts'
+import type { ControlEvent } from '../../node/index.ts'
 import { stopRequests } from '../signals.ts'
 
 export const eventsHelp = `Usage: wasmesh events --watch [options]
