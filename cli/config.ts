@@ -101,6 +101,8 @@ export interface NodeSettings {
   readonly policy?: string
   /** wasmcloud:messaging over the lattice's gossip (on as well when `subscribe` lists anything). */
   readonly messaging?: boolean
+  /** Peers may use the control interface without a policy (`--control`). */
+  readonly control?: boolean
   /** Components subscribed to subjects (`<component>=<subject>`). */
   readonly subscribe?: readonly SubscribeArg[]
   /** `host:port` of the HTTP gateway (node/http/). */
@@ -154,7 +156,7 @@ export const configKeys = [
   'listen', 'announce', 'bootstrap', 'component', 'oci-insecure', 'grant', 'inline', 'label', 'lattice', 'data-dir', 'cache-dir',
   'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host', 'provider', 'provider-config',
   'provider-secret', 'link', 'limits', 'require-signed', 'trust-key', 'lattice-key', 'allow-peer', 'trust-file',
-  'member-cert', 'trust-admin', 'policy', 'config-value', 'secret', 'messaging', 'subscribe', 'http', 'http-route', 'console'
+  'member-cert', 'trust-admin', 'policy', 'config-value', 'secret', 'messaging', 'subscribe', 'http', 'http-route', 'console', 'control'
 ] as const
 
 /** The largest config file read: a config is a few KiB, and parsing one of gigabytes would hold the command for minutes. */
@@ -686,6 +688,7 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
         case 'trust-admin': out.trustAdmin = strings().map(f => resolvePath(f, base)); break
         case 'policy': out.policy = resolvePath(string(), base); break
         case 'messaging': out.messaging = typeof value === 'boolean' ? value : fail('must be true or false'); break
+        case 'control': out.control = typeof value === 'boolean' ? value : fail('must be true or false'); break
         case 'subscribe': out.subscribe = strings().map(parseSubscribeArg); break
         case 'http': { const v = string(); out.http = v === 'auto' ? v : parseHostPortArg(v); break }
         case 'http-route': out.httpRoute = strings().map(parseHttpRouteArg); break

@@ -16,6 +16,7 @@ export type CliErrorCode =
   | 'start-failed'        // the node could not start
   | 'invalid-config'      // a --limit the node cannot take (exit 2, a usage mistake like any bad flag)
   | 'bad-key'             // a key, certificate or trust file that cannot be used (missing, readable by others, wrong format)
+  | 'control-failed'      // a node answered a control call with an error (its code and message follow)
 
 export class CliError extends Error {
   override readonly name = 'CliError'

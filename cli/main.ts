@@ -23,6 +23,13 @@ const commands: Record<string, { summary: string, load: () => Promise<{ run: Com
   sign: { summary: 'sign a component (writes <file>.sig) for nodes run with --require-signed', load: async () => { const m = await import('./commands/sign.ts'); return { run: m.signCommand, help: m.signHelp } } },
   push: { summary: 'upload a component to an OCI registry (the wasm artifact layout wash uses)', load: async () => { const m = await import('./commands/push.ts'); return { run: m.pushCommand, help: m.pushHelp } } },
   pull: { summary: 'fetch a component from an OCI registry into a data directory\'s cache', load: async () => { const m = await import('./commands/pull.ts'); return { run: m.pullCommand, help: m.pullHelp } } },
+  get: { summary: 'list the nodes of a mesh (get hosts), or what one runs (get inventory [peer])', load: async () => { const m = await import('./commands/get.ts'); return { run: m.getCommand, help: m.getHelp } } },
+  scale: { summary: 'run a component on some nodes with at most N instances (0 stops it)', load: async () => { const m = await import('./commands/scale.ts'); return { run: m.scaleCommand, help: m.scaleHelp } } },
+  stop: { summary: 'stop a component on some nodes', load: async () => { const m = await import('./commands/scale.ts'); return { run: m.stopCommand, help: m.stopHelp } } },
+  link: { summary: 'put, delete or list links of nodes\' components (link put|del|get)', load: async () => { const m = await import('./commands/link.ts'); return { run: m.linkCommand, help: m.linkHelp } } },
+  config: { summary: 'put, get or delete named configs on nodes (config put|get|del)', load: async () => { const m = await import('./commands/named-config.ts'); return { run: m.configCommand, help: m.configHelp } } },
+  label: { summary: 'put or delete labels nodes advertise (label put|del)', load: async () => { const m = await import('./commands/label.ts'); return { run: m.labelCommand, help: m.labelHelp } } },
+  events: { summary: 'follow nodes\' control events (events --watch)', load: async () => { const m = await import('./commands/events.ts'); return { run: m.eventsCommand, help: m.eventsHelp } } },
   inspect: { summary: 'show a component\'s digest, imports, exports and signature', load: async () => { const m = await import('./commands/inspect.ts'); return { run: m.inspect, help: m.inspectHelp } } }
 }
 

@@ -32,3 +32,9 @@ export function formatError (err: unknown, verbose: boolean): string {
   const head = typeof code === 'string' ? `error [${code}]: ${err.message}` : `error: ${err.message}`
   return verbose && err.stack != null ? `${head}\n${err.stack}` : head
 }
+
+/** Rows as aligned columns (the last one not padded): the CLI's tables. */
+export function table (rows: string[][]): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
+  return rows.map(r => r.map((c, i) => i === r.length - 1 ? c : c.padEnd(widths[i])).join('  ').trimEnd())
+}

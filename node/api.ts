@@ -26,6 +26,7 @@ export type { SecurityLimits }
 import type { MessagingInit, MessagingLimits, MessagingStats } from './messaging/index.ts'
 import type { GatewayStats, HttpGatewayConfig, HttpLimits } from './http/index.ts'
 import type { ArtifactLimits, ArtifactsConfig, ArtifactStats } from './artifacts/index.ts'
+import type { ControlInit, ControlLimits, EventHubStats } from './control/index.ts'
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
 
@@ -168,6 +169,13 @@ export interface NodeInit {
   readonly artifacts?: ArtifactsConfig
   /** The artifact cache's size, registry and peer-transfer limits (node/artifacts/limits.ts). */
   readonly artifactLimits?: Partial<ArtifactLimits>
+  /**
+   * The control interface (`wasmesh:lattice/control`, node/control/) every node serves: `open` lets peers use it
+   * when there is no policy (`wasmesh node --control`); with a policy, its rules decide. Its limits by name.
+   */
+  readonly control?: ControlInit
+  /** The control interface's limits by name (what `--limit` sets); `control.limits` wins over them. */
+  readonly controlLimits?: Partial<ControlLimits>
 }
 
 export interface CallEvent {
@@ -215,6 +223,8 @@ export interface LocalService {
   readonly wit: string
   /** It holds or reaches data (a database, a store): under a policy, no peer may call it unless a rule allows it. */
   readonly touchesData?: boolean
+  /** False: served to callers that name this node (`CallOptions.target`), but left out of its adverts (the control interface). Default true. */
+  readonly advertised?: boolean
   readonly capacity: number
   /** Byte arrays of 64 KiB and more in the results are sent as they are (no copy): do not change them afterwards. */
   call (iface: string, func: string, params: unknown[], ctx: ServiceCallContext): Promise<unknown[]>
@@ -253,6 +263,8 @@ export interface NodeStats {
   readonly refused: RefusalStats
   /** Peers' member certificates verified and refused. */
   readonly members: MemberStats
+  /** Watchers of the control interface's events now, and those dropped for falling behind. */
+  readonly control: EventHubStats
   /** Messages published, delivered and dropped (by reason), when messaging is on. */
   readonly messaging?: MessagingStats
   /** The artifact cache, where components came from, peers' refused transfers, registry requests, bytes served to peers. */
@@ -298,6 +310,14 @@ export interface MeshNode {
   componentStats (id: string): PoolStats
   /** The links binding components' imports to some servers. */
   links (): readonly Link[]
+  /** Adds a link in force from the next call on (`invalid-link` when it does not parse or contradicts others). */
+  putLink (link: Link): void
+  /** Removes the links of `component` to `target` named `name` (undefined: default); returns how many went. */
+  deleteLinks (component: string, target: string, name?: string): number
+  /** This node's labels, as it advertises them. */
+  labels (): Readonly<Record<string, string>>
+  /** Replaces this node's labels; advertised at once when started (`invalid-config` for reserved `wasmesh.` keys). */
+  setLabels (labels: Readonly<Record<string, string>>): void
   /**
    * Calls `func` of whichever server of `iface` the router picks. Large byte lists in `params` are
    * sent from the arrays given (no copy): leave them unchanged until the call settles.

@@ -18,3 +18,6 @@ export type { LoadedComponent, PoolStats } from './runtime/index.ts'
 export type { Link } from './links.ts'
 export { UntrustedComponentError, signComponent } from './security/index.ts'
 export type { ComponentClaims, ComponentTrust, UntrustedReason } from './security/index.ts'
+// the control interface every node serves: call it with `node.call(CONTROL_IFACE, func, params, { target })`
+export { CONTROL_IFACE, ControlError, controlWit, defaultControlLimits } from './control/index.ts'
+export type { ControlErrorCode, ControlEvent, ControlEventKind, ControlInit, ControlLimits } from './control/index.ts'

@@ -10,9 +10,10 @@ import { defaultRuntimeLimits } from './runtime/limits.ts'
 import { defaultMessagingLimits } from './messaging/index.ts'
 import { defaultHttpLimits } from './http/limits.ts'
 import { defaultArtifactLimits } from './artifacts/limits.ts'
+import { defaultControlLimits } from './control/limits.ts'
 
 /** The fields of `NodeInit` that hold limits. */
-export type LimitGroup = 'limits' | 'sessionLimits' | 'advertLimits' | 'timings' | 'runtimeLimits' | 'connectionLimits' | 'streamLimits' | 'securityLimits' | 'messagingLimits' | 'httpLimits' | 'artifactLimits'
+export type LimitGroup = 'limits' | 'sessionLimits' | 'advertLimits' | 'timings' | 'runtimeLimits' | 'connectionLimits' | 'streamLimits' | 'securityLimits' | 'messagingLimits' | 'httpLimits' | 'artifactLimits' | 'controlLimits'
 
 /** Read from the name, which carries it by the house rule: `...Bytes`, `...BytesPerPeer`, `...Ms`; anything else is a count. */
 export type LimitUnit = 'bytes' | 'ms' | 'count'
@@ -37,7 +38,8 @@ const defaults: { readonly [G in LimitGroup]: object } = {
   securityLimits: defaultSecurityLimits,
   messagingLimits: defaultMessagingLimits,
   httpLimits: defaultHttpLimits,
-  artifactLimits: defaultArtifactLimits
+  artifactLimits: defaultArtifactLimits,
+  controlLimits: defaultControlLimits
 }
 
 /** Optional fields, which a defaults object cannot list because their default is computed when they are unset. */

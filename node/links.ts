@@ -41,7 +41,8 @@ export interface LinkedComponent {
 
 const NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/
 const VERSION = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/
-const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/
+/** A label key, in links and node labels. */
+export const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/
 const COMPONENT = /^(?:\*|[A-Za-z0-9][A-Za-z0-9._-]{0,127})$/
 /** A link name, as wasmCloud's `wash link put --link-name` takes it. */
 export const LINK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/

@@ -7,7 +7,7 @@ import { advertTopic, isLatticeName, isReservedLabel } from '../protocol/advert.
 import { InboundBudget } from '../protocol/budget.ts'
 import { advertIntakeLimits, createAdvertAgent } from './adverts.ts'
 import type { AdvertAgent } from './adverts.ts'
-import type { ComponentSpec, ConnectionInfo, MeshNode, NodeInit, NodeLimits } from './api.ts'
+import type { CallOptions, ComponentSpec, ConnectionInfo, MeshNode, NodeInit, NodeLimits } from './api.ts'
 import { defaultNodeLimits } from './api.ts'
 import { createDescriber } from './describe.ts'
 import { createHandleLedger } from './handles.ts'
@@ -23,14 +23,14 @@ import { createLogger } from './logger.ts'
 import { createOutbound } from './outbound.ts'
 import { createPeering } from './peering.ts'
 import { createRegistry } from './registry.ts'
-import type { Registry, RegistryChange } from './registry.ts'
+import type { Registry, RegistryChange, Server } from './registry.ts'
 import { createRouter } from './router.ts'
-import type { Router } from './router.ts'
+import type { CallResult, Router } from './router.ts'
 import { createRuntime } from './runtime/index.ts'
 import type { LoadedComponent, Runtime } from './runtime/index.ts'
 import { createServices } from './services.ts'
 import { NodeError } from './errors.ts'
-import { linkOptions } from './links.ts'
+import { checkLinks, linkOptions } from './links.ts'
 import { createComponentGate } from './security/index.ts'
 import { defaultRuntimeLimits } from './runtime/index.ts'
 import { createMembership } from './security/index.ts'
@@ -43,6 +43,10 @@ import { createGateway } from './http/index.ts'
 import type { Gateway } from './http/index.ts'
 import { join } from 'node:path'
 import { createArtifacts, parseReference } from './artifacts/index.ts'
+import { CONTROL_IFACE, ControlError, createControl, defaultControlLimits, isControlInterface, requireControlTarget } from './control/index.ts'
+
+/** A control call's deadline when `routing.callTimeoutMs` is not set. */
+const defaultControlCallTimeoutMs = 30_000
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -71,8 +75,13 @@ function connectionInfo (c: Connection): ConnectionInfo {
 export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   const lattice = init.lattice ?? 'default'
   if (!isLatticeName(lattice)) throw new NodeError('invalid-config', `lattice name ${JSON.stringify(lattice)}: use 1-64 letters, digits, '.', '_' or '-'`)
-  const reserved = Object.keys(init.labels ?? {}).find(isReservedLabel)
-  if (reserved !== undefined) throw new NodeError('invalid-config', `label ${JSON.stringify(reserved)}: keys starting with wasmesh. are reserved for the advert's own fields`)
+  const checkLabels = (given: Readonly<Record<string, string>>): void => {
+    const reserved = Object.keys(given).find(isReservedLabel)
+    if (reserved !== undefined) throw new NodeError('invalid-config', `label ${JSON.stringify(reserved)}: keys starting with wasmesh. are reserved for the advert's own fields`)
+  }
+  checkLabels(init.labels ?? {})
+  /** This node's labels: `init.labels`, changed by `setLabels` (the control interface's put-label). */
+  let labels: Readonly<Record<string, string>> = { ...init.labels }
   const log = init.logger ?? createLogger()
   const limits: NodeLimits = { ...defaultNodeLimits, ...init.limits }
   const inboundBudget = new InboundBudget({
@@ -150,7 +159,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     timings: init.timings,
     limits: init.advertLimits,
     log: log.child('adverts'),
-    local: () => ({ addresses: addresses(), labels: { ...init.labels }, exports: services.exports(), client: init.role === 'client' })
+    local: () => ({ addresses: addresses(), labels: { ...labels }, exports: services.exports(), client: init.role === 'client' })
   })
   const describer = createDescriber({ libp2p, lattice, limits, localWit: digest => services.byDigest(digest)?.wit })
   const outbound = createOutbound({
@@ -162,8 +171,32 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     handles,
     describer,
     observer: init.observer,
-    route: async (iface, func, params, opts) => await router.call(iface, func, params, opts)
+    route: async (iface, func, params, opts) => isControlInterface(iface) ? await callControl(func, params, opts) : await router.call(iface, func, params, opts)
   })
+  /**
+   * A control call goes straight to the peer it names (control is served, not advertised, so the router knows no
+   * server of it); the deadline runs until the results arrive, so a stream of events outlives it.
+   */
+  async function callControl (func: string, params: unknown[], opts: CallOptions): Promise<CallResult> {
+    requireControlTarget(CONTROL_IFACE, opts.target)
+    const target = opts.target as string
+    const peer = registry.peer(target)
+    const server: Server = {
+      peer: target, local: target === self, iface: CONTROL_IFACE, digest: '', addresses: peer?.addresses ?? [], labels: peer?.labels ?? {},
+      capacity: 1, load: 0, inflight: 0, latencyMs: undefined, healthy: true, plausible: true
+    }
+    const timeoutMs = opts.timeoutMs ?? init.routing?.callTimeoutMs ?? defaultControlCallTimeoutMs
+    const deadline = new AbortController()
+    const timer = setTimeout(() => { deadline.abort(new ControlError('control-timeout', `${CONTROL_IFACE}#${func} on ${target}: no answer within ${timeoutMs} ms`)) }, timeoutMs)
+    const signal = opts.signal === undefined ? deadline.signal : AbortSignal.any([deadline.signal, opts.signal])
+    try {
+      return { results: await outbound.callServer(server, CONTROL_IFACE, func, params, signal), attempts: 1, peer: target, local: target === self }
+    } catch (err) {
+      throw deadline.signal.aborted ? deadline.signal.reason : err
+    } finally {
+      clearTimeout(timer)
+    }
+  }
   const router: Router = createRouter({
     registry,
     self,
@@ -211,9 +244,42 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     return component
   }
   const load = async (spec: ComponentSpec): Promise<LoadedComponent> => await loadResolved(await resolved(spec))
+  async function unload (id: string): Promise<void> {
+    await services.unload(id)
+    const digest = pinned.get(id)
+    if (digest !== undefined) { pinned.delete(id); artifacts.unpin(digest) }
+  }
   function unpinAll (): void {
     for (const digest of pinned.values()) artifacts.unpin(digest)
     pinned.clear()
+  }
+  const control = createControl({
+    self,
+    log: log.child('control'),
+    dataDir: init.dataDir,
+    limits: { ...defaultControlLimits, ...init.controlLimits, ...init.control?.limits },
+    open: init.control?.open === true,
+    policyActive: () => authorizer.active,
+    load,
+    unload,
+    components: () => runtime.components(),
+    componentStats: id => runtime.stats(id),
+    services: () => services.all(),
+    serve: services.serve,
+    unserve: services.unserve,
+    links: () => services.links(),
+    putLink: services.putLink,
+    deleteLinks: services.deleteLinks,
+    labels: () => labels,
+    setLabels
+  })
+
+  function setLabels (next: Readonly<Record<string, string>>): void {
+    checkLabels(next)
+    labels = { ...next }
+    if (!started) return
+    registry.setSelf({ labels })
+    agent.changed()
   }
 
   // One running node per data directory: held from here until stop (or the process's exit), taken again on a restart.
@@ -244,12 +310,14 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       await members.start()
       await libp2p.start()
       membership.start()
-      registry.setSelf({ labels: init.labels, addresses: addresses() })
+      registry.setSelf({ labels, addresses: addresses() })
       unwatchPeers = registry.on('change', change => { if (change.kind === 'peer' && change.change === 'new') peering?.check() })
       outbound.start()
       // Adverts first: peers that connect while components load are synced with at once.
       await agent.start()
       await messaging?.start()
+      // Every node serves the control interface; who may call it is the service's and the policy's to decide.
+      services.serve(control.service)
       peering?.start()
       for (const spec of components) await loadResolved(spec)
       await gateway?.start()
@@ -261,6 +329,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       }
       // admitted when loaded (services.load), after the peers' adverts had `artifactPeerWaitMs` to arrive
       for (const spec of (init.components ?? []).filter(later)) await loadResolved(await resolved(spec, { waitForPeers: true }))
+      control.start()
     } catch (err) {
       await stop().catch(() => {})
       throw err
@@ -270,6 +339,9 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   async function stop (opts: { drainTimeoutMs?: number } = {}): Promise<void> {
     if (!started) { await releaseLock(); return }
     started = false
+    // Watchers hear host-stopping, then their streams end; providers started over control stop.
+    await control.stop()
+    services.unserve(control.service.digest)
     // No new HTTP requests first; those in flight are cut (their clients see the connection close).
     await gateway?.stop()
     await keeper?.stop()
@@ -308,16 +380,19 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     stop,
     addresses,
     load,
-    async unload (id) {
-      await services.unload(id)
-      const digest = pinned.get(id)
-      if (digest !== undefined) { pinned.delete(id); artifacts.unpin(digest) }
-    },
+    unload,
     serve: services.serve,
     unserve: services.unserve,
     components: () => runtime.components(),
     componentStats: id => runtime.stats(id),
     links: () => [...services.links()],
+    putLink (link) {
+      checkLinks([...services.links(), link])
+      services.putLink(link)
+    },
+    deleteLinks: (component, target, name) => services.deleteLinks(component, target, name),
+    labels: () => ({ ...labels }),
+    setLabels,
     call: outbound.call,
     describe: outbound.describe,
     servers: (iface, filter) => registry.servers(iface, filter),
@@ -353,7 +428,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         refused: authorizer.stats(),
         members: members.stats(),
         ...(messaging !== undefined ? { messaging: messaging.stats() } : {}),
-        artifacts: artifacts.stats()
+        artifacts: artifacts.stats(),
+        control: control.stats()
       }
     },
     reloadTrust: membership.reload,

@@ -17,6 +17,7 @@ import type { Link } from './links.ts'
 import type { ComponentGate } from './security/index.ts'
 import { HTTP_HANDLER_IFACE, httpHandlerInterface, serveHttp } from './http/index.ts'
 import { defaultHttpLimits, type HttpLimits } from './http/limits.ts'
+import { CONTROL_IFACE, controlInterface } from './control/wit.ts'
 
 /** A local service and the one of its interfaces an id resolved to. */
 export interface ServiceEntry {
@@ -57,6 +58,10 @@ export interface Services {
   /** Forgets the components' services and links: the runtime stopped, and a restart loads them again. */
   clearComponents (): void
   links (): Link[]
+  /** Adds a link (checked by the caller) to those in force: the next call of a matching import uses it. */
+  putLink (link: Link): void
+  /** Removes the links of `component` to `target` with this name (undefined: default); returns how many. */
+  deleteLinks (component: string, target: string, name: string | undefined): number
   /** Which local service answers an interface id (exact, or any compatible version). */
   find (iface: string): ServiceEntry | undefined
   /** The WIT of an interface one of this node's components imports. */
@@ -93,8 +98,10 @@ export function createServices (init: ServicesInit): Services {
   const httpLimits: HttpLimits = { ...defaultHttpLimits, ...init.httpLimits }
   // Every node knows the gateway's interface, so that it can call HTTP components without asking them for its WIT.
   importSignatures.set(HTTP_HANDLER_IFACE, httpHandlerInterface())
+  // Every node knows the control interface too: a control call to any peer needs no describe.
+  importSignatures.set(CONTROL_IFACE, controlInterface())
 
-  const localExports = (): AdvertExport[] => [...services.entries()].map(([iface, { service }]) => ({
+  const localExports = (): AdvertExport[] => [...services.entries()].filter(([, { service }]) => service.advertised !== false).map(([iface, { service }]) => ({
     iface,
     digest: service.digest,
     capacity: service.capacity,
@@ -253,6 +260,15 @@ export function createServices (init: ServicesInit): Services {
     },
 
     links: () => links,
+    putLink (link) { links.push(link) },
+    deleteLinks (component, target, name) {
+      let n = 0
+      for (let i = links.length - 1; i >= 0; i--) {
+        const l = links[i]
+        if (l.component === component && l.target === target && l.name === name) { links.splice(i, 1); n++ }
+      }
+      return n
+    },
     find: findService,
     imported: iface => importSignatures.get(iface),
 

@@ -11,6 +11,7 @@ import { CliError } from '../errors.ts'
 import { bootstrapOf, flag, latticeKeyOf, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from '../options.ts'
 import { clientMemberCertOf } from '../security.ts'
 import { stopRequests } from '../signals.ts'
+import { table } from '../output.ts'
 
 export const meshHelp = `Usage: wasmesh mesh --bootstrap <multiaddr> [--json] [--watch] [options]
 
@@ -136,11 +137,6 @@ export function formatMesh (view: MeshView): string {
   if (view.interfaces.length === 0) irows.push(['(none)', '', '', ''])
   lines.push(...table(irows), '', 'CALLS: in flight/capacity, as last advertised: calls running / instances that can run at once')
   return lines.join('\n')
-}
-
-function table (rows: string[][]): string[] {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
-  return rows.map(r => r.map((c, i) => i === r.length - 1 ? c : c.padEnd(widths[i])).join('  ').trimEnd())
 }
 
 export async function mesh (argv: string[], ctx: CommandContext): Promise<number> {

@@ -143,6 +143,9 @@ Options:
                             peer (repeatable); without a link, any server. A named link is
                             used once the component picks its name with wasmcloud:bus/lattice
                             set-link-name (unnamed: the default link)
+  --control                 let every peer of the lattice use this node's control interface
+                            (wasmesh get/scale/stop/link/config/label/events) when no --policy
+                            is given; with a policy, only its rules allow control calls
   --messaging               serve wasmcloud:messaging/consumer@0.2.0 to this node's components:
                             publish over the lattice's gossip, request-reply to one subscriber
   --subscribe <component>=<subject>
@@ -271,6 +274,7 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
       'config-value': { type: 'string', multiple: true },
       secret: { type: 'string', multiple: true },
       messaging: { type: 'boolean' },
+      control: { type: 'boolean' },
       subscribe: { type: 'string', multiple: true },
       http: { type: 'string' },
       'http-route': { type: 'string', multiple: true }
@@ -309,6 +313,7 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
     configValue: some(values['config-value'])?.map(c => flag('config-value', () => parseComponentSetting(c, 'config-value'))),
     secret: some(values.secret)?.map(c => flag('secret', () => parseComponentSetting(c, 'secret'))),
     messaging: values.messaging,
+    control: values.control,
     subscribe: some(values.subscribe)?.map(t => flag('subscribe', () => parseSubscribeArg(t))),
     http: values.http === undefined ? undefined : values.http === 'auto' ? 'auto' : flag('http', () => parseHostPortArg(values.http as string)),
     httpRoute: some(values['http-route'])?.map(r => flag('http-route', () => parseHttpRouteArg(r)))
@@ -419,7 +424,7 @@ export const loopbackOnlyNote = [
   'interface and only key holders get in), or give --listen /ip4/0.0.0.0/tcp/4001 on a network where every host is trusted.'
 ]
 
-function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsServer | undefined, demoHost: boolean, env: CommandContext['env'], opts: { loopbackOnly: boolean, latticeKeyFile?: string, subscriptions?: readonly SubscribeArg[], consoleUrl?: string }): string[] {
+function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsServer | undefined, demoHost: boolean, env: CommandContext['env'], opts: { loopbackOnly: boolean, latticeKeyFile?: string, subscriptions?: readonly SubscribeArg[], consoleUrl?: string, control?: 'open' | 'policy' }): string[] {
   const subscriptions = opts.subscriptions ?? []
   const addresses = orderedAddresses(node)
   const lines = [`peer id: ${node.peerId}`, `lattice: ${node.lattice}${opts.latticeKeyFile !== undefined ? ' (private: lattice key required)' : ''}`, 'listening on:', ...addresses, '']
@@ -437,6 +442,7 @@ function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsSer
   if (node.components().length === 0 && providers.length === 0 && !demoHost) lines.push('  nothing (give --component <file.wasm>)')
   const messaging = node.stats().messaging
   if (messaging !== undefined) lines.push(`messaging: on (wasmcloud:messaging@0.2.0 over the lattice's gossip)${subscriptions.length > 0 ? `, subscribed: ${subscriptions.map(s => `${s.component}=${s.subject}`).join(', ')}` : ''}`)
+  if (opts.control !== undefined) lines.push(opts.control === 'open' ? 'control: every peer of the lattice may use this node\'s control interface (--control)' : 'control: as the policy\'s rules allow (--control applies only without a policy)')
   if (ops !== undefined) lines.push(`metrics: ${ops.url}/metrics (and /healthz, /readyz)`)
   if (opts.consoleUrl !== undefined) lines.push(`console: ${opts.consoleUrl}/ (read-only, live)`)
   const http = node.httpUrl()
@@ -521,6 +527,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     artifacts: { insecure: settings.ociInsecure, credentials: ociCredentialsOf(ctx.env) },
     links: settings.link,
     trust,
+    ...(settings.control === true ? { control: { open: true } } : {}),
     ...(settings.messaging === true || (settings.subscribe?.length ?? 0) > 0 ? { messaging: { subscriptions: settings.subscribe ?? [] } } : {}),
     logger: log,
     observer: metrics?.observer,
@@ -589,7 +596,7 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     if (demoHost) node.serve(createDemoHost({ onLog: (message, caller) => { log.info(`log from ${logCaller(node, caller)}: ${message}`) } }))
     running = true
     const loopbackOnly = latticeKey === undefined && (settings.listen === undefined || settings.listen.length === 0)
-    for (const line of startLines(node, providers, ops, demoHost, ctx.env, { loopbackOnly, latticeKeyFile: latticeKey === undefined ? undefined : settings.latticeKey, subscriptions: settings.subscribe, consoleUrl: consoleServer?.url })) ctx.out(line)
+    for (const line of startLines(node, providers, ops, demoHost, ctx.env, { loopbackOnly, latticeKeyFile: latticeKey === undefined ? undefined : settings.latticeKey, subscriptions: settings.subscribe, consoleUrl: consoleServer?.url, control: settings.control !== true ? undefined : settings.policy === undefined ? 'open' : 'policy' })) ctx.out(line)
     if ((settings.bootstrap?.length ?? 0) > 0) {
       lonely = setTimeout(() => {
         if (node.connections().length === 0) log.warn(`not connected to any bootstrap peer yet (${settings.bootstrap?.join(', ')}); retrying in the background: check the addresses and that those nodes are up`)

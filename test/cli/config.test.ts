@@ -8,6 +8,7 @@ import { defaultAdvertIntakeLimits, defaultAdvertTimings } from '../../node/adve
 import { defaultConnectionLimits, defaultStreamLimits } from '../../node/libp2p.ts'
 import { defaultHttpLimits } from '../../node/http/index.ts'
 import { defaultArtifactLimits } from '../../node/artifacts/index.ts'
+import { defaultControlLimits } from '../../node/control/index.ts'
 import { limitCatalog, limitInits } from '../../node/limits.ts'
 import { defaultRuntimeLimits } from '../../node/runtime/limits.ts'
 import { defaultMessagingLimits } from '../../node/messaging/index.ts'
@@ -230,7 +231,7 @@ describe('limits in a config file', () => {
 
 describe('limits by name', () => {
   it('knows every field of every limits object the node takes, derived from their defaults', () => {
-    const objects = [defaultNodeLimits, defaultSessionLimits, defaultAdvertIntakeLimits, defaultAdvertTimings, defaultRuntimeLimits, defaultConnectionLimits, defaultStreamLimits, defaultSecurityLimits, defaultMessagingLimits, defaultHttpLimits, defaultArtifactLimits]
+    const objects = [defaultNodeLimits, defaultSessionLimits, defaultAdvertIntakeLimits, defaultAdvertTimings, defaultRuntimeLimits, defaultConnectionLimits, defaultStreamLimits, defaultSecurityLimits, defaultMessagingLimits, defaultHttpLimits, defaultArtifactLimits, defaultControlLimits]
     const names = objects.flatMap(o => Object.keys(o))
     expect([...limitCatalog.keys()].sort()).toEqual([...names, 'maxInstancesPerCaller'].sort())
     for (const name of names) {
@@ -252,6 +253,7 @@ describe('limits by name', () => {
     })
     expect(limitInits({ maxHttpHeaders: 50, httpHeadersTimeoutMs: 2000 })).toEqual({ httpLimits: { maxHttpHeaders: 50, httpHeadersTimeoutMs: 2000 } })
     expect(limitInits({ 'max-artifact-cache-bytes': 1024, peerArtifactTimeoutMs: 500 })).toEqual({ artifactLimits: { maxArtifactCacheBytes: 1024, peerArtifactTimeoutMs: 500 } })
+    expect(limitInits({ maxEventQueue: 16, maxLabelValueBytes: 1024 })).toEqual({ controlLimits: { maxEventQueue: 16, maxLabelValueBytes: 1024 } })
   })
 
   it('refuses a stream window larger than the read buffer, as the libp2p layer does', () => {
