@@ -123,7 +123,7 @@ export function createOutbound (init: OutboundInit): Outbound {
     async describe (iface, func, opts = {}) {
       const imported = functionOf(services.imported(iface), func) ?? functionOf(services.find(iface)?.iface, func)
       if (imported !== undefined) return imported
-      const servers = registry.servers(iface, { peer: opts.target, labels: opts.labels })
+      const servers = registry.servers(iface, { peer: opts.target, labels: opts.labels, component: opts.component })
       if (servers.length === 0) throw new RouterError('no-server', `no peer in lattice ${lattice} serves ${iface}`, { attempts: 0, tried: [], resultStarted: false })
       return await init.describer.firstOf(servers, (wit, server) => {
         const f = functionOf(wit.findInterface(server.iface), func)
