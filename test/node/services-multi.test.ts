@@ -30,18 +30,24 @@ function heldService (answer: string): LocalService & { release: () => void, sta
   return service
 }
 
+/** A node serving two whoami services of IFACE, alpha then beta. */
+async function twoOnOneNode (): Promise<{ node: MeshNode, alpha: ReturnType<typeof whoamiService>, beta: ReturnType<typeof whoamiService> }> {
+  mesh = await createMesh()
+  const node = await mesh.add({ peering: false })
+  const alpha = whoamiService('test:multi', 'svc', '1.0.0', 'alpha')
+  const beta = whoamiService('test:multi', 'svc', '1.0.0', 'beta')
+  node.serve(alpha)
+  node.serve(beta)
+  return { node, alpha, beta }
+}
+
 async function whoami (node: MeshNode, opts: { component?: string, target?: string } = {}): Promise<string> {
   return (await node.call(IFACE, 'whoami', [], opts))[0] as string
 }
 
 describe('several components of one interface on a node', () => {
   it('spreads untargeted calls over them in turn, and sends a targeted call to the one named (name or digest)', async () => {
-    mesh = await createMesh()
-    const node = await mesh.add({ peering: false })
-    const alpha = whoamiService('test:multi', 'svc', '1.0.0', 'alpha')
-    const beta = whoamiService('test:multi', 'svc', '1.0.0', 'beta')
-    node.serve(alpha)
-    node.serve(beta)
+    const { node, alpha, beta } = await twoOnOneNode()
     for (let i = 0; i < 10; i++) await whoami(node)
     expect([alpha.calls, beta.calls]).toEqual([5, 5])
     expect(await whoami(node, { component: 'beta' })).toBe('beta')
@@ -73,12 +79,7 @@ describe('several components of one interface on a node', () => {
   })
 
   it('keeps the others serving when one is unserved, and a hot swap (same name) replaces only that one', async () => {
-    mesh = await createMesh()
-    const node = await mesh.add({ peering: false })
-    const alpha = whoamiService('test:multi', 'svc', '1.0.0', 'alpha')
-    const beta = whoamiService('test:multi', 'svc', '1.0.0', 'beta')
-    node.serve(alpha)
-    node.serve(beta)
+    const { node, alpha, beta } = await twoOnOneNode()
     const beta2 = { ...whoamiService('test:multi', 'svc', '1.0.0', 'beta'), digest: 'b'.repeat(64), call: async () => ['beta v2'] }
     node.serve(beta2)
     expect(node.servers(IFACE).map(s => s.digest).sort()).toEqual([alpha.digest, beta2.digest].sort())

@@ -6,15 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../examples/build.ts'
 import { eventually } from '../support/eventually.ts'
 import { scratchDir, type ScratchDir } from '../support/scratch.ts'
-import { Processes, type NodeProcess } from './processes.ts'
+import { httpUrlOf, Processes } from './processes.ts'
 
 const run = promisify(execFile)
-
-function httpUrlOf (node: NodeProcess): string {
-  const m = /^http: (http:\/\/\S+)/m.exec(node.output())
-  if (m === null) throw new Error(`no http: line\n${node.output()}`)
-  return m[1]
-}
 
 /** `curl` with a Host header: status line number and body. */
 async function curl (url: string, host: string, body?: string): Promise<{ status: number, body: string }> {
