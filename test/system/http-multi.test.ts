@@ -1,4 +1,4 @@
-// Several HTTP components with real processes: routes by Host and by path prefix reach exactly the component they name, on the gateway's node or on another peer; a route to a component loaded nowhere is 503 with the reason.
+// Several HTTP components with real processes: routes by Host and by path prefix reach exactly the component they name, on the gateway's node or on another peer; a route to a component loaded nowhere is 503 with the reason; SIGTERM drains a request in flight.
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -86,5 +86,47 @@ describe('routes to several HTTP components (real processes)', () => {
     gw.kill('SIGTERM')
     expect((await b.exited).code).toBe(0)
     expect((await gw.exited).code).toBe(0)
+  }, 120_000)
+
+  it('finishes a streaming request in flight when the node gets SIGTERM, and refuses new connections meanwhile', async () => {
+    const a = await processes.node('drain', [...common('drain'), '--http', '127.0.0.1:0', '--component', `echo=${paths['http-echo']}`, '--drain-timeout', '60000'])
+    const url = await eventually('the gateway address', () => httpUrlOf(a))
+    await eventually('the echo answering', async () => (await fetch(`${url}/`, { method: 'POST', body: 'x' })).status === 200, { timeoutMs: 30_000, intervalMs: 200 })
+    // An upload the test feeds part by part; the echo streams it back as it reads it.
+    const encoder = new TextEncoder()
+    let feed: ReadableStreamDefaultController<Uint8Array> | undefined
+    const upload = new ReadableStream<Uint8Array>({ start (controller) { feed = controller } })
+    // A first part large enough that the echo's first read is full whatever its buffering, so its response head comes.
+    const first = 'a'.repeat(2 * 1024 * 1024) + '\n'
+    feed?.enqueue(encoder.encode(first))
+    const response = await fetch(`${url}/slow`, { method: 'POST', body: upload, duplex: 'half' } as RequestInit)
+    expect(response.status).toBe(200)
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+    const decoder = new TextDecoder()
+    let received = ''
+    // The response has begun (the echo holds back a tail until more comes): the request is in flight.
+    const next = await reader.read()
+    expect(next.done).toBe(false)
+    received += decoder.decode(next.value, { stream: true })
+
+    a.kill('SIGTERM')
+    await eventually('new connections refused', async () => {
+      try {
+        await fetch(`${url}/new`, { signal: AbortSignal.timeout(5_000) })
+        return false
+      } catch (err) {
+        return (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED'
+      }
+    }, { timeoutMs: 30_000, intervalMs: 100 })
+    feed?.enqueue(encoder.encode('part 1\n'))
+    feed?.enqueue(encoder.encode('part 2\n'))
+    feed?.close()
+    for (;;) {
+      const more = await reader.read()
+      if (more.done) break
+      received += decoder.decode(more.value, { stream: true })
+    }
+    expect(received).toBe(`${first}part 1\npart 2\n`)
+    expect((await a.exited).code).toBe(0)
   }, 120_000)
 })
