@@ -23,6 +23,8 @@ export interface MeshCallOptions {
   readonly memberCert?: string
   readonly target?: string
   readonly labels?: Readonly<Record<string, string>>
+  /** Only this component (name or digest). */
+  readonly component?: string
   readonly timeoutMs: number
   readonly json: boolean
   readonly logger: Logger
@@ -36,7 +38,7 @@ export async function meshCall (expr: CallExpression, opts: MeshCallOptions, ctx
   const deadline = began + opts.timeoutMs
   const client = await startClient({ bootstrap: opts.bootstrap, lattice: opts.lattice, latticeKey: opts.latticeKey, identityDir: opts.identityDir, memberCert: opts.memberCert, logger: opts.logger })
   try {
-    const filter = { peer: opts.target, labels: opts.labels }
+    const filter = { peer: opts.target, labels: opts.labels, component: opts.component }
     const served = (): boolean => client.node.servers(expr.iface, filter).length > 0
     // Once the bootstrap peer's view of the mesh is in and no one serves the interface, waiting longer would
     // only wait for a server that is not there: fail at once, naming what is served instead.
@@ -47,7 +49,7 @@ export async function meshCall (expr: CallExpression, opts: MeshCallOptions, ctx
       throw client.unreachable(opts.timeoutMs) ?? noServer(expr.iface, opts, client.node.peers().filter(p => !p.local), known)
     }
     const remaining = (): number => Math.max(1, Math.round(deadline - performance.now()))
-    const callOpts = { target: opts.target, labels: opts.labels, signal: ctx.signal }
+    const callOpts = { target: opts.target, labels: opts.labels, component: opts.component, signal: ctx.signal }
     const func = await client.node.describe(expr.iface, expr.func, { ...callOpts, signal: AbortSignal.any([AbortSignal.timeout(remaining()), ...(ctx.signal === undefined ? [] : [ctx.signal])]) })
     const params = parseArguments(func, expr.args, opts.json)
     const results = await client.node.call(expr.iface, expr.func, params, { ...callOpts, timeoutMs: remaining() })
@@ -61,7 +63,8 @@ export async function meshCall (expr: CallExpression, opts: MeshCallOptions, ctx
 function noServer (iface: string, opts: MeshCallOptions, peers: readonly PeerView[], synced: boolean): CliError {
   const only = [
     ...(opts.target !== undefined ? [`peer ${opts.target}`] : []),
-    ...Object.entries(opts.labels ?? {}).map(([k, v]) => `label ${k}=${v}`)
+    ...Object.entries(opts.labels ?? {}).map(([k, v]) => `label ${k}=${v}`),
+    ...(opts.component !== undefined ? [`component ${opts.component}`] : [])
   ]
   const ifaces = peers.flatMap(p => p.exports.map(e => e.iface))
   // Suggest by the whole id and by the id without its version, so that a typo in either is found.

@@ -6,6 +6,7 @@ export type NodeErrorCode =
   | 'describe-failed'   // the serving peer did not answer with the WIT of its component
   | 'no-such-function'  // the interface as served has no such function
   | 'no-such-export'    // this node no longer serves the interface
+  | 'no-such-component' // a call named a component this node does not have for the interface (the router tries another peer)
   | 'invalid-link'      // a link that does not parse, or links that contradict each other
   | 'data-dir-locked'   // the data directory is in use by another running node (its pid in the message)
 

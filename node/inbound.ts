@@ -10,7 +10,8 @@ import type { Describer } from './describe.ts'
 import type { StreamErrors } from './libp2p/stream-errors.ts'
 import type { InboundBudget } from '../protocol/budget.ts'
 import { functionOf } from '../protocol/wit/index.ts'
-import type { ServiceEntry, Services } from './services.ts'
+import { noComponent, type ServiceEntry, type Services } from './services.ts'
+import { parseInstance } from './instance.ts'
 import type { Func } from '../protocol/wit/model.ts'
 import type { Authorizer, Verdict } from './security/policy.ts'
 import { handleWrpc } from './wrpc-server.ts'
@@ -83,12 +84,14 @@ export function createInbound (init: InboundInit): Inbound {
     return Object.assign(new Error(message), { code: 'refused' })
   }
 
-  /** Serves wRPC invocations: instance = the exported interface, name = the function. */
+  /** Serves wRPC invocations: instance = the exported interface (`<iface>#<component>` for one component), name = the function. */
   function handlers (peer: PeerId): Handlers {
     const caller = peer.toString()
     return {
       lookup (instance, name): ServedFunction | undefined | Promise<ServedFunction | undefined> {
-        const entry = services.find(instance)
+        const { iface, component } = parseInstance(instance)
+        const entry = services.pick(iface, component)
+        if (entry === undefined && component !== undefined && services.find(iface) !== undefined) throw noComponent(iface, component)
         const func = functionOf(entry?.iface, name)
         if (entry === undefined || func === undefined) return undefined
         const fn = servedFunction(entry, name, func)

@@ -342,8 +342,9 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     // Watchers hear host-stopping, then their streams end; providers started over control stop.
     await control.stop()
     services.unserve(control.service.digest)
-    // No new HTTP requests first; those in flight are cut (their clients see the connection close).
-    await gateway?.stop()
+    const drainMs = opts.drainTimeoutMs ?? 0
+    // No new HTTP requests first (503 on open connections); those in flight finish, within the drain, beside the peers' calls.
+    const gatewayDrained = gateway?.stop({ drainTimeoutMs: drainMs })
     await keeper?.stop()
     keeper = undefined
     peering?.stop()
@@ -354,7 +355,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     unwatchPeers?.()
     unwatchPeers = undefined
     await inbound.refuse()
-    await inbound.drain(opts.drainTimeoutMs ?? 0)
+    await Promise.all([inbound.drain(drainMs), gatewayDrained])
     await membership.stop()
     await members.stop()
     await libp2p.stop()

@@ -17,6 +17,7 @@ import { functionOf } from '../protocol/wit/index.ts'
 import type { Services } from './services.ts'
 import { dialWrpc } from './wrpc-server.ts'
 import { NodeError } from './errors.ts'
+import { componentInstance } from './instance.ts'
 
 /** The function types a caller needs to encode a call and decode its answer. */
 interface Signature { readonly params: readonly Type[], readonly results: readonly Type[] }
@@ -42,8 +43,8 @@ export interface OutboundInit {
 export interface Outbound {
   /** `MeshNode.call`: pins the call to the issuer of a handle it passes, routes it, tells the observer. */
   call (iface: string, func: string, params: unknown[], opts?: CallOptions): Promise<unknown[]>
-  /** The router's `callServer`: this node's own service, or a wRPC call to the peer. */
-  callServer (server: Server, iface: string, func: string, params: unknown[], signal: AbortSignal): Promise<unknown[]>
+  /** The router's `callServer`: this node's own service, or a wRPC call to the peer (to one of its components, `component`, when given). */
+  callServer (server: Server, iface: string, func: string, params: unknown[], signal: AbortSignal, component?: string): Promise<unknown[]>
   /** `MeshNode.describe`. */
   describe (iface: string, func: string, opts?: CallOptions): Promise<Func>
   /** Feeds peers' advertised addresses to the peer store, so that a call can dial a peer this node has never met. */
@@ -76,8 +77,8 @@ export function createOutbound (init: OutboundInit): Outbound {
     return id
   }
 
-  async function callServer (server: Server, iface: string, func: string, params: unknown[], signal: AbortSignal): Promise<unknown[]> {
-    if (server.local) return await services.callSelf(iface, func, params)
+  async function callServer (server: Server, iface: string, func: string, params: unknown[], signal: AbortSignal, component?: string): Promise<unknown[]> {
+    if (server.local) return await services.callSelf(iface, func, params, component)
     let sig: Signature
     let transport
     try {
@@ -88,7 +89,7 @@ export function createOutbound (init: OutboundInit): Outbound {
       // Nothing was sent: the router may try another server.
       throw new NodeError('dial-failed', `cannot reach ${server.peer}: ${(err as Error).message}`, { cause: err })
     }
-    const results = await invoke(transport, server.iface, func, sig.params, params, sig.results, { signal, limits: init.sessionLimits })
+    const results = await invoke(transport, componentInstance(server.iface, component), func, sig.params, params, sig.results, { signal, limits: init.sessionLimits })
     handles.rememberResults({ results: sig.results }, results, server.peer)
     return results
   }
@@ -122,7 +123,7 @@ export function createOutbound (init: OutboundInit): Outbound {
     async describe (iface, func, opts = {}) {
       const imported = functionOf(services.imported(iface), func) ?? functionOf(services.find(iface)?.iface, func)
       if (imported !== undefined) return imported
-      const servers = registry.servers(iface, { peer: opts.target, labels: opts.labels })
+      const servers = registry.servers(iface, { peer: opts.target, labels: opts.labels, component: opts.component })
       if (servers.length === 0) throw new RouterError('no-server', `no peer in lattice ${lattice} serves ${iface}`, { attempts: 0, tried: [], resultStarted: false })
       return await init.describer.firstOf(servers, (wit, server) => {
         const f = functionOf(wit.findInterface(server.iface), func)

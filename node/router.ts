@@ -21,8 +21,9 @@ export interface RouterInit {
    * Calls a server: local (runtime/provider) or remote (wRPC over libp2p). `iface` is the server's
    * exact exported id. Errors carry `code` and `resultStarted` (protocol/session.ts RemoteError and
    * SessionError); an error without `resultStarted` is taken to have failed before any result byte.
+   * `component` is the call's `CallOptions.component`: the server must run it on that component.
    */
-  readonly callServer: (server: Server, iface: string, func: string, params: unknown[], signal: AbortSignal) => Promise<unknown[]>
+  readonly callServer: (server: Server, iface: string, func: string, params: unknown[], signal: AbortSignal, component?: string) => Promise<unknown[]>
   /**
    * This node's own server of `iface`, if any: local-first calls without a target, labels or
    * signal go straight to it while this node is healthy, with no registry look-up or per-call timer.
@@ -109,7 +110,7 @@ export const answerCodes: ReadonlySet<string> = new Set([
  * Errors of a healthy server that will not take this call (busy, or its policy refuses this caller): retried
  * elsewhere without marking it unhealthy, since its other calls (other interfaces, other callers' rules) are fine.
  */
-export const busyCodes: ReadonlySet<string> = new Set(['overloaded', 'refused'])
+export const busyCodes: ReadonlySet<string> = new Set(['overloaded', 'refused', 'no-such-component'])
 
 /** Errors saying the server could not be reached at all: it is left out until it shows it is back (`markUnreachable`). */
 export const unreachableCodes: ReadonlySet<string> = new Set(['dial-failed'])
@@ -361,7 +362,7 @@ export function createRouter (init: RouterInit): Router {
         try {
           results = await new Promise<unknown[]>((resolve, reject) => {
             wake = reject
-            init.callServer(server, server.iface, func, params, signal).then(resolve, reject)
+            init.callServer(server, server.iface, func, params, signal, opts.component).then(resolve, reject)
           })
           wake = undefined
         } catch (err) {

@@ -1,4 +1,4 @@
-// What this node serves: the table of local services by interface id, version look-ups, the router's local routes and load accounting.
+// What this node serves: the table of local services by interface id (several components per interface), the pick among them, version look-ups, the router's local routes and load accounting.
 
 import type { AdvertExport } from '../protocol/advert.ts'
 import { functionOf } from '../protocol/wit/index.ts'
@@ -62,8 +62,13 @@ export interface Services {
   putLink (link: Link): void
   /** Removes the links of `component` to `target` with this name (undefined: default); returns how many. */
   deleteLinks (component: string, target: string, name: string | undefined): number
-  /** Which local service answers an interface id (exact, or any compatible version). */
+  /** A local service of an interface id (exact, or any compatible version), for its WIT: no pick, no load counted. */
   find (iface: string): ServiceEntry | undefined
+  /**
+   * The local service that takes the next call of an interface id: among the components serving it (only the one
+   * named `component`, by name or digest, when given), the least busy, ties in turn.
+   */
+  pick (iface: string, component?: string): ServiceEntry | undefined
   /** The WIT of an interface one of this node's components imports. */
   imported (iface: string): Interface | undefined
   /** The service with this digest (what a describe request asks for). */
@@ -76,18 +81,25 @@ export interface Services {
   localRoute (iface: string): LocalRoute | undefined
   /** Runs a call on a local service, counted in its load. */
   callLocal (service: LocalService, iface: string, func: string, params: unknown[], ctx: ServiceCallContext): Promise<unknown[]>
-  /** This node's own call to what it serves, the router's general path picking this node; handles in the results are pinned here. */
-  callSelf (iface: string, func: string, params: unknown[]): Promise<unknown[]>
+  /** This node's own call to what it serves (to `component` only, when given), the router's general path picking this node; handles in the results are pinned here. */
+  callSelf (iface: string, func: string, params: unknown[], component?: string): Promise<unknown[]>
   /** Calls running on local services now. */
   inflight (): number
+}
+
+/** What a call to an interface (of one component) this node does not serve answers: `no-such-component` may be retried elsewhere. */
+export function noComponent (iface: string, component: string | undefined): NodeError {
+  return component === undefined
+    ? new NodeError('no-such-export', `this node no longer serves ${iface}`)
+    : new NodeError('no-such-component', `no component ${component} serves ${iface} on this node; call another peer that advertises it, or leave the component out`)
 }
 
 export function createServices (init: ServicesInit): Services {
   const { self, runtime, handles, log } = init
   const links: Link[] = [...(init.links ?? [])]
   checkLinks(links)
-  /** Local services by exported interface id. */
-  const services = new Map<string, ServiceEntry>()
+  /** Local services by exported interface id: one entry per component exporting it, in the order served. */
+  const services = new Map<string, ServiceEntry[]>()
   const inflight = new Map<LocalService, number>()
   /** Signatures of imported interfaces, from the components that import them. */
   const importSignatures = new Map<string, Interface>()
@@ -101,13 +113,14 @@ export function createServices (init: ServicesInit): Services {
   // Every node knows the control interface too: a control call to any peer needs no describe.
   importSignatures.set(CONTROL_IFACE, controlInterface())
 
-  const localExports = (): AdvertExport[] => [...services.entries()].filter(([, { service }]) => service.advertised !== false).map(([iface, { service }]) => ({
+  // One export per component and interface: each carries its component's digest and name, so a caller can target one.
+  const localExports = (): AdvertExport[] => [...services.entries()].flatMap(([iface, list]) => list.filter(({ service }) => service.advertised !== false).map(({ service }) => ({
     iface,
     digest: service.digest,
     capacity: service.capacity,
     load: inflight.get(service) ?? 0,
     name: service.name
-  }))
+  })))
 
   /** Publishes when load crosses a quarter of capacity, so routing elsewhere sees it without a heartbeat's wait. */
   function track (service: LocalService, delta: number): void {
@@ -135,18 +148,19 @@ export function createServices (init: ServicesInit): Services {
   function localRoute (iface: string): LocalRoute | undefined {
     let route = routes.get(iface)
     if (route === undefined) {
-      const entry = findService(iface)
-      route = entry === undefined ? null : routeTo(entry)
+      const list = entriesFor(iface)
+      route = list.length === 0 ? null : routeTo(list)
       if (routes.size >= 4096) routes.clear()
       routes.set(iface, route)
     }
     return route ?? undefined
   }
 
-  function routeTo ({ service, iface }: ServiceEntry): LocalRoute {
+  function routeTo (list: readonly ServiceEntry[]): LocalRoute {
     return {
-      iface: iface.id,
+      iface: list[0].iface.id,
       call (func, params) {
+        const { service, iface } = choose(list)
         const called = callLocal(service, iface.id, func, params, selfContext)
         const f = functionOf(iface, func)
         // Resource handles in the results are pinned to this node.
@@ -155,21 +169,49 @@ export function createServices (init: ServicesInit): Services {
     }
   }
 
-  /** Which local service answers an interface id, as asked (exact or any compatible version); cleared whenever `services` changes. */
-  const serviceFor = new Map<string, ServiceEntry | null>()
-  function findService (iface: string): ServiceEntry | undefined {
-    const exact = services.get(iface)
-    if (exact !== undefined) return exact
+  /** The local services of an interface id as asked (exact first, then any compatible version); cleared whenever `services` changes. */
+  const serviceFor = new Map<string, readonly ServiceEntry[]>()
+  function entriesFor (iface: string): readonly ServiceEntry[] {
     let found = serviceFor.get(iface)
     if (found === undefined) {
-      found = null
-      for (const [id, entry] of services) {
-        if (interfaceCompatible(iface, id)) { found = entry; break }
-      }
+      const exact = services.get(iface) ?? []
+      const other: ServiceEntry[] = []
+      for (const [id, list] of services) if (id !== iface && interfaceCompatible(iface, id)) other.push(...list)
+      found = other.length === 0 ? exact : [...exact, ...other]
       if (serviceFor.size >= 4096) serviceFor.clear()
       serviceFor.set(iface, found)
     }
-    return found ?? undefined
+    return found
+  }
+
+  function findService (iface: string): ServiceEntry | undefined {
+    return entriesFor(iface)[0]
+  }
+
+  /** Whose turn it is among equally busy services. */
+  let turn = 0
+  /** The least busy of several services (calls in flight per unit of capacity); ties go round in turn. */
+  function choose (list: readonly ServiceEntry[]): ServiceEntry {
+    if (list.length === 1) return list[0]
+    const start = turn
+    turn = (turn + 1) % 0x40000000
+    let best = list[start % list.length]
+    let bestScore = Infinity
+    for (let k = 0; k < list.length; k++) {
+      const e = list[(start + k) % list.length]
+      const score = (inflight.get(e.service) ?? 0) / Math.max(1, e.service.capacity)
+      if (score < bestScore) { best = e; bestScore = score }
+    }
+    return best
+  }
+
+  const isComponent = (service: LocalService, component: string): boolean => service.name === component || service.digest === component
+
+  function pick (iface: string, component?: string): ServiceEntry | undefined {
+    const list = entriesFor(iface)
+    if (component === undefined) return list.length === 0 ? undefined : choose(list)
+    const named = list.filter(e => isComponent(e.service, component))
+    return named.length === 0 ? undefined : choose(named)
   }
 
   function serviceOf (component: LoadedComponent, capacity: number): LocalService {
@@ -196,21 +238,34 @@ export function createServices (init: ServicesInit): Services {
     init.changed(localExports())
   }
 
+  /**
+   * Adds a service beside the others of its interfaces. The same digest again, or a new version of the same
+   * component (same name: a hot swap serves it before unserving the old), takes the old one's place: calls in
+   * flight on the old go on, new ones reach the new.
+   */
   function serve (service: LocalService): void {
     for (const i of service.interfaces) {
-      const taken = services.get(i.id)
-      if (taken !== undefined && taken.service.digest !== service.digest) {
-        // a new version of the same component (a hot swap serves it before unserving the old) is no conflict
-        const say = taken.service.name === service.name ? log.debug : log.warn
-        say.call(log, `${i.id} is exported by both ${taken.service.name} and ${service.name}; calls go to ${service.name}`)
+      const list = services.get(i.id) ?? []
+      const at = list.findIndex(e => e.service.digest === service.digest || e.service.name === service.name)
+      const entry = { service, iface: i }
+      if (at >= 0) {
+        if (list[at].service.digest !== service.digest) log.debug(`${i.id}: ${service.name} ${service.digest.slice(0, 12)} takes over from ${list[at].service.digest.slice(0, 12)}`)
+        list[at] = entry
+      } else {
+        if (list.length > 0) log.debug(`${i.id} is served by ${[...list.map(e => e.service.name), service.name].join(', ')}; untargeted calls go to the least busy`)
+        list.push(entry)
       }
-      services.set(i.id, { service, iface: i })
+      services.set(i.id, list)
     }
     changed()
   }
 
   function unserve (digest: string): void {
-    for (const [iface, entry] of [...services]) if (entry.service.digest === digest) services.delete(iface)
+    for (const [iface, list] of [...services]) {
+      const left = list.filter(e => e.service.digest !== digest)
+      if (left.length === 0) services.delete(iface)
+      else if (left.length !== list.length) services.set(iface, left)
+    }
     changed()
   }
 
@@ -270,21 +325,22 @@ export function createServices (init: ServicesInit): Services {
       return n
     },
     find: findService,
+    pick,
     imported: iface => importSignatures.get(iface),
 
     byDigest (digest) {
-      for (const { service } of services.values()) if (service.digest === digest) return service
+      for (const list of services.values()) for (const { service } of list) if (service.digest === digest) return service
       return undefined
     },
 
-    all: () => [...new Set([...services.values()].map(e => e.service))],
+    all: () => [...new Set([...services.values()].flatMap(list => list.map(e => e.service)))],
     exports: localExports,
     localRoute,
     callLocal,
 
-    async callSelf (iface, func, params) {
-      const entry = findService(iface)
-      if (entry === undefined) throw new NodeError('no-such-export', `this node no longer serves ${iface}`)
+    async callSelf (iface, func, params, component) {
+      const entry = pick(iface, component)
+      if (entry === undefined) throw noComponent(iface, component)
       const results = await callLocal(entry.service, iface, func, params, selfContext)
       handles.rememberResults(functionOf(entry.iface, func), results, self)
       return results

@@ -40,6 +40,8 @@ Options:
                            default: $WASMESH_BOOTSTRAP, comma-separated)
   --target <peer-id>       call only this peer
   --label <k=v>            call only peers with this label (repeatable)
+  --served-by <component>  call only this component (its name or digest, as 'wasmesh mesh'
+                           lists it), when several serve the interface
   --lattice-key <file>     the key of a private lattice (default: $WASMESH_LATTICE_KEY_FILE)
   --data-dir <dir>         keep the client's identity (identity.key) there instead of a fresh
                            one per run: for nodes that let in only listed peers (--allow-peer,
@@ -85,6 +87,7 @@ export async function call (argv: string[], ctx: CommandContext): Promise<number
       bootstrap: { type: 'string', multiple: true },
       target: { type: 'string' },
       label: { type: 'string', multiple: true },
+      'served-by': { type: 'string' },
       lattice: { type: 'string' },
       'lattice-key': { type: 'string' },
       'data-dir': { type: 'string' },
@@ -109,12 +112,13 @@ export async function call (argv: string[], ctx: CommandContext): Promise<number
       lattice: values.lattice === undefined ? undefined : flag('lattice', () => parseLatticeArg(values.lattice as string)),
       target: values.target,
       labels: labelsOf(values.label),
+      component: values['served-by'],
       timeoutMs,
       json: values.json === true,
       logger: loggerOf(ctx, logLevelOf(values['log-level'], 'warn'), logFormatOf(values['log-format']))
     }, ctx)
   }
-  for (const meshOnly of ['bootstrap', 'target', 'label', 'lattice', 'lattice-key', 'data-dir', 'member-cert'] as const) {
+  for (const meshOnly of ['bootstrap', 'target', 'label', 'served-by', 'lattice', 'lattice-key', 'data-dir', 'member-cert'] as const) {
     if (values[meshOnly] !== undefined) throw new CliError('usage', `--${meshOnly} is for calls through the mesh; --component runs in-process`)
   }
 

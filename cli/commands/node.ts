@@ -125,9 +125,10 @@ Options:
                             (auto: 127.0.0.1:8080, or a free port with a notice when it is taken)
   --http-route <route>      send some requests to some components (repeatable): host=<host>=<target>
                             (Host header, *.example.com too), path=</prefix>=<target> (longest
-                            prefix wins), default=<target>; a target is name=<component>,
-                            <label>=<value>[,...] (node labels) or any. No route matches: 404
-  --drain-timeout <ms>      how long a stop waits for calls in flight (default ${defaultDrainTimeoutMs})
+                            prefix wins), default=<target>; a target is name=<component> (or
+                            component=<component>), <label>=<value>[,...] (node labels) or any.
+                            No route matches: 404
+  --drain-timeout <ms>      how long a stop waits for calls and HTTP requests in flight (default ${defaultDrainTimeoutMs})
   --no-demo-host            do not serve local:demo/host (the log function the examples import)
   --provider [name=]<module>
                             serve a native provider too (repeatable): builtin:keyvalue,

@@ -31,7 +31,11 @@ export interface GatewayStats {
 
 export interface Gateway {
   start (): Promise<void>
-  stop (): Promise<void>
+  /**
+   * Stops taking connections at once and answers new requests on open ones 503 `connection: close`; the requests
+   * in flight may finish for up to `drainTimeoutMs` (default 0: cut at once), then every socket is closed.
+   */
+  stop (opts?: { drainTimeoutMs?: number }): Promise<void>
   /** `http://host:port` once started. */
   readonly url: string
   stats (): GatewayStats
@@ -77,6 +81,10 @@ export function createGateway (init: GatewayInit): Gateway {
   const responses: Record<number, number> = {}
   const refused: Record<string, number> = {}
   const sockets = new Set<Socket>()
+  /** Responses not yet closed, and their sockets: a stop drains them, and closes each connection once it has none. */
+  const responding = new Map<ServerResponse, Socket>()
+  let draining = false
+  let drained: (() => void) | undefined
 
   const count = (status: number): void => { responses[status] = (responses[status] ?? 0) + 1 }
   const refuse = (limit: string): void => { refused[limit] = (refused[limit] ?? 0) + 1 }
@@ -283,6 +291,16 @@ export function createGateway (init: GatewayInit): Gateway {
     }
   }
 
+  /** A response closed: while draining, its connection goes once nothing else is answered on it, and the stop once nothing at all is. */
+  function settled (res: ServerResponse, socket: Socket): void {
+    responding.delete(res)
+    if (!draining) return
+    let busy = false
+    for (const s of responding.values()) if (s === socket) { busy = true; break }
+    if (!busy) socket.end()
+    if (responding.size === 0) drained?.()
+  }
+
   return {
     get url () { return url },
 
@@ -296,6 +314,14 @@ export function createGateway (init: GatewayInit): Gateway {
         connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.httpHeadersTimeoutMs)),
         keepAliveTimeout: Math.min(5000, limits.httpIdleTimeoutMs)
       }, (req, res) => {
+        const socket = req.socket
+        responding.set(res, socket)
+        res.once('close', () => { settled(res, socket) })
+        if (draining) {
+          refuse('stopping')
+          answer(res, 503, 'the node is stopping; send the request again (to another gateway)', { connection: 'close' })
+          return
+        }
         handle(req, res).catch((err: unknown) => {
           log?.warn(`http: ${(err as Error).message}`)
           if (!res.headersSent) answer(res, 500, 'internal gateway error')
@@ -336,14 +362,31 @@ export function createGateway (init: GatewayInit): Gateway {
       url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`
     },
 
-    async stop () {
+    async stop (opts = {}) {
       const s = server
       if (s === undefined) return
       server = undefined
+      draining = true
+      // No new connections; the idle kept-alive ones go now, the busy ones when their last response is done.
       const closed = new Promise<void>(resolve => { s.close(() => { resolve() }) })
+      s.closeIdleConnections()
+      for (const res of responding.keys()) if (!res.headersSent) res.shouldKeepAlive = false
+      const drainMs = Math.max(0, opts.drainTimeoutMs ?? 0)
+      if (responding.size > 0 && drainMs > 0) {
+        let timer: NodeJS.Timeout | undefined
+        await new Promise<void>(resolve => {
+          drained = resolve
+          timer = setTimeout(resolve, drainMs)
+        })
+        clearTimeout(timer)
+        drained = undefined
+        if (responding.size > 0) log?.info(`http: ${responding.size} request(s) still in flight after drainTimeoutMs (${drainMs} ms): cut`)
+      }
       for (const socket of sockets) socket.destroy()
       sockets.clear()
       await closed
+      responding.clear()
+      draining = false
     },
 
     stats () {

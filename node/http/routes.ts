@@ -12,7 +12,7 @@ export type Route =
   | { readonly match: 'path', readonly prefix: string, readonly target: RouteTarget }
   | { readonly match: 'default', readonly target: RouteTarget }
 
-const usage = "a route is host=<host>=<target>, path=</prefix>=<target> or default=<target>; a target is name=<component>, <label>=<value>[,<label>=<value>...] or any (e.g. 'host=api.example.com=app=api', 'path=/api=name=hello')"
+const usage = "a route is host=<host>=<target>, path=</prefix>=<target> or default=<target>; a target is name=<component> (or component=<component>), <label>=<value>[,<label>=<value>...] or any (e.g. 'host=api.example.com=app=api', 'path=/api=name=hello')"
 
 function bad (spec: string, why: string): never {
   throw new HttpError('invalid-http-config', `--http-route ${JSON.stringify(spec)}: ${why}; ${usage}`)
@@ -20,21 +20,23 @@ function bad (spec: string, why: string): never {
 
 function parseTarget (spec: string, text: string): RouteTarget {
   if (text === 'any' || text === '*') return { kind: 'any' }
-  if (text.startsWith('name=')) {
-    const component = text.slice(5)
+  // `component=` is the same as `name=` (the issue's spelling); a node label named `component` cannot be selected on.
+  const named = /^(?:name|component)=/.exec(text)
+  if (named !== null) {
+    const component = text.slice(named[0].length)
     if (component === '' || /[\s,=]/.test(component)) bad(spec, `the component name ${JSON.stringify(component)} is empty or has a space, comma or =`)
     return { kind: 'component', component }
   }
   const labels: Record<string, string> = {}
   for (const pair of text.split(',')) {
     const eq = pair.indexOf('=')
-    if (eq <= 0 || eq === pair.length - 1) bad(spec, `the target ${JSON.stringify(text)} is not name=<component>, any or <label>=<value> pairs`)
+    if (eq <= 0 || eq === pair.length - 1) bad(spec, `the target ${JSON.stringify(text)} is not name=<component>, component=<component>, any or <label>=<value> pairs`)
     labels[pair.slice(0, eq)] = pair.slice(eq + 1)
   }
   return { kind: 'labels', labels }
 }
 
-/** `host=api.example.com=app=api`, `path=/api=name=hello`, `default=name=hello` -> a route; bad syntax is `invalid-http-config`. */
+/** `host=api.example.com=app=api`, `path=/api=name=hello` (or `component=hello`), `default=name=hello` -> a route; bad syntax is `invalid-http-config`. */
 export function parseRoute (spec: string): Route {
   if (spec.length > 1024) bad(spec.slice(0, 64) + '...', 'longer than 1024 characters')
   const eq = spec.indexOf('=')

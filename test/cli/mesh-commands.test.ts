@@ -74,6 +74,23 @@ describe('wasmesh call through the mesh', () => {
     expect(r.err).toMatch(/^error \[no-server\]: no peer in lattice default serves test:cli\/who \(only label zone=a\)/)
   })
 
+  it('calls the one component --served-by names when two serve the interface on one peer', async () => {
+    const second = whoamiService('test:cli', 'who', undefined, 'second')
+    other.serve(second)
+    try {
+      await eventually('the server to list both components', () => server.servers('test:cli/who').length === 2)
+      expect(await wasmesh(['call', 'test:cli/who#whoami()', '--bootstrap', addr, '--served-by', 'second'])).toMatchObject({ code: 0, out: '"second"' })
+      expect(await wasmesh(['call', 'test:cli/who#whoami()', '--bootstrap', addr, '--served-by', 'other'])).toMatchObject({ code: 0, out: '"other"' })
+      expect(await wasmesh(['call', 'test:cli/who#whoami()', '--bootstrap', addr, '--served-by', second.digest])).toMatchObject({ code: 0, out: '"second"' })
+      const r = await wasmesh(['call', 'test:cli/who#whoami()', '--bootstrap', addr, '--served-by', 'nobody', '--timeout', '1000'])
+      expect(r.code).toBe(1)
+      expect(r.err).toMatch(/^error \[no-server\]: no peer in lattice default serves test:cli\/who \(only component nobody\)/)
+    } finally {
+      other.unserve(second.digest)
+    }
+    await eventually('the server to list one again', () => server.servers('test:cli/who').length === 1)
+  })
+
   it('fails with no-server at once, once the mesh is known, naming the closest interfaces', async () => {
     // A --timeout far past the test's own: the old wait for a server that never comes would fail the test.
     const r = await wasmesh(['call', 'test:cli/nothing#x()', '--bootstrap', addr, '--timeout', '600000'])

@@ -276,7 +276,9 @@ describe('router: retries and failover', () => {
     ['an idle peer', () => { throw new SessionError('idle-timeout', 'peer idle', false) }, true],
     // a refusal (a policy, a lattice) is about this call's caller, not the server's health: its other calls are fine
     ['a refusal', () => { throw new RemoteError('refused', 'wrong lattice') }, false],
-    ['overload', () => { throw new RemoteError('overloaded', 'queue full') }, false]
+    ['overload', () => { throw new RemoteError('overloaded', 'queue full') }, false],
+    // a targeted call to a component the peer unloaded since its advert: another peer may have it
+    ['a component the peer no longer has', () => { throw new RemoteError('no-such-component', 'no component alpha') }, false]
   ])('retries %s on another server', async (_name, fail, marked) => {
     const { router, behave, calls, registry } = setup(['QmA', 'QmB'])
     // whichever is tried first fails; the other answers

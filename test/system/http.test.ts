@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../examples/build.ts'
 import { eventually } from '../support/eventually.ts'
 import { scratchDir, type ScratchDir } from '../support/scratch.ts'
-import { Processes, type NodeProcess } from './processes.ts'
+import { httpUrlOf, Processes } from './processes.ts'
 
 const MiB = 1024 * 1024
 
@@ -13,12 +13,6 @@ const MiB = 1024 * 1024
 function rssBytes (pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m === null ? 0 : Number(m[1]) * 1024
-}
-
-function httpUrlOf (node: NodeProcess): string {
-  const m = /^http: (http:\/\/\S+)/m.exec(node.output())
-  if (m === null) throw new Error(`no http: line\n${node.output()}`)
-  return m[1]
 }
 
 describe('the HTTP gateway between processes', () => {

@@ -90,6 +90,13 @@ export class Processes {
   }
 }
 
+/** The gateway URL a node printed (`http: http://...`). */
+export function httpUrlOf (node: NodeProcess): string {
+  const m = /^http: (http:\/\/\S+)/m.exec(node.output())
+  if (m === null) throw new Error(`no http: line\n${node.output()}`)
+  return m[1]
+}
+
 /** `peer id: <id>` ... `listening on:` then one multiaddr per line up to a blank line. */
 export function parseStart (stdout: string): { peerId: string, addresses: string[] } | undefined {
   const lines = stdout.split('\n')

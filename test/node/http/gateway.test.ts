@@ -126,7 +126,7 @@ describe('HTTP gateway', () => {
     hold.resolve([{ tag: 'err', val: { tag: 'internal-error', val: 'late' } }])
 
     a.serve(nativeHttp('fail', async () => [{ tag: 'err', val: { tag: 'HTTP-request-denied' } }]))
-    // The gateway's node serves two native HTTP services: the last one is its server of the interface.
+    // The gateway's node serves two native HTTP services side by side: the route names the one each request reaches.
     const failed = await fetch(`${url}/fail`)
     expect(failed.status).toBe(502)
     expect(await failed.text()).toBe('the component answered error-code HTTP-request-denied\n')

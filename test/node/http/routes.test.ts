@@ -9,10 +9,13 @@ describe('parseRoute', () => {
     expect(parseRoute('path=/api/=zone=eu,tier=web')).toEqual({ match: 'path', prefix: '/api', target: { kind: 'labels', labels: { zone: 'eu', tier: 'web' } } })
     expect(parseRoute('default=any')).toEqual({ match: 'default', target: { kind: 'any' } })
     expect(parseRoute('host=*.Example.com=name=x')).toEqual({ match: 'host', host: '*.example.com', target: { kind: 'component', component: 'x' } })
+    // component= says the same as name=
+    expect(parseRoute('host=a.example=component=alpha')).toEqual({ match: 'host', host: 'a.example', target: { kind: 'component', component: 'alpha' } })
+    expect(parseRoute('path=/api=component=beta')).toEqual({ match: 'path', prefix: '/api', target: { kind: 'component', component: 'beta' } })
   })
 
   it.each([
-    'nope=x=y', 'host=api.example.com', 'path=api=name=x', 'default=', 'host=a b=name=x', 'path=/x=name=', 'path=/x=app', 'host=h=name=a,b', 'x'.repeat(2000)
+    'nope=x=y', 'host=api.example.com', 'path=api=name=x', 'default=', 'host=a b=name=x', 'path=/x=name=', 'path=/x=app', 'host=h=name=a,b', 'path=/x=component=', 'host=h=component=a b', 'x'.repeat(2000)
   ])('refuses %s with invalid-http-config and the syntax', spec => {
     expect(() => parseRoute(spec)).toThrow(expect.objectContaining({ code: 'invalid-http-config', message: expect.stringMatching(/a route is host=/) }))
   })
