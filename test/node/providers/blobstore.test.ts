@@ -79,6 +79,18 @@ describe('the blobstore provider through a node', () => {
     expect(await call('container-exists', 'photos')).toEqual({ tag: 'ok', val: false })
   })
 
+  it('answers write-container-data before its stream has sent a byte (a wasi:blobstore writer calls write-data first)', async () => {
+    await call('create-container', 'early')
+    let release!: () => void
+    const gate = new Promise<void>(resolve => { release = resolve })
+    const data = (async function * () { await gate; yield new Uint8Array([1, 2, 3]) })()
+    const r = await call<Promise<R>>('write-container-data', { container: 'early', object: 'o' }, data)
+    expect(r.tag).toBe('ok')
+    release()
+    expect(await (r as { val: Promise<R> }).val).toEqual({ tag: 'ok', val: undefined })
+    expect(await read('early', 'o')).toEqual(Buffer.from([1, 2, 3]))
+  })
+
   it('lists a container of 2,500 objects in chunks, with offset and limit', async () => {
     await call('create-container', 'many')
     for (let i = 0; i < 2500; i++) await write('many', `o${i}`, new Uint8Array([i & 255]))
