@@ -86,7 +86,7 @@ describe('a component importing wasi:blobstore, its store on another node', () =
     expect(await (await fetch(`${url}/files/%ZZ`)).text()).toBe('the name is not valid percent-encoding\n')
   }, 60_000)
 
-  it('streams a 256 MiB object up and back through the component in bounded memory', async () => {
+  it('streams a 256 MiB object up and back through the component, the store node never holding it', async () => {
     const baseline = { component: rssBytes(a.pid), store: rssBytes(b.pid) }
     const peak = { ...baseline }
     const sample = setInterval(() => {
