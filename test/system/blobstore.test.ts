@@ -1,25 +1,13 @@
 // A wasmCloud-style file store component importing wasi:blobstore on node A, builtin:blobstore on node B, the gateway on a third: real processes, real HTTP.
 import { readdir, readFile } from 'node:fs/promises'
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../examples/build.ts'
 import { eventually } from '../support/eventually.ts'
 import { scratchDir, type ScratchDir } from '../support/scratch.ts'
-import { Processes, type NodeProcess } from './processes.ts'
+import { httpUrlOf, Processes, rssBytes, type NodeProcess } from './processes.ts'
 
 const MiB = 1024 * 1024
-
-function rssBytes (pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return m === null ? 0 : Number(m[1]) * 1024
-}
-
-function httpUrlOf (node: NodeProcess): string {
-  const m = /^http: (http:\/\/\S+)/m.exec(node.output())
-  if (m === null) throw new Error(`no http: line\n${node.output()}`)
-  return m[1]
-}
 
 describe('a component importing wasi:blobstore, its store on another node', () => {
   const processes = new Processes()
