@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createInstanceBlobstore, WRPC_BLOBSTORE, type InstanceBlobstore } from '../../../node/runtime/host/blobstore.ts'
 import { defaultHostLimits, type HostLimits } from '../../../node/runtime/host/limits.ts'
+import { createComponentHost } from '../../../node/runtime/host/index.ts'
 import { blobstoreMesh, type BlobstoreMesh } from '../../support/blobstore.ts'
 
 const B = 'wasi:blobstore/blobstore@0.2.0-draft'
@@ -158,4 +159,31 @@ describe('the wasi:blobstore host of an instance', () => {
     // measured 93-139 MiB for this object and 168 MiB for 1 GiB (the GC's garbage, not the object): below the object
     expect(growth).toBeLessThan(200)
   }, 300_000)
+
+  it('routes by the links of wasi:blobstore with the link name set-link-name chose, and a container keeps the link it was opened through', async () => {
+    const seen: Array<[string, string, string, string | undefined]> = []
+    const host = createComponentHost({
+      name: 'files',
+      limits: defaultHostLimits,
+      logger: { debug () {}, info () {}, warn () {}, error () {} },
+      call: async (iface, func, params, linkIface, linkName) => {
+        seen.push([iface, func, linkIface, linkName])
+        return await bs.client.call(iface, func, params)
+      }
+    }).instance()
+    const serve = async (iface: string, func: string, ...params: unknown[]): Promise<unknown> => (await (host.serve(iface, func, params) as Promise<unknown[]>))[0]
+    await serve(B, 'create-container', 'host-links')
+    const opened = await serve(B, 'get-container', 'host-links') as R<Uint8Array>
+    const target = await serve('wasmcloud:bus/lattice@2.0.0', '[constructor]call-target-interface', 'wasi', 'blobstore', 'blobstore')
+    expect(await serve('wasmcloud:bus/lattice@2.0.0', 'set-link-name', 'archive', [target])).toEqual({ tag: 'ok', val: undefined })
+    await serve(B, 'container-exists', 'host-links')
+    await serve(C, '[method]container.has-object', (opened as { val: Uint8Array }).val, 'x')
+    expect(seen).toEqual([
+      [WRPC_BLOBSTORE, 'create-container', B, undefined],
+      [WRPC_BLOBSTORE, 'container-exists', B, undefined],
+      [WRPC_BLOBSTORE, 'container-exists', B, 'archive'],
+      // opened before the new name: still the store it came from
+      [WRPC_BLOBSTORE, 'has-object', B, undefined]
+    ])
+  }, 30_000)
 })
