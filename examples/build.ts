@@ -29,8 +29,15 @@ export interface ExampleSpec {
    * `http`: the world is in `wit/examples-http` (package `wasmesh:http-examples`), built against jco's WASI WIT
    * renamed to `HTTP_WASI_VERSION`, the wasi:http version StarlingMonkey's fetch event exports.
    */
-  readonly wit?: 'http'
+  readonly wit?: WitKind
 }
+
+/**
+ * `blobstore`: `http` plus `wasi:blobstore@0.2.0-draft` (and the `wasi:io@0.2.1` it names), worlds in
+ * `wit/examples-blobstore` (package `wasmesh:blobstore-examples`); a kind of its own so that the other examples' WIT,
+ * and so their hashes, stay as they were.
+ */
+type WitKind = 'default' | 'http' | 'blobstore'
 
 export const examples: readonly ExampleSpec[] = [
   { name: 'hello', dir: 'hello', entry: 'hello.js', world: 'hello', engine: 'starlingmonkey' },
@@ -56,7 +63,8 @@ export const examples: readonly ExampleSpec[] = [
   { name: 'msg-sub', dir: 'msg-sub', entry: 'sub.js', world: 'messaging-subscriber', engine: 'starlingmonkey' },
   { name: 'http-hello', dir: 'http-hello', entry: 'hello.js', world: 'http-service', engine: 'starlingmonkey', wit: 'http' },
   { name: 'http-echo', dir: 'http-echo', entry: 'echo.js', world: 'http-service', engine: 'starlingmonkey', wit: 'http' },
-  { name: 'http-counter', dir: 'http-counter', entry: 'counter.js', world: 'http-keyvalue-counter', engine: 'starlingmonkey', wit: 'http' }
+  { name: 'http-counter', dir: 'http-counter', entry: 'counter.js', world: 'http-keyvalue-counter', engine: 'starlingmonkey', wit: 'http' },
+  { name: 'http-files', dir: 'http-files', entry: 'files.js', world: 'http-files', engine: 'starlingmonkey', wit: 'blobstore' }
 ]
 
 export const examplesDir: string = dirname(fileURLToPath(import.meta.url))
@@ -152,6 +160,9 @@ const depPackages = [
   'wasmcloud-messaging-0.2.0'
 ]
 
+/** What the `blobstore` kind stages besides. */
+const blobstoreDepPackages = ['wasi-blobstore-0.2.0-draft', 'wasi-io-0.2.1']
+
 function packageOf (text: string, file: string): string {
   const pkg = declaredPackage(text)
   if (pkg === undefined) throw new ExampleBuildError('build-failed', `${file} declares no package`)
@@ -163,18 +174,18 @@ function packageOf (text: string, file: string): string {
  * root and every other package under `deps/` (local:demo, wasi:keyvalue, and WASI itself, which
  * comes with jco rather than being copied into the repository).
  */
-async function witInputs (kind: 'default' | 'http' = 'default'): Promise<WitFile[]> {
+async function witInputs (kind: WitKind = 'default'): Promise<WitFile[]> {
   const files: WitFile[] = []
-  const examplesWit = join(repoDir, 'wit', kind === 'http' ? 'examples-http' : 'examples')
-  const root = kind === 'http' ? 'wasmesh:http-examples' : 'wasmesh:examples'
-  const wasiVersion = kind === 'http' ? HTTP_WASI_VERSION : WASI_VERSION
+  const examplesWit = join(repoDir, 'wit', kind === 'http' ? 'examples-http' : kind === 'blobstore' ? 'examples-blobstore' : 'examples')
+  const root = kind === 'http' ? 'wasmesh:http-examples' : kind === 'blobstore' ? 'wasmesh:blobstore-examples' : 'wasmesh:examples'
+  const wasiVersion = kind === 'default' ? WASI_VERSION : HTTP_WASI_VERSION
   for (const file of await witFilesIn(examplesWit)) {
     const text = await readFile(join(examplesWit, file), 'utf8')
     const pkg = packageOf(text, file)
     const stagePath = pkg === root ? file : join('deps', pkg.replace(/[:@]/g, '-'), file)
     files.push({ stagePath, text })
   }
-  for (const dep of depPackages) {
+  for (const dep of kind === 'blobstore' ? [...depPackages, ...blobstoreDepPackages] : depPackages) {
     const dir = join(repoDir, 'wit', 'deps', dep)
     for (const file of await witFilesIn(dir)) {
       files.push({ stagePath: join('deps', dep, file), text: await readFile(join(dir, file), 'utf8') })
@@ -266,8 +277,8 @@ async function removeLeftovers (): Promise<void> {
   }
 }
 
-async function stage (wit: readonly WitFile[], kind: 'default' | 'http' = 'default'): Promise<string> {
-  return await stageWit(wit, join(buildDir, `.wit-${process.pid}${kind === 'http' ? '-http' : ''}`))
+async function stage (wit: readonly WitFile[], kind: WitKind = 'default'): Promise<string> {
+  return await stageWit(wit, join(buildDir, `.wit-${process.pid}${kind === 'default' ? '' : `-${kind}`}`))
 }
 
 async function buildStarlingMonkey (spec: ExampleSpec, witDir: string): Promise<Uint8Array> {
@@ -307,8 +318,8 @@ export async function buildExamples (names?: readonly string[], options: BuildOp
   const log = options.log ?? ((line: string) => { process.stdout.write(`${line}\n`) })
   return await withBuildLock(async () => {
     await removeLeftovers()
-    const wits = { default: await witInputs(), http: await witInputs('http') }
-    const witDirs: { default?: string, http?: string } = {}
+    const wits = { default: await witInputs(), http: await witInputs('http'), blobstore: await witInputs('blobstore') }
+    const witDirs: { default?: string, http?: string, blobstore?: string } = {}
     const reports: BuildReport[] = []
     try {
       for (const spec of specs) {
@@ -348,7 +359,7 @@ export async function buildExamples (names?: readonly string[], options: BuildOp
 /** Names of the given examples whose built output is missing or older than their inputs. */
 export async function staleExamples (names?: readonly string[]): Promise<string[]> {
   const specs = specsFor(names)
-  const wits = { default: await witInputs(), http: await witInputs('http') }
+  const wits = { default: await witInputs(), http: await witInputs('http'), blobstore: await witInputs('blobstore') }
   const stale: string[] = []
   for (const spec of specs) {
     if (!await isFresh(spec, await sourceHash(spec, wits[spec.wit ?? 'default']))) stale.push(spec.name)

@@ -128,7 +128,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     // Components' secrets (`ComponentSpec.secrets`) come from the same sources as providers' secrets, read when asked for.
     secretSource: async (key, ref) => await resolveSecretRef(key, ref),
     // A component's imports reach whoever serves them, local first, within its links.
-    resolver: async (iface, func, params, from) => await outbound.call(iface, func, params, linkOptions(services.links(), from, iface) ?? {})
+    resolver: async (iface, func, params, from) => await outbound.call(iface, func, params, linkOptions(services.links(), from, from.linkIface ?? iface) ?? {})
   })
   if (init.trust !== undefined && init.trust.keys.length === 0) {
     throw new NodeError('invalid-config', 'trust has no keys, so no component could load: give the public key of who signs them (wasmesh key public)')

@@ -191,13 +191,15 @@ function jspiNames (s: ComponentSurface): string[] {
   return names.sort()
 }
 
-/** Every non-WASI import and every export is async under JSPI; an HTTP component's handler and body streams too. */
+/** Every non-WASI import and every export is async under JSPI; an HTTP component's handler and body streams too, and a blobstore component's streams. */
 export function transpilePlan (info: ComponentInfo): TranspilePlan {
   const asyncImports = jspiNames(info.imports)
   const asyncExports = jspiNames(info.exports)
   const http = httpExportOf(info)
-  if (http !== undefined) {
-    asyncExports.push(`${http}#handle`)
+  // wasi:blobstore values' streams wait on the host too (runtime/host/blobstore-guest.ts)
+  const blobstore = info.imports.interfaces.some(i => i.id.startsWith('wasi:blobstore/types@'))
+  if (http !== undefined) asyncExports.push(`${http}#handle`)
+  if (http !== undefined || blobstore) {
     for (const id of info.imports.wasi) if (id.startsWith('wasi:io/streams@')) for (const m of httpStreamMethods) asyncImports.push(`${id}#${m}`)
     asyncImports.sort()
     asyncExports.sort()

@@ -8,6 +8,7 @@ import type { RuntimeErrorCode } from './errors.ts'
 import type { PlanInterface } from './messages.ts'
 import { wasm, type WasmInstance, type WasmMemory, type WasmModule } from './wasm.ts'
 import { createIncomingHttp, type HttpRequestHead } from './wasi-http.ts'
+import { createBlobstoreGuest } from './host/blobstore-guest.ts'
 
 /** What instantiating a transpiled component needs, wherever it runs. */
 export interface GuestPlan {
@@ -179,6 +180,9 @@ export async function instantiateGuest (plan: GuestPlan, host: GuestHost): Promi
   const httpExport = plan.httpExport
   const http = httpExport === undefined ? undefined : createIncomingHttp(host.importCall, host.wasi)
 
+  /** wasi:blobstore values hand out wasi:io streams, which are made here (host/blobstore-guest.ts). */
+  const blobstore = createBlobstoreGuest(host.importCall, host.drop, async obj => await ((obj as Wrapper)[HANDLE]))
+
   function buildImports (): Record<string, unknown> {
     const imports: Record<string, unknown> = { ...host.wasi, ...http?.imports }
     for (const p of plan.imports) {
@@ -194,6 +198,7 @@ export async function instantiateGuest (plan: GuestPlan, host: GuestHost): Promi
         obj[toJsClassName(r)] = cls
       }
       importClasses.set(p.id, classes)
+      if (unversioned(p.id) === 'wasi:blobstore/types') blobstore.patch(p.id, classes as Map<string, { prototype: Record<string, unknown> } & Record<string, unknown>>)
       for (const f of p.funcs) if (f.kind === 'freestanding') obj[toJsName(f.name)] = importFunction(p.id, f)
       imports[unversioned(p.id)] = obj
     }

@@ -54,6 +54,11 @@ export interface ImportCaller {
   readonly name: string
   /** The link name the calling instance chose for this interface (`wasmcloud:bus/lattice#set-link-name`); unset: `default`. */
   readonly linkName?: string
+  /**
+   * The interface whose links route this call, when it is not `iface` itself: the node's `wasi:blobstore` host
+   * calls `wrpc:blobstore` on a component's behalf, routed by the links of its `wasi:blobstore` import.
+   */
+  readonly linkIface?: string
 }
 
 export interface RuntimeLogger {
@@ -269,6 +274,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       config: config.config,
       secrets: config.secrets,
       secretSource: init.secretSource,
+      call: async (iface, func, params, linkIface, linkName) => await resolveImport(iface, func, params, { id: digest, name, linkIface, ...(linkName !== undefined ? { linkName } : {}) }),
       logger: {
         debug: m => { logger?.debug?.(m) },
         info: m => { logger?.info(m) },

@@ -34,7 +34,8 @@ const expectedWit: Record<string, string[]> = {
   'msg-sub': ['import wasmcloud:messaging/consumer@0.2.0;', 'import local:demo/host;', 'export wasmcloud:messaging/handler@0.2.0;'],
   'http-hello': ['export wasi:http/incoming-handler@0.2.10;'],
   'http-echo': ['export wasi:http/incoming-handler@0.2.10;'],
-  'http-counter': ['import wasi:keyvalue/store@0.2.0-draft;', 'import wasi:keyvalue/atomics@0.2.0-draft;', 'export wasi:http/incoming-handler@0.2.10;']
+  'http-counter': ['import wasi:keyvalue/store@0.2.0-draft;', 'import wasi:keyvalue/atomics@0.2.0-draft;', 'export wasi:http/incoming-handler@0.2.10;'],
+  'http-files': ['import wasi:blobstore/types@0.2.0-draft;', 'import wasi:blobstore/container@0.2.0-draft;', 'import wasi:blobstore/blobstore@0.2.0-draft;', 'export wasi:http/incoming-handler@0.2.10;']
 }
 
 type Imports = Record<string, unknown>

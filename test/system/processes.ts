@@ -1,6 +1,7 @@
 // Real `wasmesh` processes for the system tests: nodes started and read from their output, short-lived CLI runs, and all of them killed at the end.
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { eventually } from '../support/eventually.ts'
 
@@ -114,4 +115,17 @@ export function parseStart (stdout: string): { peerId: string, addresses: string
 /** Polls `check` (which may take seconds: it runs processes) until it returns a value, or throws with the last failure. */
 export async function until<T> (what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
   return await eventually(what, check, { timeoutMs, intervalMs: 250 })
+}
+
+/** Resident memory of a process now, from /proc. */
+export function rssBytes (pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m === null ? 0 : Number(m[1]) * 1024
+}
+
+/** The gateway address a node started with `--http` printed (`http: http://host:port`). */
+export function httpUrlOf (node: NodeProcess): string {
+  const m = /^http: (http:\/\/\S+)/m.exec(node.output())
+  if (m === null) throw new Error(`no http: line\n${node.output()}`)
+  return m[1]
 }

@@ -290,11 +290,10 @@ export class FsBlobstore {
   }
 
   /**
-   * The container's object names in directory order, `offset` skipped, at most `limit`, as a stream of
-   * `list<string>` elements of up to `listChunkNames` each (each chunk the stream sends holds one); the
-   * directory is read as it goes.
+   * The container's object names in directory order, `offset` skipped, at most `limit`, as the chunks of a
+   * `stream<string>` of up to `listChunkNames` names each (one chunk, one frame); the directory is read as it goes.
    */
-  async list (container: unknown, limit: bigint | undefined, offset: bigint | undefined): Promise<AsyncGenerator<string[][]>> {
+  async list (container: unknown, limit: bigint | undefined, offset: bigint | undefined): Promise<AsyncGenerator<string[]>> {
     const dir = await this.#existingContainer(container)
     const handle = await opendir(dir, { bufferSize: 64 })
     const chunkNames = this.limits.listChunkNames
@@ -310,11 +309,11 @@ export class FsBlobstore {
           chunk.push(entry.name)
           if (left > 0n) left--
           if (chunk.length >= chunkNames) {
-            yield [chunk]
+            yield chunk
             chunk = []
           }
         }
-        if (chunk.length > 0) yield [chunk]
+        if (chunk.length > 0) yield chunk
       } finally {
         // iterating to the end closes the directory; an early stop must close it here
         await handle.close().catch(() => {})

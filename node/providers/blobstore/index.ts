@@ -169,16 +169,19 @@ export function createBlobstoreModule (): ProviderModule & { readonly store: () 
          * resolves when the whole stream is stored, or with why not (then nothing was stored).
          */
         'write-container-data': async (id: ObjectId, data: unknown) => {
+          // boxed: an async function returning the future itself would wait for it, answering only once the write is done
           const answer = await op(async s => {
             const { store: consume } = await s.beginWrite(id.container, id.object)
-            return consume(data).then(() => ok(undefined), (err: unknown): Result<undefined> => {
-              const c = (err as NodeJS.ErrnoException).code
-              return { tag: 'err', val: err instanceof BlobstoreError ? err.message : typeof c === 'string' ? `write failed: ${c}` : `write failed: ${(err as Error).message}` }
-            })
+            return {
+              future: consume(data).then(() => ok(undefined), (err: unknown): Result<undefined> => {
+                const c = (err as NodeJS.ErrnoException).code
+                return { tag: 'err', val: err instanceof BlobstoreError ? err.message : typeof c === 'string' ? `write failed: ${c}` : `write failed: ${(err as Error).message}` }
+              })
+            }
           })
           // refused before reading: what the caller still sends of the stream is dropped as it arrives, not queued
-          if (answer.tag === 'err') cancel(data)
-          return answer
+          if (answer.tag === 'err') { cancel(data); return answer }
+          return ok(answer.val.future)
         }
       }
     }

@@ -6,6 +6,7 @@ import { createLogging, type HostLogger } from './logging.ts'
 import { createInstanceBus } from './bus.ts'
 import { createInstanceSecrets, type SecretSource } from './secrets.ts'
 import type { HostLimits } from './limits.ts'
+import { BLOBSTORE_IO_IFACE, createInstanceBlobstore, WRPC_BLOBSTORE } from './blobstore.ts'
 
 export { defaultHostLimits } from './limits.ts'
 export type { HostLimits } from './limits.ts'
@@ -13,6 +14,7 @@ export { redact } from './logging.ts'
 export type { HostLogger } from './logging.ts'
 export type { SecretSource } from './secrets.ts'
 export { httpGrantProblem, matchesHttpGrant } from './http-grants.ts'
+export { WRPC_BLOBSTORE } from './blobstore.ts'
 
 /** Interfaces (unversioned) the node serves itself; `wasi:http` and the rest of WASI are the sandbox's. */
 const hostInterfaces: ReadonlySet<string> = new Set([
@@ -21,7 +23,10 @@ const hostInterfaces: ReadonlySet<string> = new Set([
   'wasi:config/runtime',
   'wasmcloud:bus/lattice',
   'wasmcloud:secrets/store',
-  'wasmcloud:secrets/reveal'
+  'wasmcloud:secrets/reveal',
+  'wasi:blobstore/blobstore',
+  'wasi:blobstore/container',
+  'wasi:blobstore/types'
 ])
 
 /** Whether the node serves this import itself (`wasmesh inspect` lists it as served by the node). */
@@ -38,6 +43,11 @@ export interface ComponentHostInit {
   /** `wasmcloud:secrets`: key -> reference (`env:NAME`, `file:/path`), read by `source` when asked for. */
   readonly secrets?: Readonly<Record<string, string>>
   readonly secretSource?: SecretSource
+  /**
+   * A mesh call on behalf of the component (`wasi:blobstore` becomes `wrpc:blobstore` calls): routed by the links of
+   * `linkIface` with the link name `linkName`, as an import of that interface would be.
+   */
+  readonly call?: (iface: string, func: string, params: unknown[], linkIface: string, linkName: string | undefined) => Promise<unknown[]>
 }
 
 /** What one instance's imports of host interfaces reach; its link names and handles are its own. */
@@ -70,11 +80,22 @@ export function createComponentHost (init: ComponentHostInit): ComponentHost {
     instance () {
       const bus = createInstanceBus(init.limits.maxLinkNameTargets)
       const secrets = createInstanceSecrets({ refs: init.secrets ?? {}, source: init.secretSource, maxSecretHandles: init.limits.maxSecretHandles, revealed })
+      const call = init.call
+      const blobstore = createInstanceBlobstore({
+        limits: init.limits,
+        link: iface => ({ iface, name: bus.linkName(iface) }),
+        call: async (link, func, params) => {
+          if (call === undefined) throw new Error('this runtime has no mesh to reach a blobstore through')
+          return await call(WRPC_BLOBSTORE, func, params, link.iface, link.name)
+        }
+      })
       return {
         linkName: iface => bus.linkName(iface),
         serve (iface, func, params) {
+          if (iface === BLOBSTORE_IO_IFACE) return blobstore.io(func, params)
           const name = unversioned(iface)
           if (!hostInterfaces.has(name)) return undefined
+          if (name.startsWith('wasi:blobstore/')) return blobstore.serve(iface, func, params)
           try {
             switch (`${name}#${func}`) {
               case 'wasi:logging/logging#log': logging.log(params[0], params[1], params[2]); return Promise.resolve([])

@@ -1,4 +1,4 @@
-// Named limits of the host interfaces a node serves to its own components (logging, secrets, link names, outgoing HTTP).
+// Named limits of the host interfaces a node serves to its own components (logging, secrets, link names, outgoing HTTP, blobstore).
 
 export interface HostLimits {
   /** A `wasi:logging` message (context and text together) longer than this is cut, and says by how much. */
@@ -15,6 +15,14 @@ export interface HostLimits {
   readonly maxOutgoingHttpResponseBytes: number
   /** Connect, first-byte and between-bytes timeout of an outgoing request (a guest may ask for less, never more). */
   readonly outgoingHttpTimeoutMs: number
+  /** `wasi:blobstore` resources (containers, values, streams) one instance may hold at once; past it the call answers `err`. */
+  readonly maxBlobstoreHandles: number
+  /** The most bytes `incoming-value-consume-sync` gathers into one list; a larger read answers `err` (stream it with `-consume-async`). */
+  readonly maxBlobstoreSyncBytes: number
+  /** Bytes an `outgoing-value`'s stream may take before `write-data` names the object (held in memory); past it the write fails. */
+  readonly maxBlobstorePendingWriteBytes: number
+  /** Names one `read-stream-object-names` may ask for at once (a larger `len` is cut to it). */
+  readonly maxBlobstoreListNames: number
 }
 
 export const defaultHostLimits: HostLimits = Object.freeze({
@@ -24,5 +32,9 @@ export const defaultHostLimits: HostLimits = Object.freeze({
   maxLinkNameTargets: 256,
   maxOutgoingHttpRequests: 16,
   maxOutgoingHttpResponseBytes: 64 * 1024 * 1024,
-  outgoingHttpTimeoutMs: 30_000
+  outgoingHttpTimeoutMs: 30_000,
+  maxBlobstoreHandles: 1024,
+  maxBlobstoreSyncBytes: 64 * 1024 * 1024,
+  maxBlobstorePendingWriteBytes: 8 * 1024 * 1024,
+  maxBlobstoreListNames: 10_000
 })
