@@ -1,9 +1,11 @@
 // One density measurement in a process of its own (so its RSS is its own): a runtime loads the given components, calls each, and reports RSS at each stage and the first call after reaping.
 // Run with --expose-gc; argv[2] is the JSON of `DensityJob`; prints one JSON `DensityResult` line and exits once the runtime has stopped.
 import { readFile } from 'node:fs/promises'
-import { createRuntime } from '../../../node/runtime/index.ts'
+import type { createRuntime as CreateRuntime } from '../../../node/runtime/index.ts'
 
 export interface DensityJob {
+  /** file: URL of the node/runtime/index.ts to measure: this tree's, or the baseline's (the branch point, extracted). */
+  readonly runtimeModule: string
   readonly cacheDir: string
   readonly files: readonly string[]
   readonly isolation: 'worker' | 'inline'
@@ -45,6 +47,7 @@ async function until (what: string, check: () => boolean, timeoutMs = 120_000): 
 }
 
 const job = JSON.parse(process.argv[2]) as DensityJob
+const { createRuntime } = await import(job.runtimeModule) as { createRuntime: typeof CreateRuntime }
 const runtime = createRuntime({
   cacheDir: job.cacheDir,
   logger: { info: () => {}, error: () => {} },
