@@ -90,6 +90,9 @@ export class InstancePool {
   readonly #idleSince = new Map<Instance, number>()
   /** The one timer of the reaper, armed while an instance above `minInstances` is idle. */
   #reaper: NodeJS.Timeout | undefined
+  #reaped = 0
+  /** Reaped instances still ending: `close` waits for them too. */
+  readonly #ending = new Set<Promise<void>>()
 
   constructor (spawn: () => Promise<Instance>, limits: PoolLimits, deadlines: DeadlineQueue) {
     this.#spawn = spawn
@@ -103,8 +106,6 @@ export class InstancePool {
     for (const i of this.#instances) if (i.busy) busy++
     return { instances: this.#instances.size, busy, queued: this.#queued, starting: this.#starting, reaped: this.#reaped }
   }
-
-  #reaped = 0
 
   /** A live instance joins the pool idle. */
   #add (instance: Instance): void {
@@ -140,7 +141,8 @@ export class InstancePool {
       if (!this.#instances.delete(instance)) continue
       this.#reaped++
       // Its handles now meet a dead instance: calls with them fail with `resource-lost` (never reach another instance).
-      void instance.terminate().catch(() => {})
+      const ending = instance.terminate().catch(() => {}).finally(() => this.#ending.delete(ending))
+      this.#ending.add(ending)
     }
     this.#armReaper()
   }
@@ -410,7 +412,7 @@ export class InstancePool {
     await Promise.all([...this.#spawning])
     const all = [...this.#instances]
     this.#instances.clear()
-    await Promise.all(all.map(async i => { await i.terminate() }))
+    await Promise.all([...all.map(async i => { await i.terminate() }), ...this.#ending])
   }
 }
 

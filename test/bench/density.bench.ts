@@ -20,8 +20,8 @@ const child = fileURLToPath(new URL('./support/density-child.ts', import.meta.ur
 /** Transpiles of the generated components survive between runs of the bench (keyed by digest like any cache). */
 const cacheDir = join(tmpdir(), 'wasmesh-density-bench-cache')
 
-const WAT_COUNT = 200
-const SM_COUNT = 20
+const WAT_COUNT = 100
+const SM_COUNT = 10
 const COLD_CALLS = 9
 const WALL_RUNS = 5
 /** Short, so the bench does not wait long for its reaping. */
