@@ -49,6 +49,9 @@ export interface PoolCall extends PoolCallOptions {
 /** A queued call with less time left than this is failed with `timeout` rather than started. */
 const MIN_START_MS = 1
 
+/** `setTimeout` fires at once past this. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 /** The caller of calls that say none: the node's own code and components. */
 export const LOCAL_CALLER = 'local'
 
@@ -124,7 +127,8 @@ export class InstancePool {
     if (this.#instances.size <= (this.#limits.minInstances ?? 0) || this.#idleSince.size === 0) return
     let oldest = Infinity
     for (const since of this.#idleSince.values()) oldest = Math.min(oldest, since)
-    this.#reaper = setTimeout(() => { this.#reaper = undefined; this.#reap() }, Math.max(1, Math.ceil(oldest + idleMs - performance.now())))
+    // At most the longest timer Node keeps (a longer one fires at once); the sweep re-arms for what is left.
+    this.#reaper = setTimeout(() => { this.#reaper = undefined; this.#reap() }, Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(oldest + idleMs - performance.now()))))
     // Housekeeping: it must not keep a process alive that has nothing else to do.
     this.#reaper.unref()
   }
