@@ -13,7 +13,7 @@ import type { LogLevel } from '../node/logger.ts'
 import type { SandboxGrants } from '../node/runtime/index.ts'
 import { httpGrantProblem } from '../node/runtime/index.ts'
 import { NodeError } from '../node/errors.ts'
-import { allowedValues, checkLimit, limitInfo } from '../node/limits.ts'
+import { allowedValues, checkLimit, limitCatalog, limitInfo } from '../node/limits.ts'
 import type { LimitInfo } from '../node/limits.ts'
 import { SecurityError, checkPeerId } from '../node/security/index.ts'
 import { subscriptionProblem } from '../node/messaging/subjects.ts'
@@ -79,6 +79,8 @@ export interface NodeSettings {
   readonly link?: readonly Link[]
   /** `wasi:config` values of components. */
   readonly configValue?: readonly ComponentSettingArg[]
+  /** Runtime limits of one component (`<component>:<limit>=<value>`), over the node's `limits` for it. */
+  readonly componentLimit?: readonly ComponentLimitArg[]
   /** `wasmcloud:secrets` of components: where each value is. */
   readonly secret?: readonly ComponentSettingArg[]
   /** Limits by their own names (`node/limits.ts`), values in their units; merged key by key, flags winning. */
@@ -156,7 +158,8 @@ export const configKeys = [
   'listen', 'announce', 'bootstrap', 'component', 'oci-insecure', 'grant', 'inline', 'label', 'lattice', 'data-dir', 'cache-dir',
   'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host', 'provider', 'provider-config',
   'provider-secret', 'link', 'limits', 'require-signed', 'trust-key', 'lattice-key', 'allow-peer', 'trust-file',
-  'member-cert', 'trust-admin', 'policy', 'config-value', 'secret', 'messaging', 'subscribe', 'http', 'http-route', 'console', 'control'
+  'member-cert', 'trust-admin', 'policy', 'config-value', 'secret', 'messaging', 'subscribe', 'http', 'http-route', 'console', 'control',
+  'component-limit'
 ] as const
 
 /** The largest config file read: a config is a few KiB, and parsing one of gigabytes would hold the command for minutes. */
@@ -280,6 +283,34 @@ export function parseComponentSetting (text: string, what: 'config-value' | 'sec
     throw new SettingError(`secret ${text.slice(0, eq)}: give where it is, env:VARIABLE or file:/path, never the secret itself`)
   }
   return { component, key, value }
+}
+
+/** One runtime limit of one component, as `--component-limit` takes it. */
+export interface ComponentLimitArg {
+  readonly component: string
+  readonly name: string
+  readonly value: number
+}
+
+/**
+ * `<component>:<limit>=<value>`, like `upper:minInstances=1` or `upper:instanceIdleTimeoutMs=30s`: a limit of the
+ * component runtime (node/runtime/limits.ts) for that component alone; other limits are the node's, not a component's.
+ */
+export function parseComponentLimitArg (text: string): ComponentLimitArg {
+  const colon = text.indexOf(':')
+  const eq = text.indexOf('=', colon + 1)
+  if (colon <= 0 || eq <= colon + 1) throw new SettingError(`component-limit ${JSON.stringify(text)}: write <component>:<limit>=<value>, e.g. upper:minInstances=1 or upper:instanceIdleTimeoutMs=30s`)
+  const component = text.slice(0, colon)
+  if (!componentName.test(component)) throw new SettingError(`component-limit ${JSON.stringify(text)}: ${JSON.stringify(component)} is not a component name`)
+  const [name, value] = parseLimit(text.slice(colon + 1, eq).trim(), text.slice(eq + 1).trim())
+  if (limitInfo(name).group !== 'runtimeLimits' || name === 'maxComponentBytes') {
+    throw new SettingError(`component-limit ${JSON.stringify(text)}: ${name} is a limit of the node, not of one component (give it with --limit); a component's are ${componentLimitNames().join(', ')}`)
+  }
+  return { component, name, value }
+}
+
+function componentLimitNames (): string[] {
+  return [...limitCatalog.values()].filter(i => i.group === 'runtimeLimits' && i.name !== 'maxComponentBytes').map(i => i.name)
 }
 
 /** `config-value:` / `secret:` in a file: `<component>:<key>=<value>` strings, or a table of components, each a table of keys. */
@@ -678,6 +709,7 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
         case 'link': out.link = strings().map(parseLinkArg); break
         case 'config-value': out.configValue = componentSettingsOf(value, 'config-value', base, fail); break
         case 'secret': out.secret = componentSettingsOf(value, 'secret', base, fail); break
+        case 'component-limit': out.componentLimit = strings().map(parseComponentLimitArg); break
         case 'limits': out.limits = limitsOf(file, line, entry.keyLine, value); break
         case 'require-signed': out.requireSigned = typeof value === 'boolean' ? value : fail('must be true or false'); break
         case 'trust-key': out.trustKey = strings().map(k => resolvePath(k, base)); break

@@ -7,7 +7,7 @@ import { join, isAbsolute } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Interface } from '../../protocol/wit/model.ts'
 import {
-  formatLimit, grantsByComponent, loadConfigFile, parseComponentArg, parseGrantArg, parseRegistryHostArg, parseComponentSetting, parseInlineArg, parseLatticeArg, parseLinkArg, parseHostPortArg,
+  formatLimit, grantsByComponent, loadConfigFile, parseComponentArg, parseGrantArg, parseRegistryHostArg, parseComponentLimitArg, parseComponentSetting, parseInlineArg, parseLatticeArg, parseLinkArg, parseHostPortArg,
   parseMsArg, parseMultiaddrArg, parseProviderArg, parseSubscribeArg, resolvePath, parseAllowPeerArg, parseHttpRouteArg
 } from '../config.ts'
 import type { Provider } from '../../node/providers/sdk.ts'
@@ -107,6 +107,11 @@ Options:
                             thread hand-off per call (30-170 µs less), same sandbox, but a
                             guest that loops forever holds the whole node and no deadline can
                             stop it. For components you trust, on hot paths
+  --component-limit <name>:<limit>=<value>
+                            a runtime limit of component <name> alone (repeatable), e.g.
+                            upper:minInstances=1 (kept running however idle) or
+                            upper:instanceIdleTimeoutMs=30s (idle instances are ended after
+                            that, 5m by default; the next call starts one; 0: never)
   --label <k=v>             a label callers can select this node by (repeatable)
   --lattice <name>          the lattice to join (default "default")
   --data-dir <dir>          where identity.key lives (default $XDG_DATA_HOME/wasmesh
@@ -273,6 +278,7 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
       'trust-admin': { type: 'string', multiple: true },
       policy: { type: 'string' },
       'config-value': { type: 'string', multiple: true },
+      'component-limit': { type: 'string', multiple: true },
       secret: { type: 'string', multiple: true },
       messaging: { type: 'boolean' },
       control: { type: 'boolean' },
@@ -313,6 +319,7 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
     policy: values.policy === undefined ? undefined : resolvePath(values.policy, cwd),
     configValue: some(values['config-value'])?.map(c => flag('config-value', () => parseComponentSetting(c, 'config-value'))),
     secret: some(values.secret)?.map(c => flag('secret', () => parseComponentSetting(c, 'secret'))),
+    componentLimit: some(values['component-limit'])?.map(c => flag('component-limit', () => parseComponentLimitArg(c))),
     messaging: values.messaging,
     control: values.control,
     subscribe: some(values.subscribe)?.map(t => flag('subscribe', () => parseSubscribeArg(t))),
@@ -389,6 +396,13 @@ async function componentSpecs (settings: NodeSettings, ctx: CommandContext): Pro
     if (!names.has(sub.component)) throw new CliError('usage', `--subscribe ${sub.component}=${sub.subject}: no component is named ${sub.component} (components: ${[...names].join(', ') || 'none'})`)
   }
   const config = byComponent('config-value', settings.configValue)
+  const componentLimits = new Map<string, Record<string, number>>()
+  for (const l of settings.componentLimit ?? []) {
+    if (!names.has(l.component)) throw new CliError('usage', `--component-limit ${l.component}:${l.name}=...: no component is named ${l.component} (components: ${[...names].join(', ') || 'none'})`)
+    let m = componentLimits.get(l.component)
+    if (m === undefined) componentLimits.set(l.component, m = {})
+    m[l.name] = l.value
+  }
   const secrets = byComponent('secret', settings.secret)
   return components.map(c => ({
     source: c.file,
@@ -396,7 +410,8 @@ async function componentSpecs (settings: NodeSettings, ctx: CommandContext): Pro
     grants: grants.get(c.name),
     isolation: inline.has(c.name) ? 'inline' : 'worker',
     ...(config.has(c.name) ? { config: config.get(c.name) } : {}),
-    ...(secrets.has(c.name) ? { secrets: secrets.get(c.name) } : {})
+    ...(secrets.has(c.name) ? { secrets: secrets.get(c.name) } : {}),
+    ...(componentLimits.has(c.name) ? { limits: componentLimits.get(c.name) } : {})
   }))
 }
 

@@ -28,6 +28,14 @@ export interface RuntimeLimits extends HostLimits {
    * (usually a trap); the total of all its memories is also checked after each call.
    */
   readonly maxInstanceMemoryBytes: number
+  /**
+   * An instance that has run no call for this long is ended (scale to zero), down to `minInstances`; the
+   * next call starts a fresh one. Resource handles the ended instance lent out fail with `resource-lost`.
+   * 0: never.
+   */
+  readonly instanceIdleTimeoutMs: number
+  /** Instances of each component that stay running however long they are idle (0: scale to zero). */
+  readonly minInstances: number
 }
 
 export const defaultRuntimeLimits: RuntimeLimits = Object.freeze({
@@ -38,6 +46,8 @@ export const defaultRuntimeLimits: RuntimeLimits = Object.freeze({
   instantiateTimeoutMs: 30_000,
   instanceHeapMb: 256,
   maxInstanceMemoryBytes: 1024 * 1024 * 1024,
+  instanceIdleTimeoutMs: 300_000,
+  minInstances: 0,
   ...defaultHostLimits
 })
 

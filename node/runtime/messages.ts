@@ -4,6 +4,13 @@ import type { OutgoingHttpLimits, SandboxGrants } from './sandbox.ts'
 import type { RuntimeErrorCode } from './errors.ts'
 import type { GuestPlan } from './guest.ts'
 
+/**
+ * The internal interface through which a guest's HTTP resources reach the exchange on the runtime's side
+ * (runtime.ts answers it itself; it never reaches the node's resolver, and no component can import it).
+ * Here, not in wasi-http.ts, so that the main thread knows it without loading preview2-shim.
+ */
+export const EXCHANGE_IFACE = 'wasmesh:runtime/http-exchange'
+
 /** One interface's functions as the worker needs them: `id` is `ns:pkg/iface@ver`, or '' for the world's own functions. */
 export interface PlanInterface {
   readonly id: string

@@ -1,4 +1,4 @@
-// The instance pool of one component: at most maxInstances busy instances, a per-caller share of them, a bounded fair queue, affinity for resource handles.
+// The instance pool of one component: at most maxInstances busy instances, a per-caller share of them, a bounded fair queue, affinity for resource handles, idle instances reaped.
 import type { Deadline, DeadlineQueue } from './deadlines.ts'
 import { RuntimeError } from './errors.ts'
 import { callName, type Instance } from './instance.ts'
@@ -10,6 +10,10 @@ export interface PoolLimits {
   readonly maxInstancesPerCaller?: number
   readonly maxQueued: number
   readonly callTimeoutMs: number
+  /** An instance idle this long is ended (its resource handles become `resource-lost`), down to `minInstances`; unset or 0: never. */
+  readonly instanceIdleTimeoutMs?: number
+  /** Instances the reaper leaves running however long they are idle (unset: 0, scale to zero). */
+  readonly minInstances?: number
 }
 
 export interface PoolStats {
@@ -20,6 +24,8 @@ export interface PoolStats {
   readonly queued: number
   /** Instances being started (replacements of discarded ones, or growth for queued calls). */
   readonly starting: number
+  /** Instances ended for being idle past `instanceIdleTimeoutMs`, since the pool was made. */
+  readonly reaped: number
 }
 
 /** Who a call is for and how long it may take. */
@@ -42,6 +48,9 @@ export interface PoolCall extends PoolCallOptions {
 
 /** A queued call with less time left than this is failed with `timeout` rather than started. */
 const MIN_START_MS = 1
+
+/** `setTimeout` fires at once past this. */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** The caller of calls that say none: the node's own code and components. */
 export const LOCAL_CALLER = 'local'
@@ -80,6 +89,13 @@ export class InstancePool {
   #starting = 0
   readonly #spawning = new Set<Promise<unknown>>()
   #closed = false
+  /** When each idle instance last finished a call (or started): the reaper ends the ones idle past `instanceIdleTimeoutMs`. */
+  readonly #idleSince = new Map<Instance, number>()
+  /** The one timer of the reaper, armed while an instance above `minInstances` is idle. */
+  #reaper: NodeJS.Timeout | undefined
+  #reaped = 0
+  /** Reaped instances still ending: `close` waits for them too. */
+  readonly #ending = new Set<Promise<void>>()
 
   constructor (spawn: () => Promise<Instance>, limits: PoolLimits, deadlines: DeadlineQueue) {
     this.#spawn = spawn
@@ -91,7 +107,48 @@ export class InstancePool {
   stats (): PoolStats {
     let busy = 0
     for (const i of this.#instances) if (i.busy) busy++
-    return { instances: this.#instances.size, busy, queued: this.#queued, starting: this.#starting }
+    return { instances: this.#instances.size, busy, queued: this.#queued, starting: this.#starting, reaped: this.#reaped }
+  }
+
+  /** A live instance joins the pool idle. */
+  #add (instance: Instance): void {
+    this.#instances.add(instance)
+    this.#idle(instance)
+  }
+
+  #idle (instance: Instance): void {
+    this.#idleSince.set(instance, performance.now())
+    this.#armReaper()
+  }
+
+  #armReaper (): void {
+    const idleMs = this.#limits.instanceIdleTimeoutMs ?? 0
+    if (this.#reaper !== undefined || this.#closed || !(idleMs > 0) || !Number.isFinite(idleMs)) return
+    if (this.#instances.size <= (this.#limits.minInstances ?? 0) || this.#idleSince.size === 0) return
+    let oldest = Infinity
+    for (const since of this.#idleSince.values()) oldest = Math.min(oldest, since)
+    // At most the longest timer Node keeps (a longer one fires at once); the sweep re-arms for what is left.
+    this.#reaper = setTimeout(() => { this.#reaper = undefined; this.#reap() }, Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(oldest + idleMs - performance.now()))))
+    // Housekeeping: it must not keep a process alive that has nothing else to do.
+    this.#reaper.unref()
+  }
+
+  /** Ends instances idle for `instanceIdleTimeoutMs`, the longest idle first, keeping `minInstances`. */
+  #reap (): void {
+    const idleMs = this.#limits.instanceIdleTimeoutMs ?? 0
+    const keep = this.#limits.minInstances ?? 0
+    const now = performance.now()
+    const due = [...this.#idleSince].filter(([, since]) => now - since >= idleMs).sort((a, b) => a[1] - b[1])
+    for (const [instance] of due) {
+      if (this.#instances.size <= keep) break
+      this.#idleSince.delete(instance)
+      if (!this.#instances.delete(instance)) continue
+      this.#reaped++
+      // Its handles now meet a dead instance: calls with them fail with `resource-lost` (never reach another instance).
+      const ending = instance.terminate().catch(() => {}).finally(() => this.#ending.delete(ending))
+      this.#ending.add(ending)
+    }
+    this.#armReaper()
   }
 
   /** Starts one instance ahead of the first call (and proves the component instantiates). */
@@ -104,7 +161,7 @@ export class InstancePool {
       await instance.terminate()
       throw new RuntimeError('stopped', 'the component was unloaded')
     }
-    this.#instances.add(instance)
+    this.#add(instance)
     this.#drain()
     return instance
   }
@@ -157,13 +214,18 @@ export class InstancePool {
   #take (instance: Instance, caller: Caller): void {
     instance.busy = true
     caller.busy++
+    this.#idleSince.delete(instance)
   }
 
   #release (instance: Instance, caller: Caller): void {
     instance.busy = false
     caller.busy--
     this.#forgetIfIdle(caller)
-    if (instance.dead && this.#instances.delete(instance)) this.#replace()
+    if (instance.dead) {
+      if (this.#instances.delete(instance)) this.#replace()
+    } else if (this.#instances.has(instance)) {
+      this.#idle(instance)
+    }
     if (this.#queued > 0) this.#drain()
   }
 
@@ -297,7 +359,7 @@ export class InstancePool {
     const p = this.#spawn().then(instance => {
       this.#starting--
       if (this.#closed) { void instance.terminate(); return }
-      this.#instances.add(instance)
+      this.#add(instance)
       this.#drain()
     }, (err: Error) => {
       this.#starting--
@@ -340,6 +402,9 @@ export class InstancePool {
   /** Fails queued calls with `stopped` and terminates every instance. */
   async close (): Promise<void> {
     this.#closed = true
+    clearTimeout(this.#reaper)
+    this.#reaper = undefined
+    this.#idleSince.clear()
     for (const c of this.#callers.values()) {
       for (const w of c.queue.splice(0)) {
         w.deadline.cancel()
@@ -351,7 +416,7 @@ export class InstancePool {
     await Promise.all([...this.#spawning])
     const all = [...this.#instances]
     this.#instances.clear()
-    await Promise.all(all.map(async i => { await i.terminate() }))
+    await Promise.all([...all.map(async i => { await i.terminate() }), ...this.#ending])
   }
 }
 

@@ -5,7 +5,6 @@ import { checkComponentBytes, digestOf, inspectComponent, readComponentSource, t
 import { RuntimeError } from './errors.ts'
 import { DeadlineQueue } from './deadlines.ts'
 import { WorkerInstance, type Instance, type InstanceHooks } from './instance.ts'
-import { InlineInstance } from './inline-instance.ts'
 import { defaultRuntimeLimits, type RuntimeLimits } from './limits.ts'
 import { capMemories } from './memory-cap.ts'
 import { InstancePool, type PoolCallOptions, type PoolStats } from './pool.ts'
@@ -15,7 +14,8 @@ import { forEachHandle, funcHandles, handleKey } from './values.ts'
 import { unversioned } from '../../protocol/versions.ts'
 import { wasm, type WasmModule } from './wasm.ts'
 import { createComponentHost, redact, type InstanceHost, type SecretSource } from './host/index.ts'
-import { EXCHANGE_IFACE, type FieldEntries, type HttpRequestHead } from './wasi-http.ts'
+import type { FieldEntries, HttpRequestHead } from './wasi-http.ts'
+import { EXCHANGE_IFACE } from './messages.ts'
 
 export type { FieldEntries }
 
@@ -299,7 +299,8 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
     })
     const opts = { heapMb: l.instanceHeapMb, instantiateTimeoutMs: l.instantiateTimeoutMs }
     const spawn = config.isolation === 'inline'
-      ? async (): Promise<Instance> => await InlineInstance.create(workerInit, { ...opts, deadlines }, hooksOf(host.instance()))
+      // Imported with the first inline instance: it brings preview2-shim (and its I/O thread) onto the node's own thread, which worker instances never need there.
+      ? async (): Promise<Instance> => await (await import('./inline-instance.ts')).InlineInstance.create(workerInit, { ...opts, deadlines }, hooksOf(host.instance()))
       : async (): Promise<Instance> => await WorkerInstance.spawn(workerInit, opts, hooksOf(host.instance()))
     const pool = new InstancePool(spawn, l, deadlines)
     let first: Instance

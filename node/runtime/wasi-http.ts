@@ -3,11 +3,9 @@ import { types as shimTypes } from '@bytecodealliance/preview2-shim/http'
 import { streams } from '@bytecodealliance/preview2-shim/io'
 import { monotonicClock } from '@bytecodealliance/preview2-shim/clocks'
 
-/**
- * The internal interface through which a guest's HTTP resources reach the exchange on the runtime's side
- * (runtime.ts answers it itself; it never reaches the node's resolver, and no component can import it).
- */
-export const EXCHANGE_IFACE = 'wasmesh:runtime/http-exchange'
+// The internal interface of the exchange: defined in messages.ts so that the main thread knows it without loading preview2-shim.
+import { EXCHANGE_IFACE } from './messages.ts'
+export { EXCHANGE_IFACE }
 
 /** `[name, value]` pairs as wasi:http `fields.entries()` lists them. */
 export type FieldEntries = Array<[string, Uint8Array]>

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ConfigError, formatLimit, grantsByComponent, loadConfigFile, maxConfigFileBytes, parseGrantArg, parseLimitArg } from '../../cli/config.ts'
+import { ConfigError, formatLimit, grantsByComponent, loadConfigFile, maxConfigFileBytes, parseComponentLimitArg, parseGrantArg, parseLimitArg } from '../../cli/config.ts'
 import { defaultNodeLimits, defaultSecurityLimits } from '../../node/api.ts'
 import { defaultAdvertIntakeLimits, defaultAdvertTimings } from '../../node/adverts.ts'
 import { defaultConnectionLimits, defaultStreamLimits } from '../../node/libp2p.ts'
@@ -285,5 +285,29 @@ describe('the built-in demo host', () => {
     expect(await host.call('local:demo/host', 'log', ['hi'], { caller: 'me' })).toEqual([])
     expect(logged).toEqual(['me: hi'])
     await expect(host.call('local:demo/host', 'nope', [], { caller: 'me' })).rejects.toMatchObject({ code: 'no-such-function' })
+  })
+})
+
+describe('per-component runtime limits (--component-limit, component-limit:)', () => {
+  it('parses <component>:<limit>=<value> in the limit\'s unit, by either spelling', () => {
+    expect(parseComponentLimitArg('upper:minInstances=2')).toEqual({ component: 'upper', name: 'minInstances', value: 2 })
+    expect(parseComponentLimitArg('upper:instance-idle-timeout-ms=30s')).toEqual({ component: 'upper', name: 'instanceIdleTimeoutMs', value: 30_000 })
+    expect(parseComponentLimitArg('up.v2:maxInstanceMemoryBytes=64MiB')).toEqual({ component: 'up.v2', name: 'maxInstanceMemoryBytes', value: 64 * 2 ** 20 })
+  })
+
+  it('refuses malformed text, unknown limits, bad values and limits of the whole node', () => {
+    for (const bad of ['upper', 'upper:minInstances', ':minInstances=1', 'upper:=1', 'up per:minInstances=1', 'upper:noSuchLimit=1', 'upper:minInstances=-1', 'upper:minInstances=lots', 'upper:instanceIdleTimeoutMs=' + '9'.repeat(400)]) {
+      expect(() => parseComponentLimitArg(bad), bad).toThrow()
+    }
+    expect(() => parseComponentLimitArg('upper:maxInboundStreams=4')).toThrow(/a limit of the node, not of one component/)
+    expect(() => parseComponentLimitArg('upper:maxComponentBytes=1MiB')).toThrow(/a limit of the node/)
+  })
+
+  it('reads them from a config file', async () => {
+    const path = await file('component-limits.yaml', 'component-limit: ["upper:minInstances=1", "upper:instanceIdleTimeoutMs=2m"]\n')
+    expect(await loadConfigFile(path)).toEqual({ componentLimit: [{ component: 'upper', name: 'minInstances', value: 1 }, { component: 'upper', name: 'instanceIdleTimeoutMs', value: 120_000 }] })
+    const err = await configError(await file('component-limits-bad.yaml', 'component-limit: ["upper:maxInboundStreams=4"]\n'))
+    expect(err.code).toBe('bad-config')
+    expect(err.message).toMatch(/component-limit.*maxInboundStreams is a limit of the node/)
   })
 })

@@ -75,6 +75,29 @@ describe('wasmesh node', () => {
     }
   }, 60_000)
 
+  it('gives one component its own limits with --component-limit: its idle instance is reaped, the other\'s is kept', async () => {
+    const { upper, shout } = await ensureExamples({ names: ['upper', 'shout'] })
+    const node = start(['node', ...loopback, '--data-dir', join(scratch.path, 'component-limit'), '--metrics', '127.0.0.1:0',
+      '--component', `upper=${upper}`, '--component', `shout=${shout}`, '--component-limit', 'upper:instanceIdleTimeoutMs=200'])
+    try {
+      const metricsLine = await node.out.waitFor(l => l.startsWith('metrics: '), node.exited)
+      const url = /^metrics: (\S+\/metrics)/.exec(metricsLine)?.[1] as string
+      const instances = async (name: string): Promise<number | undefined> => {
+        const text = await (await fetch(url)).text()
+        const m = new RegExp(`^wasmesh_component_instances\\{component="${name}"[^}]*\\} (\\d+)$`, 'm').exec(text)
+        return m === null ? undefined : Number(m[1])
+      }
+      await eventually('upper reaped', async () => await instances('upper') === 0)
+      // shout has the node's default (5 min): its instance from the load is still there.
+      expect(await instances('shout')).toBe(1)
+      const callLine = await node.out.waitFor(l => l.includes(' call '), node.exited)
+      const r = await wasmesh(argvOf(callLine.replace(/'[^']+'/, `'local:demo/upper#to-upper("hi")'`)))
+      expect(r).toMatchObject({ code: 0, out: '"HI"' })
+    } finally {
+      expect(await node.stop()).toBe(0)
+    }
+  }, 60_000)
+
   it('keeps its identity in --data-dir across restarts', async () => {
     const peerOf = async (): Promise<string> => {
       const node = start(['node', ...loopback, '--data-dir', join(scratch.path, 'same')])
@@ -176,6 +199,9 @@ describe('wasmesh node', () => {
       [['node', '--grant', 'app:disk'], 2, /^error \[usage\]: --grant: grant "app:disk"/],
       [['node', '--inline', 'ghost'], 2, /^error \[usage\]: --inline ghost: no component is named ghost/],
       [['node', '--inline', 'no such'], 2, /^error \[usage\]: --inline: inline "no such" is not a component name/],
+      [['node', '--component-limit', 'ghost:minInstances=1'], 2, /^error \[usage\]: --component-limit ghost:minInstances=\.\.\.: no component is named ghost/],
+      [['node', '--component-limit', 'app:maxInboundStreams=4'], 2, /^error \[usage\]: --component-limit: .*maxInboundStreams is a limit of the node/],
+      [['node', '--component-limit', 'app:minInstances=some'], 2, /^error \[usage\]: --component-limit: .*minInstances/],
       [['node', '--bootstrap', '/ip4/127.0.0.1/tcp/4001'], 2, /^error \[usage\]: --bootstrap: .*\/p2p\/<peer-id>/],
       [['node', '--drain-timeout', 'later'], 2, /^error \[usage\]: --drain-timeout/],
       [['node', '--metrics', 'nope'], 2, /^error \[usage\]: --metrics/],

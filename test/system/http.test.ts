@@ -1,19 +1,12 @@
 // The HTTP gateway with real processes: a gateway node and component nodes, a killed server under a request loop, 1 GiB each way in bounded memory.
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureExamples } from '../../examples/build.ts'
 import { eventually } from '../support/eventually.ts'
 import { scratchDir, type ScratchDir } from '../support/scratch.ts'
-import { httpUrlOf, Processes } from './processes.ts'
+import { httpUrlOf, Processes, rssBytes } from './processes.ts'
 
 const MiB = 1024 * 1024
-
-/** Resident memory of a process now, from /proc. */
-function rssBytes (pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return m === null ? 0 : Number(m[1]) * 1024
-}
 
 describe('the HTTP gateway between processes', () => {
   const processes = new Processes()

@@ -123,9 +123,3 @@ export function rssBytes (pid: number): number {
   return m === null ? 0 : Number(m[1]) * 1024
 }
 
-/** The gateway address a node started with `--http` printed (`http: http://host:port`). */
-export function httpUrlOf (node: NodeProcess): string {
-  const m = /^http: (http:\/\/\S+)/m.exec(node.output())
-  if (m === null) throw new Error(`no http: line\n${node.output()}`)
-  return m[1]
-}
