@@ -21,7 +21,8 @@ const commands: Record<string, { summary: string, load: () => Promise<{ run: Com
   dev: { summary: 'serve a project on loopback, rebuilt and swapped in on every save', load: async () => { const m = await import('./commands/dev.ts'); return { run: m.devCommand, help: m.devHelp } } },
   key: { summary: 'make a lattice key or a signing key, or show a signing key\'s public half', load: async () => { const m = await import('./commands/key.ts'); return { run: m.key, help: m.keyHelp } } },
   sign: { summary: 'sign a component (writes <file>.sig) for nodes run with --require-signed', load: async () => { const m = await import('./commands/sign.ts'); return { run: m.signCommand, help: m.signHelp } } },
-  inspect: { summary: 'show a component\'s digest, imports, exports and signature', load: async () => { const m = await import('./commands/inspect.ts'); return { run: m.inspect, help: m.inspectHelp } } }
+  inspect: { summary: 'show a component\'s digest, imports, exports and signature', load: async () => { const m = await import('./commands/inspect.ts'); return { run: m.inspect, help: m.inspectHelp } } },
+  app: { summary: 'deploy, undeploy, list and look at applications from wadm manifests', load: async () => { const m = await import('./commands/app.ts'); return { run: m.appCommand, help: m.appHelp } } }
 }
 
 export const usage = `Usage: wasmesh <command> [options]

@@ -25,6 +25,7 @@ export { defaultSecurityLimits } from './security/node-security.ts'
 export type { SecurityLimits }
 import type { MessagingInit, MessagingLimits, MessagingStats } from './messaging/index.ts'
 import type { GatewayStats, HttpGatewayConfig, HttpLimits } from './http/index.ts'
+import type { AppLimits, Apps } from './apps/index.ts'
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
 
@@ -158,6 +159,8 @@ export interface NodeInit {
   readonly messaging?: MessagingInit
   /** Limits of messaging by name (what `--limit` sets); `messaging.limits` wins over them. Used only when `messaging` is on. */
   readonly messagingLimits?: Partial<MessagingLimits>
+  /** Limits and timings of applications (node/apps/README.md), by name (what `--limit` sets). */
+  readonly appLimits?: Partial<AppLimits>
 }
 
 export interface CallEvent {
@@ -325,4 +328,6 @@ export interface MeshNode {
   httpUrl (): string | undefined
   /** The HTTP gateway's counters (requests in flight, answers by status, refusals by limit) when `init.http` is set. */
   httpStats (): GatewayStats | undefined
+  /** Applications from wadm manifests: deploy, undeploy, list, status, history (node/apps/README.md). */
+  readonly apps: Apps
 }

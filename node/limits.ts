@@ -9,9 +9,10 @@ import { defaultConnectionLimits, defaultStreamLimits, streamLimitsProblem } fro
 import { defaultRuntimeLimits } from './runtime/limits.ts'
 import { defaultMessagingLimits } from './messaging/index.ts'
 import { defaultHttpLimits } from './http/limits.ts'
+import { defaultAppLimits } from './apps/index.ts'
 
 /** The fields of `NodeInit` that hold limits. */
-export type LimitGroup = 'limits' | 'sessionLimits' | 'advertLimits' | 'timings' | 'runtimeLimits' | 'connectionLimits' | 'streamLimits' | 'securityLimits' | 'messagingLimits' | 'httpLimits'
+export type LimitGroup = 'limits' | 'sessionLimits' | 'advertLimits' | 'timings' | 'runtimeLimits' | 'connectionLimits' | 'streamLimits' | 'securityLimits' | 'messagingLimits' | 'httpLimits' | 'appLimits'
 
 /** Read from the name, which carries it by the house rule: `...Bytes`, `...BytesPerPeer`, `...Ms`; anything else is a count. */
 export type LimitUnit = 'bytes' | 'ms' | 'count'
@@ -35,7 +36,8 @@ const defaults: { readonly [G in LimitGroup]: object } = {
   streamLimits: defaultStreamLimits,
   securityLimits: defaultSecurityLimits,
   messagingLimits: defaultMessagingLimits,
-  httpLimits: defaultHttpLimits
+  httpLimits: defaultHttpLimits,
+  appLimits: defaultAppLimits
 }
 
 /** Optional fields, which a defaults object cannot list because their default is computed when they are unset. */

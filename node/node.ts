@@ -41,6 +41,8 @@ import { createMessaging, HANDLER } from './messaging/index.ts'
 import { localHandlers } from './messaging/handlers.ts'
 import { createGateway } from './http/index.ts'
 import type { Gateway } from './http/index.ts'
+import { createApps } from './apps/index.ts'
+import type { AppsAgent } from './apps/index.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -148,7 +150,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     timings: init.timings,
     limits: init.advertLimits,
     log: log.child('adverts'),
-    local: () => ({ addresses: addresses(), labels: { ...init.labels }, exports: services.exports(), client: init.role === 'client' })
+    local: () => ({ addresses: addresses(), labels: { ...init.labels }, exports: services.exports(), client: init.role === 'client', apps: apps.statusText() })
   })
   const describer = createDescriber({ libp2p, lattice, limits, localWit: digest => services.byDigest(digest)?.wit })
   const outbound = createOutbound({
@@ -185,6 +187,28 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     ? undefined
     : createGateway({ ...init.http, limits: init.httpLimits, log: log.child('http'), call: async (iface, func, params, opts) => await outbound.call(iface, func, params, opts) })
 
+  // Apps: every node holds every app's records and runs its own share of them (a client only holds and reads).
+  const apps: AppsAgent = createApps({
+    libp2p,
+    lattice,
+    self,
+    privateKey,
+    dataDir: init.dataDir,
+    log: log.child('apps'),
+    host: init.role !== 'client',
+    limits: init.appLimits,
+    syncTimeoutMs: init.timings?.syncTimeoutMs ?? 5_000,
+    peers: () => registry.peers(),
+    onPeersChange: fn => registry.on('change', change => { if (change.kind === 'peer') fn() }),
+    load: services.load,
+    unload: services.unload,
+    serve: services.serve,
+    unserve: services.unserve,
+    gateway: (listen, routes) => createGateway({ listen, routes, limits: init.httpLimits, log: log.child('http'), call: async (iface, func, params, opts) => await outbound.call(iface, func, params, opts) }),
+    mayDeploy: async (peer, kind) => !authorizer.active || (await authorizer.call(peer, 'wasmesh:lattice/apps@0.1.0', kind, true)).allowed,
+    changed: () => { agent.changed() }
+  })
+
   // One running node per data directory: held from here until stop (or the process's exit), taken again on a restart.
   let lock: DataDirLock | undefined = init.dataDir !== undefined ? await lockDataDir(init.dataDir) : undefined
   let started = false
@@ -213,6 +237,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       // Adverts first: peers that connect while components load are synced with at once.
       await agent.start()
       await messaging?.start()
+      await apps.start()
       peering?.start()
       for (const spec of components) await services.load(spec)
       await gateway?.start()
@@ -236,6 +261,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     await keeper?.stop()
     keeper = undefined
     peering?.stop()
+    // The app replicas go before the adverts are withdrawn, so that their last state is what peers saw.
+    await apps.stop()
     await messaging?.stop()
     // Withdraw first, so that peers stop routing here before the streams go away.
     await agent.stop()
@@ -291,6 +318,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     },
     httpUrl: () => started && gateway !== undefined ? gateway.url : undefined,
     httpStats: () => gateway?.stats(),
+    apps,
     stats () {
       const pubsub = libp2p.services.pubsub
       return {
