@@ -1,0 +1,85 @@
+// Leaderless placement: the same on every node whatever order it sees hosts in, moving only what a leaving or joining host must; records signed and verified.
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { describe, expect, it } from 'vitest'
+import { decodeStatus, encodeStatus, placeComponent, signAppRecord, spreadShares, verifyAppRecord } from '../../../node/apps/index.ts'
+import type { AppRecord, Host, Scaler } from '../../../node/apps/index.ts'
+
+const hosts: Host[] = Array.from({ length: 12 }, (_, i) => ({ peer: `peer-${i.toString().padStart(2, '0')}`, labels: { zone: i % 3 === 0 ? 'east' : 'west' } }))
+const spread = (instances: number, spreads: Scaler['spreads'] = []): Scaler => ({ kind: 'spread', instances, spreads })
+const total = (m: ReadonlyMap<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0)
+
+describe('placement', () => {
+  it('is the same for any order of hosts', () => {
+    const a = placeComponent('shop', 'web', spread(20), hosts)
+    const b = placeComponent('shop', 'web', spread(20), [...hosts].reverse())
+    expect([...a.hosts].sort()).toEqual([...b.hosts].sort())
+    expect(total(a.hosts)).toBe(20)
+  })
+
+  it('moves only the replicas of a host that leaves, and a joiner takes only what it scores highest for', () => {
+    const before = placeComponent('shop', 'web', spread(30), hosts).hosts
+    const gone = [...before.keys()][0]
+    const after = placeComponent('shop', 'web', spread(30), hosts.filter(h => h.peer !== gone)).hosts
+    expect(total(after)).toBe(30)
+    for (const [peer, n] of before) if (peer !== gone) expect(after.get(peer) ?? 0).toBeGreaterThanOrEqual(n)
+    const joined = placeComponent('shop', 'web', spread(30), [...hosts, { peer: 'peer-new', labels: {} }]).hosts
+    for (const [peer, n] of joined) if (peer !== 'peer-new') expect(n).toBeLessThanOrEqual(before.get(peer) ?? 0)
+  })
+
+  it('splits replicas over spreads by weight, only onto hosts with the labels, and says what it could not place', () => {
+    expect(spreadShares(5, [{ name: 'a', requirements: {}, weight: 40 }, { name: 'b', requirements: {}, weight: 40 }, { name: 'c', requirements: {}, weight: 20 }])).toEqual([2, 2, 1])
+    const p = placeComponent('shop', 'web', spread(10, [{ name: 'east', requirements: { zone: 'east' }, weight: 70 }, { name: 'moon', requirements: { zone: 'moon' }, weight: 30 }]), hosts)
+    expect(p.unplaced).toBe(3)
+    for (const peer of p.hosts.keys()) expect(hosts.find(h => h.peer === peer)?.labels.zone).toBe('east')
+    expect(total(p.hosts)).toBe(7)
+  })
+
+  it('puts daemonscaler instances on every qualifying host', () => {
+    const p = placeComponent('shop', 'agent', { kind: 'daemon', instances: 2, spreads: [{ name: 'w', requirements: { zone: 'west' }, weight: 100 }] }, hosts)
+    expect(p.hosts.size).toBe(8)
+    expect([...p.hosts.values()].every(n => n === 2)).toBe(true)
+    expect(p.desired).toBe(16)
+  })
+
+  it('places two apps with overlapping spreads independently: each the same however often it is computed', () => {
+    const s = spread(6, [{ name: 'any-east', requirements: { zone: 'east' }, weight: 100 }])
+    const first = [placeComponent('a', 'web', s, hosts).hosts, placeComponent('b', 'web', s, hosts).hosts]
+    for (let i = 0; i < 5; i++) {
+      expect(placeComponent('a', 'web', s, hosts).hosts).toEqual(first[0])
+      expect(placeComponent('b', 'web', s, hosts).hosts).toEqual(first[1])
+    }
+  })
+})
+
+describe('app records', () => {
+  const record = (deployer: string): AppRecord => ({ kind: 'deploy', app: 'shop', lattice: 'default', seq: Date.now(), version: 'v1', deployer, manifest: 'x' })
+
+  it('verifies what the deployer signed, and refuses a forged or altered one', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const other = await generateKeyPair('Ed25519')
+    const me = peerIdFromPrivateKey(key).toString()
+    const signed = await signAppRecord(record(me), key)
+    expect((await verifyAppRecord(signed.token, 1e6)).record).toEqual(signed.record)
+    // signed by another key but naming me as the deployer
+    const forged = await signAppRecord(record(me), other)
+    await expect(verifyAppRecord(forged.token, 1e6)).rejects.toMatchObject({ code: 'bad-signature' })
+    // the payload swapped for another
+    const [h, , s] = signed.token.split('.')
+    const altered = `${h}.${Buffer.from(JSON.stringify({ ...signed.record, app: 'other' })).toString('base64url')}.${s}`
+    await expect(verifyAppRecord(altered, 1e6)).rejects.toMatchObject({ code: 'bad-signature' })
+    await expect(verifyAppRecord('garbage', 1e6)).rejects.toMatchObject({ code: 'invalid-record' })
+    await expect(verifyAppRecord(signed.token, 100)).rejects.toMatchObject({ code: 'invalid-record' })
+  })
+})
+
+describe('advertised status', () => {
+  it('round-trips, and skips what does not parse', () => {
+    const text = encodeStatus([{ app: 'shop', component: 'web', id: '0123456789abcdef', running: 3 }, { app: 'shop', component: 'kv', id: '0123456789abcdef', running: 0, problem: 'image-not-found' }])
+    expect(decodeStatus(text)).toEqual([
+      { app: 'shop', component: 'kv', id: '0123456789abcdef', running: 0, problem: 'image-not-found' },
+      { app: 'shop', component: 'web', id: '0123456789abcdef', running: 3 }
+    ])
+    expect(decodeStatus(`garbage ${text} shop/x@zz=1 shop/y@0123456789abcdef!made-up`)).toHaveLength(2)
+  })
+})
