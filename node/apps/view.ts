@@ -39,7 +39,7 @@ export interface ComponentStatus {
 export interface AppStatus {
   readonly app: string
   readonly version: AppVersion
-  /** `deployed`: every component has its desired replicas; `reconciling`: not yet (see each component's reasons); `undeployed`. */
+  /** `deployed`: every component runs exactly its desired replicas, none of an older version; `reconciling`: not yet (see each component's reasons); `undeployed`. */
   readonly state: 'deployed' | 'reconciling' | 'undeployed'
   readonly components: readonly ComponentStatus[]
 }
@@ -93,6 +93,7 @@ export function appStatus (r: SignedAppRecord, peers: readonly PeerView[], local
     const desired = p?.desired ?? 0
     const reasons: string[] = []
     if (p === undefined) reasons.push('provided by the mesh itself (messaging over gossip)')
+    else if (running > desired) reasons.push('handing over: hosts that lost replicas run them until their new owners do')
     else if (running < desired) {
       if (p.unplaced > 0) reasons.push(`no host matches the labels (${p.unplaced} replica${p.unplaced === 1 ? '' : 's'})`)
       for (const x of current) if (x.e.problem !== undefined) reasons.push(`${problemText[x.e.problem]} on ${x.peer}`)
@@ -100,6 +101,7 @@ export function appStatus (r: SignedAppRecord, peers: readonly PeerView[], local
     }
     return { name: c.name, type: c.type, image: c.image, desired: p === undefined ? 0 : desired, running: p === undefined ? 0 : running, previous, hosts, reasons }
   })
-  const done = components.every(c => c.running >= c.desired && c.previous === 0)
+  // More than asked for is not settled either: a host that lost a replica still runs it until the new owner does.
+  const done = components.every(c => c.running === c.desired && c.previous === 0)
   return { app: r.record.app, version, state: done ? 'deployed' : 'reconciling', components }
 }
