@@ -7,6 +7,7 @@ import { defaultNodeLimits, defaultSecurityLimits } from '../../node/api.ts'
 import { defaultAdvertIntakeLimits, defaultAdvertTimings } from '../../node/adverts.ts'
 import { defaultConnectionLimits, defaultStreamLimits } from '../../node/libp2p.ts'
 import { defaultHttpLimits } from '../../node/http/index.ts'
+import { defaultAppLimits } from '../../node/apps/index.ts'
 import { limitCatalog, limitInits } from '../../node/limits.ts'
 import { defaultRuntimeLimits } from '../../node/runtime/limits.ts'
 import { defaultMessagingLimits } from '../../node/messaging/index.ts'
@@ -229,7 +230,7 @@ describe('limits in a config file', () => {
 
 describe('limits by name', () => {
   it('knows every field of every limits object the node takes, derived from their defaults', () => {
-    const objects = [defaultNodeLimits, defaultSessionLimits, defaultAdvertIntakeLimits, defaultAdvertTimings, defaultRuntimeLimits, defaultConnectionLimits, defaultStreamLimits, defaultSecurityLimits, defaultMessagingLimits, defaultHttpLimits]
+    const objects = [defaultNodeLimits, defaultSessionLimits, defaultAdvertIntakeLimits, defaultAdvertTimings, defaultRuntimeLimits, defaultConnectionLimits, defaultStreamLimits, defaultSecurityLimits, defaultMessagingLimits, defaultHttpLimits, defaultAppLimits]
     const names = objects.flatMap(o => Object.keys(o))
     expect([...limitCatalog.keys()].sort()).toEqual([...names, 'maxInstancesPerCaller'].sort())
     for (const name of names) {
