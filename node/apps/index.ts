@@ -14,6 +14,7 @@ import { AppError } from './errors.ts'
 import { defaultManifestLimits, parseManifest } from './manifest.ts'
 import type { AppManifest, ManifestLimits } from './manifest.ts'
 import type { Host } from './placement.ts'
+import { createHostView } from './hosts.ts'
 import { createReconciler, StartProblem } from './reconcile.ts'
 import type { Assignment, Reconciler, ReconcilerTimings, Started } from './reconcile.ts'
 import { newer, signAppRecord, verifyAppRecord } from './record.ts'
@@ -40,6 +41,8 @@ export type { ReplicaEntry, ReplicaProblem } from './status.ts'
 export { appsTopic, appsSyncProtocol, appsPushProtocol } from './replicate.ts'
 export type { AppStatus, AppVersion, ComponentStatus } from './view.ts'
 export { capabilityOf } from './builtins.ts'
+export { createHostView } from './hosts.ts'
+export type { HostView, HostViewLimits } from './hosts.ts'
 
 /** Every limit and timing of apps (settable by name with `--limit`, `NodeInit.appLimits`). */
 export interface AppLimits extends ManifestLimits, StoreLimits, ReconcilerTimings {
@@ -47,7 +50,7 @@ export interface AppLimits extends ManifestLimits, StoreLimits, ReconcilerTiming
   readonly maxAppRecordBytes: number
   /** Records one sync reply may carry. */
   readonly maxAppSyncRecords: number
-  /** A peer first seen this long ago counts as a host (doubled for each time it left and came back within `appFlapWindowMs`, at most 32x). */
+  /** A peer first seen this long ago counts as a host (doubled for each time it came back again within `appFlapWindowMs`, at most 32x). */
   readonly appJoinSettleMs: number
   /** Leaving and coming back within this long counts as flapping. */
   readonly appFlapWindowMs: number
@@ -151,8 +154,7 @@ export function createApps (init: AppsInit): AppsAgent {
   const { log, self } = init
   const store = createAppStore(init.dataDir === undefined ? undefined : init.dataDir, limits)
   const manifests = new Map<string, AppManifest>()
-  const firstSeen = new Map<string, number>()
-  const flaps = new Map<string, { count: number, lastGone: number }>()
+  const hostView = createHostView(limits)
   let startedAt = performance.now()
   let timer: ReturnType<typeof setInterval> | undefined
   let unwatch: (() => void) | undefined
@@ -168,24 +170,9 @@ export function createApps (init: AppsInit): AppsAgent {
     return m
   }
 
-  /** Hosts placement counts: live nodes seen long enough (longer for those that flap), this node once it has run that long. */
+  /** Hosts placement counts: live nodes seen long enough (hosts.ts), this node once it has run that long. */
   function hosts (): Host[] {
-    const now = performance.now()
-    const peers = hostsOf(init.peers().filter(p => p.local ? init.host : p.unreachable !== true))
-    const present = new Set(peers.map(p => p.peer))
-    for (const [peer] of firstSeen) {
-      if (present.has(peer)) continue
-      firstSeen.delete(peer)
-      const f = flaps.get(peer)
-      flaps.set(peer, { count: f !== undefined && now - f.lastGone < limits.appFlapWindowMs ? f.count + 1 : 1, lastGone: now })
-      if (flaps.size > 10_000) flaps.delete(flaps.keys().next().value as string)
-    }
-    return peers.filter(p => {
-      const seen = p.peer === self ? startedAt : (firstSeen.get(p.peer) ?? (firstSeen.set(p.peer, now), now))
-      const f = flaps.get(p.peer)
-      const times = f === undefined || now - f.lastGone >= limits.appFlapWindowMs ? 0 : Math.min(5, f.count)
-      return now - seen >= limits.appJoinSettleMs * 2 ** times
-    })
+    return hostView.hosts(hostsOf(init.peers().filter(p => p.local ? init.host : p.unreachable !== true)), performance.now(), self, startedAt)
   }
 
   function advertised (): Map<string, number> {

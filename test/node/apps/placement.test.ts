@@ -2,7 +2,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { describe, expect, it } from 'vitest'
-import { decodeStatus, encodeStatus, placeComponent, signAppRecord, spreadShares, verifyAppRecord } from '../../../node/apps/index.ts'
+import { createHostView, decodeStatus, encodeStatus, placeComponent, signAppRecord, spreadShares, verifyAppRecord } from '../../../node/apps/index.ts'
 import type { AppRecord, Host, Scaler } from '../../../node/apps/index.ts'
 
 const hosts: Host[] = Array.from({ length: 12 }, (_, i) => ({ peer: `peer-${i.toString().padStart(2, '0')}`, labels: { zone: i % 3 === 0 ? 'east' : 'west' } }))
@@ -81,5 +81,64 @@ describe('advertised status', () => {
       { app: 'shop', component: 'web', id: '0123456789abcdef', running: 3 }
     ])
     expect(decodeStatus(`garbage ${text} shop/x@zz=1 shop/y@0123456789abcdef!made-up`)).toHaveLength(2)
+  })
+})
+
+describe('hosts placement counts', () => {
+  const peer = (id: string): Host => ({ peer: id, labels: {} })
+  const ids = (hs: Host[]): string[] => hs.map(h => h.peer).sort()
+
+  it('counts a peer once seen for appJoinSettleMs, and this node from when it started', () => {
+    const view = createHostView({ appJoinSettleMs: 1000, appFlapWindowMs: 60_000 })
+    expect(ids(view.hosts([peer('me'), peer('a')], 0, 'me', 0))).toEqual([])
+    expect(ids(view.hosts([peer('me'), peer('a')], 999, 'me', 0))).toEqual([])
+    expect(ids(view.hosts([peer('me'), peer('a')], 1000, 'me', 0))).toEqual(['a', 'me'])
+  })
+
+  it('makes a flapping peer wait twice as long each time it comes back, and forgets after the window', () => {
+    const view = createHostView({ appJoinSettleMs: 1000, appFlapWindowMs: 60_000 })
+    let t = 0
+    view.hosts([peer('a')], t, 'me', 0)
+    const returns: number[] = []
+    for (let flap = 0; flap < 4; flap++) {
+      t += 2000
+      view.hosts([], t, 'me', 0) // gone
+      t += 10
+      const back = t
+      view.hosts([peer('a')], t, 'me', 0) // back
+      // how long until it counts again
+      let wait = 0
+      while (view.hosts([peer('a')], back + wait, 'me', 0).length === 0) wait += 250
+      returns.push(wait)
+      t = back + wait
+    }
+    expect(returns).toEqual([1000, 2000, 4000, 8000])
+    // quiet for longer than the window: a departure and return is a restart again
+    t += 61_000
+    view.hosts([], t, 'me', 0)
+    view.hosts([], t + 61_000, 'me', 0)
+    view.hosts([peer('a')], t + 61_001, 'me', 0)
+    expect(view.hosts([peer('a')], t + 62_001, 'me', 0)).toHaveLength(1)
+  })
+
+  it('settles a flapping host: while it waits, placement over the others does not move', () => {
+    const view = createHostView({ appJoinSettleMs: 1000, appFlapWindowMs: 60_000 })
+    const all = hosts.slice(0, 4)
+    let t = 0
+    view.hosts(all, t, 'none', 0)
+    t += 1000
+    const steady = placeComponent('shop', 'web', spread(8), view.hosts(all, t, 'none', 0)).hosts
+    const flapper = all[0]
+    const seen: string[] = []
+    for (let i = 0; i < 6; i++) {
+      t += 100
+      const present = i % 2 === 0 ? all.slice(1) : all
+      seen.push(JSON.stringify([...placeComponent('shop', 'web', spread(8), view.hosts(present, t, 'none', 0)).hosts].sort()))
+    }
+    // the flapper left at once (its replicas moved), then never counted again while flapping: one placement throughout
+    expect(new Set(seen).size).toBe(1)
+    expect(seen[0]).not.toContain(flapper.peer)
+    expect(seen[0]).toBe(JSON.stringify([...placeComponent('shop', 'web', spread(8), all.slice(1)).hosts].sort()))
+    expect(total(steady)).toBe(8)
   })
 })
