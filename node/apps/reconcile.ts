@@ -71,8 +71,10 @@ export interface Reconciler {
   run (): Promise<void>
   /** What this node runs, for its advert. */
   entries (): ReplicaEntry[]
-  /** Stops every replica. */
+  /** Stops every replica; passes stop until `open`. */
   stopAll (): Promise<void>
+  /** Lets passes run again (a node started again after a stop). */
+  open (): void
   /** Counters: replica sets started and stopped since creation (settling tests read them). */
   readonly counts: { started: number, stopped: number }
 }
@@ -214,6 +216,7 @@ export function createReconciler (init: ReconcilerInit): Reconciler {
       }
       return [...seen.values()]
     },
+    open () { closed = false },
     async stopAll () {
       closed = true
       await running
