@@ -10,7 +10,7 @@ import type { CommandContext } from '../context.ts'
 import { CliError } from '../errors.ts'
 import { bootstrapOf, flag, latticeKeyOf, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from '../options.ts'
 import { clientMemberCertOf } from '../security.ts'
-import { AppError, defaultManifestLimits } from '../../node/apps/index.ts'
+import { AppError, defaultManifestLimits, parseManifest } from '../../node/apps/index.ts'
 import type { AppStatus, AppVersion, DeployResult } from '../../node/apps/index.ts'
 
 export const appHelp = `Usage: wasmesh app <deploy|undeploy|list|status|history> [args] --bootstrap <multiaddr> [options]
@@ -113,6 +113,8 @@ export async function appCommand (argv: string[], ctx: CommandContext): Promise<
     if (bytes.byteLength > defaultManifestLimits.maxManifestBytes) throw new AppError('manifest-too-large', `${file} is ${bytes.byteLength} bytes, over maxManifestBytes (${defaultManifestLimits.maxManifestBytes})`)
     manifest = bytes.toString('utf8')
     baseDir = dirname(file)
+    // Checked here first: a manifest no node would take fails before the mesh is joined.
+    parseManifest(manifest, { baseDir })
   }
 
   const latticeKey = await latticeKeyOf(values['lattice-key'], ctx.env)

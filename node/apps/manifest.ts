@@ -120,7 +120,8 @@ function text (v: unknown, where: string, max = 1024): string {
 /** Refuses keys the mesh does not know, by name: a feature asked for and not implemented is never ignored. */
 function known (o: Obj, keys: readonly string[], where: string): void {
   for (const k of Object.keys(o)) {
-    if (!keys.includes(k)) throw new AppError('unsupported', `${where}.${k} is not supported by wasmesh (it knows: ${keys.join(', ')})`)
+    // the key as JSON, cut short: it is the sender's text, and goes into logs and terminals
+    if (!keys.includes(k)) throw new AppError('unsupported', `${where}.${/^[A-Za-z0-9_-]{1,64}$/.test(k) ? k : JSON.stringify(k.slice(0, 64))} is not supported by wasmesh (it knows: ${keys.join(', ')})`)
   }
 }
 
@@ -282,9 +283,10 @@ export function parseManifest (yamlText: string, opts: ParseOptions = {}): AppMa
     throw invalid(`not YAML: ${(err as Error).message.split('\n')[0]}`)
   }
   const o = obj(root, 'the manifest')
+  // What it is first: garbage that happens to be a mapping is no manifest, not one with unknown keys.
+  if (o.apiVersion !== 'core.oam.dev/v1beta1') throw invalid(`apiVersion ${JSON.stringify(o.apiVersion)?.slice(0, 80)}: a wadm manifest is core.oam.dev/v1beta1`)
+  if (o.kind !== 'Application') throw invalid(`kind ${JSON.stringify(o.kind)?.slice(0, 80)}: a wadm manifest is kind Application`)
   known(o, ['apiVersion', 'kind', 'metadata', 'spec'], 'the manifest')
-  if (o.apiVersion !== 'core.oam.dev/v1beta1') throw invalid(`apiVersion ${JSON.stringify(o.apiVersion)}: a wadm manifest is core.oam.dev/v1beta1`)
-  if (o.kind !== 'Application') throw invalid(`kind ${JSON.stringify(o.kind)}: a wadm manifest is kind Application`)
   const meta = obj(o.metadata, 'metadata')
   known(meta, ['name', 'annotations', 'labels'], 'metadata')
   const name = text(meta.name, 'metadata.name', 64)
