@@ -29,6 +29,9 @@ export function replicaName (app: string, component: string): string {
   return `${app}.${component}`
 }
 
+/** Built-in provider config naming files on the node (keyvalue `path`, blobstore `root`, postgres `ssl-ca-file`): refused from manifests. */
+const nodeFileKeys = new Set(['path', 'root', 'ssl-ca-file'])
+
 /** wasmCloud's http-server listens on 0.0.0.0:8000 unless a link's source config says `address`. */
 const defaultHttpAddress = '0.0.0.0:8000'
 
@@ -105,6 +108,9 @@ export function createApps (init: AppsInit): AppsAgent {
       return { stop: async () => { await init.unload(loaded.digest) } }
     }
     if (c.capability.kind === 'provider') {
+      // Where a built-in keeps its files is the node's to say: a deployer naming a path could write anywhere the node may.
+      const fileKey = Object.keys(c.config).find(k => nodeFileKeys.has(k))
+      if (fileKey !== undefined) throw new StartProblem('start-failed', `${c.name}: config ${fileKey} names a file of the node; an app's built-ins keep their files in the node's data directory (<dataDir>/apps/${app}/${c.name})`)
       let provider
       try {
         const dataDir = init.dataDir === undefined ? undefined : join(init.dataDir, 'apps', app, c.name)
