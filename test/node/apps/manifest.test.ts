@@ -1,5 +1,6 @@
 // wadm's OAM manifests as wadm's own repository writes them: what wasmesh takes, what it refuses by name, and hostile YAML.
 import { readFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { AppError, capabilityOf, parseManifest } from '../../../node/apps/index.ts'
@@ -181,5 +182,14 @@ g: [*f,*f,*f,*f,*f,*f,*f,*f,*f]`
 `))
     expect(Object.getPrototypeOf(m.components[0].config)).toBe(Object.prototype)
     expect(Object.keys(m.components[0].config)).toEqual(['__proto__'])
+  })
+})
+
+describe('the example app', () => {
+  it('parses, its image resolved from its own folder to the built example', () => {
+    const file = fileURLToPath(new URL('../../../examples/apps/http-counter.wadm.yaml', import.meta.url))
+    const m = parseManifest(readFileSync(file, 'utf8'), { baseDir: dirname(file) })
+    expect(m.components[0].source).toBe(fileURLToPath(new URL('../../../examples/build/http-counter.wasm', import.meta.url)))
+    expect(m.components.map(c => c.capability?.kind ?? c.type)).toEqual(['component', 'provider', 'http-server'])
   })
 })
