@@ -43,6 +43,7 @@ export function createApps (init: AppsInit): AppsAgent {
   const hostView = createHostView(limits)
   let startedAt = performance.now()
   let timer: ReturnType<typeof setInterval> | undefined
+  let debounce: ReturnType<typeof setTimeout> | undefined
   let unwatch: (() => void) | undefined
   let running = false
 
@@ -211,7 +212,11 @@ export function createApps (init: AppsInit): AppsAgent {
       // Records saved by an earlier run are verified again: the file is no more trusted than a peer.
       for (const token of await store.load()) await ingest(token, self)
       await replicator.start()
-      unwatch = init.onPeersChange(() => { void reconciler.run() })
+      // Adverts arrive in bursts (a heartbeat of every peer): one pass per debounce window, not one per advert.
+      unwatch = init.onPeersChange(() => {
+        if (debounce !== undefined) return
+        debounce = setTimeout(() => { debounce = undefined; void reconciler.run() }, limits.appReconcileDebounceMs)
+      })
       timer = setInterval(() => { void reconciler.run() }, limits.appReconcileIntervalMs)
       void reconciler.run()
     },
@@ -219,6 +224,8 @@ export function createApps (init: AppsInit): AppsAgent {
       if (!running) return
       running = false
       clearInterval(timer)
+      clearTimeout(debounce)
+      debounce = undefined
       unwatch?.()
       await replicator.stop()
       await reconciler.stopAll()

@@ -16,6 +16,8 @@ export interface AppLimits extends ManifestLimits, StoreLimits, ReconcilerTiming
   readonly appJoinSettleMs: number
   /** Leaving and coming back within this long counts as flapping. */
   readonly appFlapWindowMs: number
+  /** Registry changes within this window make one reconcile pass. */
+  readonly appReconcileDebounceMs: number
   /** A reconcile pass runs at least this often (for settle and handover times), besides on every change. */
   readonly appReconcileIntervalMs: number
 }
@@ -27,6 +29,7 @@ export const defaultAppLimits: AppLimits = Object.freeze({
   maxAppSyncRecords: defaultStoreLimits.maxApps * 4,
   appJoinSettleMs: 1_000,
   appFlapWindowMs: 300_000,
+  appReconcileDebounceMs: 100,
   appReconcileIntervalMs: 1_000,
   appHandoverTimeoutMs: 15_000,
   appRetryFailedMs: 30_000

@@ -126,14 +126,26 @@ export function createReconciler (init: ReconcilerInit): Reconciler {
     init.changed()
   }
 
+  // Placement is a pure function of the record and the hosts: a pass whose hosts did not change reuses it.
+  const placements = new Map<string, ReturnType<typeof placeApp>>()
+  let placementsOf = ''
+  function placementOf (record: SignedAppRecord, manifest: AppManifest, hosts: readonly Host[], hostsKey: string): ReturnType<typeof placeApp> {
+    if (hostsKey !== placementsOf) { placements.clear(); placementsOf = hostsKey }
+    let p = placements.get(record.id)
+    if (p === undefined) { p = placeApp(manifest, hosts); placements.set(record.id, p) }
+    return p
+  }
+
   function pass (): void {
     const now = performance.now()
     const hosts = init.hosts()
+    const hostsKey = JSON.stringify(hosts.map(h => [h.peer, h.labels]))
+    const place = (record: SignedAppRecord, manifest: AppManifest): ReturnType<typeof placeApp> => placementOf(record, manifest, hosts, hostsKey)
     const desired = new Map<string, Assignment>()
     const liveApps = new Set<string>()
     for (const { record, manifest } of init.apps()) {
       liveApps.add(record.record.app)
-      const placement = placeApp(manifest, hosts)
+      const placement = place(record, manifest)
       for (const c of manifest.components) {
         const n = placement.get(c.name)?.hosts.get(init.self) ?? 0
         if (n === 0) continue
@@ -176,7 +188,7 @@ export function createReconciler (init: ReconcilerInit): Reconciler {
       }
       // Make before break: the component's replicas of the app's current version, run elsewhere, cover what it asks for.
       const latest = init.apps().find(x => x.record.record.app === app)
-      const want = latest === undefined ? 0 : (placeApp(latest.manifest, hosts).get(l.a.component.name)?.desired ?? 0)
+      const want = latest === undefined ? 0 : (place(latest.record, latest.manifest).get(l.a.component.name)?.desired ?? 0)
       const have = latest === undefined ? 0 : (advertised.get(`${app}/${l.a.component.name}@${latest.record.id}`) ?? 0) + (current.get(l.key)?.state === 'running' ? (current.get(l.key)?.a.count ?? 0) : 0)
       if (have >= want || now - (l.undesiredSince ?? now) >= init.timings.appHandoverTimeoutMs) void stopLocal(l)
     }
