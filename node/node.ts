@@ -5,7 +5,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection } from '@libp2p/interface'
 import { advertTopic, isLatticeName, isReservedLabel } from '../protocol/advert.ts'
 import { InboundBudget } from '../protocol/budget.ts'
-import { advertIntakeLimits, createAdvertAgent } from './adverts.ts'
+import { advertIntakeLimits, createAdvertAgent, defaultAdvertTimings } from './adverts.ts'
 import type { AdvertAgent } from './adverts.ts'
 import type { ComponentSpec, ConnectionInfo, MeshNode, NodeInit, NodeLimits } from './api.ts'
 import { defaultNodeLimits } from './api.ts'
@@ -197,7 +197,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     log: log.child('apps'),
     host: init.role !== 'client',
     limits: init.appLimits,
-    syncTimeoutMs: init.timings?.syncTimeoutMs ?? 5_000,
+    syncTimeoutMs: init.timings?.syncTimeoutMs ?? defaultAdvertTimings.syncTimeoutMs,
     peers: () => registry.peers(),
     onPeersChange: fn => registry.on('change', change => { if (change.kind === 'peer') fn() }),
     load: services.load,
