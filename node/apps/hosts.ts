@@ -36,7 +36,13 @@ export function createHostView (limits: HostViewLimits): HostView {
       }
       return peers.filter(p => {
         let seen = p.peer === self ? selfSince : firstSeen.get(p.peer)
-        if (seen === undefined) { seen = now; firstSeen.set(p.peer, now) }
+        if (seen === undefined) {
+          // Peers learned while this node itself settles (its first sync) were in the mesh before it: they count
+          // from its start, with it. Otherwise a node just started would count only itself for a while and take
+          // every replica.
+          seen = now < selfSince + limits.appJoinSettleMs ? selfSince : now
+          firstSeen.set(p.peer, seen)
+        }
         const f = flaps.get(p.peer)
         // The first departure is no flap (a node restarts); each return after that within the window doubles the wait.
         const doublings = f === undefined || now - f.lastGone >= limits.appFlapWindowMs ? 0 : Math.min(maxFlapDoublings, f.count - 1)

@@ -95,6 +95,16 @@ describe('hosts placement counts', () => {
     expect(ids(view.hosts([peer('me'), peer('a')], 1000, 'me', 0))).toEqual(['a', 'me'])
   })
 
+  it('counts the peers a node learns while it settles from its own start: a node just started never counts only itself', () => {
+    const view = createHostView({ appJoinSettleMs: 1000, appFlapWindowMs: 60_000 })
+    // started at 10 s: its sync brings a and b at 10.3 s, c joins the mesh later at 12 s
+    expect(ids(view.hosts([peer('me')], 10_000, 'me', 10_000))).toEqual([])
+    expect(ids(view.hosts([peer('me'), peer('a'), peer('b')], 10_300, 'me', 10_000))).toEqual([])
+    expect(ids(view.hosts([peer('me'), peer('a'), peer('b')], 11_000, 'me', 10_000))).toEqual(['a', 'b', 'me'])
+    expect(ids(view.hosts([peer('me'), peer('a'), peer('b'), peer('c')], 12_000, 'me', 10_000))).toEqual(['a', 'b', 'me'])
+    expect(ids(view.hosts([peer('me'), peer('a'), peer('b'), peer('c')], 13_000, 'me', 10_000))).toEqual(['a', 'b', 'c', 'me'])
+  })
+
   it('makes a flapping peer wait twice as long each time it comes back, and forgets after the window', () => {
     const view = createHostView({ appJoinSettleMs: 1000, appFlapWindowMs: 60_000 })
     let t = 0
