@@ -30,7 +30,8 @@ const commands: Record<string, { summary: string, load: () => Promise<{ run: Com
   config: { summary: 'put, get or delete named configs on nodes (config put|get|del)', load: async () => { const m = await import('./commands/named-config.ts'); return { run: m.configCommand, help: m.configHelp } } },
   label: { summary: 'put or delete labels nodes advertise (label put|del)', load: async () => { const m = await import('./commands/label.ts'); return { run: m.labelCommand, help: m.labelHelp } } },
   events: { summary: 'follow nodes\' control events (events --watch)', load: async () => { const m = await import('./commands/events.ts'); return { run: m.eventsCommand, help: m.eventsHelp } } },
-  inspect: { summary: 'show a component\'s digest, imports, exports and signature', load: async () => { const m = await import('./commands/inspect.ts'); return { run: m.inspect, help: m.inspectHelp } } }
+  inspect: { summary: 'show a component\'s digest, imports, exports and signature', load: async () => { const m = await import('./commands/inspect.ts'); return { run: m.inspect, help: m.inspectHelp } } },
+  app: { summary: 'deploy, undeploy, list and look at applications from wadm manifests', load: async () => { const m = await import('./commands/app.ts'); return { run: m.appCommand, help: m.appHelp } } }
 }
 
 export const usage = `Usage: wasmesh <command> [options]

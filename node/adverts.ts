@@ -95,6 +95,8 @@ export interface LocalView {
   /** With the names of their components; a name an advert cannot carry (isComponentName) is left out. */
   readonly exports: AdvertExport[]
   readonly client?: boolean
+  /** The app replicas this node runs (node/apps/status.ts), when any. */
+  readonly apps?: string
 }
 
 export interface AdvertAgentInit {
@@ -243,7 +245,8 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
       exports: withdrawn ? [] : advertisedNames(view.exports),
       ttlMs: timings.advertTtlMs,
       withdrawn,
-      ...(view.client === true ? { client: true } : {})
+      ...(view.client === true ? { client: true } : {}),
+      ...(view.apps !== undefined && view.apps !== '' && !withdrawn ? { apps: view.apps } : {})
     }
     const bytes = encodeAdvert(advert, limits)
     const signature = await init.privateKey.sign(bytes)

@@ -27,6 +27,7 @@ import type { MessagingInit, MessagingLimits, MessagingStats } from './messaging
 import type { GatewayStats, HttpGatewayConfig, HttpLimits } from './http/index.ts'
 import type { ArtifactLimits, ArtifactsConfig, ArtifactStats } from './artifacts/index.ts'
 import type { ControlInit, ControlLimits, EventHubStats } from './control/index.ts'
+import type { AppLimits, Apps } from './apps/index.ts'
 
 export type { PeerView, RegistryChange, RegistryFilter, Server }
 
@@ -176,6 +177,8 @@ export interface NodeInit {
   readonly control?: ControlInit
   /** The control interface's limits by name (what `--limit` sets); `control.limits` wins over them. */
   readonly controlLimits?: Partial<ControlLimits>
+  /** Limits and timings of applications (node/apps/README.md), by name (what `--limit` sets). */
+  readonly appLimits?: Partial<AppLimits>
 }
 
 export interface CallEvent {
@@ -357,4 +360,6 @@ export interface MeshNode {
   httpUrl (): string | undefined
   /** The HTTP gateway's counters (requests in flight, answers by status, refusals by limit) when `init.http` is set. */
   httpStats (): GatewayStats | undefined
+  /** Applications from wadm manifests: deploy, undeploy, list, status, history (node/apps/README.md). */
+  readonly apps: Apps
 }

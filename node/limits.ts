@@ -11,9 +11,10 @@ import { defaultMessagingLimits } from './messaging/index.ts'
 import { defaultHttpLimits } from './http/limits.ts'
 import { defaultArtifactLimits } from './artifacts/limits.ts'
 import { defaultControlLimits } from './control/limits.ts'
+import { defaultAppLimits } from './apps/index.ts'
 
 /** The fields of `NodeInit` that hold limits. */
-export type LimitGroup = 'limits' | 'sessionLimits' | 'advertLimits' | 'timings' | 'runtimeLimits' | 'connectionLimits' | 'streamLimits' | 'securityLimits' | 'messagingLimits' | 'httpLimits' | 'artifactLimits' | 'controlLimits'
+export type LimitGroup = 'limits' | 'sessionLimits' | 'advertLimits' | 'timings' | 'runtimeLimits' | 'connectionLimits' | 'streamLimits' | 'securityLimits' | 'messagingLimits' | 'httpLimits' | 'artifactLimits' | 'controlLimits' | 'appLimits'
 
 /** Read from the name, which carries it by the house rule: `...Bytes`, `...BytesPerPeer`, `...Ms`; anything else is a count. */
 export type LimitUnit = 'bytes' | 'ms' | 'count'
@@ -39,7 +40,8 @@ const defaults: { readonly [G in LimitGroup]: object } = {
   messagingLimits: defaultMessagingLimits,
   httpLimits: defaultHttpLimits,
   artifactLimits: defaultArtifactLimits,
-  controlLimits: defaultControlLimits
+  controlLimits: defaultControlLimits,
+  appLimits: defaultAppLimits
 }
 
 /** Optional fields, which a defaults object cannot list because their default is computed when they are unset. */

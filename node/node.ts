@@ -5,7 +5,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection } from '@libp2p/interface'
 import { advertTopic, isLatticeName, isReservedLabel } from '../protocol/advert.ts'
 import { InboundBudget } from '../protocol/budget.ts'
-import { advertIntakeLimits, createAdvertAgent } from './adverts.ts'
+import { advertIntakeLimits, createAdvertAgent, defaultAdvertTimings } from './adverts.ts'
 import type { AdvertAgent } from './adverts.ts'
 import type { CallOptions, ComponentSpec, ConnectionInfo, MeshNode, NodeInit, NodeLimits } from './api.ts'
 import { defaultNodeLimits } from './api.ts'
@@ -47,6 +47,8 @@ import { CONTROL_IFACE, ControlError, createControl, defaultControlLimits, isCon
 
 /** A control call's deadline when `routing.callTimeoutMs` is not set. */
 const defaultControlCallTimeoutMs = 30_000
+import { createApps } from './apps/index.ts'
+import type { AppsAgent } from './apps/index.ts'
 
 /** A node's parts, for tests, benchmarks and simulations that poke them; not part of the public entry (node/index.ts). */
 export interface NodeInternals {
@@ -159,7 +161,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     timings: init.timings,
     limits: init.advertLimits,
     log: log.child('adverts'),
-    local: () => ({ addresses: addresses(), labels: { ...labels }, exports: services.exports(), client: init.role === 'client' })
+    local: () => ({ addresses: addresses(), labels: { ...labels }, exports: services.exports(), client: init.role === 'client', apps: apps.statusText() })
   })
   const describer = createDescriber({ libp2p, lattice, limits, localWit: digest => services.byDigest(digest)?.wit })
   const outbound = createOutbound({
@@ -282,6 +284,28 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     agent.changed()
   }
 
+  // Apps: every node holds every app's records and runs its own share of them (a client only holds and reads).
+  const apps: AppsAgent = createApps({
+    libp2p,
+    lattice,
+    self,
+    privateKey,
+    dataDir: init.dataDir,
+    log: log.child('apps'),
+    host: init.role !== 'client',
+    limits: init.appLimits,
+    syncTimeoutMs: init.timings?.syncTimeoutMs ?? defaultAdvertTimings.syncTimeoutMs,
+    peers: () => registry.peers(),
+    onPeersChange: fn => registry.on('change', change => { if (change.kind === 'peer') fn() }),
+    load,
+    unload,
+    serve: services.serve,
+    unserve: services.unserve,
+    gateway: (listen, routes) => createGateway({ listen, routes, limits: init.httpLimits, log: log.child('http'), call: async (iface, func, params, opts) => await outbound.call(iface, func, params, opts) }),
+    mayDeploy: async (peer, kind) => !authorizer.active || (await authorizer.call(peer, 'wasmesh:lattice/apps@0.1.0', kind, true)).allowed,
+    changed: () => { agent.changed() }
+  })
+
   // One running node per data directory: held from here until stop (or the process's exit), taken again on a restart.
   let lock: DataDirLock | undefined = init.dataDir !== undefined ? await lockDataDir(init.dataDir) : undefined
   let started = false
@@ -318,6 +342,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       await messaging?.start()
       // Every node serves the control interface; who may call it is the service's and the policy's to decide.
       services.serve(control.service)
+      await apps.start()
       peering?.start()
       for (const spec of components) await loadResolved(spec)
       await gateway?.start()
@@ -348,6 +373,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     await keeper?.stop()
     keeper = undefined
     peering?.stop()
+    // The app replicas go before the adverts are withdrawn, so that their last state is what peers saw.
+    await apps.stop()
     await messaging?.stop()
     // Withdraw first, so that peers stop routing here before the streams go away.
     await agent.stop()
@@ -412,6 +439,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     },
     httpUrl: () => started && gateway !== undefined ? gateway.url : undefined,
     httpStats: () => gateway?.stats(),
+    apps,
     stats () {
       const pubsub = libp2p.services.pubsub
       return {

@@ -61,6 +61,8 @@ export interface PeerView {
   readonly expiresInMs?: number
   /** Its advert says it is a short-lived client (`wasmesh call`, `wasmesh mesh`), not a node. */
   readonly client?: boolean
+  /** The app replicas it runs, as its advert carries them (node/apps/status.ts). */
+  readonly apps?: string
   readonly healthy: boolean
   /** Consecutive failed calls. */
   readonly failures: number
@@ -496,6 +498,7 @@ export function createRegistry (init: RegistryInit): Registry {
       ageMs: now - e.receivedAt,
       expiresInMs: e.expiresAt - now,
       ...(e.advert.client === true ? { client: true } : {}),
+      ...(e.advert.apps !== undefined ? { apps: e.advert.apps } : {}),
       ...common
     }
   }

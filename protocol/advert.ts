@@ -36,7 +36,8 @@ interface adverts {
     addresses: list<string>,
     /// Keys starting with "wasmesh." are reserved, so that 0.1.0 nodes read what was added later as labels:
     /// "wasmesh.role" = "client" (a short-lived client, not a node of the mesh), "wasmesh.name.<digest>" = the
-    /// name of the component with that digest (1-64 of A-Z a-z 0-9 . _ -). Unknown reserved keys are ignored.
+    /// name of the component with that digest (1-64 of A-Z a-z 0-9 . _ -), "wasmesh.apps" = the app replicas it
+    /// runs (node/apps/README.md). Unknown reserved keys are ignored.
     labels: list<tuple<string, string>>,
     exports: list<export-entry>,
     /// The record is forgotten this long after it was first received unless refreshed (receivers cap it).
@@ -118,6 +119,8 @@ export interface Advert {
   withdrawn: boolean
   /** A short-lived client (`wasmesh call`, `wasmesh mesh`), not a node of the mesh. */
   client?: boolean
+  /** The app replicas it runs, in the compact form of node/apps/status.ts (reserved label `wasmesh.apps`); absent: none. */
+  apps?: string
 }
 
 /** An encoded advert and the advertiser's signature over exactly those bytes. */
@@ -167,6 +170,7 @@ const COMPONENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 const RESERVED_LABEL = 'wasmesh.'
 const ROLE_LABEL = 'wasmesh.role'
 const NAME_LABEL = 'wasmesh.name.'
+const APPS_LABEL = 'wasmesh.apps'
 
 /** Whether a label key is reserved for the advert's own fields (a user's label may not use it). */
 export function isReservedLabel (key: string): boolean {
@@ -272,6 +276,7 @@ function wireLabels (a: Advert): Array<[string, string]> {
     if (isReservedLabel(k)) throw new AdvertError('name', `label ${JSON.stringify(k.slice(0, 80))} starts with ${RESERVED_LABEL}, which adverts reserve for their own fields`)
   }
   if (a.client === true) labels.push([ROLE_LABEL, 'client'])
+  if (a.apps !== undefined && a.apps !== '') labels.push([APPS_LABEL, a.apps])
   const named = new Map<string, string>()
   for (const e of a.exports) {
     if (e.name === undefined) continue
@@ -284,17 +289,19 @@ function wireLabels (a: Advert): Array<[string, string]> {
 }
 
 /** Splits decoded wire labels into the user's labels and the reserved fields (unknown reserved keys ignored). */
-function fromWireLabels (wire: ReadonlyArray<readonly [string, string]>): { labels: Record<string, string>, client: boolean, names: Map<string, string> } {
+function fromWireLabels (wire: ReadonlyArray<readonly [string, string]>): { labels: Record<string, string>, client: boolean, names: Map<string, string>, apps?: string } {
   const user: Array<readonly [string, string]> = []
   const names = new Map<string, string>()
   let client = false
+  let apps: string | undefined
   for (const [k, v] of wire) {
     if (!isReservedLabel(k)) user.push([k, v])
     else if (k === ROLE_LABEL) client = v === 'client'
+    else if (k === APPS_LABEL) apps = v
     else if (k.startsWith(NAME_LABEL)) names.set(k.slice(NAME_LABEL.length), v)
   }
   // fromEntries defines own properties, so a label named __proto__ stays a label
-  return { labels: Object.fromEntries(user), client, names }
+  return { labels: Object.fromEntries(user), client, names, ...(apps !== undefined ? { apps } : {}) }
 }
 
 function checkLabels (labels: ReadonlyArray<readonly [string, string]>): void {
@@ -349,7 +356,7 @@ export function decodeAdvert (bytes: Uint8Array, limits?: Partial<AdvertLimits>)
     throw malformed('advert', err)
   }
   checkLabels(wire.labels)
-  const { labels, client, names } = fromWireLabels(wire.labels)
+  const { labels, client, names, apps } = fromWireLabels(wire.labels)
   const advert: Advert = {
     peer: wire.peer,
     seq: wire.seq,
@@ -362,7 +369,8 @@ export function decodeAdvert (bytes: Uint8Array, limits?: Partial<AdvertLimits>)
     }),
     ttlMs: wire.ttlMs,
     withdrawn: wire.withdrawn,
-    ...(client ? { client } : {})
+    ...(client ? { client } : {}),
+    ...(apps !== undefined ? { apps } : {})
   }
   validate(advert, l)
   return advert

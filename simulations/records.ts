@@ -51,6 +51,8 @@ export interface ConvergenceRecord {
 export interface Sample {
   readonly t: number
   readonly nodesUp: number
+  /** App replicas running on the nodes up (scenarios with apps). */
+  readonly appReplicas?: number
   readonly gossip: GossipCounters
   readonly sentBytes: number
   readonly connections: number
@@ -89,4 +91,21 @@ export interface Measurements {
   /** How late the simulator's event loop ran timers during the timeline: a saturated host inflates every latency. */
   readonly eventLoopDelayMs: { readonly p50: number, readonly p99: number, readonly max: number }
   readonly partitions: readonly { readonly fromMs: number, readonly toMs: number | null, readonly groups: readonly (readonly number[])[] }[]
+  readonly apps: readonly AppRecord[]
+}
+
+/** One app of the scenario: when it was deployed and how its running replicas followed what it asks for. */
+export interface AppRecord {
+  readonly app: string
+  readonly atMs: number
+  /** Replicas its manifest asks for over the hosts there were (the deploying node's status), or null if the deploy failed. */
+  readonly desired: number | null
+  /** From the deploy until every replica ran, or null if never. */
+  readonly fullMs: number | null
+  /** After it first ran in full: the fewest replicas seen, and how long in all it ran fewer than desired (churn). */
+  readonly minAfterFull: number | null
+  readonly belowFullMs: number
+  /** Periods below full after churn, each from when it dropped until it was full again (null: not again by the end). */
+  readonly recoveries: readonly { readonly fromMs: number, readonly ms: number | null, readonly low: number }[]
+  readonly error?: string
 }

@@ -8,7 +8,7 @@ import { cdf, distribution } from './stats.ts'
 import type { Distribution } from './stats.ts'
 import { lineChart } from './svg.ts'
 import type { Marker } from './svg.ts'
-import type { ConvergenceRecord, EventRecord, Measurements } from './records.ts'
+import type { AppRecord, ConvergenceRecord, EventRecord, Measurements } from './records.ts'
 import type { Scenario } from './scenario.ts'
 import type { PlannedEvent } from './timeline.ts'
 
@@ -92,6 +92,9 @@ export interface Report {
     readonly sides: readonly { readonly group: number, readonly made: number, readonly ok: number, readonly successRatio: number | null }[]
     readonly reconvergedMs: number | null
   }[]
+  /** Apps deployed (scenarios with `apps`), and their running replicas per second. */
+  readonly apps: readonly AppRecord[]
+  readonly appReplicas: readonly (readonly [number, number])[]
   readonly cost: {
     readonly gossip: {
       readonly messagesSentPerNodePerS: number
@@ -269,6 +272,8 @@ export function buildReport (m: Measurements): Report {
       series: [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([t, b]) => ({ t, ...b }))
     },
     partitions,
+    apps: m.apps ?? [],
+    appReplicas: m.samples.filter(x => x.appReplicas !== undefined).map(x => [round2(x.t / 1000), x.appReplicas as number] as const),
     cost: {
       gossip: {
         messagesSentPerNodePerS: perNodeS(during('messagesSent')),
@@ -360,6 +365,12 @@ export function reportMarkdown (r: Report): string {
     `| errors | ${Object.entries(c.errors).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'} |`,
     `| calls failing after a server crash | ${dist(c.crashRecoveryMs)} |`
   ]
+  for (const a of r.apps) {
+    const recovered = a.recoveries.filter(x => x.ms !== null).map(x => x.ms as number)
+    lines.push(a.error !== undefined
+      ? `| app ${a.app} deployed at ${ms(a.atMs)} | failed: ${a.error} |`
+      : `| app ${a.app} deployed at ${ms(a.atMs)} | ${a.desired ?? '?'} replicas; all running after ${ms(a.fullMs)}; then ${a.recoveries.length} drop${a.recoveries.length === 1 ? '' : 's'} under churn (fewest ${a.minAfterFull ?? 'n/a'}), ${ms(a.belowFullMs)} below full in all, back to full after ${recovered.length > 0 ? `p50 ${ms(recovered.sort((x, y) => x - y)[Math.floor(recovered.length / 2)])}, max ${ms(Math.max(...recovered))}` : 'n/a'} |`)
+  }
   for (const p of r.partitions) {
     lines.push(`| partition ${ms(p.fromMs)}-${ms(p.toMs)} into ${p.groups.join(' + ')} | ${p.sides.map(x => `side ${x.group}: ${x.made} calls, ${pct(x.successRatio)}`).join('; ')}; reconverged ${ms(p.reconvergedMs)} after healing |`)
   }
@@ -467,6 +478,17 @@ export function reportCharts (r: Report): Record<string, string> {
       series: [{ name: 'gossip messages', points: r.cost.series.map(x => [x.t, x.messagesPerNodePerS] as [number, number]) }],
       ...timeline
     }),
+    ...(r.appReplicas.length > 0
+      ? {
+          'apps.svg': lineChart({
+            title: title(`App replicas running (${r.apps.map(a => `${a.app}: ${a.desired ?? '?'} desired`).join(', ')})`),
+            xLabel: 'time (s)',
+            yLabel: 'replicas running',
+            series: [{ name: 'replicas', points: r.appReplicas.map(([t, n]) => [t, n] as [number, number]) }],
+            ...timeline
+          })
+        }
+      : {}),
     'connections.svg': lineChart({
       title: title('Open connections per node'),
       xLabel: 'time (s)',

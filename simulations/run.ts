@@ -27,7 +27,7 @@ import { createVirtualTime, wallNow } from './virtual-time.ts'
 import type { VirtualTime } from './virtual-time.ts'
 import { buildReport } from './report.ts'
 import type { Report } from './report.ts'
-import type { CallRecord, ConvergenceKind, ConvergenceRecord, EventRecord, Measurements, Sample } from './records.ts'
+import type { AppRecord, CallRecord, ConvergenceKind, ConvergenceRecord, EventRecord, Measurements, Sample } from './records.ts'
 
 
 export interface Progress {
@@ -99,6 +99,8 @@ interface OpenItem {
 
 const SWEEP_MS = 50
 const CALL_TICK_MS = 5
+/** How often apps' running replicas are counted (the resolution of their times). */
+const APP_TICK_MS = 100
 const END_GRACE_MS = 3_000
 
 let runCounter = 0
@@ -176,6 +178,36 @@ async function measureIn (scenario: Scenario, opts: RunOptions, vt: VirtualTime 
   const background = new Set<Promise<void>>()
 
   const upSlots = (): Slot[] => slots.filter(s => s.state === 'up')
+
+  // ---- apps ----
+  type Recovery = { fromMs: number, ms: number | null, low: number }
+  type AppTrack = { -readonly [K in Exclude<keyof AppRecord, 'recoveries' | 'error'>]: AppRecord[K] } & { recoveries: Recovery[], lastMs?: number, error?: string }
+  const appTracks: AppTrack[] = []
+  /** Replicas of `app` (every app when undefined) running now on the nodes up, of whatever version. */
+  const appReplicas = (app?: string): number => upSlots().reduce((n, s) => n + (s.node?.apps.local() ?? []).filter(e => e.problem === undefined && (app === undefined || e.app === app)).reduce((a, e) => a + e.running, 0), 0)
+  const checkApps = (): void => {
+    const t = rel()
+    for (const a of appTracks) {
+      if (a.desired === null) continue
+      const running = appReplicas(a.app)
+      const dt = a.lastMs === undefined ? 0 : t - a.lastMs
+      a.lastMs = t
+      if (a.fullMs === null) {
+        if (running >= a.desired) a.fullMs = Math.round(t - a.atMs)
+        continue
+      }
+      const open = a.recoveries.at(-1)
+      if (running < a.desired) {
+        a.belowFullMs += dt
+        a.minAfterFull = Math.min(a.minAfterFull ?? running, running)
+        if (open === undefined || open.ms !== null) a.recoveries.push({ fromMs: Math.round(t), ms: null, low: running })
+        else open.low = Math.min(open.low, running)
+      } else if (open !== undefined && open.ms === null) {
+        open.ms = Math.round(t - open.fromMs)
+      }
+      if (a.minAfterFull === null) a.minAfterFull = running
+    }
+  }
   const serving = (iface: string): Slot[] => upSlots().filter(s => [...s.services.values()].some(svc => svc.interfaces.some(i => i.id === iface)))
 
   // ---- convergence ----
@@ -400,7 +432,7 @@ async function measureIn (scenario: Scenario, opts: RunOptions, vt: VirtualTime 
     setupWallMs = timelineWallStart - wallStart
     const sample = (): void => {
       const up = upSlots()
-      samples.push({ t: rel(), nodesUp: up.length, gossip: sumCounters(slots), sentBytes: sumTraffic(net, slots).sentBytes, connections: connectionsOf(up).reduce((a, b) => a + b, 0) })
+      samples.push({ t: rel(), nodesUp: up.length, ...(scenario.apps.length > 0 ? { appReplicas: appReplicas() } : {}), gossip: sumCounters(slots), sentBytes: sumTraffic(net, slots).sentBytes, connections: connectionsOf(up).reduce((a, b) => a + b, 0) })
     }
     sample()
     const sampleTimer = setInterval(sample, 1_000)
@@ -515,6 +547,32 @@ async function measureIn (scenario: Scenario, opts: RunOptions, vt: VirtualTime 
       timers.add(timer)
     }
 
+    // ---- apps: deployed from a node, their running replicas counted on every node up ----
+    for (const spec of scenario.apps) {
+      const timer = setTimeout(() => {
+        timers.delete(timer)
+        if (aborted()) return
+        const p = (async () => {
+          const at = rel()
+          const node = slots[spec.from].node
+          const track: AppTrack = { app: spec.name, atMs: at, desired: null, fullMs: null, minAfterFull: null, belowFullMs: 0, recoveries: [] }
+          appTracks.push(track)
+          try {
+            if (node === undefined || slots[spec.from].state !== 'up') throw new Error(`node ${spec.from} is not running`)
+            await node.apps.deploy(spec.manifest)
+            track.desired = node.apps.status(spec.name).components.reduce((n, c) => n + c.desired, 0)
+          } catch (err) {
+            track.error = (err as Error).message
+          }
+        })()
+        background.add(p)
+        void p.finally(() => background.delete(p))
+      }, spec.at * 1000)
+      timers.add(timer)
+    }
+    const appTimer = setInterval(checkApps, APP_TICK_MS)
+    timers.add(appTimer as unknown as ReturnType<typeof setTimeout>)
+
     // ---- the workload ----
     let nextCall = 0
     const issue = (): void => {
@@ -567,6 +625,7 @@ async function measureIn (scenario: Scenario, opts: RunOptions, vt: VirtualTime 
     loopDelay.disable()
     phase = 'stopping'
     clearInterval(callTimer)
+    checkApps()
     for (const t of timers) clearTimeout(t)
     timers.clear()
     clearInterval(sampleTimer)
@@ -627,6 +686,7 @@ async function measureIn (scenario: Scenario, opts: RunOptions, vt: VirtualTime 
     memory: { baseline, afterStart, atEnd, nodes: plan.slots.filter(s => s.initial).length },
     cpu: { setup: cpuSetup, run: cpuRun },
     partitions,
+    apps: appTracks.map(({ lastMs: _, ...a }) => ({ ...a, belowFullMs: Math.round(a.belowFullMs) })),
     eventLoopDelayMs: {
       p50: loopDelay.count > 0 ? Math.round(loopDelay.percentile(50) / 1e4) / 100 : 0,
       p99: loopDelay.count > 0 ? Math.round(loopDelay.percentile(99) / 1e4) / 100 : 0,

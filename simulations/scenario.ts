@@ -4,7 +4,8 @@ import { existsSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { basename, extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parse as parseYaml } from 'yaml'
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
+import { parseManifest } from '../node/apps/index.ts'
 import { SimulationError } from './errors.ts'
 
 /** How nodes find each other at start: one seed everyone bootstraps to, several, or a few random earlier nodes each. */
@@ -93,6 +94,17 @@ export interface Scenario {
   readonly services: readonly ServiceSpec[]
   readonly workload: readonly WorkloadSpec[]
   readonly events: readonly EventSpec[]
+  /** Apps (wadm manifests) deployed during the timeline, their replicas counted over time. */
+  readonly apps: readonly AppSpec[]
+}
+
+/** An app deployed at `at` s of the timeline from node `from`; `manifest` is the wadm manifest as YAML text. */
+export interface AppSpec {
+  readonly at: number
+  readonly from: number
+  readonly manifest: string
+  /** Its `metadata.name`. */
+  readonly name: string
 }
 
 export interface ScenarioOverrides {
@@ -104,7 +116,7 @@ export interface ScenarioOverrides {
 export const scenariosDir = fileURLToPath(new URL('./scenarios/', import.meta.url))
 
 /** Names of the shipped scenarios. */
-export const shippedScenarios = ['smoke', 'mesh-40', 'mesh-100', 'churn-100', 'partition-60', 'scale-500'] as const
+export const shippedScenarios = ['smoke', 'mesh-40', 'mesh-100', 'churn-100', 'partition-60', 'scale-500', 'apps-100'] as const
 
 /** The interface id a provider's short name stands for. */
 export function providerInterface (name: string): string {
@@ -179,7 +191,7 @@ export function validateScenario (doc: Json, overrides: ScenarioOverrides = {}):
   const c = new Checker()
   const root = c.object(doc, '(scenario)')
   if (root === undefined) throw new SimulationError('invalid-scenario', 'the scenario is not valid', c.problems)
-  c.known(root, '', ['name', 'description', 'seed', 'durationS', 'nodes', 'topology', 'network', 'encryption', 'timings', 'gossipsub', 'startConcurrency', 'settleS', 'services', 'workload', 'events'])
+  c.known(root, '', ['name', 'description', 'seed', 'durationS', 'nodes', 'topology', 'network', 'encryption', 'timings', 'gossipsub', 'startConcurrency', 'settleS', 'services', 'workload', 'events', 'apps'])
 
   const name = c.string(root.name, 'name') ?? ''
   const description = typeof root.description === 'string' ? root.description : ''
@@ -226,9 +238,10 @@ export function validateScenario (doc: Json, overrides: ScenarioOverrides = {}):
   if (Array.isArray(root.services) && root.services.length === 0) c.problem('services', 'must list at least one service, or no call can succeed')
   const workload = (c.list(root.workload, 'workload', []) ?? []).map((w, i) => parseWorkload(c, w, `workload[${i}]`, nodes, limitS))
   const events = (c.list(root.events, 'events', []) ?? []).map((e, i) => parseEvent(c, e, `events[${i}]`, nodes, limitS))
+  const apps = (c.list(root.apps, 'apps', []) ?? []).map((a, i) => parseApp(c, a, `apps[${i}]`, nodes, durationS))
 
   if (c.problems.length > 0) throw new SimulationError('invalid-scenario', `scenario ${name === '' ? '' : `${JSON.stringify(name)} `}is not valid`, c.problems)
-  return { name, description, seed, durationS, nodes, topology, network, encryption, timings, gossipsub, startConcurrency, settleS, services, workload, events }
+  return { name, description, seed, durationS, nodes, topology, network, encryption, timings, gossipsub, startConcurrency, settleS, services, workload, events, apps }
 }
 
 function parseTopology (c: Checker, v: Json, nodes: number): Topology {
@@ -303,6 +316,24 @@ function parseService (c: Checker, v: Json, key: string, nodes: number): Service
     on: parseNodeSet(c, o.on ?? 'all', `${key}.on`, nodes),
     capacity: c.number(o.capacity, `${key}.capacity`, { integer: true, min: 1, def: 64 }) ?? 64
   }
+}
+
+function parseApp (c: Checker, v: Json, key: string, nodes: number, durationS: number): AppSpec {
+  const o = c.object(v, key) ?? {}
+  c.known(o, key, ['at', 'from', 'manifest'])
+  const at = c.number(o.at, `${key}.at`, { min: 0, max: durationS, def: 0 }) ?? 0
+  const from = c.number(o.from, `${key}.from`, { integer: true, min: 0, max: nodes - 1, def: 0 }) ?? 0
+  const m = c.object(o.manifest, `${key}.manifest`)
+  const manifest = m === undefined ? '' : stringifyYaml(m)
+  let name = ''
+  if (m !== undefined) {
+    try {
+      name = parseManifest(manifest).name
+    } catch (err) {
+      c.problem(`${key}.manifest`, (err as Error).message)
+    }
+  }
+  return { at, from, manifest, name }
 }
 
 function parseWorkload (c: Checker, v: Json, key: string, nodes: number, durationS: number): WorkloadSpec {

@@ -9,6 +9,7 @@ import { defaultConnectionLimits, defaultStreamLimits } from '../../node/libp2p.
 import { defaultHttpLimits } from '../../node/http/index.ts'
 import { defaultArtifactLimits } from '../../node/artifacts/index.ts'
 import { defaultControlLimits } from '../../node/control/index.ts'
+import { defaultAppLimits } from '../../node/apps/index.ts'
 import { limitCatalog, limitInits } from '../../node/limits.ts'
 import { defaultRuntimeLimits } from '../../node/runtime/limits.ts'
 import { defaultMessagingLimits } from '../../node/messaging/index.ts'
@@ -231,7 +232,7 @@ describe('limits in a config file', () => {
 
 describe('limits by name', () => {
   it('knows every field of every limits object the node takes, derived from their defaults', () => {
-    const objects = [defaultNodeLimits, defaultSessionLimits, defaultAdvertIntakeLimits, defaultAdvertTimings, defaultRuntimeLimits, defaultConnectionLimits, defaultStreamLimits, defaultSecurityLimits, defaultMessagingLimits, defaultHttpLimits, defaultArtifactLimits, defaultControlLimits]
+    const objects = [defaultNodeLimits, defaultSessionLimits, defaultAdvertIntakeLimits, defaultAdvertTimings, defaultRuntimeLimits, defaultConnectionLimits, defaultStreamLimits, defaultSecurityLimits, defaultMessagingLimits, defaultHttpLimits, defaultArtifactLimits, defaultControlLimits, defaultAppLimits]
     const names = objects.flatMap(o => Object.keys(o))
     expect([...limitCatalog.keys()].sort()).toEqual([...names, 'maxInstancesPerCaller'].sort())
     for (const name of names) {
