@@ -13,6 +13,8 @@ export class ByteQueue implements AsyncIterable<Uint8Array> {
   #error: Error | undefined
   #reader: PromiseWithResolvers<void> | undefined
   #writer: PromiseWithResolvers<void> | undefined
+  /** A reader has started (iterating or `takeEnded`): the chunks are its. */
+  #iterating = false
 
   constructor (highWaterBytes: number) {
     this.#highWaterBytes = Math.max(1, highWaterBytes)
@@ -29,6 +31,22 @@ export class ByteQueue implements AsyncIterable<Uint8Array> {
       await this.#writer.promise
     }
     if (this.#error !== undefined) throw this.#error
+  }
+
+  /**
+   * The whole body as one chunk, taken out of the queue, when the writer has ended it and nobody has started
+   * reading it; else undefined (the body is still being written: read it as a stream).
+   */
+  takeEnded (): Uint8Array | undefined {
+    if (!this.#ended || this.#error !== undefined || this.#iterating) return undefined
+    const chunks = this.#chunks.splice(0)
+    this.#bytes = 0
+    this.#iterating = true
+    if (chunks.length === 1) return chunks[0]
+    const all = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0))
+    let at = 0
+    for (const c of chunks) { all.set(c, at); at += c.byteLength }
+    return all
   }
 
   end (): void {
@@ -58,6 +76,7 @@ export class ByteQueue implements AsyncIterable<Uint8Array> {
   }
 
   async * [Symbol.asyncIterator] (): AsyncIterator<Uint8Array> {
+    this.#iterating = true
     try {
       for (;;) {
         if (this.#error !== undefined) throw this.#error

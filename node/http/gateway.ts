@@ -41,6 +41,7 @@ export interface Gateway {
   stats (): GatewayStats
 }
 
+const EMPTY = new Uint8Array(0)
 const methods = new Set(['get', 'head', 'post', 'put', 'delete', 'connect', 'options', 'trace', 'patch'])
 
 /** `host:port` -> its parts; anything else is `invalid-http-config`. */
@@ -57,6 +58,17 @@ function targetOptions (route: Route): Pick<CallOptions, 'labels' | 'component'>
   if (t.kind === 'component') return { component: t.component }
   if (t.kind === 'labels') return { labels: t.labels }
   return {}
+}
+
+function isThenable (v: unknown): boolean {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function'
+}
+
+/** Node's flat header list as the `[name, value]` pairs `addTrailers` takes. */
+function pairsOf (raw: readonly string[]): Array<[string, string]> {
+  const pairs: Array<[string, string]> = []
+  for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i], raw[i + 1]])
+  return pairs
 }
 
 /** What a failed call answers: no server 503, deadline 504, a trap 500, overload 503, the rest 502. */
@@ -208,9 +220,12 @@ export function createGateway (init: GatewayInit): Gateway {
     })
     try {
       const method = req.method?.toLowerCase() ?? 'get'
+      // No content-length and no transfer-encoding: no body (RFC 9112 6.3), sent as an ended stream and no trailers,
+      // with no reader, timer or listener of its own.
+      const bodyless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined
       const request = {
-        body: requestBody(req, res, () => responded),
-        trailers: trailersOf(req),
+        body: bodyless ? EMPTY : requestBody(req, res, () => responded),
+        trailers: bodyless ? undefined : trailersOf(req),
         method: methods.has(method) ? { tag: method } : { tag: 'other', val: req.method },
         pathWithQuery: target,
         scheme: { tag: 'HTTP' },
@@ -246,8 +261,9 @@ export function createGateway (init: GatewayInit): Gateway {
       answer(res, 502, 'the component\'s response is not a wrpc:http response')
       return
     }
-    // A local server's values arrive as it made them (no wire in between): any iterable of chunks, or one chunk.
     const body = response.body as unknown
+    if (body instanceof Uint8Array && !isThenable(response.trailers)) { respondWhole(res, response, body); return }
+    // A local server's values arrive as it made them (no wire in between): any iterable of chunks, or one chunk.
     const source: AsyncIterable<unknown> = body != null && typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
       ? body as AsyncIterable<unknown>
       : (async function * () { if (body instanceof Uint8Array) yield body; else if (body != null) yield * (body as Iterable<unknown>) })()
@@ -275,12 +291,7 @@ export function createGateway (init: GatewayInit): Gateway {
         }
       }
       const trailers = await response.trailers
-      if (trailers !== undefined && trailers.length > 0 && !res.destroyed) {
-        const raw = rawOfWire(trailers)
-        const pairs: Array<[string, string]> = []
-        for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i], raw[i + 1]])
-        res.addTrailers(pairs)
-      }
+      if (trailers !== undefined && trailers.length > 0 && !res.destroyed) res.addTrailers(pairsOf(rawOfWire(trailers)))
       res.end()
     } catch (err) {
       // After the head nothing can be answered: cut the response short, so the client sees it incomplete.
@@ -299,6 +310,28 @@ export function createGateway (init: GatewayInit): Gateway {
     for (const s of responding.values()) if (s === socket) { busy = true; break }
     if (!busy) socket.end()
     if (responding.size === 0) drained?.()
+  }
+
+  /** A body that came whole with the head (the component finished it first): one write, no stream machinery. */
+  function respondWhole (res: ServerResponse, response: WireResponse, body: Uint8Array): void {
+    try {
+      res.writeHead(response.status, rawOfWire(response.headers))
+    } catch (err) {
+      answer(res, 502, `the component's response head is not valid HTTP: ${(err as Error).message}`)
+      return
+    }
+    count(response.status)
+    const trailers = response.trailers as WireFields | undefined
+    try {
+      if (trailers !== undefined && trailers.length > 0) res.addTrailers(pairsOf(rawOfWire(trailers)))
+    } catch (err) {
+      // After the head nothing can be answered: cut the response short, as a failed stream does.
+      log?.info(`http: response trailers failed: ${(err as Error).message}`)
+      res.destroy()
+      return
+    }
+    if (body.byteLength === 0) res.end()
+    else res.end(body)
   }
 
   return {

@@ -263,15 +263,17 @@ export async function instantiateGuest (plan: GuestPlan, host: GuestHost): Promi
   async function runHttp (head: HttpRequestHead): Promise<unknown[]> {
     const handler = root[httpExport ?? ''] as { handle: (req: object, out: object) => unknown } | undefined
     if (http === undefined || handler === undefined) throw new CallFailure('no-such-export', 'no export wasi:http/incoming-handler', false)
+    let held: unknown[] | undefined
     try {
-      await http.handle(handler, head)
+      held = await http.handle(handler, head)
     } catch (err) {
       if (failure !== null) throw failure
       if (err instanceof CallFailure) throw err
       throw new CallFailure('trap', trapMessage(err), true)
     }
     if (failure !== null) throw failure
-    return []
+    // The exchange calls not sent yet ride on the result: the runtime applies them as one batch.
+    return held === undefined ? [] : [held]
   }
 
   async function runCall (iface: string, name: string, params: unknown[]): Promise<unknown[]> {

@@ -219,6 +219,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
   /** HTTP exchanges in flight, by id: the guests' body and response imports are answered here, never by the resolver. */
   const exchanges = new Map<string, HttpExchange>()
 
+  const batchable = new Set(['respond', 'respond-error', 'write', 'finish'])
   async function exchangeCall (func: string, params: unknown[]): Promise<unknown[]> {
     const ex = typeof params[0] === 'string' ? exchanges.get(params[0]) : undefined
     if (ex === undefined) throw new RuntimeError('invalid-params', 'the HTTP exchange is over')
@@ -229,6 +230,18 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       case 'respond-error': ex.respondError(params[1]); return []
       case 'write': await ex.write(params[1] as Uint8Array); return []
       case 'finish': ex.finish(params[1] as FieldEntries | undefined); return []
+      case 'batch': {
+        // Started in order and at once (a write's bytes are queued before the next op runs), then waited for together.
+        const ops = params[1]
+        if (!Array.isArray(ops)) throw new RuntimeError('invalid-params', 'an exchange batch is a list of calls')
+        const done: Array<Promise<unknown[]>> = []
+        for (const op of ops as unknown[]) {
+          if (!Array.isArray(op) || !batchable.has(op[0] as string)) throw new RuntimeError('invalid-params', 'an exchange batch holds only respond, respond-error, write and finish')
+          done.push(exchangeCall(op[0] as string, [params[0], ...op.slice(1) as unknown[]]))
+        }
+        await Promise.all(done)
+        return []
+      }
       default: throw new RuntimeError('invalid-params', `no exchange function ${func}`)
     }
   }
@@ -403,7 +416,8 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       const iface = e.info.http
       if (iface === undefined) throw new RuntimeError('no-such-export', `${e.info.name} exports no wasi:http/incoming-handler`)
       const run = async (discardAfter: boolean): Promise<{ touched: boolean, instance: Instance }> => {
-        const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('hex')
+        // Unguessable, so no guest names another's exchange; randomUUID draws from a cached pool (no syscall per request).
+        const key = crypto.randomUUID()
         let touched = false
         const touch = <A extends unknown[], R>(fn: (...a: A) => R) => (...a: A): R => { touched = true; return fn(...a) }
         exchanges.set(key, {
@@ -416,7 +430,9 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
           finish: touch(exchange.finish)
         })
         try {
-          const { instance } = await e.pool.run({ ...opts, iface, func: 'handle', params: [{ ...exchange.head, exchange: key }], discardAfter })
+          const { instance, results } = await e.pool.run({ ...opts, iface, func: 'handle', params: [{ ...exchange.head, exchange: key }], discardAfter })
+          // The exchange calls that rode on the end of the call (wasi-http.ts): their effects start now, in order.
+          if (results.length > 0) exchangeCall('batch', [key, results[0]]).catch(() => {})
           return { touched, instance }
         } finally {
           exchanges.delete(key)

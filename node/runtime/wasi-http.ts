@@ -25,6 +25,14 @@ export interface HttpRequestHead {
 /** The first element of a result, as the guest's `importCall` answers. */
 type ImportCall = (iface: string, func: string, params: unknown[]) => Promise<unknown[]>
 
+/**
+ * Exchange calls that need no answer (`respond`, `respond-error`, `write`, `finish`), gathered and sent as one
+ * `batch` call: `[exchange, [[func, ...params], ...]]`, answered in order. A worker's import is a message each way,
+ * and a small response (head, one chunk, end) made in one go is one batch, or none when it rides on the end of
+ * `handle` (see `IncomingHttp.handle`).
+ */
+export type ExchangeOps = Array<[string, ...unknown[]]>
+
 // preview2-shim's classes, as they are (jco checks host resources with `instanceof` against the import object's
 // classes, and outgoing HTTP shares IncomingBody, FutureTrailers, OutgoingBody, Fields and the streams with us).
 interface ShimTypes {
@@ -63,8 +71,11 @@ function withDispose (obj: Record<string | symbol, unknown>): Record<string | sy
 export interface IncomingHttp {
   /** Overrides of the WASI import object for a component exporting wasi:http/incoming-handler. */
   readonly imports: Record<string, unknown>
-  /** Runs one request through the export `handler` (jco's `{ handle }`); settles when the guest's `handle` returns. */
-  handle (handler: { handle: (req: object, out: object) => unknown }, head: HttpRequestHead): Promise<void>
+  /**
+   * Runs one request through the export `handler` (jco's `{ handle }`); settles when the guest's `handle` returns,
+   * with the exchange calls not sent yet (the runtime applies them, in order, as a `batch`), or none.
+   */
+  handle (handler: { handle: (req: object, out: object) => unknown }, head: HttpRequestHead): Promise<ExchangeOps | undefined>
 }
 
 /**
@@ -75,7 +86,30 @@ export interface IncomingHttp {
  */
 export function createIncomingHttp (importCall: ImportCall, wasi: Record<string, unknown>): IncomingHttp {
   patchStatics()
-  const call = async (func: string, params: unknown[]): Promise<unknown> => (await importCall(EXCHANGE_IFACE, func, params))[0]
+  /**
+   * The exchange calls of the request in flight not sent yet. They go out as one `batch` before any call that needs
+   * an answer, when the guest next lets the event loop run (it suspends: the head is not held while it waits), or
+   * with the end of `handle`, whichever is first.
+   */
+  let outbox: { exchange: string, ops: ExchangeOps, timer: NodeJS.Immediate } | undefined
+  const sendOutbox = (): Promise<unknown> | undefined => {
+    const o = outbox
+    if (o === undefined) return undefined
+    outbox = undefined
+    clearImmediate(o.timer)
+    return importCall(EXCHANGE_IFACE, 'batch', [o.exchange, o.ops])
+  }
+  const post = (exchange: string, op: [string, ...unknown[]]): void => {
+    // Another exchange's calls (a response set after its handle returned) go first, in their own batch.
+    if (outbox !== undefined && outbox.exchange !== exchange) sendOutbox()?.catch(() => {})
+    if (outbox === undefined) outbox = { exchange, ops: [], timer: setImmediate(() => { sendOutbox()?.catch(() => {}) }) }
+    outbox.ops.push(op)
+  }
+  const call = async (func: string, params: unknown[]): Promise<unknown> => {
+    // What the guest did before this call is sent first: the exchange answers in the order it is called.
+    sendOutbox()?.catch(() => {})
+    return (await importCall(EXCHANGE_IFACE, func, params))[0]
+  }
   const cast = (v: unknown): never => { throw new Error(`wasi:http: ${String(v)}`) }
 
   /** The response bodies of the call in flight, flushed when its `handle` returns (a guest may not finish its body). */
@@ -119,15 +153,20 @@ export function createIncomingHttp (importCall: ImportCall, wasi: Record<string,
   function outputStream (exchange: string, flushed: { flush: () => void }): object {
     let parts: Uint8Array[] = []
     let held = 0
-    const send = (): Promise<unknown> => {
-      const all = new Uint8Array(held)
-      let at = 0
-      for (const p of parts) { all.set(p, at); at += p.byteLength }
+    /** The writes held, as one `write` in the outbox. */
+    const gather = (): void => {
+      const all = parts.length === 1 ? parts[0] : new Uint8Array(held)
+      if (parts.length > 1) {
+        let at = 0
+        for (const p of parts) { all.set(p, at); at += p.byteLength }
+      }
       parts = []
       held = 0
-      return call('write', [exchange, all])
+      post(exchange, ['write', all])
     }
-    flushed.flush = () => { if (held > 0) send().catch(() => {}) }
+    // Sent now, and waited for: the back-pressure of a large body.
+    const send = (): Promise<unknown> => { gather(); return sendOutbox() as Promise<unknown> }
+    flushed.flush = () => { if (held > 0) gather() }
     unflushed.add(flushed)
     const write = (bytes: Uint8Array): undefined | Promise<void> => {
       if (bytes.byteLength === 0) return undefined
@@ -221,7 +260,7 @@ export function createIncomingHttp (importCall: ImportCall, wasi: Record<string,
       // What the stream still holds goes first: the exchange answers in the order it is called.
       flushed.flush()
       const entries = trailers == null ? undefined : (trailers as { entries (): FieldEntries }).entries()
-      call('finish', [exchange, entries]).catch(() => {})
+      post(exchange, ['finish', entries])
     })
     return withDispose(body)
   }
@@ -242,13 +281,13 @@ export function createIncomingHttp (importCall: ImportCall, wasi: Record<string,
   class ResponseOutparam {
     static set (param: ResponseOutparam, response: { tag: 'ok' | 'err', val: unknown }): void {
       const exchange = outparams.get(param)
-      if (exchange === undefined) cast('response-outparam already set')
+      if (exchange === undefined) return cast('response-outparam already set')
       outparams.delete(param)
       if (response.tag === 'ok') {
         const r = response.val as OutgoingResponse
-        call('respond', [exchange, r.statusCode(), r.headers().entries()]).catch(() => {})
+        post(exchange, ['respond', r.statusCode(), r.headers().entries()])
       } else {
-        call('respond-error', [exchange, response.val]).catch(() => {})
+        post(exchange, ['respond-error', response.val])
       }
     }
   }
@@ -280,15 +319,25 @@ export function createIncomingHttp (importCall: ImportCall, wasi: Record<string,
     },
     async handle (handler, head) {
       current = head.exchange
+      let returned = false
       try {
         const out = withDispose(Object.create(ResponseOutparam.prototype) as Record<string | symbol, unknown>)
         outparams.set(out, head.exchange)
         await handler.handle(request(head), out)
+        returned = true
       } finally {
         current = undefined
         for (const f of unflushed) f.flush()
         unflushed.clear()
+        // A trap: what the guest did before it goes out now, so a response head it set is answered as before.
+        if (!returned) sendOutbox()?.catch(() => {})
       }
+      // The calls still held ride on the end of the call (no message of their own) when they are this exchange's.
+      const o = outbox
+      if (o === undefined || o.exchange !== head.exchange) { sendOutbox()?.catch(() => {}); return undefined }
+      outbox = undefined
+      clearImmediate(o.timer)
+      return o.ops
     }
   }
 }
