@@ -104,7 +104,7 @@ export interface ScenarioOverrides {
 export const scenariosDir = fileURLToPath(new URL('./scenarios/', import.meta.url))
 
 /** Names of the shipped scenarios. */
-export const shippedScenarios = ['smoke', 'mesh-40', 'mesh-100', 'churn-100', 'partition-60', 'scale-500'] as const
+export const shippedScenarios = ['smoke', 'mesh-40', 'mesh-100', 'churn-100', 'partition-60', 'scale-1000'] as const
 
 /** The interface id a provider's short name stands for. */
 export function providerInterface (name: string): string {
