@@ -83,7 +83,7 @@ export interface Scenario {
   /** `plaintext` for scale (every node in one process); `noise` as in production. */
   readonly encryption: 'plaintext' | 'noise'
   /** Advert cadence of every node (production defaults when absent). */
-  readonly timings: { readonly advertIntervalMs?: number, readonly advertTtlMs?: number }
+  readonly timings: { readonly advertIntervalMs?: number, readonly advertTtlMs?: number, readonly syncsUntilWarm?: number }
   /** Gossipsub overrides (mesh degree, heartbeat). */
   readonly gossipsub: { readonly D?: number, readonly Dlo?: number, readonly Dhi?: number, readonly heartbeatIntervalMs?: number }
   /** Nodes started at once while the mesh comes up. */
@@ -196,13 +196,14 @@ export function validateScenario (doc: Json, overrides: ScenarioOverrides = {}):
   const network = parseNetwork(c, root.network)
   const encryption = c.oneOf(root.encryption, 'encryption', ['plaintext', 'noise'] as const, 'plaintext') ?? 'plaintext'
 
-  const timings: { advertIntervalMs?: number, advertTtlMs?: number } = {}
+  const timings: { advertIntervalMs?: number, advertTtlMs?: number, syncsUntilWarm?: number } = {}
   if (root.timings !== undefined) {
     const t = c.object(root.timings, 'timings')
     if (t !== undefined) {
-      c.known(t, 'timings', ['advertIntervalMs', 'advertTtlMs'])
+      c.known(t, 'timings', ['advertIntervalMs', 'advertTtlMs', 'syncsUntilWarm'])
       if (t.advertIntervalMs !== undefined) timings.advertIntervalMs = c.number(t.advertIntervalMs, 'timings.advertIntervalMs', { min: 50 })
       if (t.advertTtlMs !== undefined) timings.advertTtlMs = c.number(t.advertTtlMs, 'timings.advertTtlMs', { min: 100 })
+      if (t.syncsUntilWarm !== undefined) timings.syncsUntilWarm = c.number(t.syncsUntilWarm, 'timings.syncsUntilWarm', { min: 0, max: 1_000, integer: true })
       if (timings.advertIntervalMs !== undefined && timings.advertTtlMs !== undefined && timings.advertTtlMs <= timings.advertIntervalMs) {
         c.problem('timings.advertTtlMs', `must be longer than advertIntervalMs (${timings.advertIntervalMs}), or every advert expires before the next`)
       }
