@@ -161,7 +161,7 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
   const warned = new Set<string>()
   // A restarted node must supersede its old adverts: start from the wall clock.
   let seq = BigInt(Date.now())
-  let heartbeat: ReturnType<typeof setTimeout> | undefined
+  let heartbeat: ReturnType<typeof setInterval> | undefined
   let debounce: ReturnType<typeof setTimeout> | undefined
   let running = false
   let publishing: Promise<void> = Promise.resolve()
@@ -352,21 +352,6 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
   }
   let unrecover: (() => void) | undefined
 
-  /**
-   * The next heartbeat, advertIntervalMs +-20 % away (the mean stays advertIntervalMs, the longest gap 1.2 x,
-   * well inside advertTtlMs). Nodes that started together (a simulation, a fleet restarted at once) would
-   * otherwise all publish in the same instant forever: every node then takes in every advert at once, and
-   * a 300-node simulation spent most of its CPU in those bursts (simulations/README.md).
-   */
-  function scheduleHeartbeat (): void {
-    heartbeat = setTimeout(() => {
-      if (!running) return
-      registry.expire()
-      void publish()
-      scheduleHeartbeat()
-    }, Math.round(timings.advertIntervalMs * (0.8 + 0.4 * Math.random())))
-  }
-
   function changed (what: 'exports' | 'load' = 'exports'): void {
     if (!running) return
     // Any pending publish carries the load as it is then.
@@ -421,14 +406,16 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
         void libp2p.peerStore.get(connection.remotePeer)
           .then(p => { syncIfSpoken(connection.remotePeer, p.protocols) }, () => {})
       }
-      scheduleHeartbeat()
+      heartbeat = setInterval(() => {
+        registry.expire()
+        void publish()
+      }, timings.advertIntervalMs)
       await publish()
     },
 
     async stop () {
       if (!running) return
-      clearTimeout(heartbeat)
-      heartbeat = undefined
+      clearInterval(heartbeat)
       clearTimeout(debounce)
       libp2p.removeEventListener('peer:identify', onIdentify)
       libp2p.removeEventListener('peer:connect', onConnect)
