@@ -84,7 +84,7 @@ export interface Scenario {
   /** `plaintext` for scale (every node in one process); `noise` as in production. */
   readonly encryption: 'plaintext' | 'noise'
   /** Advert cadence of every node (production defaults when absent). */
-  readonly timings: { readonly advertIntervalMs?: number, readonly advertTtlMs?: number }
+  readonly timings: { readonly advertIntervalMs?: number, readonly advertTtlMs?: number, readonly syncsUntilWarm?: number }
   /** Gossipsub overrides (mesh degree, heartbeat). */
   readonly gossipsub: { readonly D?: number, readonly Dlo?: number, readonly Dhi?: number, readonly heartbeatIntervalMs?: number }
   /** Nodes started at once while the mesh comes up. */
@@ -116,7 +116,7 @@ export interface ScenarioOverrides {
 export const scenariosDir = fileURLToPath(new URL('./scenarios/', import.meta.url))
 
 /** Names of the shipped scenarios. */
-export const shippedScenarios = ['smoke', 'mesh-40', 'mesh-100', 'churn-100', 'partition-60', 'scale-500', 'apps-100'] as const
+export const shippedScenarios = ['smoke', 'mesh-40', 'mesh-100', 'churn-100', 'partition-60', 'scale-1000', 'apps-100'] as const
 
 /** The interface id a provider's short name stands for. */
 export function providerInterface (name: string): string {
@@ -208,13 +208,14 @@ export function validateScenario (doc: Json, overrides: ScenarioOverrides = {}):
   const network = parseNetwork(c, root.network)
   const encryption = c.oneOf(root.encryption, 'encryption', ['plaintext', 'noise'] as const, 'plaintext') ?? 'plaintext'
 
-  const timings: { advertIntervalMs?: number, advertTtlMs?: number } = {}
+  const timings: { advertIntervalMs?: number, advertTtlMs?: number, syncsUntilWarm?: number } = {}
   if (root.timings !== undefined) {
     const t = c.object(root.timings, 'timings')
     if (t !== undefined) {
-      c.known(t, 'timings', ['advertIntervalMs', 'advertTtlMs'])
+      c.known(t, 'timings', ['advertIntervalMs', 'advertTtlMs', 'syncsUntilWarm'])
       if (t.advertIntervalMs !== undefined) timings.advertIntervalMs = c.number(t.advertIntervalMs, 'timings.advertIntervalMs', { min: 50 })
       if (t.advertTtlMs !== undefined) timings.advertTtlMs = c.number(t.advertTtlMs, 'timings.advertTtlMs', { min: 100 })
+      if (t.syncsUntilWarm !== undefined) timings.syncsUntilWarm = c.number(t.syncsUntilWarm, 'timings.syncsUntilWarm', { min: 0, max: 1_000, integer: true })
       if (timings.advertIntervalMs !== undefined && timings.advertTtlMs !== undefined && timings.advertTtlMs <= timings.advertIntervalMs) {
         c.problem('timings.advertTtlMs', `must be longer than advertIntervalMs (${timings.advertIntervalMs}), or every advert expires before the next`)
       }

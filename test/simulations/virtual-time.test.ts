@@ -1,5 +1,7 @@
 // Virtual time: the clocks it replaces, the guard against real timers, and the same seed giving the same report.
 
+import { spawn } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import { setTimeout as realSetTimeout } from 'node:timers'
 import { setTimeout as realSleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
@@ -84,7 +86,6 @@ describe('a virtual-time run', () => {
   })
 
   it('waits for real I/O before moving time: a file read inside completes at the simulated time it began', async () => {
-    const { readFile } = await import('node:fs/promises')
     const vt = createVirtualTime()
     const at = await vt.run(async () => {
       const started = performance.now()
@@ -98,17 +99,52 @@ describe('a virtual-time run', () => {
   })
 })
 
+/** A busy-loop child process: resolves once it spins, with its CPU time so far (from /proc) and a stop. */
+async function startHog (): Promise<{ cpuMs: () => Promise<number>, stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['-e', 'process.stdout.write("spinning\\n"); for (;;) {}'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = new Promise<void>(resolve => { child.once('exit', () => { resolve() }) })
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.once('data', () => { resolve() })
+    child.once('error', reject)
+    child.once('exit', code => { reject(new Error(`the hog exited (${code})`)) })
+  })
+  return {
+    // utime + stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks of 10 ms
+    cpuMs: async () => {
+      const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      return (Number(fields[11]) + Number(fields[12])) * 10
+    },
+    stop: async () => {
+      child.kill('SIGKILL')
+      await exited
+    }
+  }
+}
+
 describe('the smoke scenario in virtual time', () => {
-  it('gives the same report, every figure that does not measure the host, twice in a row', async () => {
+  it('gives the same report, every figure that does not measure the host, twice in a row and beside a CPU hog', async () => {
     const scenario = await loadScenario('smoke')
     const a = await runSimulation(scenario)
-    const b = await runSimulation(scenario)
     expect(a.time.mode).toBe('virtual')
     expect(a.calls.made).toBeGreaterThan(100)
     expect(a.convergence.exportChange.count).toBeGreaterThan(0)
+    // the second run shares the cores with a process that spins for as long as it runs
+    const hog = await startHog()
+    let b: Awaited<ReturnType<typeof runSimulation>>
+    let hogMs: number
+    try {
+      const before = await hog.cpuMs()
+      b = await runSimulation(scenario)
+      hogMs = await hog.cpuMs() - before
+    } finally {
+      await hog.stop()
+    }
+    // the hog did compete: it took CPU for a good part of the run (smoke's timeline alone is seconds of CPU)
+    expect(hogMs).toBeGreaterThan(500)
     expect(meshFigures(b)).toEqual(meshFigures(a))
     // and another seed is another run
     const c = await runSimulation(await loadScenario('smoke', { seed: 8 }))
     expect(meshFigures(c)).not.toEqual(meshFigures(a))
-  }, 240_000)
+  }, 300_000)
 })

@@ -1,7 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { createMeshLibp2p, WRPC_PROTOCOL } from '../../../node/libp2p.ts'
+import { createMeshLibp2p, signedMessageKey, WRPC_PROTOCOL } from '../../../node/libp2p.ts'
 import { Nodes, waitFor } from './helpers.ts'
 import type { TransportKind } from './helpers.ts'
 
@@ -16,6 +16,19 @@ describe('createMeshLibp2p', () => {
     expect(node.peerId.toString()).toBe(peerIdFromPrivateKey(privateKey).toString())
     expect(node.services.pubsub.globalSignaturePolicy).toBe('StrictSign')
     expect(WRPC_PROTOCOL).toBe('/wrpc/0.0.1')
+  })
+
+  it('tells duplicates by author and seqno alone (the fast message id checked before any signature)', () => {
+    const rpc = (from: number[], seqno: number[], data: number[]): Parameters<typeof signedMessageKey>[0] =>
+      ({ topic: 't', from: new Uint8Array(from), seqno: new Uint8Array(seqno), data: new Uint8Array(data) })
+    const key = signedMessageKey(rpc([0, 36, 8, 1], [0, 0, 0, 0, 0, 0, 0, 1], [1]))
+    // another copy, whatever its data or signature, is the same message
+    expect(signedMessageKey(rpc([0, 36, 8, 1], [0, 0, 0, 0, 0, 0, 0, 1], [2, 3]))).toBe(key)
+    expect(signedMessageKey(rpc([0, 36, 8, 1], [0, 0, 0, 0, 0, 0, 0, 2], [1]))).not.toBe(key)
+    expect(signedMessageKey(rpc([0, 36, 8, 2], [0, 0, 0, 0, 0, 0, 0, 1], [1]))).not.toBe(key)
+    // bytes above 127 stay distinct (one character per byte)
+    expect(signedMessageKey(rpc([200], [255], []))).not.toBe(signedMessageKey(rpc([201], [255], [])))
+    expect(signedMessageKey({ topic: 't' })).toBe('')
   })
 
   it('refuses a stream window larger than the read buffer (a paused stream would be reset)', async () => {

@@ -49,7 +49,7 @@ describe('a node\'s start and stop', () => {
     const before = listeners(server)
     await server.start()
     const served = ours(server)
-    expect(served).toEqual(['/wasmesh/artifact/1.0.0', '/wasmesh/default/describe/1.0.0', '/wasmesh/default/sync/1.0.0', '/wasmesh/default/sync/1.1.0', '/wrpc/0.0.1'])
+    expect(served).toEqual(['/wasmesh/artifact/1.0.0', '/wasmesh/default/apps-push/1.0.0', '/wasmesh/default/apps-sync/1.0.0', '/wasmesh/default/describe/1.0.0', '/wasmesh/default/sync/1.0.0', '/wasmesh/default/sync/1.1.0', '/wrpc/0.0.1'])
 
     await server.stop()
     expect(ours(server)).toEqual([])
