@@ -76,7 +76,7 @@ export function createStore (init: { dir?: string, maxBytes: number, log: Logger
       entries.clear()
       bytes = 0
       for (const name of await readdir(blobDir)) {
-        // temp files of writes a crash interrupted (`.<hex>.<pid>.<time>.tmp`) are never renamed into place: clear them
+        // temp files of writes a crash interrupted (`.<hex>.<pid>.<time>.<random>.tmp`) are never renamed into place: clear them
         if (name.startsWith('.') && name.endsWith('.tmp')) { await rm(join(blobDir, name), { force: true }); continue }
         if (!hex64.test(name)) continue
         const info = await stat(join(blobDir, name)).catch(() => undefined)

@@ -1,6 +1,6 @@
 // Key files on disk: private ones written 0600 and refused when others can read them, Ed25519 signing keys as JWKs (RFC 8037).
 
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { constants } from 'node:fs'
 import { open, rename, rm } from 'node:fs/promises'
@@ -57,7 +57,8 @@ async function readKeyFile (path: string, what: string, secret: boolean, maxByte
  * place), and never over an existing one unless `overwrite`.
  */
 export async function writePrivateFile (path: string, bytes: Uint8Array | string, opts: { overwrite?: boolean, mode?: number } = {}): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`)
+  // unique per write: two writes of one file in the same millisecond (the same component loaded twice) must not collide
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.${randomBytes(4).toString('hex')}.tmp`)
   const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, opts.mode ?? 0o600)
   try {
     await handle.writeFile(bytes)
