@@ -70,6 +70,10 @@ export interface NodeSettings {
   readonly logFormat?: LogFormat
   /** Serve `local:demo/host` natively. Default true. */
   readonly demoHost?: boolean
+  /** Offer a circuit relay to members behind NAT (`NodeInit.relay`); default: with a lattice key on a public address. */
+  readonly relay?: boolean
+  /** Find members on the LAN by mDNS; default: with a lattice key on a node listening beyond loopback with no public address. */
+  readonly mdns?: boolean
   /** Native providers, with their config and secrets. */
   readonly provider?: readonly ProviderArg[]
   /** `<provider>:<key>=<value>` settings not yet applied to `provider` (flags are applied after the file's). */
@@ -159,7 +163,7 @@ export const configKeys = [
   'metrics', 'drain-timeout', 'log-level', 'log-format', 'demo-host', 'provider', 'provider-config',
   'provider-secret', 'link', 'limits', 'require-signed', 'trust-key', 'lattice-key', 'allow-peer', 'trust-file',
   'member-cert', 'trust-admin', 'policy', 'config-value', 'secret', 'messaging', 'subscribe', 'http', 'http-route', 'console', 'control',
-  'component-limit'
+  'component-limit', 'relay', 'mdns'
 ] as const
 
 /** The largest config file read: a config is a few KiB, and parsing one of gigabytes would hold the command for minutes. */
@@ -703,6 +707,8 @@ function settingsOf (file: string, entries: Map<string, Entry>): NodeSettings {
         case 'log-level': out.logLevel = parseLogLevelArg(string()); break
         case 'log-format': out.logFormat = parseLogFormatArg(string()); break
         case 'demo-host': out.demoHost = typeof value === 'boolean' ? value : fail('must be true or false'); break
+        case 'relay': out.relay = typeof value === 'boolean' ? value : fail('must be true or false'); break
+        case 'mdns': out.mdns = typeof value === 'boolean' ? value : fail('must be true or false'); break
         case 'provider': out.provider = providersOf(value, fail); break
         case 'provider-config': out.providerConfig = strings(); break
         case 'provider-secret': out.providerSecret = strings(); break

@@ -10,7 +10,8 @@ import type { DescribeLimits } from './describe.ts'
 import type { StreamErrorReason } from './libp2p/stream-errors.ts'
 import type { RefusalReason } from './security/refusals.ts'
 import type { InboundBudgetStats } from '../protocol/budget.ts'
-import type { MeshConnectionLimits, MeshLibp2pInit, MeshStreamLimits } from './libp2p.ts'
+import type { MeshConnectionLimits, MeshLibp2pInit, MeshStreamLimits, RelayLimits } from './libp2p.ts'
+import type { Reachability } from './reachability.ts'
 import type { Logger } from './logger.ts'
 import type { PeerView, RegistryChange, RegistryFilter, Server } from './registry.ts'
 import type { ComponentConfig, LoadedComponent, PoolStats, RuntimeLimits } from './runtime/index.ts'
@@ -84,6 +85,21 @@ export interface NodeInit {
   readonly announce?: readonly string[]
   /** Multiaddrs ending in `/p2p/<peer-id>`. */
   readonly bootstrap?: readonly string[]
+  /**
+   * Offer a circuit relay (v2) to members that cannot be dialled (behind NAT), with these limits. Default: on
+   * with a lattice key on a node with a public address, else off. TCP only.
+   */
+  readonly relay?: boolean | Partial<RelayLimits>
+  /**
+   * `auto` (default): dial through relays, and take a slot on one the node is connected to (advertising the
+   * relayed address) when it listens beyond loopback with no public address, i.e. behind NAT. `true` always
+   * takes a slot; `false` uses no relay at all.
+   */
+  readonly relayClient?: 'auto' | boolean
+  /** AutoNAT (peers dial this node's addresses back: `stats().reachability`) and DCUtR hole punching. Default on (TCP). */
+  readonly natTraversal?: boolean
+  /** Find members on the LAN by multicast DNS, under a service tag of this lattice (and its key). Default off. */
+  readonly mdns?: boolean
   /** Nodes of different lattices ignore each other's adverts and refuse each other's calls. Default `default`. */
   readonly lattice?: string
   /**
@@ -245,6 +261,12 @@ export interface NodeStats {
   readonly inbound: number
   readonly peers: number
   readonly connections: number
+  /** Of `connections`, those through a circuit relay. */
+  readonly relayedConnections: number
+  /** How peers can reach this node: `public` (an address AutoNAT confirmed, or a public one not yet checked), `relayed`, `private`. */
+  readonly reachability: Reachability
+  /** Peers holding a relay slot on this node now (with `relay`). */
+  readonly relayReservations?: number
   readonly adverts: AdvertStats
   readonly served: number
   readonly inflight: number
@@ -280,6 +302,8 @@ export interface ConnectionInfo {
   /** `inbound`: the peer dialled this node. */
   readonly direction: 'inbound' | 'outbound'
   readonly remoteAddr: string
+  /** Through a circuit relay (`/p2p-circuit` in the address), not direct. */
+  readonly relayed: boolean
   /** The protocol of each open stream (`''` while one is being negotiated). */
   readonly streams: readonly string[]
 }

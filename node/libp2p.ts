@@ -1,7 +1,11 @@
 // The mesh node's libp2p configuration (transports, security, muxing, services, limits) and the bootstrap keeper.
 
 import { randomUUID } from 'node:crypto'
+import { autoNAT } from '@libp2p/autonat'
 import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
+import { mdns } from '@libp2p/mdns'
 import { gossipsub } from '@libp2p/gossipsub'
 import type { GossipSub, GossipsubOpts } from '@libp2p/gossipsub'
 import type { RPC } from '@libp2p/gossipsub/message'
@@ -31,7 +35,38 @@ export type MeshServices = {
   identify: Identify
   ping: Ping
   pubsub: GossipSub
+  /** With `natTraversal`: AutoNAT (peers dial our addresses back) and DCUtR (relayed connections upgraded to direct ones). */
+  autoNAT?: unknown
+  dcutr?: unknown
+  /** With `relay`: a circuit relay v2 server for peers that cannot be dialled. */
+  relay?: unknown
 }
+
+/** What this node lets peers use of it as a circuit relay (`--relay`); each bound is enforced by the relay server. */
+export interface RelayLimits {
+  /** Peers holding a reservation (a relayed address through this node) at once. */
+  readonly maxRelayReservations: number
+  /** How long a reservation lasts before the peer must renew it. */
+  readonly relayReservationTtlMs: number
+  /**
+   * How long one relayed connection may stay open, and how many bytes it may carry (each way); 0: no bound.
+   * A bounded connection is a "limited" one to libp2p: then only the protocols that opt in run on it, so by
+   * default relayed connections are not bounded (members only: a private lattice's key or allow-list) and the
+   * reservation count bounds what a relay carries.
+   */
+  readonly relayConnectionDurationMs: number
+  readonly relayConnectionDataBytes: number
+  /** Relay (hop) requests being handled at once. */
+  readonly maxRelayHopStreams: number
+}
+
+export const defaultRelayLimits: RelayLimits = Object.freeze({
+  maxRelayReservations: 32,
+  relayReservationTtlMs: 2 * 60 * 60 * 1000,
+  relayConnectionDurationMs: 0,
+  relayConnectionDataBytes: 0,
+  maxRelayHopStreams: 64
+})
 
 export type MeshLibp2p = Libp2p<MeshServices>
 
@@ -149,6 +184,17 @@ export interface MeshLibp2pInit {
   readonly connectionProtector?: () => ConnectionProtector
   /** Who may connect (node/security's allow-list gater). */
   readonly connectionGater?: ConnectionGater
+  /** Offer a circuit relay v2 to peers that cannot be dialled (TCP only). */
+  readonly relay?: Partial<RelayLimits> | false
+  /**
+   * Dial and listen through circuit relays: with `reserve`, also take a slot on a relay the node is connected
+   * to and advertise the relayed address (a node behind NAT). TCP only.
+   */
+  readonly relayClient?: { readonly reserve: boolean } | false
+  /** AutoNAT (is this node reachable?) and DCUtR (hole punching over relayed connections). TCP only; default on. */
+  readonly natTraversal?: boolean
+  /** Find peers on the LAN by multicast DNS, under this service tag (one per lattice). TCP only. */
+  readonly mdns?: { readonly serviceTag: string, readonly intervalMs?: number } | false
 }
 
 /**
@@ -209,6 +255,12 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     ? [...init.listen]
     : [useMemory ? `/memory/${randomUUID()}` : '/ip4/0.0.0.0/tcp/0']
   const fast = init.fastPath ?? true
+  // relays, AutoNAT, DCUtR and mDNS are about real networks: simulations (memory, custom transports) get none of them
+  const real = !useMemory && init.customTransport === undefined
+  const relayClient = real && typeof init.relayClient === 'object'
+  if (relayClient && typeof init.relayClient === 'object' && init.relayClient.reserve) listen.push('/p2p-circuit')
+  const relay = real && init.relay !== undefined && init.relay !== false ? { ...defaultRelayLimits, ...init.relay } : undefined
+  const natTraversal = real && (init.natTraversal ?? true)
   const muxer = yamux({
     maxEarlyStreams: streams.maxEarlyStreams,
     streamOptions: {
@@ -228,7 +280,10 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     },
     ...(init.connectionProtector !== undefined ? { connectionProtector: init.connectionProtector } : {}),
     ...(init.connectionGater !== undefined ? { connectionGater: init.connectionGater } : {}),
-    transports: [init.customTransport ?? (useMemory ? memory({ latency: init.memoryLatencyMs }) : tcp())],
+    transports: [
+      init.customTransport ?? (useMemory ? memory({ latency: init.memoryLatencyMs }) : tcp()),
+      ...(relayClient ? [circuitRelayTransport()] : [])
+    ],
     connectionEncrypters: [init.encryption === 'plaintext' ? plaintext() : fast ? wholeMessages(noise()) : noise()],
     streamMuxers: [fast ? fastMuxer(muxer, { optimistic: init.optimisticProtocols ?? [WRPC_PROTOCOL], group: flushGroup, errors: init.streamErrors }) : muxer],
     connectionManager: {
@@ -238,9 +293,10 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       dialTimeout: conn.dialTimeoutMs,
       inboundUpgradeTimeout: conn.inboundUpgradeTimeoutMs
     },
-    peerDiscovery: init.bootstrap != null && init.bootstrap.length > 0
-      ? [bootstrap({ list: [...init.bootstrap], timeout: 0 })]
-      : [],
+    peerDiscovery: [
+      ...(init.bootstrap != null && init.bootstrap.length > 0 ? [bootstrap({ list: [...init.bootstrap], timeout: 0 })] : []),
+      ...(real && init.mdns !== undefined && init.mdns !== false ? [mdns({ serviceTag: init.mdns.serviceTag, interval: init.mdns.intervalMs ?? 10_000 })] : [])
+    ],
     services: {
       identify: identify(),
       ping: ping(),
@@ -248,7 +304,22 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
         ...defaultGossipsub,
         ...init.gossipsub,
         globalSignaturePolicy: 'StrictSign'
-      })
+      }),
+      ...(natTraversal ? { autoNAT: autoNAT(), dcutr: dcutr() } : {}),
+      ...(relay !== undefined
+        ? {
+            relay: circuitRelayServer({
+              maxInboundHopStreams: relay.maxRelayHopStreams,
+              reservations: {
+                maxReservations: relay.maxRelayReservations,
+                reservationTtl: relay.relayReservationTtlMs,
+                applyDefaultLimit: relay.relayConnectionDurationMs > 0 || relay.relayConnectionDataBytes > 0,
+                ...(relay.relayConnectionDurationMs > 0 ? { defaultDurationLimit: relay.relayConnectionDurationMs } : {}),
+                ...(relay.relayConnectionDataBytes > 0 ? { defaultDataLimit: BigInt(relay.relayConnectionDataBytes) } : {})
+              }
+            })
+          }
+        : {})
     }
   }
   const libp2p = await createLibp2p(options)

@@ -2,6 +2,7 @@
 
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Connection } from '@libp2p/interface'
 import { advertTopic, isLatticeName, isReservedLabel } from '../protocol/advert.ts'
 import { InboundBudget } from '../protocol/budget.ts'
@@ -22,6 +23,8 @@ import type { BootstrapKeeper, MeshLibp2p } from './libp2p.ts'
 import { createLogger } from './logger.ts'
 import { createOutbound } from './outbound.ts'
 import { createPeering } from './peering.ts'
+import { advertisedAddresses, dialableAddresses, isRelayed, listensPublicly, loopbackOnly, mdnsServiceTag, reachabilityOf } from './reachability.ts'
+import { addressVerdicts, createLanDiscovery, relayStats } from './discovery.ts'
 import { createRegistry } from './registry.ts'
 import type { Registry, RegistryChange, Server } from './registry.ts'
 import { createRouter } from './router.ts'
@@ -71,7 +74,8 @@ export function nodeInternals (node: MeshNode): NodeInternals {
 }
 
 function connectionInfo (c: Connection): ConnectionInfo {
-  return { peer: c.remotePeer.toString(), direction: c.direction, remoteAddr: c.remoteAddr.toString(), streams: c.streams.map(s => s.protocol ?? '') }
+  const remoteAddr = c.remoteAddr.toString()
+  return { peer: c.remotePeer.toString(), direction: c.direction, remoteAddr, relayed: isRelayed(remoteAddr), streams: c.streams.map(s => s.protocol ?? '') }
 }
 
 export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
@@ -95,13 +99,25 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   const streamErrors = createStreamErrors({ log: log.child('streams') })
   // the trust file's labels count as trusted (for policies and label filters), as certificates' do
   const membership = await createMembership({ latticeKey: init.latticeKey, allowPeers: init.allowPeers, trustFile: init.trustFile, log: log.child('membership'), onReload: () => { authorizer.changed() } })
+  const tcp = init.transport !== 'memory' && init.customTransport === undefined
+  const listen = init.listen ?? (tcp ? ['/ip4/0.0.0.0/tcp/0'] : undefined)
+  // behind NAT (listening beyond loopback, no public address): take a relay slot (a client listens on nothing and
+  // takes none); a public node of a private lattice offers one
+  const publicly = tcp && listen !== undefined && listensPublicly(listen)
+  const reserve = init.relayClient === true || ((init.relayClient ?? 'auto') === 'auto' && tcp && listen !== undefined && listen.length > 0 && !loopbackOnly(listen) && !publicly)
+  const relay = init.relay ?? (init.latticeKey !== undefined && publicly)
   const libp2p = await createMeshLibp2p({
+    relay: relay === false ? false : relay === true ? {} : relay,
+    relayClient: init.relayClient === false ? false : { reserve },
+    // a client listens on nothing: nothing to verify, no hole to punch
+    natTraversal: init.natTraversal ?? (listen === undefined || listen.length > 0),
+    mdns: init.mdns === true ? { serviceTag: mdnsServiceTag(lattice, init.latticeKey) } : false,
     connectionProtector: membership.protector,
     connectionGater: membership.gater,
     streamErrors,
     privateKey,
     transport: init.transport,
-    listen: init.listen,
+    listen,
     announce: init.announce,
     bootstrap: init.bootstrap,
     connectionLimits: init.connectionLimits,
@@ -121,7 +137,12 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
   const mayServe = membership.restricted ? (peer: string, iface: string) => (peer === self || membership.allows(peer)) && served.mayServe(peer, iface) : served.mayServe
   const registry = createRegistry({ self, lattice, labels: init.labels, maxTtlMs: advertIntakeLimits(init.timings, init.advertLimits).maxAdvertTtlMs, ...served, mayServe })
   const handles = createHandleLedger()
-  const addresses = (): string[] => libp2p.getMultiaddrs().map(a => a.toString())
+  const dialable = (): Multiaddr[] => dialableAddresses(addressVerdicts(libp2p), libp2p.peerId.toString())
+  const addresses = (): string[] => dialable().map(a => a.toString())
+  // what adverts carry: a relayed address once a slot is taken, no loopback to remote peers
+  const advertised = (): string[] => advertisedAddresses(dialable())
+  const lan = init.mdns === true ? createLanDiscovery(libp2p, log.child('mdns')) : undefined
+  const onSelfUpdate = (): void => { if (started) registry.setSelf({ addresses: advertised() }) }
 
   const runtime: Runtime = createRuntime({
     cacheDir: init.cacheDir,
@@ -161,7 +182,7 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     timings: init.timings,
     limits: init.advertLimits,
     log: log.child('adverts'),
-    local: () => ({ addresses: addresses(), labels: { ...labels }, exports: services.exports(), client: init.role === 'client', apps: apps.statusText() })
+    local: () => ({ addresses: advertised(), labels: { ...labels }, exports: services.exports(), client: init.role === 'client', apps: apps.statusText() })
   })
   const describer = createDescriber({ libp2p, lattice, limits, localWit: digest => services.byDigest(digest)?.wit })
   const outbound = createOutbound({
@@ -334,7 +355,9 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
       await members.start()
       await libp2p.start()
       membership.start()
-      registry.setSelf({ labels, addresses: addresses() })
+      registry.setSelf({ labels, addresses: advertised() })
+      libp2p.addEventListener('self:peer:update', onSelfUpdate)
+      lan?.start()
       unwatchPeers = registry.on('change', change => { if (change.kind === 'peer' && change.change === 'new') peering?.check() })
       outbound.start()
       // Adverts first: peers that connect while components load are synced with at once.
@@ -383,6 +406,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     unwatchPeers = undefined
     await inbound.refuse()
     await Promise.all([inbound.drain(drainMs), gatewayDrained])
+    lan?.stop()
+    libp2p.removeEventListener('self:peer:update', onSelfUpdate)
     await membership.stop()
     await members.stop()
     await libp2p.stop()
@@ -446,6 +471,9 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
         inbound: inbound.inflight,
         peers: registry.peers().filter(p => !p.local).length,
         connections: libp2p.getConnections().length,
+        relayedConnections: libp2p.getConnections().filter(c => isRelayed(c.remoteAddr)).length,
+        reachability: reachabilityOf(addressVerdicts(libp2p)),
+        ...relayStats(libp2p),
         adverts: agent.stats,
         served: inbound.served,
         inflight: services.inflight(),

@@ -24,6 +24,7 @@ import type { CommandContext } from '../context.ts'
 import { CliError } from '../errors.ts'
 import { exampleCall } from '../example-call.ts'
 import { commandLine, packageVersion } from '../install.ts'
+import { listensPublicly, loopbackOnly } from '../../node/reachability.ts'
 import { asKeyError, bootstrapOf, isLoopbackAddress, warnIfOpen, flag, labelsOf, latticeKeyEnv, latticeKeyFileOf, latticeKeyOf, limitFlagsOf, logFormatOf, logLevelOf, loggerOf, trustKeysOf } from '../options.ts'
 import { limitCatalog, limitInits } from '../../node/limits.ts'
 import { HTTP_HANDLER_IFACE } from '../../node/http/index.ts'
@@ -135,6 +136,11 @@ Options:
                             No route matches: 404
   --drain-timeout <ms>      how long a stop waits for calls and HTTP requests in flight (default ${defaultDrainTimeoutMs})
   --no-demo-host            do not serve local:demo/host (the log function the examples import)
+  --relay, --no-relay       offer (or not) a circuit relay to members behind NAT (default: on with
+                            a lattice key when this node has a public address)
+  --mdns, --no-mdns         find members of this lattice on the LAN by multicast DNS, no bootstrap
+                            needed (default: on with a lattice key when listening beyond loopback
+                            with no public address)
   --provider [name=]<module>
                             serve a native provider too (repeatable): builtin:keyvalue,
                             builtin:postgres, builtin:blobstore, a module file or a package
@@ -262,6 +268,8 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
       console: { type: 'string' },
       'drain-timeout': { type: 'string' },
       'demo-host': { type: 'boolean' },
+      relay: { type: 'boolean' },
+      mdns: { type: 'boolean' },
       'log-level': { type: 'string' },
       'log-format': { type: 'string' },
       provider: { type: 'string', multiple: true },
@@ -307,6 +315,8 @@ async function settingsOf (argv: string[], ctx: CommandContext): Promise<NodeSet
     logLevel: values['log-level'] === undefined ? undefined : logLevelOf(values['log-level'], 'info'),
     logFormat: logFormatOf(values['log-format']),
     demoHost: values['demo-host'],
+    relay: values.relay,
+    mdns: values.mdns,
     provider: some(values.provider)?.map(p => flag('provider', () => parseProviderArg(p))),
     link: some(values.link)?.map(l => flag('link', () => parseLinkArg(l))),
     requireSigned: values['require-signed'],
@@ -440,6 +450,21 @@ export const loopbackOnlyNote = [
   'interface and only key holders get in), or give --listen /ip4/0.0.0.0/tcp/4001 on a network where every host is trusted.'
 ]
 
+/** How peers can reach this node, and what it offers those that cannot be reached. */
+function reachabilityLines (node: MeshNode): string[] {
+  const stats = node.stats()
+  const lines: string[] = []
+  if (stats.reachability === 'private' && !node.addresses().every(a => isLoopbackAddress(a))) {
+    lines.push('reachability: private addresses only: peers on this network can dial it; others reach it through a relay, once one is connected')
+  } else if (stats.reachability === 'public') {
+    lines.push('reachability: public address (AutoNAT confirms it once peers have dialled it back; see wasmesh mesh)')
+  } else if (stats.reachability === 'relayed') {
+    lines.push('reachability: through a relay')
+  }
+  if (stats.relayReservations !== undefined) lines.push('relay: offered to members behind NAT (--no-relay to turn off)')
+  return lines
+}
+
 function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsServer | undefined, demoHost: boolean, env: CommandContext['env'], opts: { loopbackOnly: boolean, latticeKeyFile?: string, subscriptions?: readonly SubscribeArg[], consoleUrl?: string, control?: 'open' | 'policy' }): string[] {
   const subscriptions = opts.subscriptions ?? []
   const addresses = orderedAddresses(node)
@@ -459,6 +484,7 @@ function startLines (node: MeshNode, providers: readonly Provider[], ops: OpsSer
   const messaging = node.stats().messaging
   if (messaging !== undefined) lines.push(`messaging: on (wasmcloud:messaging@0.2.0 over the lattice's gossip)${subscriptions.length > 0 ? `, subscribed: ${subscriptions.map(s => `${s.component}=${s.subject}`).join(', ')}` : ''}`)
   if (opts.control !== undefined) lines.push(opts.control === 'open' ? 'control: every peer of the lattice may use this node\'s control interface (--control)' : 'control: as the policy\'s rules allow (--control applies only without a policy)')
+  lines.push(...reachabilityLines(node))
   if (ops !== undefined) lines.push(`metrics: ${ops.url}/metrics (and /healthz, /readyz)`)
   if (opts.consoleUrl !== undefined) lines.push(`console: ${opts.consoleUrl}/ (read-only, live)`)
   const http = node.httpUrl()
@@ -539,6 +565,9 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     bootstrap: settings.bootstrap,
     lattice: settings.lattice,
     labels: settings.label,
+    ...(settings.relay !== undefined ? { relay: settings.relay } : {}),
+    // on a LAN with a lattice key, members find each other without a bootstrap address (an open lattice is not announced)
+    mdns: settings.mdns ?? (latticeKey !== undefined && !loopbackOnly(listen) && !listensPublicly(listen)),
     components,
     artifacts: { insecure: settings.ociInsecure, credentials: ociCredentialsOf(ctx.env) },
     links: settings.link,
