@@ -10,7 +10,7 @@ import { startClient } from './client.ts'
 import type { Client } from './client.ts'
 import type { CommandContext } from './context.ts'
 import { CliError } from './errors.ts'
-import { bootstrapOf, flag, labelsOf, latticeKeyOf, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from './options.ts'
+import { bootstrapOf, clientFlags, flag, labelsOf, latticeKeyOf, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from './options.ts'
 import { clientMemberCertOf } from './security.ts'
 
 /** The flags every control command takes, for the help texts. */
@@ -37,15 +37,7 @@ const common = {
   peer: { type: 'string', multiple: true },
   label: { type: 'string', multiple: true },
   all: { type: 'boolean' },
-  bootstrap: { type: 'string', multiple: true },
-  lattice: { type: 'string' },
-  'lattice-key': { type: 'string' },
-  'data-dir': { type: 'string' },
-  'member-cert': { type: 'string' },
-  json: { type: 'boolean' },
-  timeout: { type: 'string' },
-  'log-level': { type: 'string' },
-  'log-format': { type: 'string' }
+  ...clientFlags
 } as const
 
 type Values = Record<string, string | boolean | string[] | undefined>

@@ -80,6 +80,22 @@ export async function trustKeysOf (files: readonly string[]): Promise<KeyObject[
   }))
 }
 
+/**
+ * The flags of every command that joins a mesh as a short-lived client (`call`, `mesh`, `app`, the control
+ * commands), as `parseArgs` options: one table, so that they are spelled and typed alike everywhere.
+ */
+export const clientFlags = {
+  bootstrap: { type: 'string', multiple: true },
+  lattice: { type: 'string' },
+  'lattice-key': { type: 'string' },
+  'data-dir': { type: 'string' },
+  'member-cert': { type: 'string' },
+  json: { type: 'boolean' },
+  timeout: { type: 'string' },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' }
+} as const
+
 /** The environment variable naming the lattice key file when no --lattice-key (or config key) is given. */
 export const latticeKeyEnv = 'WASMESH_LATTICE_KEY_FILE'
 

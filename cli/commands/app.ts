@@ -8,7 +8,7 @@ import { startClient } from '../client.ts'
 import type { Client } from '../client.ts'
 import type { CommandContext } from '../context.ts'
 import { CliError } from '../errors.ts'
-import { bootstrapOf, flag, latticeKeyOf, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from '../options.ts'
+import { bootstrapOf, clientFlags, flag, latticeKeyOf, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from '../options.ts'
 import { clientMemberCertOf } from '../security.ts'
 import { AppError, defaultManifestLimits, parseManifest } from '../../node/apps/index.ts'
 import type { AppStatus, AppVersion, DeployResult } from '../../node/apps/index.ts'
@@ -76,16 +76,8 @@ export async function appCommand (argv: string[], ctx: CommandContext): Promise<
     args: argv,
     allowPositionals: true,
     options: {
-      bootstrap: { type: 'string', multiple: true },
-      lattice: { type: 'string' },
-      'lattice-key': { type: 'string' },
-      'data-dir': { type: 'string' },
-      'member-cert': { type: 'string' },
-      json: { type: 'boolean' },
-      wait: { type: 'boolean' },
-      timeout: { type: 'string' },
-      'log-level': { type: 'string' },
-      'log-format': { type: 'string' }
+      ...clientFlags,
+      wait: { type: 'boolean' }
     }
   })
   const [sub, arg, ...extra] = positionals

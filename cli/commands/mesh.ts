@@ -8,7 +8,7 @@ import type { PeerView } from '../../node/registry.ts'
 import { startClient } from '../client.ts'
 import type { CommandContext } from '../context.ts'
 import { CliError } from '../errors.ts'
-import { bootstrapOf, flag, latticeKeyOf, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from '../options.ts'
+import { bootstrapOf, clientFlags, flag, latticeKeyOf, logFormatOf, logLevelOf, loggerOf, positiveMsOf } from '../options.ts'
 import { clientMemberCertOf } from '../security.ts'
 import { stopRequests } from '../signals.ts'
 import { table } from '../output.ts'
@@ -144,16 +144,8 @@ export async function mesh (argv: string[], ctx: CommandContext): Promise<number
     args: argv,
     allowPositionals: true,
     options: {
-      bootstrap: { type: 'string', multiple: true },
-      lattice: { type: 'string' },
-      'lattice-key': { type: 'string' },
-      'data-dir': { type: 'string' },
-      'member-cert': { type: 'string' },
-      json: { type: 'boolean' },
-      watch: { type: 'boolean' },
-      timeout: { type: 'string' },
-      'log-level': { type: 'string' },
-      'log-format': { type: 'string' }
+      ...clientFlags,
+      watch: { type: 'boolean' }
     }
   })
   if (positionals.length > 0) throw new CliError('usage', `mesh takes no arguments (got ${JSON.stringify(positionals[0])})\n\n${meshHelp}`)

@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { promisify } from 'node:util'
+import { ip } from './netns.ts'
 
 const run = promisify(execFile)
 
@@ -31,15 +32,6 @@ export interface NatLab {
   /** Connection tracking of a site's router, for failure messages. */
   conntrack (site: string): Promise<string>
   destroy (): Promise<void>
-}
-
-async function ip (...args: string[]): Promise<void> {
-  try {
-    await run('ip', args, { timeout: 10_000 })
-  } catch (err) {
-    const e = err as { stderr?: string, message: string }
-    throw new Error(`ip ${args.join(' ')}: ${e.stderr?.trim() || e.message}`, { cause: err })
-  }
 }
 
 async function inNs (ns: string, cmd: string, args: string[]): Promise<string> {

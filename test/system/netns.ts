@@ -33,7 +33,8 @@ export async function netnsUnavailable (): Promise<string | undefined> {
   return undefined
 }
 
-async function ip (...args: string[]): Promise<void> {
+/** `ip` with these arguments; its stderr in the error. */
+export async function ip (...args: string[]): Promise<void> {
   try {
     await run('ip', args, { timeout: 10_000 })
   } catch (err) {
