@@ -8,7 +8,7 @@ import { createNode } from '../../node/index.ts'
 import { silentLogger } from '../../node/logger.ts'
 import { parseComponentArg } from '../../cli/config.ts'
 import { buildArith } from '../node/runtime/fixtures.ts'
-import { haveRegistry, startRegistry } from '../support/oci-registry.ts'
+import { describeRegistry, startRegistry } from '../support/oci-registry.ts'
 import type { TestRegistry } from '../support/oci-registry.ts'
 import { scratchDir } from '../support/scratch.ts'
 import type { ScratchDir } from '../support/scratch.ts'
@@ -35,7 +35,7 @@ describe('--component references', () => {
   })
 })
 
-describe.skipIf(!haveRegistry)('wasmesh push and pull (docker-registry)', () => {
+describeRegistry('wasmesh push and pull (docker-registry)', () => {
   let registry: TestRegistry
   let scratch: ScratchDir
   beforeAll(async () => { registry = await startRegistry(); scratch = await scratchDir('push-pull') }, 30_000)

@@ -9,11 +9,21 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { eventually } from './eventually.ts'
+import { describeNeeding } from './needs.ts'
 import { freePort } from './postgres.ts'
 import { scratchDir } from './scratch.ts'
 
 export const registryBinary = '/usr/bin/docker-registry'
 export const haveRegistry = existsSync(registryBinary)
+
+/**
+ * `describe` for tests that need the real registry (see describeNeeding: a loud skip without it, a failure in CI).
+ * `alsoMissing` names another missing tool the block needs (it is skipped the same way).
+ */
+export function describeRegistry (name: string, body: () => void, alsoMissing?: string): void {
+  const missing = !haveRegistry ? `${registryBinary} not found` : alsoMissing
+  describeNeeding(name, { what: 'OCI registry', install: "Install Debian's docker-registry package", ...(missing !== undefined ? { missing } : {}) }, body)
+}
 
 export interface TestRegistry {
   /** `127.0.0.1:<port>`: the registry part of a reference. */

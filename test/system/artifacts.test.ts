@@ -2,18 +2,16 @@
 
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { sha256Hex } from '../../node/artifacts/index.ts'
 import { buildArith } from '../node/runtime/fixtures.ts'
-import { countingProxy, haveRegistry, startRegistry } from '../support/oci-registry.ts'
+import { countingProxy, describeRegistry, startRegistry } from '../support/oci-registry.ts'
 import type { CountingProxy, TestRegistry } from '../support/oci-registry.ts'
 import { scratchDir } from '../support/scratch.ts'
 import type { ScratchDir } from '../support/scratch.ts'
 import { Processes } from './processes.ts'
 
-if (!haveRegistry) console.warn('SKIPPED: /usr/bin/docker-registry is missing (apt-get install docker-registry): the artifact system test did not run')
-
-describe.skipIf(!haveRegistry)('wasmesh push, then nodes load the reference from each other (processes)', () => {
+describeRegistry('wasmesh push, then nodes load the reference from each other (processes)', () => {
   const processes = new Processes()
   let registry: TestRegistry
   let proxy: CountingProxy

@@ -4,12 +4,10 @@ import type { AddressInfo } from 'node:net'
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest'
 import { createOciClient, parseOciRef, sha256Hex, WASM_CONFIG, WASM_LAYER } from '../../../node/artifacts/index.ts'
 import { buildArith } from '../runtime/fixtures.ts'
-import { countingProxy, haveRegistry, startRegistry } from '../../support/oci-registry.ts'
+import { countingProxy, describeRegistry, startRegistry } from '../../support/oci-registry.ts'
 import type { TestRegistry } from '../../support/oci-registry.ts'
 
-if (!haveRegistry) console.warn('SKIPPED: /usr/bin/docker-registry is missing (apt-get install docker-registry): the OCI registry tests did not run')
-
-describe.skipIf(!haveRegistry)('pulling from and pushing to a real OCI registry (docker-registry)', () => {
+describeRegistry('pulling from and pushing to a real OCI registry (docker-registry)', () => {
   let registry: TestRegistry
   beforeAll(async () => { registry = await startRegistry() }, 30_000)
   afterAll(async () => { await registry?.stop() })

@@ -7,7 +7,7 @@ import { nodeInternals } from '../../../node/node.ts'
 import { buildArith } from '../runtime/fixtures.ts'
 import { bootstrapOf, createMesh, eventually } from '../../support/mesh.ts'
 import type { Mesh } from '../../support/mesh.ts'
-import { countingProxy, haveRegistry, startRegistry } from '../../support/oci-registry.ts'
+import { countingProxy, describeRegistry, startRegistry } from '../../support/oci-registry.ts'
 import type { CountingProxy, TestRegistry } from '../../support/oci-registry.ts'
 
 const CALC = 'local:test/calc@0.1.0'
@@ -19,9 +19,7 @@ async function knowsHolder (node: MeshNode, digest: string, count = 1): Promise<
   await eventually(`${count} peer(s) advertising ${digest.slice(0, 8)}`, () => node.peers().filter(p => !p.local && p.exports.some(e => e.digest === digest)).length >= count)
 }
 
-if (!haveRegistry) console.warn('SKIPPED: /usr/bin/docker-registry is missing (apt-get install docker-registry): the registry-hit test did not run')
-
-describe.skipIf(!haveRegistry)('a mesh pulls an image from the registry once', () => {
+describeRegistry('a mesh pulls an image from the registry once', () => {
   let registry: TestRegistry
   let proxy: CountingProxy
   beforeAll(async () => { registry = await startRegistry(); proxy = await countingProxy(registry.host) }, 30_000)

@@ -9,18 +9,16 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { SignJWT } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createOciClient, parseOciRef, sha256Hex } from '../../../node/artifacts/index.ts'
 import { buildArith } from '../runtime/fixtures.ts'
-import { haveRegistry, startRegistry } from '../../support/oci-registry.ts'
+import { describeRegistry, startRegistry } from '../../support/oci-registry.ts'
 import type { TestRegistry } from '../../support/oci-registry.ts'
 import { scratchDir } from '../../support/scratch.ts'
 import type { ScratchDir } from '../../support/scratch.ts'
 
 const haveOpenssl = await promisify(execFile)('openssl', ['version']).then(() => true, () => false)
-if (!haveRegistry || !haveOpenssl) console.warn('SKIPPED: docker-registry or openssl is missing: the registry token-auth test did not run')
-
-describe.skipIf(!haveRegistry || !haveOpenssl)('a registry with token auth (docker-registry, Bearer)', () => {
+describeRegistry('a registry with token auth (docker-registry, Bearer)', () => {
   let scratch: ScratchDir
   let registry: TestRegistry
   let tokens: Server
@@ -78,4 +76,4 @@ describe.skipIf(!haveRegistry || !haveOpenssl)('a registry with token auth (dock
     // a token the service grants no access with (outside demo/) is refused by the registry itself
     await expect(alice.resolve(parseOciRef(`${registry.host}/private/x:1`))).rejects.toMatchObject({ code: 'registry-auth' })
   })
-})
+}, haveOpenssl ? undefined : 'openssl not found')
