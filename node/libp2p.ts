@@ -206,7 +206,11 @@ export interface MeshLibp2pInit {
  * machine (or one NAT) would get every real node there graylisted, and adverts are signed and
  * checked one by one, so that Sybil defence buys nothing here.
  */
+/** How long gossipsub remembers a message id it saw (its own default, pinned): copies within it are dropped unseen. */
+export const gossipSeenTtlMs = 120_000
+
 const defaultGossipsub: Partial<GossipsubOpts> = {
+  seenTTL: gossipSeenTtlMs,
   fastMsgIdFn: signedMessageKey,
   D: 6,
   Dlo: 4,

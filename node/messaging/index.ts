@@ -18,6 +18,18 @@ export interface MessagingLimits {
   readonly maxMessagesPerPeerPerMinute: number
   /** Publishers whose last sequence number is remembered (for order and replays); the least recent is forgotten. */
   readonly maxPublishersTracked: number
+  /**
+   * Messages first received from one forwarding peer per minute, whoever signed them: what bounds a flood of
+   * messages signed by many fresh keys (sybils) and sent through one connection. Honest peers forward every
+   * publisher's messages, so it is far above the per-publisher budget.
+   */
+  readonly maxMessagesPerForwarderPerMinute: number
+  /**
+   * How old (by its sequence number, microseconds since the epoch) a message from a publisher this node does not
+   * remember may be. With gossipsub's seen cache (2 minutes) above it, a replay is dropped even after its publisher
+   * was forgotten; publishers' clocks must be within it of this node's.
+   */
+  readonly maxMessageAgeMs: number
   /** Messages held for one subscriber, the one its handler is on included; past it new ones are dropped for that subscriber. */
   readonly maxQueuedPerSubscriber: number
   /** How long one handle-message call may take. */
@@ -33,6 +45,8 @@ export const defaultMessagingLimits: MessagingLimits = Object.freeze({
   maxSubjectBytes: 256,
   maxMessagesPerPeerPerMinute: 6000,
   maxPublishersTracked: 10_000,
+  maxMessagesPerForwarderPerMinute: 60_000,
+  maxMessageAgeMs: 60_000,
   maxQueuedPerSubscriber: 1024,
   handlerTimeoutMs: 10_000,
   maxPendingRequests: 256,
@@ -52,8 +66,10 @@ export interface MessagingStats {
   readonly delivered: number
   /** Requests this node answered with a subscriber's reply. */
   readonly replied: number
-  /** Messages dropped, by reason: `unsigned`, `too-large`, `garbage`, `rate-limited`, `replayed`, `queue-full`, `handler-failed`. */
+  /** Messages dropped, by reason: `unsigned`, `too-large`, `garbage`, `rate-limited`, `forwarder-rate-limited`, `replayed`, `stale`, `queue-full`, `handler-failed`. */
   readonly dropped: Readonly<Record<string, number>>
+  /** Publishers whose sequence number this node remembers (at most `maxPublishersTracked`). */
+  readonly publishersTracked: number
 }
 
 export interface Messaging {

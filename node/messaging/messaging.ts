@@ -10,6 +10,7 @@ import type { Type } from '../../protocol/wit/model.ts'
 import type { CallOptions, LocalService } from '../api.ts'
 import type { Server } from '../registry.ts'
 import type { LocalHandler } from './handlers.ts'
+import { gossipSeenTtlMs } from '../libp2p.ts'
 import type { Logger } from '../logger.ts'
 import { createRateLimiter } from '../rate-limit.ts'
 import { NodeError } from '../errors.ts'
@@ -79,6 +80,8 @@ export function createMessaging (parts: MessagingParts, init: MessagingInit = {}
   const pubsub = libp2p.services.pubsub
   const topic = messagingTopic(parts.lattice)
   const rate = createRateLimiter({ perMinute: limits.maxMessagesPerPeerPerMinute, maxKeys: limits.maxPublishersTracked })
+  const forwarderRate = createRateLimiter({ perMinute: limits.maxMessagesPerForwarderPerMinute, maxKeys: limits.maxPublishersTracked })
+  if (limits.maxMessageAgeMs >= gossipSeenTtlMs) throw new NodeError('invalid-config', `messaging limit maxMessageAgeMs must be below gossipsub's seen cache (${gossipSeenTtlMs} ms), got ${limits.maxMessageAgeMs}`)
   /** Last sequence number taken from each publisher, least recently heard first. */
   const lastSeq = new Map<string, bigint>()
   /** Per subscriber (by digest): its deliveries run one after another, in arrival order. */
@@ -88,8 +91,9 @@ export function createMessaging (parts: MessagingParts, init: MessagingInit = {}
   const inboxes = new Map<string, (msg: BrokerMessage) => void>()
   let pending = 0
   const dropped: Record<string, number> = {}
-  // a restarted publisher continues above what it sent before (microseconds since the epoch)
-  let seq = BigInt(Date.now()) * 1000n
+  // microseconds since the epoch, and never below the clock: a restarted publisher continues above what it sent
+  // before, and a receiver can tell an old message from a publisher it no longer remembers
+  let seq = 0n
   let provider: Provider | undefined
   let requestsProvider: Provider | undefined
   let running = false
@@ -145,7 +149,8 @@ export function createMessaging (parts: MessagingParts, init: MessagingInit = {}
       inbox({ subject: msg.subject, body: msg.body, ...(msg.replyTo != null ? { replyTo: msg.replyTo } : {}) })
       return { tag: 'ok' }
     }
-    const record: Published = { seq: ++seq, subject: msg.subject, body: msg.body, ...(msg.replyTo != null ? { replyTo: msg.replyTo } : {}) }
+    seq = bigMax(seq + 1n, BigInt(Date.now()) * 1000n)
+    const record: Published = { seq, subject: msg.subject, body: msg.body, ...(msg.replyTo != null ? { replyTo: msg.replyTo } : {}) }
     const data = encodePublished(record)
     if (data.byteLength > limits.maxMessageBytes) return { tag: 'err', val: `message is ${data.byteLength} bytes, the most is ${limits.maxMessageBytes} (maxMessageBytes)` }
     counts.published++
@@ -159,8 +164,16 @@ export function createMessaging (parts: MessagingParts, init: MessagingInit = {}
     return { tag: 'ok' }
   }
 
-  /** Checks one gossip message: signed, small enough, within its publisher's rate, decodable, newer than the last one from it. */
-  function intake (from: string, data: Uint8Array): TopicValidatorResult {
+  /**
+   * Checks one gossip message signed by `from` and first received from `forwarder`: small enough, within the
+   * forwarder's and the publisher's rates, decodable, newer than the last one from it (or, from a publisher not
+   * remembered, no older than maxMessageAgeMs).
+   */
+  function intake (from: string, forwarder: string, data: Uint8Array): TopicValidatorResult {
+    if (!forwarderRate.take(forwarder)) {
+      drop('forwarder-rate-limited', forwarder, `over ${limits.maxMessagesPerForwarderPerMinute} messages per minute forwarded (maxMessagesPerForwarderPerMinute)`)
+      return TopicValidatorResult.Ignore
+    }
     if (data.byteLength > limits.maxMessageBytes) {
       drop('too-large', from, `${data.byteLength} bytes, the most is ${limits.maxMessageBytes}`)
       return TopicValidatorResult.Reject
@@ -186,6 +199,11 @@ export function createMessaging (parts: MessagingParts, init: MessagingInit = {}
     if (last !== undefined && record.seq <= last) {
       // a replay, or an older message overtaken by a newer one: at most once, never out of order
       drop('replayed', from, `sequence ${record.seq} is not after ${last}`)
+      return TopicValidatorResult.Ignore
+    }
+    if (last === undefined && record.seq < BigInt(Date.now() - limits.maxMessageAgeMs) * 1000n) {
+      // its publisher is not remembered (new, or forgotten past maxPublishersTracked): an old message may be a replay
+      drop('stale', from, `sequence ${record.seq} is older than ${limits.maxMessageAgeMs} ms (maxMessageAgeMs)`)
       return TopicValidatorResult.Ignore
     }
     lastSeq.delete(from)
@@ -292,7 +310,7 @@ export function createMessaging (parts: MessagingParts, init: MessagingInit = {}
           return TopicValidatorResult.Reject
         }
         // StrictSign: `from` is the key that signed the message, whoever forwarded it
-        return intake(msg.from.toString(), msg.data)
+        return intake(msg.from.toString(), peer.toString(), msg.data)
       })
       pubsub.subscribe(topic)
       const p = await createProvider(consumerModule, { log })
@@ -343,9 +361,13 @@ export function createMessaging (parts: MessagingParts, init: MessagingInit = {}
     },
 
     stats (): MessagingStats {
-      return { published: counts.published, delivered: counts.delivered, replied: counts.replied, dropped: { ...dropped } }
+      return { published: counts.published, delivered: counts.delivered, replied: counts.replied, dropped: { ...dropped }, publishersTracked: lastSeq.size }
     }
   }
+}
+
+function bigMax (a: bigint, b: bigint): bigint {
+  return a > b ? a : b
 }
 
 async function withTimeout<T> (p: Promise<T>, ms: number): Promise<T> {

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { Message } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { readFileSync } from 'node:fs'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { LocalService, MeshNode } from '../../../node/index.ts'
 import { CONSUMER, HANDLER, REQUESTS, encodePublished, messagingTopic } from '../../../node/messaging/index.ts'
 import { nodeInternals } from '../../../node/node.ts'
@@ -180,6 +185,60 @@ describe('wasmcloud:messaging over gossip', () => {
     expect(pubsub.getTopics()).toContain(topic)
     expect(await publish(node, 'after.restart', 'x')).toEqual({ tag: 'ok' })
     expect(node.stats().messaging?.published).toBe(1)
+  })
+
+  it('bounds a sybil flood through one forwarder, and drops a forgotten publisher\'s old message as stale', async () => {
+    mesh = await createMesh()
+    const node = await mesh.add({ messaging: { subscriptions: [{ component: 'all', subject: '>' }], limits: { maxPublishersTracked: 20, maxMessagesPerForwarderPerMinute: 50 } } })
+    const all = subscriber('all')
+    node.serve(all)
+    const topic = messagingTopic(node.lattice)
+    // what gossipsub hands the validator once a message's signature checked out: a sybil signs with a fresh key each time
+    const validate = nodeInternals(node).libp2p.services.pubsub.topicValidators.get(topic)!
+    const freshPeer = async (): Promise<PeerId> => peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const nowSeq = (agoMs = 0): bigint => BigInt(Date.now() - agoMs) * 1000n
+    const arrive = async (forwarder: PeerId, from: PeerId, subject: string, seq = nowSeq()): Promise<TopicValidatorResult> =>
+      await validate(forwarder, { type: 'signed', from, topic, data: encodePublished({ seq, subject, body: new Uint8Array([1]) }) } as unknown as Message)
+
+    const attacker = await freshPeer()
+    const results: TopicValidatorResult[] = []
+    for (let i = 0; i < 200; i++) results.push(await arrive(attacker, await freshPeer(), `sybil.${i}`))
+    const taken = results.filter(r => r === TopicValidatorResult.Accept).length
+    expect(taken).toBe(50)
+    const stats = node.stats().messaging!
+    expect(stats.dropped['forwarder-rate-limited']).toBe(150)
+    expect(stats.publishersTracked).toBe(20)
+    await eventually('the taken messages to be handed to the subscriber', () => all.got.length === taken)
+
+    // another forwarder has a budget of its own
+    const honestForwarder = await freshPeer()
+    const publisher = await freshPeer()
+    const firstSeq = nowSeq()
+    expect(await arrive(honestForwarder, publisher, 'first', firstSeq)).toBe(TopicValidatorResult.Accept)
+    expect(await arrive(honestForwarder, publisher, 'second', firstSeq + 1n)).toBe(TopicValidatorResult.Accept)
+    // while its publisher is remembered, the first message again is a replay
+    expect(await arrive(honestForwarder, publisher, 'first', firstSeq)).toBe(TopicValidatorResult.Ignore)
+    expect(node.stats().messaging!.dropped.replayed).toBe(1)
+    // forgotten behind 20 newer publishers and a minute later (past maxMessageAgeMs, 60 s),
+    // the same message is still refused; only Date moves, the node's timers do not
+    for (let i = 0; i < 20; i++) await arrive(honestForwarder, await freshPeer(), `push.${i}`)
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      vi.setSystemTime(Date.now() + 61_000)
+      expect(await arrive(honestForwarder, publisher, 'first', firstSeq)).toBe(TopicValidatorResult.Ignore)
+      expect(node.stats().messaging!.dropped.stale).toBe(1)
+      // a fresh message from it is taken again
+      expect(await arrive(honestForwarder, publisher, 'third')).toBe(TopicValidatorResult.Accept)
+    } finally {
+      vi.useRealTimers()
+    }
+    await eventually('every taken message to be handed over once', () => all.got.length === taken + 23)
+    expect(all.got.filter(g => g.subject === 'first')).toHaveLength(1)
+  })
+
+  it('refuses a maxMessageAgeMs that gossipsub\'s seen cache does not cover', async () => {
+    mesh = await createMesh()
+    await expect(mesh.add({ messaging: { limits: { maxMessageAgeMs: 600_000 } } })).rejects.toMatchObject({ code: 'invalid-config' })
   })
 
   it('bounds what waits for a slow subscriber: past maxQueuedPerSubscriber new messages are dropped for it', async () => {
