@@ -23,7 +23,7 @@ import type { BootstrapKeeper, MeshLibp2p } from './libp2p.ts'
 import { createLogger } from './logger.ts'
 import { createOutbound } from './outbound.ts'
 import { createPeering } from './peering.ts'
-import { advertisedAddresses, dialableAddresses, isRelayed, listensPublicly, loopbackOnly, mdnsServiceTag, reachabilityOf } from './reachability.ts'
+import { advertisedAddresses, dialableAddresses, isRelayed, relaysHeld, listensPublicly, loopbackOnly, mdnsServiceTag, reachabilityOf } from './reachability.ts'
 import { addressVerdicts, createLanDiscovery, relayStats } from './discovery.ts'
 import { createRegistry } from './registry.ts'
 import type { Registry, RegistryChange, Server } from './registry.ts'
@@ -292,7 +292,14 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     putLink: services.putLink,
     deleteLinks: services.deleteLinks,
     labels: () => labels,
-    setLabels
+    setLabels,
+    network: () => ({
+      reachability: reachabilityOf(addressVerdicts(libp2p)),
+      addresses: advertised(),
+      relays: relaysHeld(libp2p.getMultiaddrs()),
+      relayReservations: relayStats(libp2p).relayReservations ?? 0,
+      connections: libp2p.getConnections().map(c => ({ peer: c.remotePeer.toString(), address: c.remoteAddr.toString(), direction: c.direction, relayed: isRelayed(c.remoteAddr) }))
+    })
   })
 
   function setLabels (next: Readonly<Record<string, string>>): void {

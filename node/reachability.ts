@@ -28,6 +28,19 @@ export function isRelayed (addr: string | Multiaddr): boolean {
   return (typeof addr === 'string' ? addr : addr.toString()).includes('/p2p-circuit')
 }
 
+/** The relays a node's own addresses go through: the peer id before each `/p2p-circuit`, each once. */
+export function relaysHeld (addrs: readonly Multiaddr[]): string[] {
+  const relays = new Set<string>()
+  for (const addr of addrs) {
+    let last: string | undefined
+    for (const c of addr.getComponents()) {
+      if (c.name === 'p2p') last = c.value
+      else if (c.name === 'p2p-circuit' && last !== undefined) relays.add(last)
+    }
+  }
+  return [...relays]
+}
+
 export function isLoopback (addr: Multiaddr): boolean {
   const ip = ipOf(addr)?.ip
   return ip !== undefined && (ip.startsWith('127.') || ip === '::1')

@@ -7,20 +7,26 @@ import { table, toJson } from '../output.ts'
 
 export const getHelp = `Usage: wasmesh get hosts [options]
        wasmesh get inventory [peer-id] [options]
+       wasmesh get network [peer-id] [options]
 
 hosts: every node of the mesh (from their adverts) with its labels and
-addresses, and the version and uptime of those that answer this client's
-control calls ('-' for those that refuse them).
+addresses, and the version, uptime and reachability of those that answer
+this client's control calls ('-' for those that refuse them).
 inventory: what a node runs: its labels, components (name, digest, instances
 now / most at once, the reference it was scaled from, exports), providers,
 links and named configs. A peer id given is the same as --peer.
+network: how peers reach a node: its reachability (public, private or
+relayed), the addresses it advertises, the relays it holds a reservation on,
+the reservations it holds for others, and each open connection (peer,
+direction, direct or relayed, address).
 
 Options:
 ${controlOptionsHelp}
 
 Examples:
   wasmesh get hosts --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...
-  wasmesh get inventory 12D3KooWB... --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW... --json`
+  wasmesh get inventory 12D3KooWB... --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW... --json
+  wasmesh get network 12D3KooWB... --bootstrap /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...`
 
 interface Inventory {
   peer: string
@@ -33,6 +39,14 @@ interface Inventory {
   configs: string[]
 }
 
+interface Network {
+  reachability: string
+  addresses: string[]
+  relays: string[]
+  relayReservations: number
+  connections: Array<{ peer: string, address: string, direction: string, relayed: boolean }>
+}
+
 const digestPrefixChars = 12
 
 interface Host {
@@ -42,6 +56,7 @@ interface Host {
   version?: string
   uptimeMs?: number
   components?: number
+  reachability?: string
   /** Why it did not answer the control call (refused, unreachable). */
   control?: string
 }
@@ -68,6 +83,28 @@ export function formatInventory (inv: Inventory): string {
   return lines.join('\n')
 }
 
+export function formatNetwork (peer: string, net: Network): string {
+  const direct = net.connections.filter(c => !c.relayed).length
+  const lines = [
+    `node ${peer}: reachability ${net.reachability}, ${net.connections.length} connections (${direct} direct, ${net.connections.length - direct} relayed)`,
+    `addresses: ${net.addresses.join(' ') || '(none advertised)'}`,
+    `relays: ${net.relays.join(' ') || '(none)'}`,
+    `reservations held for others: ${net.relayReservations}`,
+    ''
+  ]
+  const rows = [['PEER', 'DIRECTION', 'PATH', 'ADDRESS']]
+  for (const c of net.connections) rows.push([c.peer, c.direction, c.relayed ? 'relayed' : 'direct', c.address])
+  if (net.connections.length === 0) rows.push(['(none)', '', '', ''])
+  lines.push(...table(rows))
+  return lines.join('\n')
+}
+
+/** What `get <what> [peer]` asks each node (the control function get-<what>) and how it is shown. */
+const perNode: Record<string, (peer: string, answer: unknown) => string> = {
+  inventory: (_peer, answer) => formatInventory(answer as Inventory),
+  network: (peer, answer) => formatNetwork(peer, answer as Network)
+}
+
 export async function getCommand (argv: string[], ctx: CommandContext): Promise<number> {
   const args = parseControlArgs(argv)
   const [what, ...rest] = args.positionals
@@ -80,19 +117,27 @@ export async function getCommand (argv: string[], ctx: CommandContext): Promise<
         const view = session.node.peer(peer)
         let inv: Inventory | undefined
         let refused: string | undefined
-        try { inv = await session.call(peer, 'get-inventory') as Inventory } catch (err) { refused = (err as Error).message }
+        let net: Network | undefined
+        try {
+          [inv, net] = await Promise.all([
+            session.call(peer, 'get-inventory') as Promise<Inventory>,
+            // a node older than get-network answers the inventory only
+            (session.call(peer, 'get-network') as Promise<Network>).catch(() => undefined)
+          ])
+        } catch (err) { refused = (err as Error).message }
         return {
           peer,
           labels: { ...view?.labels },
           addresses: [...view?.addresses ?? []],
-          ...(inv !== undefined ? { version: inv.version, uptimeMs: Number(inv.uptimeMs), components: inv.components.length } : { control: refused })
+          ...(inv !== undefined ? { version: inv.version, uptimeMs: Number(inv.uptimeMs), components: inv.components.length } : { control: refused }),
+          ...(net !== undefined ? { reachability: net.reachability } : {})
         }
       }))
       if (args.json) {
         ctx.out(JSON.stringify(toJson(hosts), null, 2))
       } else {
-        const rows = [['PEER', 'VERSION', 'UPTIME', 'COMPONENTS', 'LABELS', 'ADDRESS']]
-        for (const h of hosts) rows.push([h.peer, h.version ?? '-', h.uptimeMs === undefined ? '-' : formatUptime(h.uptimeMs), h.components === undefined ? '-' : String(h.components), pairsText(Object.entries(h.labels)), h.addresses[0] ?? '-'])
+        const rows = [['PEER', 'VERSION', 'UPTIME', 'COMPONENTS', 'REACHABILITY', 'LABELS', 'ADDRESS']]
+        for (const h of hosts) rows.push([h.peer, h.version ?? '-', h.uptimeMs === undefined ? '-' : formatUptime(h.uptimeMs), h.components === undefined ? '-' : String(h.components), h.reachability ?? '-', pairsText(Object.entries(h.labels)), h.addresses[0] ?? '-'])
         ctx.out(table(rows).join('\n'))
       }
       return 0
@@ -100,18 +145,19 @@ export async function getCommand (argv: string[], ctx: CommandContext): Promise<
       await session.stop()
     }
   }
-  if (what === 'inventory') {
-    if (rest.length > 1) throw new CliError('usage', `get inventory takes at most one peer id\n\n${getHelp}`)
+  const format = what !== undefined && Object.hasOwn(perNode, what) ? perNode[what] : undefined
+  if (format !== undefined) {
+    if (rest.length > 1) throw new CliError('usage', `get ${what} takes at most one peer id\n\n${getHelp}`)
     const values = rest.length === 1 ? { ...args.values, peer: [...(args.values.peer as string[] | undefined ?? []), rest[0]] } : args.values
     const session = await openControl({ ...args, values }, ctx, getHelp)
     try {
       return await forEachTarget(session, ctx, args.json, async peer => {
-        const inv = await session.call(peer, 'get-inventory') as Inventory
-        return { text: formatInventory(inv), json: toJson(inv) }
+        const answer = await session.call(peer, `get-${what}`)
+        return { text: format(peer, answer), json: toJson(answer) }
       })
     } finally {
       await session.stop()
     }
   }
-  throw new CliError('usage', `get what? hosts or inventory${what === undefined ? '' : ` (got ${JSON.stringify(what)})`}\n\n${getHelp}`)
+  throw new CliError('usage', `get what? hosts, inventory or network${what === undefined ? '' : ` (got ${JSON.stringify(what)})`}\n\n${getHelp}`)
 }

@@ -1,8 +1,9 @@
 // The control interface every node serves (wasmesh:lattice/control): its parts' interfaces, the factory, and the rule that a control call names its peer.
 
-import type { ComponentSpec, LocalService } from '../api.ts'
+import type { ComponentSpec, ConnectionInfo, LocalService } from '../api.ts'
 import type { Link } from '../links.ts'
 import type { Logger } from '../logger.ts'
+import type { Reachability } from '../reachability.ts'
 import type { LoadedComponent, PoolStats } from '../runtime/index.ts'
 import { unversioned } from '../../protocol/versions.ts'
 import { ControlError } from './errors.ts'
@@ -54,6 +55,19 @@ export interface ControlHost {
   deleteLinks (component: string, target: string, name: string | undefined): number
   labels (): Readonly<Record<string, string>>
   setLabels (labels: Readonly<Record<string, string>>): void
+  /** How peers reach the node: what get-network answers. */
+  network (): NetworkInfo
+}
+
+/** `get-network`'s answer (wasmesh:lattice/control's network-info). */
+export interface NetworkInfo {
+  readonly reachability: Reachability
+  readonly addresses: readonly string[]
+  /** Peer ids of the relays this node holds a reservation on. */
+  readonly relays: readonly string[]
+  /** Reservations this node holds for others, as a relay. */
+  readonly relayReservations: number
+  readonly connections: ReadonlyArray<Pick<ConnectionInfo, 'peer' | 'direction' | 'relayed'> & { readonly address: string }>
 }
 
 export interface Control {

@@ -276,6 +276,7 @@ export function createControlService (host: ControlHost): Control {
     const p = (i: number): unknown => params[i]
     switch (func) {
       case 'get-inventory': return [inventory()]
+      case 'get-network': return [host.network()]
       case 'scale-component': return await answer(async () => await scale(p(0)))
       case 'stop-component': return await answer(async () => {
         const ref = str(p(0), 'component')

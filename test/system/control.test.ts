@@ -41,9 +41,28 @@ describe('wasmesh get/scale/stop/label/config/link/events with real nodes', () =
     const byPeer = new Map(hosts.map(h => [h.peer, h]))
     expect(byPeer.get(open.peerId)).toMatchObject({ labels: { zone: 'a' }, version: expect.stringMatching(/^\d+\.\d+\.\d+/) })
     expect(byPeer.get(closed.peerId)?.control).toContain('control-refused')
+    // on loopback only, it is reachable from this machine alone
+    expect(byPeer.get(open.peerId)).toMatchObject({ reachability: 'private' })
     const table = await cli('get', 'hosts')
     expect(table.code, table.stderr).toBe(0)
-    expect(table.stdout).toMatch(/^PEER\s+VERSION\s+UPTIME/)
+    expect(table.stdout).toMatch(/^PEER\s+VERSION\s+UPTIME\s+COMPONENTS\s+REACHABILITY/)
+  }, 90_000)
+
+  it('shows how a node is reached and its connections', async () => {
+    const r = await cli('get', 'network', open.peerId, '--json')
+    expect(r.code, r.stderr).toBe(0)
+    // keyed by peer, as for every per-node command
+    const net = (JSON.parse(r.stdout) as Record<string, { reachability: string, connections: Array<{ peer: string, direction: string, relayed: boolean }> }>)[open.peerId]
+    expect(net.reachability).toBe('private')
+    // the second node dialled it
+    expect(net.connections).toContainEqual(expect.objectContaining({ peer: closed.peerId, direction: 'inbound', relayed: false }))
+    const text = await cli('get', 'network', open.peerId)
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toContain(`node ${open.peerId}: reachability private`)
+    expect(text.stdout).toMatch(new RegExp(`${closed.peerId}\\s+inbound\\s+direct\\s+/ip4/127\\.0\\.0\\.1/tcp/`))
+    const refused = await cli('get', 'network', closed.peerId)
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toContain('control-refused')
   }, 90_000)
 
   it('scales a component onto a node, shows it in the inventory, serves calls, and stops it; events follow', async () => {

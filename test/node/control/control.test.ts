@@ -46,6 +46,19 @@ describe('the control interface', () => {
     expect(await ctl(closed, closed, 'get-inventory')).toMatchObject({ peer: closed.peerId })
   }, 30_000)
 
+  it('tells how peers reach a node and lists its connections, direct or relayed', async () => {
+    const net = await ctl(caller, open, 'get-network') as { reachability: string, addresses: string[], relays: string[], relayReservations: number, connections: Array<{ peer: string, direction: string, relayed: boolean, address: string }> }
+    expect(['public', 'private', 'relayed']).toContain(net.reachability)
+    expect(net.relays).toEqual([])
+    expect(net.relayReservations).toBe(0)
+    // both dialled it (its bootstrap peers): inbound and direct
+    for (const peer of [closed.peerId, caller.peerId]) {
+      expect(net.connections).toContainEqual({ peer, direction: 'inbound', relayed: false, address: expect.any(String) })
+    }
+    expect(net.connections).toHaveLength(open.stats().connections)
+    await expect(ctl(caller, closed, 'get-network')).rejects.toMatchObject({ code: 'control-refused' })
+  }, 30_000)
+
   it('scales a component up, rescales it and stops it; the inventory and the adverts follow', async () => {
     const events: ControlEvent[] = []
     const [stream] = await open.call(CONTROL_IFACE, 'watch-events', [], { target: open.peerId }) as [AsyncIterable<ControlEvent[]>]
