@@ -63,7 +63,7 @@ describeNeeding('nodes across NAT and on a LAN', { what: 'network namespaces wit
     const relay = await processes.node('relay', ['--listen', `/ip4/${lab.address('relay')}/tcp/4001`, '--lattice-key', latticeKey, '--data-dir', join(dir.path, 'relay'), '--cache-dir', cache], lab.prefix('relay'))
     expect(relay.output()).toMatch(/relay: offered to members behind NAT/)
     const bootstrap = relay.addresses.find(a => a.includes(`/ip4/${publicSubnet}.`))!
-    const a = await processes.node('a', ['--listen', '/ip4/0.0.0.0/tcp/4001', '--bootstrap', bootstrap, '--lattice-key', latticeKey, '--data-dir', join(dir.path, 'a'), '--cache-dir', cache, '--component', upper, '--console', '127.0.0.1:9090'], lab.prefix('a'))
+    const a = await processes.node('a', ['--listen', '/ip4/0.0.0.0/tcp/4001', '--bootstrap', bootstrap, '--lattice-key', latticeKey, '--data-dir', join(dir.path, 'a'), '--cache-dir', cache, '--component', upper, '--console', '127.0.0.1:9090', '--control'], lab.prefix('a'))
     expect(a.output()).toMatch(/reachability: (private addresses only|through a relay)/)
 
     // A's advert, as a public peer sees it: its relayed address through the relay, no loopback
@@ -93,6 +93,16 @@ describeNeeding('nodes across NAT and on a LAN', { what: 'network namespaces wit
     const toB = state.connections.filter(c => c.peer === b.peerId)
     console.info(`NAT lab: A's connections to B: ${toB.map(c => c.remoteAddr.includes('/p2p-circuit') ? 'relayed' : 'direct').join(', ')}`)
     expect(toB.length).toBeGreaterThan(0)
+
+    // what an operator sees of A from the public side: its relay, and its connection to B with its path
+    const r = await processes.cli(['get', 'network', a.peerId, '--json', '--bootstrap', bootstrap, '--lattice-key', latticeKey], { prefix: lab.prefix('relay'), timeoutMs: 60_000 })
+    expect(r.code, r.stderr).toBe(0)
+    const net = (JSON.parse(r.stdout) as Record<string, { reachability: string, relays: string[], connections: Array<{ peer: string, relayed: boolean, address: string }> }>)[a.peerId]
+    expect(net.relays).toEqual([relay.peerId])
+    expect(['private', 'relayed']).toContain(net.reachability)
+    const netToB = net.connections.filter(c => c.peer === b.peerId)
+    expect(netToB.length).toBeGreaterThan(0)
+    for (const c of netToB) expect(c.relayed).toBe(c.address.includes(`/p2p/${relay.peerId}/p2p-circuit`))
     for (const n of [a, b, relay] as NodeProcess[]) n.kill('SIGTERM')
   }, 240_000)
 
