@@ -50,13 +50,21 @@ export interface AdvertIntakeLimits extends AdvertLimits {
    * heartbeat; a relay cannot fill the registry with adverts of made-up keys in one reply.
    */
   readonly maxNewPeersPerSync: number
+  /**
+   * Peers not yet known whose adverts one forwarding peer may bring by gossip per minute (a burst of as many);
+   * the rest are dropped (`forwarder-new-peers`) before any signature check. Each sybil key has a fresh
+   * per-advertiser budget, so this is what bounds a flood of made-up keys through one connection; honest
+   * forwarders bring each new peer once, and sync replies have their own budget (`maxNewPeersPerSync`).
+   */
+  readonly maxNewPeersPerForwarderPerMinute: number
 }
 
 export const defaultAdvertIntakeLimits: AdvertIntakeLimits = Object.freeze({
   ...defaultAdvertLimits,
   maxAdvertTtlMs: defaultRegistryLimits.maxTtlMs,
   maxAdvertsPerPeerPerMinute: 120,
-  maxNewPeersPerSync: 256
+  maxNewPeersPerSync: 256,
+  maxNewPeersPerForwarderPerMinute: 1000
 })
 
 /** maxAdvertTtlMs, when not given: this many of the node's own advertTtlMs. */
@@ -176,6 +184,7 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
   let announced = false
 
   const limiter = createRateLimiter({ perMinute: limits.maxAdvertsPerPeerPerMinute, maxKeys: defaultRegistryLimits.maxPeers })
+  const newPeersByForwarder = createRateLimiter({ perMinute: limits.maxNewPeersPerForwarderPerMinute, maxKeys: defaultRegistryLimits.maxPeers })
 
   const drop = (reason: string, peer: string, detail: string): void => {
     stats.dropped[reason] = (stats.dropped[reason] ?? 0) + 1
@@ -192,9 +201,10 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
 
   /**
    * Decodes, verifies and applies one signed envelope. `from` is the peer gossipsub says signed the
-   * message, or the peer whose sync reply carried it (with `ageMs`, how long ago it received it).
+   * message (and `forwarder` the peer it came from), or the peer whose sync reply carried it (with
+   * `ageMs`, how long ago it received it, and the reply's budget).
    */
-  async function ingest (envelope: Uint8Array, source: 'gossip' | 'sync', from: string, ageMs = 0, budget?: SyncBudget): Promise<ApplyResult | 'dropped' | 'throttled'> {
+  async function ingest (envelope: Uint8Array, source: 'gossip' | 'sync', from: string, ageMs = 0, budget?: SyncBudget, forwarder?: string): Promise<ApplyResult | 'dropped' | 'throttled'> {
     let advert: Advert
     try {
       const signed = decodeSignedAdvert(envelope, limits)
@@ -215,6 +225,10 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
       if (held !== undefined && advert.seq <= held) return 'stale'
       if (held === undefined && budget !== undefined && budget.newPeers >= limits.maxNewPeersPerSync) {
         drop('sync-new-peers', from, `the sync reply adds more than maxNewPeersPerSync (${limits.maxNewPeersPerSync}) peers`)
+        return 'throttled'
+      }
+      if (held === undefined && forwarder !== undefined && !newPeersByForwarder.take(forwarder)) {
+        drop('forwarder-new-peers', forwarder, `more than maxNewPeersPerForwarderPerMinute (${limits.maxNewPeersPerForwarderPerMinute}) new peers a minute forwarded`)
         return 'throttled'
       }
       const key = peerIdFromString(advert.peer).publicKey
@@ -386,7 +400,7 @@ export function createAdvertAgent (init: AdvertAgentInit): AdvertAgent {
           drop('unsigned', peer.toString(), 'adverts must be signed')
           return TopicValidatorResult.Reject
         }
-        const result = await ingest(msg.data, 'gossip', msg.from.toString())
+        const result = await ingest(msg.data, 'gossip', msg.from.toString(), 0, undefined, peer.toString())
         if (result === 'dropped') return TopicValidatorResult.Reject
         // Stale, self and throttled adverts are not news here, and not worth passing on; but the peer
         // that forwarded them did nothing wrong, so they are not rejected (which would lower its score).

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { Message } from '@libp2p/gossipsub'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { advertTopic, encodeAdvert, encodeAdvertList, encodeRelayedList, encodeSignedAdvert } from '../../../protocol/advert.ts'
@@ -62,12 +64,15 @@ function advertOf (peer: string, seq: bigint, over: Partial<Advert> = {}): Adver
 }
 
 /** `n` adverts of fresh keys serving `iface`, each at a closed memory address, asking to be kept for 2^32-1 ms. */
+const sybilKeys = new Map<string, PrivateKey>()
+
 async function sybils (n: number, iface: string): Promise<{ peers: Set<string>, envelopes: Uint8Array[] }> {
   const peers = new Set<string>()
   const envelopes: Uint8Array[] = []
   for (let i = 0; i < n; i++) {
     const key = await generateKeyPair('Ed25519')
     const peer = peerIdFromPrivateKey(key).toString()
+    sybilKeys.set(peer, key)
     peers.add(peer)
     envelopes.push(await signedBy(key, advertOf(peer, 1n, {
       addresses: [`/memory/${randomUUID()}/p2p/${peer}`],
@@ -193,6 +198,28 @@ describe('a node under attack keeps serving everyone else', () => {
     await eventually('the excess dropped', () => (dropped['rate-limited'] ?? 0) >= sent - perMinute - 10, 30_000)
     expect(limited.peer(self)).toBeDefined()
   }, 60_000)
+
+  it('takes at most maxNewPeersPerForwarderPerMinute unknown peers a minute by gossip through one forwarder, whatever keys signed them', async () => {
+    const limited = await mesh.add({ advertLimits: { maxNewPeersPerForwarderPerMinute: 20 } })
+    // what gossipsub hands the validator once each message's signature held: every sybil signs with its own key
+    const validate = nodeInternals(limited).libp2p.services.pubsub.topicValidators.get(advertTopic('default'))!
+    const arrive = async (forwarder: string, envelope: Uint8Array, from: string): Promise<string> =>
+      await validate(peerIdFromString(forwarder), { type: 'signed', from: peerIdFromString(from), topic: advertTopic('default'), data: envelope } as unknown as Message)
+    const { peers, envelopes } = await sybils(50, 'test:sybil/api@1.0.0')
+    const authors = [...peers]
+    const results: string[] = []
+    for (let i = 0; i < envelopes.length; i++) results.push(await arrive(attacker.peerId.toString(), envelopes[i], authors[i]))
+    expect(results.filter(r => r === TopicValidatorResult.Accept)).toHaveLength(20)
+    expect(limited.stats().adverts.dropped['forwarder-new-peers']).toBe(30)
+    expect(authors.filter(p => limited.peer(p) !== undefined)).toHaveLength(20)
+    // a peer already known is not new: its next advert through the same forwarder is taken
+    const known = authors.find(p => limited.peer(p) !== undefined)!
+    const knownKey = sybilKeys.get(known)!
+    expect(await arrive(attacker.peerId.toString(), await signedBy(knownKey, advertOf(known, 2n)), known)).toBe(TopicValidatorResult.Accept)
+    // another forwarder has a budget of its own
+    const other = await sybils(1, 'test:sybil/api@1.0.0')
+    expect(await arrive(client.peerId, other.envelopes[0], [...other.peers][0])).toBe(TopicValidatorResult.Accept)
+  })
 
   it('does not count another lattice\'s adverts as received: they are dropped as other-lattice', async () => {
     const topic = await subscribedToVictim()
