@@ -62,6 +62,8 @@ export const examples: readonly ExampleSpec[] = [
   { name: 'msg-pub', dir: 'msg-pub', entry: 'pub.js', world: 'messaging-publisher', engine: 'starlingmonkey' },
   { name: 'msg-sub', dir: 'msg-sub', entry: 'sub.js', world: 'messaging-subscriber', engine: 'starlingmonkey' },
   { name: 'http-hello', dir: 'http-hello', entry: 'hello.js', world: 'http-service', engine: 'starlingmonkey', wit: 'http' },
+  // The same service with no JS engine inside: what a component compiled from Rust or Go costs (benchmarks).
+  { name: 'http-hello-wat', dir: 'http-hello-wat', entry: 'hello.wat', world: 'http-service', engine: 'wat', wit: 'http' },
   { name: 'http-echo', dir: 'http-echo', entry: 'echo.js', world: 'http-service', engine: 'starlingmonkey', wit: 'http' },
   { name: 'http-counter', dir: 'http-counter', entry: 'counter.js', world: 'http-keyvalue-counter', engine: 'starlingmonkey', wit: 'http' },
   { name: 'http-files', dir: 'http-files', entry: 'files.js', world: 'http-files', engine: 'starlingmonkey', wit: 'blobstore' }

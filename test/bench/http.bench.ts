@@ -1,4 +1,4 @@
-// HTTP requests/s and p50/p99 at 1 and 64 connections: the gateway with its component on one node, gateway and component on two, a bare node:http server and `jco serve` of the same component, in one run.
+// HTTP requests/s and p50/p99 at 1 and 64 connections: the gateway with its component on one node, gateway and component on two, a bare node:http server and `jco serve` of the same component, in one run; for a StarlingMonkey (JS) component and a compiled-like (WAT) one.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { request, Agent } from 'node:http'
 import { fileURLToPath } from 'node:url'
@@ -11,7 +11,13 @@ const CONNECTIONS = [1, 64] as const
 /** Per figure: a warm-up, then this long of requests; the four servers take turns. */
 const WARMUP_MS = 1500
 const RUN_MS = 5000
-const HELLO = 'Hello from wasmesh! You asked for /bench\n'
+
+/** The components benched, each with the bytes it answers `GET /bench` with (what the bare server sends too). */
+const COMPONENTS = [
+  { example: 'http-hello', what: 'StarlingMonkey (a JS engine in the component)', body: 'Hello from wasmesh! You asked for /bench\n' },
+  { example: 'http-hello-wat', what: 'WAT (no engine: what Rust or Go compiles to)', body: 'Hello from wasmesh!\n' }
+] as const
+type Bench = typeof COMPONENTS[number]
 
 const wasmeshBin = fileURLToPath(new URL('../../bin/wasmesh.js', import.meta.url))
 const jcoBin = fileURLToPath(new URL('../../node_modules/@bytecodealliance/jco/dist/jco.js', import.meta.url))
@@ -36,14 +42,14 @@ async function stopAll (children: ChildProcess[]): Promise<void> {
 }
 
 /** One request; resolves with its latency in ms. */
-function once (agent: Agent, url: URL): Promise<number> {
+function once (agent: Agent, url: URL, bytes: number): Promise<number> {
   const started = performance.now()
   return new Promise((resolve, reject) => {
     const req = request(url, { agent }, res => {
       let n = 0
       res.on('data', (d: Buffer) => { n += d.byteLength })
       res.on('end', () => {
-        if (res.statusCode !== 200 || n !== HELLO.length) reject(new Error(`status ${res.statusCode ?? 0}, ${n} bytes`))
+        if (res.statusCode !== 200 || n !== bytes) reject(new Error(`status ${res.statusCode ?? 0}, ${n} bytes`))
         else resolve(performance.now() - started)
       })
       res.on('error', reject)
@@ -56,7 +62,7 @@ function once (agent: Agent, url: URL): Promise<number> {
 interface Figure { readonly rps: number, readonly p50: number, readonly p99: number, readonly errors: number }
 
 /** `connections` keep-alive connections, each sending its next request when the last one is answered. */
-async function load (base: string, connections: number, ms: number): Promise<Figure> {
+async function load (base: string, connections: number, ms: number, bytes: number): Promise<Figure> {
   const agent = new Agent({ keepAlive: true, maxSockets: connections })
   const url = new URL('/bench', base)
   const latencies: number[] = []
@@ -66,7 +72,7 @@ async function load (base: string, connections: number, ms: number): Promise<Fig
   await Promise.all(Array.from({ length: connections }, async () => {
     while (performance.now() < until) {
       try {
-        latencies.push(await once(agent, url))
+        latencies.push(await once(agent, url, bytes))
       } catch {
         errors++
       }
@@ -84,7 +90,18 @@ async function httpLine (out: () => string, pattern: RegExp, what: string): Prom
 }
 
 export async function run (): Promise<string> {
-  const { 'http-hello': hello } = await ensureExamples({ names: ['http-hello'] })
+  // WASMESH_BENCH_HTTP=http-hello-wat (comma-separated) benches only those
+  const only = process.env.WASMESH_BENCH_HTTP?.split(',').filter(x => x !== '')
+  const chosen = COMPONENTS.filter(c => only === undefined || only.length === 0 || only.includes(c.example))
+  const paths = await ensureExamples({ names: chosen.map(c => c.example) })
+  const out: string[] = []
+  for (const c of chosen) out.push(await suite(c, paths[c.example]))
+  return out.join('\n\n')
+}
+
+async function suite (component: Bench, hello: string): Promise<string> {
+  const HELLO = component.body
+  const bytes = Buffer.byteLength(HELLO)
   const scratch = await scratchDir('http-bench')
   const node = (name: string, extra: string[]): { proc: ChildProcess, out: () => string } => child([wasmeshBin, 'node', '--listen', '/ip4/127.0.0.1/tcp/0',
     '--data-dir', join(scratch.path, name), '--cache-dir', join(scratch.path, 'cache'), '--no-demo-host', '--log-level', 'warn', ...extra])
@@ -103,7 +120,7 @@ export async function run (): Promise<string> {
     servers.push({ name: '(b) gateway on A, component on B', url: await httpLine(a.out, /^http: (\S+)/m, 'node a'), children: [a.proc, b.proc] })
 
     // jco serve runs the component in its own thread, as --inline does: the like-for-like figure beside (d)
-    const inline = node('inline', ['--component', hello, '--inline', 'http-hello', '--http', '127.0.0.1:0'])
+    const inline = node('inline', ['--component', hello, '--inline', component.example, '--http', '127.0.0.1:0'])
     children.push(inline.proc)
     servers.push({ name: "(a') as (a), the component --inline", url: await httpLine(inline.out, /^http: (\S+)/m, 'node inline'), children: [inline.proc] })
 
@@ -117,16 +134,16 @@ export async function run (): Promise<string> {
     await httpLine(jco.out, /(listening)/, 'jco serve')
     servers.push({ name: '(d) jco serve, same component', url: `http://localhost:${port}`, children: [jco.proc] })
 
-    for (const s of servers) await eventually(`${s.name} answering`, async () => (await load(s.url, 1, 200)).errors === 0, { timeoutMs: 60_000, intervalMs: 200 })
+    for (const s of servers) await eventually(`${s.name} answering`, async () => (await load(s.url, 1, 200, bytes)).errors === 0, { timeoutMs: 60_000, intervalMs: 200 })
 
     const results = new Map<string, Figure>()
     for (const c of CONNECTIONS) {
       for (const s of servers) {
-        await load(s.url, c, WARMUP_MS)
-        results.set(`${s.name}|${c}`, await load(s.url, c, RUN_MS))
+        await load(s.url, c, WARMUP_MS, bytes)
+        results.set(`${s.name}|${c}`, await load(s.url, c, RUN_MS, bytes))
       }
     }
-    const lines = ['### HTTP: the same hello component behind four servers', '',
+    const lines = [`### HTTP: ${component.example}, ${component.what}, behind four servers`, '',
       `Requests/s and latency with ${CONNECTIONS.join(' and ')} keep-alive connections (node:http client in the bench process, each server in processes of its own; ${RUN_MS / 1000} s per figure after a ${WARMUP_MS / 1000} s warm-up).`, '',
       '| server | connections | req/s | p50 ms | p99 ms | errors |', '|---|---:|---:|---:|---:|---:|']
     for (const c of CONNECTIONS) {
