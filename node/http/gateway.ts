@@ -314,14 +314,17 @@ export function createGateway (init: GatewayInit): Gateway {
 
   /** A body that came whole with the head (the component finished it first): one write, no stream machinery. */
   function respondWhole (res: ServerResponse, response: WireResponse, body: Uint8Array): void {
+    const raw = rawOfWire(response.headers)
+    const trailers = response.trailers as WireFields | undefined
+    // Its length is known: a content-length instead of chunked framing (one write, and the client knows the size)
+    if (body.byteLength > 0 && (trailers === undefined || trailers.length === 0) && !hasField(raw, 'content-length')) raw.push('content-length', String(body.byteLength))
     try {
-      res.writeHead(response.status, rawOfWire(response.headers))
+      res.writeHead(response.status, raw)
     } catch (err) {
       answer(res, 502, `the component's response head is not valid HTTP: ${(err as Error).message}`)
       return
     }
     count(response.status)
-    const trailers = response.trailers as WireFields | undefined
     try {
       if (trailers !== undefined && trailers.length > 0) res.addTrailers(pairsOf(rawOfWire(trailers)))
     } catch (err) {
@@ -426,4 +429,10 @@ export function createGateway (init: GatewayInit): Gateway {
       return { inflight, responses: { ...responses }, refused: { ...refused } }
     }
   }
+}
+
+/** Whether a raw header list (name, value, name, value...) has a field of this lower-case name. */
+function hasField (raw: readonly string[], name: string): boolean {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === name) return true
+  return false
 }
