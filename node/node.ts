@@ -182,7 +182,8 @@ export async function createNode (init: NodeInit = {}): Promise<MeshNode> {
     log: log.child('adverts'),
     local: () => ({ addresses: advertised(), labels: { ...labels }, exports: services.exports(), client: init.role === 'client', apps: apps.statusText() })
   })
-  const describer = createDescriber({ libp2p, lattice, limits, localWit: digest => services.byDigest(digest)?.wit })
+  // A component replaced while calls drain is no longer served, but peers may still hold the advert that named it: its WIT is still known.
+  const describer = createDescriber({ libp2p, lattice, limits, localWit: digest => services.byDigest(digest)?.wit ?? runtime.components().find(c => c.digest === digest)?.wit })
   const outbound = createOutbound({
     libp2p,
     registry,

@@ -641,7 +641,8 @@ export async function nodeCommand (argv: string[], ctx: CommandContext): Promise
     if (demoHost) node.serve(createDemoHost({ onLog: (message, caller) => { log.info(`log from ${logCaller(node, caller)}: ${message}`) } }))
     running = true
     const loopbackOnly = latticeKey === undefined && (settings.listen === undefined || settings.listen.length === 0)
-    for (const line of startLines(node, providers, ops, demoHost, ctx.env, { loopbackOnly, latticeKeyFile: latticeKey === undefined ? undefined : settings.latticeKey, subscriptions: settings.subscribe, consoleUrl: consoleServer?.url, control: settings.control !== true ? undefined : settings.policy === undefined ? 'open' : 'policy' })) ctx.out(line)
+    // One write: whoever reads the banner through a pipe gets it whole once the addresses show, not line by line.
+    ctx.out(startLines(node, providers, ops, demoHost, ctx.env, { loopbackOnly, latticeKeyFile: latticeKey === undefined ? undefined : settings.latticeKey, subscriptions: settings.subscribe, consoleUrl: consoleServer?.url, control: settings.control !== true ? undefined : settings.policy === undefined ? 'open' : 'policy' }).join('\n'))
     if ((settings.bootstrap?.length ?? 0) > 0) {
       lonely = setTimeout(() => {
         if (node.connections().length === 0) log.warn(`not connected to any bootstrap peer yet (${settings.bootstrap?.join(', ')}); retrying in the background: check the addresses and that those nodes are up`)
