@@ -83,6 +83,9 @@ describe('HTTP gateway', () => {
     const hello = await fetch(`${local.httpUrl() as string}/there?x=1`)
     expect(hello.status).toBe(200)
     expect(await hello.text()).toBe('Hello from wasmesh! You asked for /there\n')
+    // A body the component finished before its response left goes out whole: a length, not chunked framing.
+    expect(hello.headers.get('content-length')).toBe(String(Buffer.byteLength('Hello from wasmesh! You asked for /there\n')))
+    expect(hello.headers.get('transfer-encoding')).toBeNull()
 
     const b = await mesh.add({ components: [{ source: paths['http-echo'] }], bootstrap: local.addresses() })
     const { node: a, url } = await gateway({}, ['default=name=http-echo'])
