@@ -289,6 +289,9 @@ export function parseComponentSetting (text: string, what: 'config-value' | 'sec
   return { component, key, value }
 }
 
+/** Runtime limits that only the node's value of counts: the size of a file it accepts, the spare workers it keeps. */
+const nodeWideRuntimeLimits: ReadonlySet<string> = new Set(['maxComponentBytes', 'spareWorkers'])
+
 /** One runtime limit of one component, as `--component-limit` takes it. */
 export interface ComponentLimitArg {
   readonly component: string
@@ -307,14 +310,14 @@ export function parseComponentLimitArg (text: string): ComponentLimitArg {
   const component = text.slice(0, colon)
   if (!componentName.test(component)) throw new SettingError(`component-limit ${JSON.stringify(text)}: ${JSON.stringify(component)} is not a component name`)
   const [name, value] = parseLimit(text.slice(colon + 1, eq).trim(), text.slice(eq + 1).trim())
-  if (limitInfo(name).group !== 'runtimeLimits' || name === 'maxComponentBytes') {
+  if (limitInfo(name).group !== 'runtimeLimits' || nodeWideRuntimeLimits.has(name)) {
     throw new SettingError(`component-limit ${JSON.stringify(text)}: ${name} is a limit of the node, not of one component (give it with --limit); a component's are ${componentLimitNames().join(', ')}`)
   }
   return { component, name, value }
 }
 
 function componentLimitNames (): string[] {
-  return [...limitCatalog.values()].filter(i => i.group === 'runtimeLimits' && i.name !== 'maxComponentBytes').map(i => i.name)
+  return [...limitCatalog.values()].filter(i => i.group === 'runtimeLimits' && !nodeWideRuntimeLimits.has(i.name)).map(i => i.name)
 }
 
 /** `config-value:` / `secret:` in a file: `<component>:<key>=<value>` strings, or a table of components, each a table of keys. */

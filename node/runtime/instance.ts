@@ -1,8 +1,9 @@
 // One component instance in its own worker thread: the main-thread side of the worker protocol, deadlines and teardown.
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import { createInterface } from 'node:readline'
 import { RuntimeError, type RuntimeErrorCode } from './errors.ts'
-import type { FromWorker, ToWorker, WorkerInit } from './messages.ts'
+import type { FromWorker, SpareInit, ToWorker, WorkerInit } from './messages.ts'
+import { startWorker, type SpareWorkers } from './spares.ts'
 
 export interface InstanceHooks {
   /** A line the guest wrote to stdout or stderr. */
@@ -16,6 +17,8 @@ export interface InstanceHooks {
 export interface InstanceOptions {
   readonly heapMb: number
   readonly instantiateTimeoutMs: number
+  /** Where a worker instance takes a started thread from; without one (or none spare) it starts its own. */
+  readonly spares?: SpareWorkers
 }
 
 /** One instance of a component, wherever it runs: what the pool needs of it. */
@@ -54,8 +57,6 @@ interface Pending {
   readonly timer: NodeJS.Timeout
 }
 
-const workerUrl = new URL('./worker.ts', import.meta.url)
-
 /** An instance in a worker thread of its own: a deadline can terminate a guest that never returns. */
 export class WorkerInstance implements Instance {
   readonly id = newInstanceId()
@@ -78,12 +79,9 @@ export class WorkerInstance implements Instance {
 
   /** Starts a worker and resolves once the component is instantiated in it. */
   static async spawn (init: WorkerInit, opts: InstanceOptions, hooks: InstanceHooks): Promise<WorkerInstance> {
-    const worker = new Worker(workerUrl, {
-      workerData: init,
-      stdout: true,
-      stderr: true,
-      resourceLimits: { maxOldGenerationSizeMb: opts.heapMb }
-    })
+    const spare = opts.spares?.take(opts.heapMb)
+    if (spare !== undefined) spare.postMessage({ type: 'init', init } satisfies SpareInit)
+    const worker = spare ?? startWorker(opts.heapMb, init)
     const instance = new WorkerInstance(worker)
     for (const stream of ['stdout', 'stderr'] as const) {
       createInterface({ input: worker[stream], crlfDelay: Infinity }).on('line', line => { hooks.log(stream, line) })

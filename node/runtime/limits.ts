@@ -36,6 +36,12 @@ export interface RuntimeLimits extends HostLimits {
   readonly instanceIdleTimeoutMs: number
   /** Instances of each component that stay running however long they are idle (0: scale to zero). */
   readonly minInstances: number
+  /**
+   * Worker threads the runtime keeps started and empty, so that a worker instance (a first call after reaping, a
+   * replacement, growth under load) costs its component's instantiation and not a thread's cold start (spares.ts).
+   * The runtime's own value counts (a component's is not used); 0: none, each instance starts its own thread.
+   */
+  readonly spareWorkers: number
 }
 
 export const defaultRuntimeLimits: RuntimeLimits = Object.freeze({
@@ -48,6 +54,7 @@ export const defaultRuntimeLimits: RuntimeLimits = Object.freeze({
   maxInstanceMemoryBytes: 1024 * 1024 * 1024,
   instanceIdleTimeoutMs: 300_000,
   minInstances: 0,
+  spareWorkers: 1,
   ...defaultHostLimits
 })
 

@@ -27,6 +27,9 @@ export interface WorkerInit extends GuestPlan {
   readonly outgoingHttp?: OutgoingHttpLimits
 }
 
+/** The first and only message a spare worker waits for: the plan of the instance it becomes. */
+export interface SpareInit { readonly type: 'init', readonly init: WorkerInit }
+
 export type ToWorker =
   | { readonly type: 'call', readonly id: number, readonly iface: string, readonly func: string, readonly params: unknown[] }
   | { readonly type: 'import-result', readonly id: number, readonly ok: true, readonly results: unknown[] }

@@ -5,6 +5,8 @@ import { checkComponentBytes, digestOf, inspectComponent, readComponentSource, t
 import { RuntimeError } from './errors.ts'
 import { DeadlineQueue } from './deadlines.ts'
 import { WorkerInstance, type Instance, type InstanceHooks } from './instance.ts'
+import { SpareWorkers } from './spares.ts'
+import { installLazyShimIo } from './shim-io.ts'
 import { defaultRuntimeLimits, type RuntimeLimits } from './limits.ts'
 import { capMemories } from './memory-cap.ts'
 import { InstancePool, type PoolCallOptions, type PoolStats } from './pool.ts'
@@ -144,6 +146,8 @@ export interface Runtime {
   stats (id: string): PoolStats
   /** How many transpiles have run (the rest came from the cache). */
   readonly transpiles: number
+  /** Worker threads started and waiting to become an instance (`spareWorkers`). */
+  readonly spareWorkers: number
 }
 
 interface Entry {
@@ -208,6 +212,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
   const components = new Map<string, Entry>()
   /** Deadlines of inline instances' calls (a worker instance keeps its own timer, it terminates a thread). */
   const deadlines = new DeadlineQueue()
+  const spares = new SpareWorkers(limits.spareWorkers)
   const loading = new Map<string, Promise<LoadedComponent>>()
   let started = false
 
@@ -310,10 +315,13 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
         resolveImport(iface, func, params, { id: digest, name, linkName: instanceHost.linkName(iface) }).catch(() => {})
       }
     })
-    const opts = { heapMb: l.instanceHeapMb, instantiateTimeoutMs: l.instantiateTimeoutMs }
+    const opts = { heapMb: l.instanceHeapMb, instantiateTimeoutMs: l.instantiateTimeoutMs, spares }
     const spawn = config.isolation === 'inline'
       // Imported with the first inline instance: it brings preview2-shim (and its I/O thread) onto the node's own thread, which worker instances never need there.
-      ? async (): Promise<Instance> => await (await import('./inline-instance.ts')).InlineInstance.create(workerInit, { ...opts, deadlines }, hooksOf(host.instance()))
+      ? async (): Promise<Instance> => {
+        installLazyShimIo()
+        return await (await import('./inline-instance.ts')).InlineInstance.create(workerInit, { ...opts, deadlines }, hooksOf(host.instance()))
+      }
       : async (): Promise<Instance> => await WorkerInstance.spawn(workerInit, opts, hooksOf(host.instance()))
     const pool = new InstancePool(spawn, l, deadlines)
     let first: Instance
@@ -350,6 +358,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
     async start () {
       if (started) return
       started = true
+      spares.start()
     },
 
     async stop () {
@@ -359,6 +368,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       components.clear()
       await Promise.allSettled([...loading.values()])
       await Promise.all(all.map(async e => { await e.pool.close() }))
+      await spares.stop()
       deadlines.clear()
     },
 
@@ -460,7 +470,9 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       return e.pool.stats()
     },
 
-    get transpiles () { return cache.transpiles }
+    get transpiles () { return cache.transpiles },
+
+    get spareWorkers () { return spares.size }
   }
 
   /** A call whose parameters or results can hold resource handles: it runs on the instance that owns them, and records those it gives out. */

@@ -1,11 +1,14 @@
 // The body of an instance worker: instantiates one transpiled component in its own sandbox and runs the calls it is sent, one at a time.
 import { parentPort, workerData } from 'node:worker_threads'
 import { importFailure, instantiateGuest } from './guest.ts'
-import type { FromWorker, ToWorker, WorkerInit } from './messages.ts'
+import type { FromWorker, SpareInit, ToWorker, WorkerInit } from './messages.ts'
 import { createWasiImports } from './sandbox.ts'
 
-const init = workerData as WorkerInit
 const port = parentPort ?? (() => { throw new Error('worker.ts must run in a worker thread') })()
+// A spare (spares.ts) is started with no plan, its modules loaded ahead of need: its instance's plan is its first message.
+const init = (workerData as WorkerInit | null) ?? await new Promise<WorkerInit>(resolve => {
+  port.once('message', (msg: SpareInit) => { resolve(msg.init) })
+})
 const post = (msg: FromWorker): void => { port.postMessage(msg) }
 
 let nextImportId = 0

@@ -10,6 +10,7 @@ import { promisify } from 'node:util'
 import { startClient } from '../../cli/client.ts'
 import { ensureExamples } from '../../examples/build.ts'
 import { silentLogger } from '../../node/logger.ts'
+import { defaultRuntimeLimits } from '../../node/runtime/index.ts'
 import { scratchDir } from '../support/scratch.ts'
 import type { DensityJob, DensityResult } from './support/density-child.ts'
 import { median } from './support/timing.ts'
@@ -222,7 +223,8 @@ export async function run (): Promise<string> {
         const called = await procStatus(node.pid)
         let rest = called
         if (limit[1]?.endsWith('=1000') === true) {
-          await settleThreads(node.pid, idleThreads)
+          // Its instances' workers ended; the spare workers (started with the first worker instance) stay.
+          await settleThreads(node.pid, idleThreads + defaultRuntimeLimits.spareWorkers)
           rest = await procStatus(node.pid)
         }
         rows.push(`| ${tree.label}: ${label} | ${mb(loaded.rssMb)} (${loaded.threads} threads) | ${mb(called.rssMb)} | ${mb(rest.rssMb)} (${rest.threads} threads) |`)

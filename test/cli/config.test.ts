@@ -302,6 +302,7 @@ describe('per-component runtime limits (--component-limit, component-limit:)', (
     }
     expect(() => parseComponentLimitArg('upper:maxInboundStreams=4')).toThrow(/a limit of the node, not of one component/)
     expect(() => parseComponentLimitArg('upper:maxComponentBytes=1MiB')).toThrow(/a limit of the node/)
+    expect(() => parseComponentLimitArg('upper:spareWorkers=2')).toThrow(/a limit of the node/)
   })
 
   it('reads them from a config file', async () => {
