@@ -36,6 +36,7 @@ export type ToWorker =
   | { readonly type: 'import-result', readonly id: number, readonly ok: false, readonly code: RuntimeErrorCode, readonly message: string }
 
 export type FromWorker =
+  | { readonly type: 'spare-ready' }
   | { readonly type: 'ready', readonly instantiateMs: number }
   | { readonly type: 'init-error', readonly message: string }
   | { readonly type: 'result', readonly id: number, readonly ok: true, readonly results: unknown[] }

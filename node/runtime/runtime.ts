@@ -146,7 +146,7 @@ export interface Runtime {
   stats (id: string): PoolStats
   /** How many transpiles have run (the rest came from the cache). */
   readonly transpiles: number
-  /** Worker threads started and waiting to become an instance (`spareWorkers`). */
+  /** Worker threads started, their modules loaded, waiting to become an instance (`spareWorkers`). */
   readonly spareWorkers: number
 }
 
@@ -472,7 +472,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
 
     get transpiles () { return cache.transpiles },
 
-    get spareWorkers () { return spares.size }
+    get spareWorkers () { return spares.ready }
   }
 
   /** A call whose parameters or results can hold resource handles: it runs on the instance that owns them, and records those it gives out. */

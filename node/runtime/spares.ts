@@ -1,5 +1,6 @@
 // Instance workers started ahead of need: a thread with the worker's modules loaded, waiting for the plan of the instance it becomes.
 import { Worker } from 'node:worker_threads'
+import type { FromWorker } from './messages.ts'
 
 const workerUrl = new URL('./worker-entry.ts', import.meta.url)
 
@@ -28,6 +29,8 @@ export class SpareWorkers {
   readonly #spares = new Map<number, Set<Worker>>()
   /** Each spare's exit, until it is taken (then its instance waits for it). */
   readonly #exits = new Map<Worker, Promise<void>>()
+  /** Spares that said they wait for a plan (worker.ts posts `spare-ready`). */
+  readonly #ready = new WeakSet<Worker>()
   #closed = true
 
   /** `count`: spares kept per heap size (0: none, every worker instance starts its own thread; at most `MAX_SPARES`). */
@@ -35,10 +38,10 @@ export class SpareWorkers {
     this.#count = Math.min(MAX_SPARES, Math.max(0, Math.floor(count)))
   }
 
-  /** Spares started and not taken. */
-  get size (): number {
+  /** Spares whose modules are loaded, waiting for a plan. */
+  get ready (): number {
     let n = 0
-    for (const spares of this.#spares.values()) n += spares.size
+    for (const spares of this.#spares.values()) for (const w of spares) if (this.#ready.has(w)) n++
     return n
   }
 
@@ -70,6 +73,7 @@ export class SpareWorkers {
       this.#exits.set(worker, new Promise<void>(resolve => {
         worker.once('exit', () => { set.delete(worker); this.#exits.delete(worker); resolve() })
       }))
+      worker.once('message', (msg: FromWorker) => { if (msg.type === 'spare-ready') this.#ready.add(worker) })
       // A spare that fails to start is dropped; the instance that would have taken it starts its own thread.
       worker.on('error', () => { set.delete(worker) })
       spares.add(worker)

@@ -5,11 +5,12 @@ import type { FromWorker, SpareInit, ToWorker, WorkerInit } from './messages.ts'
 import { createWasiImports } from './sandbox.ts'
 
 const port = parentPort ?? (() => { throw new Error('worker.ts must run in a worker thread') })()
+const post = (msg: FromWorker): void => { port.postMessage(msg) }
 // A spare (spares.ts) is started with no plan, its modules loaded ahead of need: its instance's plan is its first message.
 const init = (workerData as WorkerInit | null) ?? await new Promise<WorkerInit>(resolve => {
   port.once('message', (msg: SpareInit) => { resolve(msg.init) })
+  post({ type: 'spare-ready' })
 })
-const post = (msg: FromWorker): void => { port.postMessage(msg) }
 
 let nextImportId = 0
 const pendingImports = new Map<number, { resolve: (r: unknown[]) => void, reject: (e: Error) => void }>()

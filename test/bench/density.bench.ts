@@ -186,7 +186,7 @@ export async function run (): Promise<string> {
     out.push(
       `Components that differ only in a custom section (distinct digests: each transpiled, compiled and instantiated on its own), each loaded and called once (cached transpile), one instance each at most; reaped: \`instanceIdleTimeoutMs\` ${IDLE_MS} ms, \`minInstances\` 0. RSS after two GCs.`,
       '',
-      '| components | empty runtime | loaded, never reaped (old path) | at rest, reaped | first call after reaping (median of 9) | load + first call per component |',
+      '| components | empty runtime | loaded, never reaped (old path) | at rest, reaped | first call after reaping, one at a time (median of 9) | load + first call per component |',
       '|---|---:|---:|---:|---:|---:|',
       ...await densityRows('WAT (arith)', wat, { iface: 'wasmesh:examples/arith', func: 'add', params: [40, 2], expected: 42 }, base),
       ...await densityRows('StarlingMonkey (hello)', sm, { iface: '', func: 'hello-world', params: [], expected: 'Hello, World!' }, base),

@@ -72,6 +72,8 @@ try {
     await until('every instance reaped', () => ids.every(id => runtime.stats(id).instances === 0))
     restMb = await rssMb()
     for (const id of ids.slice(0, job.coldCalls)) {
+      // One at a time: the spare the last one took has been replaced (a burst is served as fast as spares boot).
+      if (job.isolation === 'worker') await until('a spare worker ready', () => (runtime as { spareWorkers?: number }).spareWorkers !== 0)
       const t0 = performance.now()
       await runtime.call(id, job.call.iface, job.call.func, job.call.params)
       coldCallMs.push(performance.now() - t0)

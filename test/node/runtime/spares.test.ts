@@ -34,14 +34,15 @@ describe('spare workers', () => {
     await t.runtime.unload(inline.id)
 
     const c = await t.runtime.load(paths.arith, { isolation: 'worker' })
-    expect(t.runtime.spareWorkers).toBe(1)
+    await eventually('a spare ready', () => t?.runtime.spareWorkers === 1)
     // Reaped, and started again from the spare on the next call, which is replaced at once.
     for (let round = 0; round < 3; round++) {
       const reaped = t.runtime.stats(c.id).reaped
       await eventually('the instance reaped', () => t?.runtime.stats(c.id).reaped === reaped + 1)
+      await eventually('a spare ready', () => t?.runtime.spareWorkers === 1)
       expect(await t.runtime.call(c.id, 'wasmesh:examples/arith', 'add', [40, round])).toEqual([40 + round])
-      expect(t.runtime.spareWorkers).toBe(1)
     }
+    await eventually('the replacement ready', () => t?.runtime.spareWorkers === 1)
     await t.runtime.stop()
     expect(t.runtime.spareWorkers).toBe(0)
   })
@@ -60,7 +61,7 @@ describe('spare workers', () => {
       t = await startRuntime({ limits: { spareWorkers: 1 } })
       // The first worker instance starts its own thread and the spare; the next two are started from spares.
       await t.runtime.load(paths.arith, { isolation: 'worker' })
-      expect(t.runtime.spareWorkers).toBe(1)
+      await eventually('a spare ready', () => t?.runtime.spareWorkers === 1)
       const granted = await t.runtime.load(await readFile(paths['sandbox-probe']), { isolation: 'worker', grants: { readOnlyDirs: { '/etc': dir.path }, env: { GRANTED_VAR: '1' } } })
       const [env] = await t.runtime.call(granted.id, PROBE, 'read-env', [])
       expect(env).toEqual({ tag: 'ok', val: expect.stringContaining('GRANTED_VAR') })
