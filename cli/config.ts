@@ -289,8 +289,8 @@ export function parseComponentSetting (text: string, what: 'config-value' | 'sec
   return { component, key, value }
 }
 
-/** Runtime limits that only the node's value of counts: the size of a file it accepts, the spare workers it keeps. */
-const nodeWideRuntimeLimits: ReadonlySet<string> = new Set(['maxComponentBytes', 'spareWorkers'])
+/** Runtime limits that only the node's value of counts: the size of a file it accepts, the worker threads it keeps. */
+const nodeWideRuntimeLimits: ReadonlySet<string> = new Set(['maxComponentBytes', 'spareWorkers', 'sharedWorkers'])
 
 /** One runtime limit of one component, as `--component-limit` takes it. */
 export interface ComponentLimitArg {

@@ -33,3 +33,14 @@ export class RuntimeError extends Error {
 export function isRuntimeError (err: unknown): err is RuntimeError {
   return err instanceof RuntimeError
 }
+
+/**
+ * A call that never began: its shared worker was stopped (another instance's deadline, or a crash) while the call
+ * still waited behind others there. The pool runs it again on another instance (pool.ts); nothing of it ran.
+ * Internal to the runtime: no caller ever sees it.
+ */
+export class NotStarted extends Error {
+  constructor () {
+    super('the call did not start: its shared worker was stopped')
+  }
+}

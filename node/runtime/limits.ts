@@ -42,6 +42,12 @@ export interface RuntimeLimits extends HostLimits {
    * The runtime's own value counts (a component's is not used); 0: none, each instance starts its own thread.
    */
   readonly spareWorkers: number
+  /**
+   * Worker instances share this many threads (per heap size), each holding instances of one or several components
+   * (shared-workers.ts); 0: a thread per instance. A component with a network grant or an `instanceHeapMb` of its own
+   * still gets a thread per instance. The runtime's own value counts.
+   */
+  readonly sharedWorkers: number
 }
 
 export const defaultRuntimeLimits: RuntimeLimits = Object.freeze({
@@ -55,6 +61,7 @@ export const defaultRuntimeLimits: RuntimeLimits = Object.freeze({
   instanceIdleTimeoutMs: 300_000,
   minInstances: 0,
   spareWorkers: 1,
+  sharedWorkers: Math.max(1, Math.min(8, availableParallelism())),
   ...defaultHostLimits
 })
 

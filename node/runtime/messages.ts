@@ -43,3 +43,17 @@ export type FromWorker =
   | { readonly type: 'result', readonly id: number, readonly ok: false, readonly code: RuntimeErrorCode, readonly message: string, readonly discard: boolean }
   | { readonly type: 'import', readonly id: number, readonly iface: string, readonly func: string, readonly params: unknown[] }
   | { readonly type: 'drop', readonly iface: string, readonly func: string, readonly params: unknown[] }
+
+/** The first message to a spare that becomes a shared worker (shared-workers.ts): the port its instances' messages go through. */
+export interface HostInit { readonly type: 'host', readonly port: import('node:worker_threads').MessagePort }
+
+/** To a shared worker: the messages of an instance worker, each naming the instance it is for, and its start and end. */
+export type ToHost =
+  | { readonly type: 'instantiate', readonly instance: number, readonly init: WorkerInit }
+  | { readonly type: 'end', readonly instance: number }
+  | (ToWorker & { readonly instance: number })
+
+/** From a shared worker: an instance worker's messages, each naming its instance, and the lines its guest wrote. */
+export type FromHost =
+  | (Exclude<FromWorker, { type: 'spare-ready' }> & { readonly instance: number })
+  | { readonly type: 'log', readonly instance: number, readonly stream: 'stdout' | 'stderr', readonly line: string }

@@ -1,6 +1,6 @@
 // The instance pool of one component: at most maxInstances busy instances, a per-caller share of them, a bounded fair queue, affinity for resource handles, idle instances reaped.
 import type { Deadline, DeadlineQueue } from './deadlines.ts'
-import { RuntimeError } from './errors.ts'
+import { NotStarted, RuntimeError } from './errors.ts'
 import { callName, type Instance } from './instance.ts'
 import { instancesPerCaller } from './limits.ts'
 
@@ -175,8 +175,17 @@ export class InstancePool {
         for (const i of this.#instances) {
           if (i.busy || i.dead) continue
           this.#take(i, caller)
-          return i.call(iface, func, params, this.#timeoutOf(opts))
-            .then(results => { this.#release(i, caller); return results }, (err: unknown) => { this.#release(i, caller); throw err })
+          const timeoutMs = this.#timeoutOf(opts)
+          const made = performance.now()
+          return i.call(iface, func, params, timeoutMs).then(results => { this.#release(i, caller); return results }, (err: unknown) => {
+            this.#release(i, caller)
+            // Its shared worker was stopped before it began: queued as any other call (with what is left of its deadline).
+            if (err instanceof NotStarted) {
+              const left = Math.max(MIN_START_MS, Math.floor(timeoutMs - (performance.now() - made)))
+              return this.run({ iface, func, params, caller: opts.caller, timeoutMs: left }).then(r => r.results)
+            }
+            throw err
+          })
         }
       }
       this.#forgetIfIdle(caller)
@@ -235,9 +244,22 @@ export class InstancePool {
     this.#grow(false)
   }
 
+  /**
+   * Forgets idle instances that died on their own (a worker that crashed or exited, a shared worker stopped for
+   * another instance's deadline): they would otherwise hold their place in `maxInstances` forever.
+   */
+  #forgetDead (): void {
+    for (const i of this.#instances) {
+      if (!i.dead || i.busy) continue
+      this.#instances.delete(i)
+      this.#idleSince.delete(i)
+    }
+  }
+
   /** Runs a call on a free instance (the owning one when `affinity` is set), resolving with the instance that ran it. */
   run (call: PoolCall): Promise<{ instance: Instance, results: unknown[] }> {
     if (this.#closed) return Promise.reject(new RuntimeError('stopped', 'the component was unloaded'))
+    this.#forgetDead()
     if (call.affinity?.dead === true) return Promise.reject(resourceLost())
     const timeoutMs = this.#timeoutOf(call)
     const caller = this.#callerOf(call.caller ?? LOCAL_CALLER)
@@ -396,7 +418,21 @@ export class InstancePool {
     // Released (and a discarded instance's successor started) before the caller hears of it.
     this.#release(instance, w.caller)
     if (outcome.ok) w.resolve({ instance, results: outcome.results })
+    else if (outcome.err instanceof NotStarted) this.#again(w)
     else w.reject(outcome.err)
+  }
+
+  /** A call that never began on its instance (its shared worker was stopped): queued again, first of its caller's, with what is left of its deadline. */
+  #again (w: Waiting): void {
+    if (w.call.affinity !== undefined) { w.reject(resourceLost()); return }
+    if (this.#closed) { w.reject(new RuntimeError('stopped', 'the component was unloaded')); return }
+    const left = w.deadline.at - performance.now()
+    if (left < MIN_START_MS) { w.reject(new RuntimeError('timeout', `${callName(w.call.iface, w.call.func)} did not get an instance within ${w.timeoutMs} ms`)); return }
+    const again: Waiting = { ...w, deadline: this.#deadlines.arm(Math.ceil(left), () => { this.#expire(again) }) }
+    again.caller.queue.unshift(again)
+    if (!this.#callers.has(again.caller.key)) this.#callers.set(again.caller.key, again.caller)
+    this.#queued++
+    this.#drain()
   }
 
   /** Fails queued calls with `stopped` and terminates every instance. */

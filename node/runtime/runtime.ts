@@ -6,6 +6,7 @@ import { RuntimeError } from './errors.ts'
 import { DeadlineQueue } from './deadlines.ts'
 import { WorkerInstance, type Instance, type InstanceHooks } from './instance.ts'
 import { SpareWorkers } from './spares.ts'
+import { SharedWorkers } from './shared-workers.ts'
 import { installLazyShimIo } from './shim-io.ts'
 import { defaultRuntimeLimits, type RuntimeLimits } from './limits.ts'
 import { capMemories } from './memory-cap.ts'
@@ -213,6 +214,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
   /** Deadlines of inline instances' calls (a worker instance keeps its own timer, it terminates a thread). */
   const deadlines = new DeadlineQueue()
   const spares = new SpareWorkers(limits.spareWorkers)
+  const shared = new SharedWorkers(limits.sharedWorkers, spares)
   const loading = new Map<string, Promise<LoadedComponent>>()
   let started = false
 
@@ -322,7 +324,11 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
         installLazyShimIo()
         return await (await import('./inline-instance.ts')).InlineInstance.create(workerInit, { ...opts, deadlines }, hooksOf(host.instance()))
       }
-      : async (): Promise<Instance> => await WorkerInstance.spawn(workerInit, opts, hooksOf(host.instance()))
+      // A shared worker, unless the component needs a thread of its own: a network grant opens the thread's shim
+      // defaults, a heap bound of its own is a thread's resourceLimits.
+      : shared.enabled && config.grants?.network !== true && l.instanceHeapMb === limits.instanceHeapMb
+        ? async (): Promise<Instance> => await shared.spawn(digest, workerInit, opts, hooksOf(host.instance()))
+        : async (): Promise<Instance> => await WorkerInstance.spawn(workerInit, opts, hooksOf(host.instance()))
     const pool = new InstancePool(spawn, l, deadlines)
     let first: Instance
     try {
@@ -368,6 +374,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
       components.clear()
       await Promise.allSettled([...loading.values()])
       await Promise.all(all.map(async e => { await e.pool.close() }))
+      await shared.stop()
       await spares.stop()
       deadlines.clear()
     },

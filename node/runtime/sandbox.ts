@@ -48,7 +48,7 @@ type ImportObject = Record<string, unknown>
  * exactly one instance they are emptied, so that whatever the per-instance
  * shim falls back to is empty as well.
  */
-function lockDownThread (grants: SandboxGrants): void {
+export function lockDownThread (grants: SandboxGrants): void {
   _clearPreopens()
   _setEnv({})
   _setArgs([])

@@ -41,7 +41,14 @@ export class SpareWorkers {
   /** Spares whose modules are loaded, waiting for a plan. */
   get ready (): number {
     let n = 0
-    for (const spares of this.#spares.values()) for (const w of spares) if (this.#ready.has(w)) n++
+    for (const heapMb of this.#spares.keys()) n += this.readyFor(heapMb)
+    return n
+  }
+
+  /** Ready spares started with `heapMb`. */
+  readyFor (heapMb: number): number {
+    let n = 0
+    for (const w of this.#spares.get(heapMb) ?? []) if (this.#ready.has(w)) n++
     return n
   }
 

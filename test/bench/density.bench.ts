@@ -21,8 +21,8 @@ const child = fileURLToPath(new URL('./support/density-child.ts', import.meta.ur
 /** Transpiles of the generated components survive between runs of the bench (keyed by digest like any cache). */
 const cacheDir = join(tmpdir(), 'wasmesh-density-bench-cache')
 
-const WAT_COUNT = 100
-const SM_COUNT = 10
+const WAT_COUNT = 200
+const SM_COUNT = 20
 const COLD_CALLS = 9
 const WALL_RUNS = 5
 /** Short, so the bench does not wait long for its reaping. */
@@ -83,19 +83,29 @@ async function measure (job: DensityJob): Promise<DensityResult> {
 const mb = (n: number): string => `${n.toFixed(1)} MB`
 const ms = (n: number): string => n >= 100 ? `${n.toFixed(0)} ms` : n >= 10 ? `${n.toFixed(1)} ms` : `${n.toFixed(2)} ms`
 
-/** Rows for one kind of component: each isolation, the old path (never reaped) beside scale to zero. */
+/** How instances run, as the rows below compare them. */
+const MODES = [
+  { label: 'worker, a thread per instance (sharedWorkers=0)', isolation: 'worker', limits: { sharedWorkers: 0 }, baseline: true },
+  { label: 'worker, shared threads (the default)', isolation: 'worker', limits: {}, baseline: false },
+  { label: 'inline', isolation: 'inline', limits: {}, baseline: true }
+] as const
+
+/** Rows for one kind of component: each way of running it, the old path (never reaped) beside scale to zero. */
 async function densityRows (label: string, files: string[], call: DensityJob['call'], base: Tree): Promise<string[]> {
   const rows: string[] = []
   const here = pathToFileURL(join(repo, 'node', 'runtime', 'index.ts')).href
   // Fills the transpile cache, so the rows below all load cached.
   await measure({ runtimeModule: here, cacheDir, files, isolation: 'inline', idleMs: 0, call, coldCalls: 0 })
   const per = (r: DensityResult, at: number): string => mb((at - r.emptyMb) / files.length)
-  for (const isolation of ['worker', 'inline'] as const) {
-    const was = await measure({ runtimeModule: runtimeOf(base), cacheDir, files, isolation, idleMs: 0, call, coldCalls: 0 })
-    const old = await measure({ runtimeModule: here, cacheDir, files, isolation, idleMs: 0, call, coldCalls: 0 })
-    const reaped = await measure({ runtimeModule: here, cacheDir, files, isolation, idleMs: IDLE_MS, call, coldCalls: COLD_CALLS })
-    rows.push(`| ${files.length} ${label}, ${isolation}, ${base.label} | ${mb(was.emptyMb)} | ${mb(was.loadedMb)} (${per(was, was.loadedMb)}/component) | | | ${ms(was.loadMs / files.length)} |`)
-    rows.push(`| ${files.length} ${label}, ${isolation}, this branch | ${mb(old.emptyMb)} | ${mb(old.loadedMb)} (${per(old, old.loadedMb)}/component) | ${mb(reaped.restMb)} (${per(reaped, reaped.restMb)}/component) | ${ms(median([...reaped.coldCallMs].sort((a, b) => a - b)))} | ${ms(old.loadMs / files.length)} |`)
+  for (const mode of MODES) {
+    const job = { cacheDir, files, isolation: mode.isolation, call, limits: mode.limits }
+    if (mode.baseline) {
+      const was = await measure({ ...job, runtimeModule: runtimeOf(base), idleMs: 0, coldCalls: 0 })
+      rows.push(`| ${files.length} ${label}, ${mode.label}, ${base.label} | ${mb(was.emptyMb)} | ${mb(was.loadedMb)} (${per(was, was.loadedMb)}/component) | | | ${ms(was.loadMs / files.length)} |`)
+    }
+    const old = await measure({ ...job, runtimeModule: here, idleMs: 0, coldCalls: 0 })
+    const reaped = await measure({ ...job, runtimeModule: here, idleMs: IDLE_MS, coldCalls: COLD_CALLS })
+    rows.push(`| ${files.length} ${label}, ${mode.label}, this branch | ${mb(old.emptyMb)} | ${mb(old.loadedMb)} (${per(old, old.loadedMb)}/component) | ${mb(reaped.restMb)} (${per(reaped, reaped.restMb)}/component) | ${ms(median([...reaped.coldCallMs].sort((a, b) => a - b)))} | ${ms(old.loadMs / files.length)} |`)
   }
   return rows
 }

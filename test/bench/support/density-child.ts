@@ -14,6 +14,8 @@ export interface DensityJob {
   readonly call: { readonly iface: string, readonly func: string, readonly params: unknown[], readonly expected: unknown }
   /** Components whose first call after reaping is timed (the first ones loaded). */
   readonly coldCalls: number
+  /** More runtime limits (`sharedWorkers: 0`: a thread per worker instance). */
+  readonly limits?: Readonly<Record<string, number>>
 }
 
 export interface DensityResult {
@@ -51,7 +53,7 @@ const { createRuntime } = await import(job.runtimeModule) as { createRuntime: ty
 const runtime = createRuntime({
   cacheDir: job.cacheDir,
   logger: { info: () => {}, error: () => {} },
-  limits: { instanceIdleTimeoutMs: job.idleMs, minInstances: 0, maxInstances: 1, maxInstancesPerCaller: 1 }
+  limits: { instanceIdleTimeoutMs: job.idleMs, minInstances: 0, maxInstances: 1, maxInstancesPerCaller: 1, ...job.limits }
 })
 await runtime.start()
 try {
