@@ -109,12 +109,7 @@ export class WorkerInstance implements Instance {
             instance.#settle(msg)
             break
           case 'import':
-            hooks.onImport(msg.iface, msg.func, msg.params).then(
-              results => { instance.#send({ type: 'import-result', id: msg.id, ok: true, results }) },
-              (err: unknown) => {
-                const e = asRuntimeError(err, 'trap')
-                instance.#send({ type: 'import-result', id: msg.id, ok: false, code: e.code, message: e.message })
-              })
+            answerImport(hooks, msg, answer => { instance.#send(answer) })
             break
           case 'drop':
             hooks.onDrop(msg.iface, msg.func, msg.params)
@@ -151,17 +146,11 @@ export class WorkerInstance implements Instance {
     if (!this.#dead) this.#worker.postMessage(msg)
   }
 
-  #settle (msg: Extract<FromWorker, { type: 'result' }>): void {
+  #settle (msg: ResultMessage): void {
     const p = this.#pending
     if (p === null || p.id !== msg.id) return
     this.#pending = null
-    clearTimeout(p.timer)
-    if (msg.ok) {
-      p.resolve(msg.results)
-    } else {
-      if (msg.discard) this.#die(null)
-      p.reject(new RuntimeError(msg.code, msg.message))
-    }
+    settleCall(p, msg, () => { this.#die(null) })
   }
 
   /** Marks the instance dead, fails its call in flight with `err`, and ends the worker. */
@@ -182,6 +171,30 @@ export class WorkerInstance implements Instance {
     this.#die(new RuntimeError('stopped', 'the instance was stopped'))
     await this.#exited
   }
+}
+
+type ResultMessage = Extract<FromWorker, { type: 'result' }>
+type ImportAnswer = Extract<ToWorker, { type: 'import-result' }>
+
+/** Settles a call with its `result` message; a failure that asks for it (`discard`) discards the instance first. */
+export function settleCall (p: { readonly resolve: (r: unknown[]) => void, readonly reject: (e: RuntimeError) => void, readonly timer: NodeJS.Timeout }, msg: ResultMessage, discard: () => void): void {
+  clearTimeout(p.timer)
+  if (msg.ok) {
+    p.resolve(msg.results)
+  } else {
+    if (msg.discard) discard()
+    p.reject(new RuntimeError(msg.code, msg.message))
+  }
+}
+
+/** Serves a guest's import through `hooks.onImport`; `send` takes the answer (its failure as a code and message). */
+export function answerImport (hooks: InstanceHooks, msg: { readonly id: number, readonly iface: string, readonly func: string, readonly params: unknown[] }, send: (answer: ImportAnswer) => void): Promise<void> {
+  return hooks.onImport(msg.iface, msg.func, msg.params).then(
+    results => { send({ type: 'import-result', id: msg.id, ok: true, results }) },
+    (err: unknown) => {
+      const e = asRuntimeError(err, 'trap')
+      send({ type: 'import-result', id: msg.id, ok: false, code: e.code, message: e.message })
+    })
 }
 
 export function asRuntimeError (err: unknown, fallback: RuntimeErrorCode): RuntimeError {

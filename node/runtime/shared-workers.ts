@@ -1,7 +1,7 @@
 // Shared workers: instances of one or several components on a few threads sized by the machine, a deadline still able to stop a looping guest (its thread is replaced, its neighbours' calls that had not started run again elsewhere).
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads'
 import { NotStarted, RuntimeError } from './errors.ts'
-import { asRuntimeError, newInstanceId, timeoutMessage, type Instance, type InstanceHooks, type InstanceOptions } from './instance.ts'
+import { answerImport, newInstanceId, settleCall, timeoutMessage, type Instance, type InstanceHooks, type InstanceOptions } from './instance.ts'
 import type { FromHost, HostInit, ToHost, WorkerInit } from './messages.ts'
 import { startWorker, type SpareWorkers } from './spares.ts'
 
@@ -65,25 +65,16 @@ class HostedInstance implements Instance {
         const p = this.#pending
         if (p === null || p.id !== msg.id) return
         this.#pending = null
-        clearTimeout(p.timer)
-        if (msg.ok) {
-          p.resolve(msg.results)
-        } else {
-          if (msg.discard) this.end(null)
-          p.reject(new RuntimeError(msg.code, msg.message))
-        }
+        settleCall(p, msg, () => { this.end(null) })
         return
       }
       case 'import': {
         if (this.#pending !== null) this.#pending.started = true
         this.#awaiting++
-        this.#hooks.onImport(msg.iface, msg.func, msg.params).then(
-          results => { this.#awaiting--; this.#host.post({ type: 'import-result', instance: this.id, id: msg.id, ok: true, results }) },
-          (err: unknown) => {
-            this.#awaiting--
-            const e = asRuntimeError(err, 'trap')
-            this.#host.post({ type: 'import-result', instance: this.id, id: msg.id, ok: false, code: e.code, message: e.message })
-          })
+        void answerImport(this.#hooks, msg, answer => {
+          this.#awaiting--
+          this.#host.post({ ...answer, instance: this.id })
+        })
         return
       }
       case 'drop':

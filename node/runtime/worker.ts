@@ -1,6 +1,7 @@
 // The body of an instance worker: instantiates one transpiled component in its own sandbox and runs the calls it is sent, one at a time (or, as a shared worker, host-worker.ts).
 import { parentPort, workerData } from 'node:worker_threads'
 import { importFailure, instantiateGuest } from './guest.ts'
+import { runHost } from './host-worker.ts'
 import type { FromWorker, HostInit, SpareInit, ToWorker, WorkerInit } from './messages.ts'
 import { createWasiImports } from './sandbox.ts'
 
@@ -14,7 +15,7 @@ const first = workerData !== null
     port.once('message', (msg: SpareInit | HostInit) => { resolve(msg) })
     post({ type: 'spare-ready' })
   })
-if (first.type === 'host') (await import('./host-worker.ts')).runHost(first.port)
+if (first.type === 'host') runHost(first.port)
 else await serveOne(first.init)
 
 async function serveOne (init: WorkerInit): Promise<void> {
