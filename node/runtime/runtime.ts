@@ -149,6 +149,8 @@ export interface Runtime {
   readonly transpiles: number
   /** Worker threads started, their modules loaded, waiting to become an instance (`spareWorkers`). */
   readonly spareWorkers: number
+  /** Shared worker threads running (`sharedWorkers`), with instances or lingering after their last. */
+  readonly sharedWorkers: number
 }
 
 interface Entry {
@@ -214,7 +216,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
   /** Deadlines of inline instances' calls (a worker instance keeps its own timer, it terminates a thread). */
   const deadlines = new DeadlineQueue()
   const spares = new SpareWorkers(limits.spareWorkers)
-  const shared = new SharedWorkers(limits.sharedWorkers, spares)
+  const shared = new SharedWorkers(limits.sharedWorkers, spares, limits.instanceIdleTimeoutMs)
   const loading = new Map<string, Promise<LoadedComponent>>()
   let started = false
 
@@ -479,7 +481,9 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
 
     get transpiles () { return cache.transpiles },
 
-    get spareWorkers () { return spares.ready }
+    get spareWorkers () { return spares.ready },
+
+    get sharedWorkers () { return shared.threads }
   }
 
   /** A call whose parameters or results can hold resource handles: it runs on the instance that owns them, and records those it gives out. */

@@ -127,14 +127,18 @@ class Host {
   readonly #port: MessagePort
   readonly #starts = new Map<number, { resolve: (i: HostedInstance) => void, reject: (e: Error) => void, instance: HostedInstance, timer: NodeJS.Timeout }>()
   readonly #onGone: (host: Host) => void
+  readonly #lingerMs: number
+  /** Armed while the thread holds no instance: it ends when this fires, unless an instance comes first. */
+  #linger: NodeJS.Timeout | undefined
   /** Instances here (live or starting) by component. */
   readonly #components = new Map<string, number>()
   readonly exited: Promise<void>
   #seq = 0
 
-  constructor (worker: Worker, heapMb: number, onGone: (host: Host) => void) {
+  constructor (worker: Worker, heapMb: number, lingerMs: number, onGone: (host: Host) => void) {
     this.#worker = worker
     this.heapMb = heapMb
+    this.#lingerMs = lingerMs
     this.#onGone = onGone
     // Its own port, not the worker's: `kill` reads what is already there synchronously before it decides.
     const { port1, port2 } = new MessageChannel()
@@ -164,6 +168,8 @@ class Host {
   holds (component: string): boolean { return (this.#components.get(component) ?? 0) > 0 }
 
   instantiate (component: string, init: WorkerInit, opts: InstanceOptions, hooks: InstanceHooks): Promise<HostedInstance> {
+    clearTimeout(this.#linger)
+    this.#linger = undefined
     const instance = new HostedInstance(this, component, hooks)
     this.#components.set(component, (this.#components.get(component) ?? 0) + 1)
     this.starting++
@@ -214,8 +220,17 @@ class Host {
     else this.#components.delete(component)
   }
 
+  /**
+   * A thread with no instance left stays warm for `lingerMs` (an instance started on it then costs a few ms less
+   * than on a fresh one: the runtime's code has run there), then ends; 0: at once.
+   */
   #idle (): void {
-    if (this.instances.size === 0 && this.starting === 0) this.kill(null, new RuntimeError('stopped', 'the shared worker had no instance left'))
+    if (this.instances.size > 0 || this.starting > 0 || this.dead || this.#linger !== undefined) return
+    const end = (): void => { this.kill(null, new RuntimeError('stopped', 'the shared worker had no instance left')) }
+    if (!(this.#lingerMs > 0)) { end(); return }
+    this.#linger = setTimeout(() => { this.#linger = undefined; if (this.instances.size === 0 && this.starting === 0) end() }, Math.min(this.#lingerMs, 2 ** 31 - 1))
+    // Housekeeping: it must not keep a process alive that has nothing else to do.
+    this.#linger.unref()
   }
 
   /**
@@ -225,6 +240,8 @@ class Host {
    */
   kill (culprit: HostedInstance | null, err: RuntimeError): void {
     if (this.dead) return
+    clearTimeout(this.#linger)
+    this.#linger = undefined
     // What the thread finished before it was stopped counts: read it now, before deciding.
     for (let m = receiveMessageOnPort(this.#port); m !== undefined; m = receiveMessageOnPort(this.#port)) this.#receive(m.message as FromHost)
     this.dead = true
@@ -255,18 +272,21 @@ class Host {
 
 /**
  * Up to `threads` shared workers per heap size; an instance goes to the one with the fewest (a new one while
- * there are fewer than `threads` and a spare is ready). Threads are taken from the spares and end when their last
- * instance does.
+ * there are fewer than `threads` and a spare is ready). Threads are taken from the spares and end `lingerMs` after
+ * their last instance did.
  */
 export class SharedWorkers {
   readonly #threads: number
+  readonly #lingerMs: number
   readonly #spares: SpareWorkers
   readonly #hosts = new Set<Host>()
   readonly #exits = new Set<Promise<void>>()
 
-  constructor (threads: number, spares: SpareWorkers) {
+  /** `lingerMs`: how long a thread with no instance left stays (the runtime's `instanceIdleTimeoutMs`). */
+  constructor (threads: number, spares: SpareWorkers, lingerMs: number) {
     this.#threads = Math.max(0, Math.floor(threads))
     this.#spares = spares
+    this.#lingerMs = lingerMs
   }
 
   /** Whether instances are placed in shared workers at all (`sharedWorkers` > 0). */
@@ -294,7 +314,7 @@ export class SharedWorkers {
 
   #start (heapMb: number): Host {
     const worker = this.#spares.take(heapMb) ?? startWorker(heapMb)
-    const host = new Host(worker, heapMb, gone => { this.#hosts.delete(gone) })
+    const host = new Host(worker, heapMb, this.#lingerMs, gone => { this.#hosts.delete(gone) })
     this.#hosts.add(host)
     const exited = host.exited.finally(() => this.#exits.delete(exited))
     this.#exits.add(exited)

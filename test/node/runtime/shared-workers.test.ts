@@ -80,12 +80,28 @@ describe('shared workers', () => {
     expect(await t.runtime.call(owner.id, '', 'double', [3n])).toEqual([6n])
   })
 
-  it('end a thread whose instances were all reaped, and start one again on the next call', async () => {
+  it('end a thread instanceIdleTimeoutMs after its last instance was reaped, and start one again on the next call', async () => {
     t = await startRuntime({ limits: { sharedWorkers: 2, instanceIdleTimeoutMs: 50, minInstances: 0 } })
     const cs = await loadAll(t, 3)
+    expect(t.runtime.sharedWorkers).toBeGreaterThan(0)
+    expect(t.runtime.sharedWorkers).toBeLessThanOrEqual(2)
     for (let round = 0; round < 2; round++) {
       await expect.poll(() => cs.every(c => t?.runtime.stats(c.id).instances === 0)).toBe(true)
+      await expect.poll(() => t?.runtime.sharedWorkers).toBe(0)
       for (const [k, c] of cs.entries()) expect(await t.runtime.call(c.id, '', 'double', [BigInt(k + round)])).toEqual([BigInt(2 * (k + round))])
+      expect(t.runtime.sharedWorkers).toBeGreaterThan(0)
     }
+    await t.runtime.stop()
+    expect(t.runtime.sharedWorkers).toBe(0)
+  })
+
+  it('keep a thread whose instances were reaped while instanceIdleTimeoutMs has not passed since', async () => {
+    // The instance is reaped after 3 s idle; the thread then lingers as long: the next instance lands on the warm thread.
+    t = await startRuntime({ limits: { sharedWorkers: 1, instanceIdleTimeoutMs: 3000, minInstances: 0 } })
+    const [c] = await loadAll(t, 1)
+    await expect.poll(() => t?.runtime.stats(c.id).instances, { timeout: 15_000, interval: 20 }).toBe(0)
+    expect(t.runtime.sharedWorkers).toBe(1)
+    expect(await t.runtime.call(c.id, '', 'double', [8n])).toEqual([16n])
+    expect(t.runtime.sharedWorkers).toBe(1)
   })
 })
