@@ -2,7 +2,7 @@
 import type { Deadline, DeadlineQueue } from './deadlines.ts'
 import { RuntimeError } from './errors.ts'
 import { importFailure, instantiateGuest, type Guest } from './guest.ts'
-import { asRuntimeError, newInstanceId, timeoutMessage, type Instance, type InstanceHooks, type InstanceOptions } from './instance.ts'
+import { asRuntimeError, newInstanceId, refusal, timeoutMessage, type Instance, type InstanceHooks, type InstanceOptions } from './instance.ts'
 import type { WorkerInit } from './messages.ts'
 import { createWasiImports } from './sandbox.ts'
 
@@ -58,8 +58,8 @@ export class InlineInstance implements Instance {
   }
 
   call (iface: string, func: string, params: unknown[], timeoutMs: number): Promise<unknown[]> {
-    if (this.#dead) return Promise.reject(new RuntimeError('resource-lost', 'the instance is gone'))
-    if (this.#pending !== null) return Promise.reject(new Error('instance is busy'))
+    const refused = refusal(this.#dead, this.#pending !== null)
+    if (refused !== undefined) return refused
     return new Promise((resolve, reject) => {
       // Fires only while the guest awaits (an import): a guest that loops holds this thread, timers included.
       const deadline = this.#deadlines.arm(timeoutMs, () => { this.#discard(new RuntimeError('timeout', timeoutMessage(iface, func, timeoutMs))) })

@@ -46,6 +46,13 @@ export function callName (iface: string, func: string): string {
   return `${iface === '' ? '' : iface + '#'}${func}`
 }
 
+/** A call an instance cannot take: it is gone (`resource-lost`), or runs one already (the pool never asks that). */
+export function refusal (dead: boolean, busy: boolean): Promise<never> | undefined {
+  if (dead) return Promise.reject(new RuntimeError('resource-lost', 'the instance is gone'))
+  if (busy) return Promise.reject(new Error('instance is busy'))
+  return undefined
+}
+
 export function timeoutMessage (iface: string, func: string, timeoutMs: number): string {
   return `${callName(iface, func)} did not return within ${timeoutMs} ms; its instance was terminated`
 }
@@ -130,8 +137,8 @@ export class WorkerInstance implements Instance {
 
   /** Runs one call; past `timeoutMs` the worker is terminated and the call fails with `timeout`. */
   call (iface: string, func: string, params: unknown[], timeoutMs: number): Promise<unknown[]> {
-    if (this.#dead) return Promise.reject(new RuntimeError('resource-lost', 'the instance is gone'))
-    if (this.#pending !== null) return Promise.reject(new Error('instance is busy'))
+    const refused = refusal(this.#dead, this.#pending !== null)
+    if (refused !== undefined) return refused
     const id = this.#nextCall++
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -1,7 +1,7 @@
 // Shared workers: instances of one or several components on a few threads sized by the machine, a deadline still able to stop a looping guest (its thread is replaced, its neighbours' calls that had not started run again elsewhere).
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads'
 import { NotStarted, RuntimeError } from './errors.ts'
-import { answerImport, newInstanceId, settleCall, timeoutMessage, type Instance, type InstanceHooks, type InstanceOptions } from './instance.ts'
+import { answerImport, newInstanceId, refusal, settleCall, timeoutMessage, type Instance, type InstanceHooks, type InstanceOptions } from './instance.ts'
 import type { FromHost, HostInit, ToHost, WorkerInit } from './messages.ts'
 import { startWorker, type SpareWorkers } from './spares.ts'
 
@@ -42,8 +42,8 @@ class HostedInstance implements Instance {
   get pending (): Pending | null { return this.#pending }
 
   call (iface: string, func: string, params: unknown[], timeoutMs: number): Promise<unknown[]> {
-    if (this.#dead) return Promise.reject(new RuntimeError('resource-lost', 'the instance is gone'))
-    if (this.#pending !== null) return Promise.reject(new Error('instance is busy'))
+    const refused = refusal(this.#dead, this.#pending !== null)
+    if (refused !== undefined) return refused
     const id = this.#nextCall++
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
