@@ -170,6 +170,7 @@ class Host {
   instantiate (component: string, init: WorkerInit, opts: InstanceOptions, hooks: InstanceHooks): Promise<HostedInstance> {
     clearTimeout(this.#linger)
     this.#linger = undefined
+    this.#worker.ref()
     const instance = new HostedInstance(this, component, hooks)
     this.#components.set(component, (this.#components.get(component) ?? 0) + 1)
     this.starting++
@@ -208,7 +209,7 @@ class Host {
     this.instances.get(msg.instance)?.receive(msg)
   }
 
-  /** An instance ended here: a thread with none left ends too (the spare stands in for the next one). */
+  /** An instance ended here: a thread with none left lingers, then ends (`#idle`). */
   ended (instance: HostedInstance): void {
     if (this.instances.delete(instance.id)) this.#forget(instance.component)
     this.#idle()
@@ -228,6 +229,8 @@ class Host {
     if (this.instances.size > 0 || this.starting > 0 || this.dead || this.#linger !== undefined) return
     const end = (): void => { this.kill(null, new RuntimeError('stopped', 'the shared worker had no instance left')) }
     if (!(this.#lingerMs > 0)) { end(); return }
+    // Empty, it keeps no process alive (as a spare does not); an instance placed on it holds it again.
+    this.#worker.unref()
     this.#linger = setTimeout(() => { this.#linger = undefined; if (this.instances.size === 0 && this.starting === 0) end() }, Math.min(this.#lingerMs, 2 ** 31 - 1))
     // Housekeeping: it must not keep a process alive that has nothing else to do.
     this.#linger.unref()
@@ -240,11 +243,12 @@ class Host {
    */
   kill (culprit: HostedInstance | null, err: RuntimeError): void {
     if (this.dead) return
+    // Dead first: what the reading below sets off (an instance discarded by its answer) posts nothing and ends nothing.
+    this.dead = true
     clearTimeout(this.#linger)
     this.#linger = undefined
     // What the thread finished before it was stopped counts: read it now, before deciding.
     for (let m = receiveMessageOnPort(this.#port); m !== undefined; m = receiveMessageOnPort(this.#port)) this.#receive(m.message as FromHost)
-    this.dead = true
     this.#port.close()
     void this.#worker.terminate()
     // The earliest call sent that sent nothing back may be the one holding the thread (the culprit's included).
