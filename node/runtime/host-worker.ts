@@ -30,6 +30,7 @@ export function runHost (port: MessagePort): void {
           wasi: createWasiImports(msg.init.grants, {
             thread: 'shared',
             output: (stream, line) => { if (!entry.ended) post({ type: 'log', instance, stream, line }) },
+            maxOutputLinesPerSecond: msg.init.maxOutputLinesPerSecond,
             outgoingHttp: msg.init.outgoingHttp
           }),
           importCall: async (iface, func, params) => await new Promise((resolve, reject) => {

@@ -29,7 +29,7 @@ export class InlineInstance implements Instance {
   static async create (init: WorkerInit, opts: InstanceOptions & { deadlines: DeadlineQueue }, hooks: InstanceHooks): Promise<InlineInstance> {
     let self: InlineInstance | undefined
     const guest = instantiateGuest(init, {
-      wasi: createWasiImports(init.grants, { thread: 'shared', output: hooks.log, outgoingHttp: init.outgoingHttp }),
+      wasi: createWasiImports(init.grants, { thread: 'shared', output: hooks.log, maxOutputLinesPerSecond: init.maxOutputLinesPerSecond, outgoingHttp: init.outgoingHttp }),
       importCall: async (iface, func, params) => {
         if (self?.dead === true) throw importFailure('stopped', 'the instance was discarded')
         try {

@@ -121,6 +121,9 @@ export class WorkerInstance implements Instance {
           case 'drop':
             hooks.onDrop(msg.iface, msg.func, msg.params)
             break
+          case 'log':
+            hooks.log(msg.stream, msg.line)
+            break
         }
       })
       worker.on('error', (err: Error) => {

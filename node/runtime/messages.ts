@@ -25,6 +25,8 @@ export interface WorkerInit extends GuestPlan {
   readonly grants: SandboxGrants
   /** Bounds of its outgoing HTTP; default `defaultHostLimits`. */
   readonly outgoingHttp?: OutgoingHttpLimits
+  /** Lines it may write to stdout and stderr per second (`maxLogLinesPerSecond`); unset: no bound. */
+  readonly maxOutputLinesPerSecond?: number
 }
 
 /** The first and only message a spare worker waits for: the plan of the instance it becomes. */
@@ -37,6 +39,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { readonly type: 'spare-ready' }
+  | { readonly type: 'log', readonly stream: 'stdout' | 'stderr', readonly line: string }
   | { readonly type: 'ready', readonly instantiateMs: number }
   | { readonly type: 'init-error', readonly message: string }
   | { readonly type: 'result', readonly id: number, readonly ok: true, readonly results: unknown[] }
@@ -54,6 +57,4 @@ export type ToHost =
   | (ToWorker & { readonly instance: number })
 
 /** From a shared worker: an instance worker's messages, each naming its instance, and the lines its guest wrote. */
-export type FromHost =
-  | (Exclude<FromWorker, { type: 'spare-ready' }> & { readonly instance: number })
-  | { readonly type: 'log', readonly instance: number, readonly stream: 'stdout' | 'stderr', readonly line: string }
+export type FromHost = Exclude<FromWorker, { type: 'spare-ready' }> & { readonly instance: number }

@@ -288,7 +288,7 @@ export function createRuntime (init: RuntimeInit = {}): Runtime {
     }
     const plan = workerPlan(info)
     const outgoingHttp = { maxOutgoingHttpRequests: l.maxOutgoingHttpRequests, maxOutgoingHttpResponseBytes: l.maxOutgoingHttpResponseBytes, outgoingHttpTimeoutMs: l.outgoingHttpTimeoutMs }
-    const workerInit = { name, entryUrl: transpiled.entryUrl, modules, ...plan, grants: config.grants ?? {}, outgoingHttp, maxMemoryBytes: l.maxInstanceMemoryBytes }
+    const workerInit = { name, entryUrl: transpiled.entryUrl, modules, ...plan, grants: config.grants ?? {}, outgoingHttp, maxOutputLinesPerSecond: l.maxLogLinesPerSecond, maxMemoryBytes: l.maxInstanceMemoryBytes }
     const logger = init.logger
     const host = createComponentHost({
       name,

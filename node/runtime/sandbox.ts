@@ -34,8 +34,10 @@ export interface WasiOptions {
    * nothing global is touched and every capability is the instance's own.
    */
   readonly thread: 'dedicated' | 'shared'
-  /** Where guest stdout/stderr lines go on a shared thread (a worker's own stdout is piped by its parent); dropped if unset. */
+  /** Where guest stdout/stderr lines go, in whole lines (dropped if unset). */
   readonly output?: (stream: 'stdout' | 'stderr', line: string) => void
+  /** Lines the guest may write per second to stdout and stderr together (a burst of as many); the rest are dropped and counted. Unset: no bound. */
+  readonly maxOutputLinesPerSecond?: number
   /** Bounds of outgoing HTTP (defaults: `defaultHostLimits`). */
   readonly outgoingHttp?: OutgoingHttpLimits
 }
@@ -119,6 +121,31 @@ function lineStream (emit: (line: string) => void): object {
   return ownDispose(stream)
 }
 
+/** `output`, at most `perSecond` lines a second (a burst of as many); a line after dropped ones is preceded by their count. */
+function boundedOutput (output: (stream: 'stdout' | 'stderr', line: string) => void, perSecond: number): (stream: 'stdout' | 'stderr', line: string) => void {
+  if (!Number.isFinite(perSecond)) return output
+  let tokens = perSecond
+  let last = performance.now()
+  let dropped = 0
+  const take = (): boolean => {
+    const t = performance.now()
+    tokens = Math.min(perSecond, tokens + (t - last) * perSecond / 1000)
+    last = t
+    if (tokens < 1) return false
+    tokens -= 1
+    return true
+  }
+  return (stream, line) => {
+    if (!take()) { dropped++; return }
+    if (dropped > 0) {
+      output('stderr', `${dropped} lines of output dropped (maxLogLinesPerSecond ${perSecond})`)
+      dropped = 0
+      if (!take()) { dropped++; return }
+    }
+    output(stream, line)
+  }
+}
+
 /** An input-stream at its end: the guest must not read the node's own stdin. */
 function closedInput (): object {
   const closed = (): never => { throw { tag: 'closed' } }
@@ -171,14 +198,13 @@ export function createWasiImports (grants: SandboxGrants, opts: WasiOptions): Im
   }
   const environment = imports['wasi:cli/environment'] as Record<string, unknown>
   imports['wasi:cli/environment'] = { ...environment, initialCwd: () => undefined }
-  if (opts.thread === 'shared') {
-    const output = opts.output ?? (() => {})
-    const stdout = lineStream(line => { output('stdout', line) })
-    const stderr = lineStream(line => { output('stderr', line) })
-    const stdin = closedInput()
-    imports['wasi:cli/stdout'] = { getStdout: () => stdout }
-    imports['wasi:cli/stderr'] = { getStderr: () => stderr }
-    imports['wasi:cli/stdin'] = { getStdin: () => stdin }
-  }
+  // Whole lines, bounded in rate where the guest writes them: a guest printing in a loop floods nothing.
+  const output = boundedOutput(opts.output ?? (() => {}), opts.maxOutputLinesPerSecond ?? Infinity)
+  const stdout = lineStream(line => { output('stdout', line) })
+  const stderr = lineStream(line => { output('stderr', line) })
+  const stdin = closedInput()
+  imports['wasi:cli/stdout'] = { getStdout: () => stdout }
+  imports['wasi:cli/stderr'] = { getStderr: () => stderr }
+  imports['wasi:cli/stdin'] = { getStdin: () => stdin }
   return imports
 }

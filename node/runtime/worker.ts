@@ -39,7 +39,12 @@ async function serveOne (init: WorkerInit): Promise<void> {
   try {
     const guest = await instantiateGuest(init, {
       // A worker hosts exactly one instance: its sandbox may lock down the whole thread.
-      wasi: createWasiImports(init.grants, { thread: 'dedicated', outgoingHttp: init.outgoingHttp }),
+      wasi: createWasiImports(init.grants, {
+        thread: 'dedicated',
+        output: (stream, line) => { post({ type: 'log', stream, line }) },
+        maxOutputLinesPerSecond: init.maxOutputLinesPerSecond,
+        outgoingHttp: init.outgoingHttp
+      }),
       importCall: async (iface, func, params) => await new Promise((resolve, reject) => {
         const id = nextImportId++
         pendingImports.set(id, { resolve, reject })

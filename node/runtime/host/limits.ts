@@ -3,7 +3,10 @@
 export interface HostLimits {
   /** A `wasi:logging` message (context and text together) longer than this is cut, and says by how much. */
   readonly maxLogMessageBytes: number
-  /** Log lines one component may write per second (a burst of as many, then this rate); the rest are dropped and counted. */
+  /**
+   * Log lines one component may write per second through `wasi:logging` (a burst of as many, then this rate), and
+   * one instance to its stdout and stderr (bounded in the thread the guest runs on); the rest are dropped and counted.
+   */
   readonly maxLogLinesPerSecond: number
   /** Secret handles (`wasmcloud:secrets/store#get`) one instance may hold at once; past it `get` fails with `upstream`. */
   readonly maxSecretHandles: number
