@@ -1,4 +1,5 @@
 // Token buckets per key (a peer id): how many things each key may do per minute, with a bounded number of keys tracked.
+import { refill } from './runtime/rate.ts'
 
 export interface RateLimiterInit {
   /** Tokens per key per minute, and the burst a fresh key starts with. */
@@ -27,7 +28,7 @@ export function createRateLimiter (init: RateLimiterInit): RateLimiter {
       const now = clock()
       const b = buckets.get(key) ?? { tokens: capacity, at: now }
       buckets.delete(key)
-      b.tokens = Math.min(capacity, b.tokens + (now - b.at) * perMs)
+      b.tokens = refill(b.tokens, capacity, perMs, now - b.at)
       b.at = now
       buckets.set(key, b)
       if (buckets.size > init.maxKeys) buckets.delete(buckets.keys().next().value as string)

@@ -7,6 +7,7 @@ import { monotonicClock } from '@bytecodealliance/preview2-shim/clocks'
 import * as sockets from '@bytecodealliance/preview2-shim/sockets'
 import { createOutgoingHandler } from './host/outgoing-http.ts'
 import { defaultHostLimits, type HostLimits } from './host/limits.ts'
+import { createTokenBucket } from './rate.ts'
 
 /** What a component is explicitly granted. Everything else is denied. */
 export interface SandboxGrants {
@@ -124,23 +125,14 @@ function lineStream (emit: (line: string) => void): object {
 /** `output`, at most `perSecond` lines a second (a burst of as many); a line after dropped ones is preceded by their count. */
 function boundedOutput (output: (stream: 'stdout' | 'stderr', line: string) => void, perSecond: number): (stream: 'stdout' | 'stderr', line: string) => void {
   if (!Number.isFinite(perSecond)) return output
-  let tokens = perSecond
-  let last = performance.now()
+  const bucket = createTokenBucket(perSecond)
   let dropped = 0
-  const take = (): boolean => {
-    const t = performance.now()
-    tokens = Math.min(perSecond, tokens + (t - last) * perSecond / 1000)
-    last = t
-    if (tokens < 1) return false
-    tokens -= 1
-    return true
-  }
   return (stream, line) => {
-    if (!take()) { dropped++; return }
+    if (!bucket.take()) { dropped++; return }
     if (dropped > 0) {
       output('stderr', `${dropped} lines of output dropped (maxLogLinesPerSecond ${perSecond})`)
       dropped = 0
-      if (!take()) { dropped++; return }
+      if (!bucket.take()) { dropped++; return }
     }
     output(stream, line)
   }

@@ -1,4 +1,5 @@
 // wasi:logging/logging: a component's log lines into the node's logger, named, levelled, bounded in size and rate.
+import { createTokenBucket } from '../rate.ts'
 
 /** Where host log lines go: the node's logger (its level decides what is written). */
 export interface HostLogger {
@@ -55,20 +56,10 @@ export function redact (text: string, values: Iterable<string>): string {
 
 /** The logging host of one component, shared by its instances so that the rate is the component's. */
 export function createLogging (init: LoggingInit): ComponentLogging {
-  const now = init.now ?? (() => performance.now())
   const rate = init.maxLogLinesPerSecond
-  let tokens = rate
-  let last = now()
+  const bucket = createTokenBucket(rate, init.now)
+  const take = (): boolean => bucket.take()
   let dropped = 0
-
-  const take = (): boolean => {
-    const t = now()
-    tokens = Math.min(rate, tokens + (t - last) * rate / 1000)
-    last = t
-    if (tokens < 1) return false
-    tokens -= 1
-    return true
-  }
 
   return {
     log (level, context, message) {
