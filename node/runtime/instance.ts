@@ -1,4 +1,4 @@
-// One component instance in its own worker thread: the main-thread side of the worker protocol, deadlines and teardown.
+// One component instance in a worker thread of its own: the main-thread side of the worker protocol, deadlines and teardown (and what a shared worker's instances use of it).
 import type { Worker } from 'node:worker_threads'
 import { createInterface } from 'node:readline'
 import { RuntimeError, type RuntimeErrorCode } from './errors.ts'

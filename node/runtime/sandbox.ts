@@ -31,8 +31,9 @@ export type OutgoingHttpLimits = Pick<HostLimits, 'maxOutgoingHttpRequests' | 'm
 export interface WasiOptions {
   /**
    * `dedicated`: the thread hosts this instance only (a worker), so preview2-shim's module-level
-   * defaults are locked down for the whole thread too. `shared`: the node's own thread, where
-   * nothing global is touched and every capability is the instance's own.
+   * defaults are locked down for the whole thread too. `shared`: a thread other instances use too
+   * (the node's own, or a shared worker, which locks itself down once), where nothing global is
+   * touched and every capability is the instance's own.
    */
   readonly thread: 'dedicated' | 'shared'
   /** Where guest stdout/stderr lines go, in whole lines (dropped if unset). */
