@@ -195,7 +195,7 @@ export async function run (): Promise<string> {
     '',
     table(calls),
     '',
-    `**Cost of the isolation chosen for deadlines** (one worker per instance): time per call from the median rates above, and from each case's best sample (the least disturbed by the rest of the machine).`,
+    `**Cost of the isolation chosen for deadlines** (worker threads, shared by instances unless \`sharedWorkers=0\`): time per call from the median rates above, and from each case's best sample (the least disturbed by the rest of the machine).`,
     '',
     isolationTable(all),
     '',
